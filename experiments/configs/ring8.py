@@ -1,0 +1,51 @@
+r"""Fully connected GAN on the ring of 8 Gaussians (radius 1, std 0.01).
+
+Command (the default experiment; no network needed):
+
+  python experiments/train.py --config experiments/configs/ring8.py \
+      --workdir runs/ring8 --config.num_seeds=10
+
+Expected result (10 seeds; see the README for the measured run): all 8 modes
+covered in every seed (mean >= 7.9), high-quality fraction >= 0.90, reverse
+KL <= 0.05. PacGAN (Lin et al. 2018) reports 6.3 modes / 98.2% / 0.45 for a
+plain GAN here.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    # --- shared by every experiment ---
+    config.dataset = "ring8"            # ring8 | grid25 (2D mixtures, sampled on the device)
+    config.data_dir = None              # unused by 2D mixtures
+    config.image_size = None            # unused by 2D mixtures
+    config.batch_size = 256             # real examples per discriminator update (global)
+    config.num_steps = 10_000           # generator updates
+    config.seed = 0                     # seeds seed..seed+num_seeds-1; seed s uses PRNGKey(s)
+    config.num_seeds = 1                # seeds trained together in one vmapped program
+    config.log_every = 500              # steps between lines of metrics.jsonl
+    config.eval_every = 2_500           # steps between evaluations and scatter plots
+    config.checkpoint_every = 2_500     # steps between checkpoints
+    config.keep_checkpoints = 3         # checkpoints kept on disk
+    config.num_final_samples = 2_500    # points in samples/final.npz (per seed)
+    config.parallel = "none"            # none (pmap and jit: data-parallel, not yet available)
+    config.g_learning_rate = 2e-4       # generator Adam learning rate
+    config.d_learning_rate = 2e-4       # discriminator Adam learning rate
+    config.n_disc = 1                   # discriminator updates per generator update
+    # --- this family ---
+    config.model = "mlp"                # fully connected generator and discriminator
+    config.latent_dim = 64              # size of z ~ N(0, I)
+    config.g_features = (128, 128, 128)  # generator hidden widths: Linear + BatchNorm + ReLU each
+    config.g_batch_norm = True          # BatchNorm in the generator's hidden blocks
+    config.d_features = (128, 128, 128)  # discriminator hidden widths: Linear + LeakyReLU(0.2) each
+    # non_saturating | minimax | wasserstein | hinge | least_squares
+    config.loss = "non_saturating"
+    config.d_penalty = "r1"             # none | r1 | gradient_penalty (on D's input gradient)
+    config.d_penalty_weight = 1.0       # weight of that penalty (R1's gamma)
+    config.real_label = 1.0             # < 1: one-sided label smoothing (0.9); BCE losses only
+    config.adam_b1 = 0.5                # Adam beta1 for both networks
+    config.adam_b2 = 0.999              # Adam beta2 for both networks
+    config.steps_per_dispatch = 250     # steps per jitted call (lax.scan); divides every *_every
+    config.num_eval_samples = 2_500     # generated points per seed for mode coverage
+    return config

@@ -1,0 +1,69 @@
+r"""Trains a GAN experiment: flags in, ``jaxgan.train.train_and_evaluate`` out.
+
+  python experiments/train.py --config experiments/configs/NAME.py --workdir DIR \
+      [--config.FIELD=VALUE ...]
+
+With no ``--config`` it runs the default experiment (no network needed); with
+no ``--workdir`` it writes to ``runs/<dataset>``. Running the same command again
+resumes from the latest checkpoint in the workdir. Exit code 0 on success, 2 on
+a user error (bad flag or config value, incompatible checkpoint), with a
+one-line message on stderr.
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_CONFIG = os.path.join(_HERE, "configs", "ring8.py")
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", DEFAULT_CONFIG, "Experiment config file (experiments/configs/*.py).",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Directory for logs, samples and checkpoints (default: runs/<dataset>).")
+
+
+def _usage_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _parse_flags(argv):
+    try:
+        return flags.FLAGS(argv)
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+        # config_flags reports an unknown --config.FIELD as AttributeError.
+        _usage_error(str(e).strip().splitlines()[0] if str(e).strip() else repr(e))
+
+
+def main(argv):
+    if len(argv) > 1:
+        _usage_error(f"unexpected arguments {argv[1:]}; pass options as --flag=value")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    # Imported after flag parsing so that --help and flag errors answer at once.
+    from jaxgan import train
+
+    try:
+        config = _CONFIG.value
+        config.to_dict()  # config_flags reports a bad file only on first use
+    except OSError as e:
+        reason = str(e).strip().splitlines()[-1].strip()
+        _usage_error(f"cannot load --config={flags.FLAGS['config'].serialize().split('=', 1)[-1]}"
+                     f": {reason}")
+    workdir = _WORKDIR.value or train.default_workdir(config)
+    try:
+        result = train.train_and_evaluate(config, workdir)
+    except train.ConfigError as e:
+        _usage_error(str(e))
+    summary = ", ".join(f"{k} {result[k]:.3g}" for k in train.headline_metrics(result))
+    print(f"done: step {result['step']}, {summary}")
+    print(f"results in {os.path.abspath(workdir)}: eval.json, metrics.jsonl, samples/, "
+          "checkpoints/ (tensorboard --logdir " + workdir + ")")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=_parse_flags)

@@ -1,0 +1,35 @@
+"""jaxgan: generative adversarial networks in JAX and Flax.
+
+The core is pure: a :class:`GANRecipe` says what to train, a :class:`GANState`
+holds everything that changes, and ``make_train_step(recipe)`` returns a pure
+``(state, batch) -> (state, metrics)`` that jits, vmaps, scans and pmaps.
+The fit loop (:mod:`jaxgan.train`) is a thin layer on top.
+"""
+
+from jaxgan import losses
+from jaxgan.data import Mixture, grid, ring
+from jaxgan.metrics import mode_coverage
+from jaxgan.models import MLPDiscriminator, MLPGenerator
+from jaxgan.state import GANRecipe, GANState, create_state, create_states, generate
+from jaxgan.step import make_multi_step, make_sampling_step, make_train_step, step_key
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GANRecipe",
+    "GANState",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "Mixture",
+    "create_state",
+    "create_states",
+    "generate",
+    "grid",
+    "losses",
+    "make_multi_step",
+    "make_sampling_step",
+    "make_train_step",
+    "mode_coverage",
+    "ring",
+    "step_key",
+]

@@ -1,0 +1,98 @@
+"""Checkpoints: the one module that talks to orbax.
+
+A checkpoint holds two items: ``state``, the whole training state pytree
+(every seed's networks, BatchNorm statistics, optimizer states, step and key),
+and ``config``, the resolved config as JSON. Because each step's randomness and
+data are pure functions of ``(key, step)``, restoring the state is enough to
+continue the run exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+PyTree = Any
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint on disk does not fit the state the config builds."""
+
+
+class Checkpointer:
+    """Saves and restores training states under ``directory``.
+
+    Saving is asynchronous: :meth:`save` copies the state to host memory and
+    returns while orbax writes in the background. Call :meth:`close` at the end
+    of a run to wait for the last write.
+    """
+
+    def __init__(self, directory: str, keep: int):
+        self.directory = os.path.abspath(directory)
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+            item_handlers={"state": ocp.StandardCheckpointHandler(),
+                           "config": ocp.JsonCheckpointHandler()},
+        )
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: PyTree, config: dict) -> None:
+        # A private host copy: the caller donates the device buffers to the next
+        # step while orbax is still writing.
+        host_state = jax.tree.map(np.array, state)
+        self._manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(host_state),
+            config=ocp.args.JsonSave(config),
+        ))
+
+    def restore(self, step: int, like: PyTree) -> PyTree:
+        """Restores the state saved at ``step`` into the structure of ``like``.
+
+        Raises:
+          CheckpointMismatchError: when shapes, dtypes or structure differ.
+        """
+        # Compare against the saved metadata first: orbax's own errors for a
+        # mismatch are long, and name the fix for a different API.
+        saved_leaves = _leaves_by_name(self._manager.item_metadata(step)["state"])
+        wanted_leaves = _leaves_by_name(like)
+        # Parameters first: their shapes say the most about what differs.
+        for name in sorted(wanted_leaves.keys() | saved_leaves.keys(),
+                           key=lambda n: ("params" not in n, n)):
+            if name not in saved_leaves:
+                raise CheckpointMismatchError(f"{name} is missing from the checkpoint")
+            if name not in wanted_leaves:
+                raise CheckpointMismatchError(f"the checkpoint has {name}, which the config "
+                                              "does not build")
+            a, b = saved_leaves[name], wanted_leaves[name]
+            if tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
+                raise CheckpointMismatchError(f"{name}: saved {tuple(a.shape)} {a.dtype}, config "
+                                              f"builds {tuple(b.shape)} {b.dtype}")
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        restored = self._manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract)))
+        return restored["state"]
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()
+
+
+def _leaves_by_name(tree: PyTree) -> dict[str, Any]:
+    """Leaves keyed by a path that reads the same for a dataclass, a namedtuple
+    and the dicts and lists that orbax's metadata turns them into."""
+
+    def part(key) -> str:
+        for attribute in ("name", "key", "idx"):
+            if hasattr(key, attribute):
+                return str(getattr(key, attribute))
+        return str(key)
+
+    return {"/".join(part(k) for k in path): leaf
+            for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}

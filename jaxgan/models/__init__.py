@@ -1,0 +1,11 @@
+"""Generator and discriminator modules.
+
+Every generator is called as ``generator(z, train=...)`` and returns samples;
+every discriminator as ``discriminator(x, train=...)`` and returns one logit per
+example, shape ``[batch]``. Modules with BatchNorm keep their running statistics
+in the ``batch_stats`` collection; the train step threads it.
+"""
+
+from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = ["MLPDiscriminator", "MLPGenerator"]

@@ -1,0 +1,156 @@
+"""The GAN recipe (what to train) and the state pytree (where training is).
+
+A :class:`GANRecipe` is a static bundle: the two modules, their losses, their
+optimizers, the latent sampler and the number of discriminator updates per
+generator update. It holds callables only and never changes during training.
+
+A :class:`GANState` holds arrays only: everything a run needs to continue bit
+for bit. Keeping the callables out of the state (in the recipe, which the step
+closes over) keeps the state a plain pytree of arrays, which is what orbax
+saves, what ``pmap`` and sharding distribute, and what ``vmap`` batches over
+seeds, with no template of functions needed to restore it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxgan import losses
+
+PyTree = Any
+
+
+def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5,
+                      b2: float = 0.999) -> optax.GradientTransformation:
+    """Adam with the DCGAN paper's settings (Radford et al. 2016)."""
+    return optax.adam(learning_rate, b1=b1, b2=b2)
+
+
+@dataclasses.dataclass(frozen=True)
+class GANRecipe:
+    """A static description of a GAN and how to train it.
+
+    Attributes:
+      generator: flax module called as ``generator(z, train=...)``.
+      discriminator: flax module called as ``discriminator(x, train=...)``,
+        returning logits of shape ``[batch]``.
+      latent_dim: size of the latent vector z.
+      d_loss: ``(real_logits, fake_logits) -> per-example loss`` (see
+        :mod:`jaxgan.losses`).
+      g_loss: ``fake_logits -> per-example loss``.
+      g_optimizer: the generator's optax transformation.
+      d_optimizer: the discriminator's optax transformation.
+      n_disc: discriminator updates per generator update.
+      latent_sampler: ``(key, shape) -> z``; standard normal by default.
+      penalty: an input-gradient penalty on the discriminator, such as
+        :func:`jaxgan.penalties.r1_penalty`, or ``None``.
+      penalty_weight: its weight in the discriminator's loss.
+    """
+
+    generator: nn.Module
+    discriminator: nn.Module
+    latent_dim: int
+    d_loss: Callable[[jax.Array, jax.Array], jax.Array] = losses.bce_discriminator_loss
+    g_loss: Callable[[jax.Array], jax.Array] = losses.non_saturating_generator_loss
+    g_optimizer: optax.GradientTransformation = dataclasses.field(
+        default_factory=default_optimizer)
+    d_optimizer: optax.GradientTransformation = dataclasses.field(
+        default_factory=default_optimizer)
+    n_disc: int = 1
+    latent_sampler: Callable[[jax.Array, Sequence[int]], jax.Array] = jax.random.normal
+    penalty: Callable[..., jax.Array] | None = None
+    penalty_weight: float = 1.0
+
+    def __post_init__(self):
+        if self.n_disc < 1:
+            raise ValueError(f"n_disc must be at least 1, got {self.n_disc}")
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
+        if self.penalty_weight < 0:
+            raise ValueError(f"penalty_weight must be >= 0, got {self.penalty_weight}")
+
+    def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
+        """Draws ``num`` latent vectors, shape ``[num, latent_dim]``."""
+        return self.latent_sampler(key, (num, self.latent_dim))
+
+
+class GANState(struct.PyTreeNode):
+    """Everything that changes during training, as one pytree of arrays.
+
+    Attributes:
+      step: number of completed train steps (int32 scalar). Each step's
+        randomness is derived from ``fold_in(key, step)``.
+      key: the run's base PRNG key (raw uint32 key data); it never changes.
+      g_params, d_params: the networks' parameters.
+      g_batch_stats, d_batch_stats: BatchNorm running statistics (empty dicts
+        for networks without BatchNorm).
+      g_opt_state, d_opt_state: the optimizers' states.
+    """
+
+    step: jax.Array
+    key: jax.Array
+    g_params: PyTree
+    d_params: PyTree
+    g_batch_stats: PyTree
+    d_batch_stats: PyTree
+    g_opt_state: optax.OptState
+    d_opt_state: optax.OptState
+
+
+def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:
+    """Initialises both networks and optimizers.
+
+    Pure, so ``jax.vmap(lambda k: create_state(recipe, k, shape))(keys)``
+    builds one state per seed.
+
+    Args:
+      recipe: the GAN to build.
+      key: PRNG key; split into the two initialisers and the training key.
+      example_shape: shape of one real example, e.g. ``(2,)`` or ``(28, 28, 1)``.
+    """
+    g_key, d_key, train_key = jax.random.split(key, 3)
+    g_vars = recipe.generator.init(g_key, jnp.zeros((1, recipe.latent_dim)), train=False)
+    d_vars = recipe.discriminator.init(d_key, jnp.zeros((1, *example_shape)), train=False)
+    g_params, d_params = g_vars["params"], d_vars["params"]
+    return GANState(
+        step=jnp.zeros((), jnp.int32),
+        key=train_key,
+        g_params=g_params,
+        d_params=d_params,
+        g_batch_stats=g_vars.get("batch_stats", {}),
+        d_batch_stats=d_vars.get("batch_stats", {}),
+        g_opt_state=recipe.g_optimizer.init(g_params),
+        d_opt_state=recipe.d_optimizer.init(d_params),
+    )
+
+
+def create_states(recipe: GANRecipe, seeds: Sequence[int] | jax.Array,
+                  example_shape: Sequence[int]) -> GANState:
+    """One state per seed, stacked on a leading axis (for ``jax.vmap``).
+
+    Seed ``s`` gets ``PRNGKey(s)``, so a state inside a many-seed run equals
+    the state of a single-seed run with that seed.
+    """
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+    return jax.vmap(lambda k: create_state(recipe, k, example_shape))(keys)
+
+
+def generate(recipe: GANRecipe, state: GANState, key: jax.Array, num: int) -> jax.Array:
+    """Draws ``num`` samples from the generator in inference mode.
+
+    BatchNorm uses its running statistics, so samples do not depend on the
+    other samples in the batch.
+    """
+    z = recipe.sample_latent(key, num)
+    variables = {"params": state.g_params}
+    if state.g_batch_stats:
+        variables["batch_stats"] = state.g_batch_stats
+    return recipe.generator.apply(variables, z, train=False)

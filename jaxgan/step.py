@@ -1,0 +1,241 @@
+"""The pure, alternating GAN train step and its multi-step forms.
+
+``make_train_step(recipe)`` returns ``train_step(state, batch) -> (state, metrics)``:
+
+1. ``recipe.n_disc`` discriminator updates, run as a ``lax.scan`` so the body
+   compiles once. Update ``i`` uses real batch ``batch[i]`` and fresh latent
+   noise; the generator's output is a constant for this update.
+2. One generator update that differentiates through the discriminator *as just
+   updated* but changes only the generator's parameters.
+
+BatchNorm statistics of both networks are threaded through every call, in call
+order (discriminator on real, then on fake), as PyTorch's train mode does.
+
+Randomness is a pure function of the state: with ``k = fold_in(state.key,
+state.step)`` (then ``fold_in(k, axis_index)`` under data parallelism), the
+latent noise of discriminator update ``i`` is drawn from
+``fold_in(fold_in(k, 0), i)``, the generator update's from
+``fold_in(fold_in(k, 0), n_disc)``, data sampled on the device from
+``fold_in(k, 1)``, and the penalty of update ``i`` (e.g. WGAN-GP's
+interpolation weights) from ``fold_in(fold_in(k, 2), i)``. Re-running a step
+therefore reproduces it exactly, and a resumed run continues the same random
+stream.
+
+The step works unchanged under ``jax.jit`` (donate the state), ``jax.vmap``
+over stacked states (many seeds in one program), ``jax.lax.scan`` (see
+:func:`make_multi_step`) and, with ``axis_name``, under ``jax.pmap`` or
+``shard_map``, where gradients, BatchNorm statistics and metrics are averaged
+over the named axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan.state import GANRecipe, GANState
+
+PyTree = Any
+Metrics = dict[str, jax.Array]
+TrainStep = Callable[[GANState, PyTree], tuple[GANState, Metrics]]
+
+_NOISE_STREAM = 0
+_DATA_STREAM = 1
+_PENALTY_STREAM = 2
+
+
+def step_key(state: GANState, axis_name: str | None = None) -> jax.Array:
+    """The key for the current step: ``fold_in(state.key, state.step)``.
+
+    Under data parallelism the device's index along ``axis_name`` is folded in
+    too, so devices draw different noise and data.
+    """
+    key = jax.random.fold_in(state.key, state.step)
+    if axis_name is not None:
+        key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
+    return key
+
+
+def _apply(module, params: PyTree, batch_stats: PyTree, x: jax.Array) -> tuple[jax.Array, PyTree]:
+    """Applies ``module`` in train mode; returns its output and new statistics."""
+    variables = {"params": params}
+    if batch_stats:
+        variables["batch_stats"] = batch_stats
+    out, mutated = module.apply(variables, x, train=True, mutable=["batch_stats"])
+    return out, mutated.get("batch_stats", batch_stats)
+
+
+def _leading_dim(tree: PyTree) -> int:
+    return jax.tree.leaves(tree)[0].shape[0]
+
+
+def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainStep:
+    """Builds the pure train step for ``recipe``.
+
+    Args:
+      recipe: the GAN to train.
+      axis_name: name of the data-parallel axis, or ``None``. When set, the
+        step must run inside ``pmap``/``shard_map`` over that axis; gradients,
+        BatchNorm statistics and metrics are ``pmean``-ed across it.
+
+    Returns:
+      ``train_step(state, batch) -> (state, metrics)``. ``batch`` holds one
+      real batch per discriminator update, stacked on a leading axis:
+      shape ``[n_disc, batch_size, ...]``. ``metrics`` maps names to scalars:
+      ``d_loss`` (the adversarial loss without the penalty, mean over the
+      ``n_disc`` updates), ``d_penalty`` (the unweighted penalty, likewise), ``g_loss``,
+      ``d_real_logit`` and ``d_fake_logit`` (mean logits in the last
+      discriminator update).
+    """
+    generator, discriminator = recipe.generator, recipe.discriminator
+
+    def pmean(tree):
+        return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+    def train_step(state: GANState, batch: PyTree) -> tuple[GANState, Metrics]:
+        if _leading_dim(batch) != recipe.n_disc:
+            raise ValueError(
+                f"batch has leading dimension {_leading_dim(batch)} but the recipe does "
+                f"{recipe.n_disc} discriminator update(s) per step; stack one real batch per "
+                "update, shape [n_disc, batch_size, ...]")
+        key = step_key(state, axis_name)
+        noise_key = jax.random.fold_in(key, _NOISE_STREAM)
+        penalty_key = jax.random.fold_in(key, _PENALTY_STREAM)
+
+        def generate(g_stats, update_index, num):
+            z = recipe.sample_latent(jax.random.fold_in(noise_key, update_index), num)
+            return _apply(generator, state.g_params, g_stats, z)
+
+        def discriminator_update(carry, inputs):
+            d_params, d_stats, d_opt_state, g_stats = carry
+            update_index, real = inputs
+            fake, g_stats = generate(g_stats, update_index, _leading_dim(real))
+            fake = jax.lax.stop_gradient(fake)
+
+            def loss_fn(params):
+                real_logits, stats = _apply(discriminator, params, d_stats, real)
+                fake_logits, stats = _apply(discriminator, params, stats, fake)
+                loss = recipe.d_loss(real_logits, fake_logits).mean()
+                penalty = jnp.zeros(())
+                if recipe.penalty is not None:
+                    # Statistics updates from the penalty's extra calls are dropped.
+                    penalty = recipe.penalty(
+                        lambda x: _apply(discriminator, params, d_stats, x)[0], real, fake,
+                        jax.random.fold_in(penalty_key, update_index)).mean()
+                return loss + recipe.penalty_weight * penalty, (
+                    stats, loss, penalty, real_logits.mean(), fake_logits.mean())
+
+            (_, (d_stats, loss, penalty, real_logit, fake_logit)), grads = jax.value_and_grad(
+                loss_fn, has_aux=True)(d_params)
+            grads, d_stats, g_stats = pmean((grads, d_stats, g_stats))
+            updates, d_opt_state = recipe.d_optimizer.update(grads, d_opt_state, d_params)
+            d_params = optax.apply_updates(d_params, updates)
+            metrics = {"d_loss": loss, "d_penalty": penalty, "d_real_logit": real_logit,
+                       "d_fake_logit": fake_logit}
+            return (d_params, d_stats, d_opt_state, g_stats), metrics
+
+        carry = (state.d_params, state.d_batch_stats, state.d_opt_state, state.g_batch_stats)
+        (d_params, d_stats, d_opt_state, g_stats), d_metrics = jax.lax.scan(
+            discriminator_update, carry, (jnp.arange(recipe.n_disc), batch))
+
+        num_fake = jax.tree.leaves(batch)[0].shape[1]  # the real batch size
+
+        def generator_loss_fn(g_params):
+            z = recipe.sample_latent(jax.random.fold_in(noise_key, recipe.n_disc), num_fake)
+            fake, new_g_stats = _apply(generator, g_params, g_stats, z)
+            fake_logits, new_d_stats = _apply(discriminator, d_params, d_stats, fake)
+            loss = recipe.g_loss(fake_logits).mean()
+            return loss, (new_g_stats, new_d_stats)
+
+        (g_loss, (g_stats, d_stats)), g_grads = jax.value_and_grad(
+            generator_loss_fn, has_aux=True)(state.g_params)
+        g_grads, g_stats, d_stats = pmean((g_grads, g_stats, d_stats))
+        g_updates, g_opt_state = recipe.g_optimizer.update(g_grads, state.g_opt_state,
+                                                           state.g_params)
+        g_params = optax.apply_updates(state.g_params, g_updates)
+
+        metrics = {
+            "d_loss": d_metrics["d_loss"].mean(),
+            "g_loss": g_loss,
+            "d_penalty": d_metrics["d_penalty"].mean(),
+            "d_real_logit": d_metrics["d_real_logit"][-1],
+            "d_fake_logit": d_metrics["d_fake_logit"][-1],
+        }
+        new_state = state.replace(
+            step=state.step + 1,
+            g_params=g_params,
+            d_params=d_params,
+            g_batch_stats=g_stats,
+            d_batch_stats=d_stats,
+            g_opt_state=g_opt_state,
+            d_opt_state=d_opt_state,
+        )
+        return new_state, pmean(metrics)
+
+    return train_step
+
+
+def make_sampling_step(
+    train_step: TrainStep,
+    sample_real: Callable[[jax.Array, jax.Array, PyTree, int], PyTree],
+    batch_size: int,
+    n_disc: int,
+    axis_name: str | None = None,
+) -> Callable[[GANState, PyTree], tuple[GANState, Metrics]]:
+    """Wraps ``train_step`` so that it draws its real batches on the device.
+
+    Args:
+      train_step: from :func:`make_train_step`.
+      sample_real: ``(key, step, data, num) -> examples [num, ...]``, a pure
+        sampler such as :meth:`jaxgan.data.Mixture.sample_real`.
+      batch_size: real examples per discriminator update (per device).
+      n_disc: discriminator updates per step (the recipe's).
+      axis_name: as in :func:`make_train_step`.
+
+    Returns:
+      ``step(state, data) -> (state, metrics)``, where ``data`` is whatever
+      device-resident arrays the sampler needs (``None`` for procedural data
+      such as Gaussian mixtures). Its key is ``fold_in(step_key, 1)``.
+    """
+
+    def sampling_step(state: GANState, data: PyTree) -> tuple[GANState, Metrics]:
+        key = jax.random.fold_in(step_key(state, axis_name), _DATA_STREAM)
+        examples = sample_real(key, state.step, data, n_disc * batch_size)
+        batch = jax.tree.map(lambda x: x.reshape((n_disc, batch_size, *x.shape[1:])), examples)
+        return train_step(state, batch)
+
+    return sampling_step
+
+
+def make_multi_step(
+    step: Callable[[GANState, PyTree], tuple[GANState, Metrics]],
+    num_steps: int,
+    stacked: bool = False,
+) -> Callable[[GANState, PyTree], tuple[GANState, Metrics]]:
+    """Runs ``num_steps`` steps in one call with ``lax.scan``.
+
+    Args:
+      step: a train step (plain or sampling).
+      num_steps: steps per call.
+      stacked: if true, the second argument holds one input per step stacked
+        on a leading axis of size ``num_steps`` (e.g. batches streamed from the
+        host); if false, every step gets the same second argument (e.g. a
+        device-resident dataset, or ``None``).
+
+    Returns:
+      ``multi_step(state, inputs) -> (state, metrics)`` with each metric
+      stacked over the steps, shape ``[num_steps]``.
+    """
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be at least 1, got {num_steps}")
+
+    def multi_step(state: GANState, inputs: PyTree) -> tuple[GANState, Metrics]:
+        if stacked:
+            return jax.lax.scan(step, state, inputs, length=num_steps)
+        return jax.lax.scan(lambda s, _: step(s, inputs), state, None, length=num_steps)
+
+    return multi_step

@@ -1,0 +1,320 @@
+"""The fit loop: a thin layer of logging, evaluation, pictures and checkpoints
+around the pure train step.
+
+``train_and_evaluate(config, workdir)`` trains ``config.num_seeds`` seeds at
+once (the step ``vmap``-ed over stacked states), ``config.steps_per_dispatch``
+steps per call (``lax.scan``), with the data sampled on the device. It writes,
+under ``workdir``: ``config.json``, ``metrics.jsonl`` (and TensorBoard event
+files beside it), ``eval.json``, ``samples/`` and ``checkpoints/``. Running it
+again on the same workdir resumes from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from jaxgan import checkpoint as checkpoint_lib
+from jaxgan import losses, penalties, viz
+from jaxgan.data import MIXTURES, Mixture
+from jaxgan.metrics import mode_coverage
+from jaxgan.models import MLPDiscriminator, MLPGenerator
+from jaxgan.state import GANRecipe, GANState, create_states, generate
+from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
+
+MODELS = ("mlp",)
+PARALLEL_MODES = ("none", "pmap", "jit")
+# Latents for evaluation come from a key of their own, fixed for the whole run,
+# so that evaluation curves compare like with like.
+_EVAL_KEY_TAG = 0x0E7A1
+
+
+class ConfigError(ValueError):
+    """A user error in the config, the data or the workdir: reported in one line."""
+
+
+# --------------------------------------------------------------------------
+# Config -> pieces
+# --------------------------------------------------------------------------
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Checks the config before anything is built or compiled.
+
+    Raises:
+      ConfigError: naming the first bad field and what would fix it.
+    """
+    def fail(message):
+        raise ConfigError(message)
+
+    if config.dataset not in MIXTURES:
+        fail(f"unknown dataset {config.dataset!r}; available: {', '.join(MIXTURES)}")
+    if config.model not in MODELS:
+        fail(f"unknown model {config.model!r}; available: {', '.join(MODELS)}")
+    if config.d_penalty not in ("none", *penalties.PENALTIES):
+        fail(f"unknown d_penalty {config.d_penalty!r}; available: none, "
+             f"{', '.join(penalties.PENALTIES)}")
+    if not config.d_penalty_weight >= 0:
+        fail(f"config.d_penalty_weight must be >= 0, got {config.d_penalty_weight!r}")
+    if config.loss not in losses.LOSS_NAMES:
+        fail(f"unknown loss {config.loss!r}; available: {', '.join(losses.LOSS_NAMES)}")
+    if config.parallel not in PARALLEL_MODES:
+        fail(f"parallel must be one of {', '.join(PARALLEL_MODES)}, got {config.parallel!r}")
+    if config.parallel != "none":
+        fail(f"parallel={config.parallel!r} is not available yet; use parallel='none'")
+    positive_ints = ("batch_size", "num_steps", "num_seeds", "log_every", "eval_every",
+                     "checkpoint_every", "keep_checkpoints", "num_final_samples",
+                     "num_eval_samples", "n_disc", "latent_dim", "steps_per_dispatch")
+    for name in positive_ints:
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            fail(f"config.{name} must be a positive integer, got {value!r}")
+    for name in ("g_learning_rate", "d_learning_rate"):
+        if not config[name] > 0 or not math.isfinite(config[name]):
+            fail(f"config.{name} must be a positive number, got {config[name]!r}")
+    for name in ("adam_b1", "adam_b2"):
+        if not 0 <= config[name] < 1:
+            fail(f"config.{name} must be in [0, 1), got {config[name]!r}")
+    if not 0 < config.real_label <= 1:
+        fail(f"config.real_label must be in (0, 1], got {config.real_label!r}")
+    if config.real_label != 1 and config.loss not in ("non_saturating", "minimax"):
+        fail(f"label smoothing (config.real_label={config.real_label}) needs a BCE loss "
+             f"(non_saturating or minimax), not {config.loss!r}")
+    for name in ("g_features", "d_features"):
+        widths = tuple(config[name])
+        if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
+            fail(f"config.{name} must be a non-empty list of positive widths, got {widths!r}")
+    k = config.steps_per_dispatch
+    for name in ("num_steps", "log_every", "eval_every", "checkpoint_every"):
+        if config[name] % k:
+            fail(f"config.{name}={config[name]} is not a multiple of "
+                 f"config.steps_per_dispatch={k}; make it one, or lower steps_per_dispatch")
+
+
+def build_source(config: ml_collections.ConfigDict) -> Mixture:
+    """The dataset named by ``config.dataset``."""
+    return MIXTURES[config.dataset]()
+
+
+def build_recipe(config: ml_collections.ConfigDict, example_shape) -> GANRecipe:
+    """The GAN that ``config`` describes, for examples of ``example_shape``."""
+    pair = losses.get_loss_pair(config.loss, config.real_label)
+    generator = MLPGenerator(output_shape=tuple(example_shape),
+                             features=tuple(config.g_features),
+                             batch_norm=config.g_batch_norm)
+    discriminator = MLPDiscriminator(features=tuple(config.d_features))
+    return GANRecipe(
+        generator=generator,
+        discriminator=discriminator,
+        latent_dim=config.latent_dim,
+        d_loss=pair.discriminator,
+        g_loss=pair.generator,
+        g_optimizer=optax.adam(config.g_learning_rate, b1=config.adam_b1, b2=config.adam_b2),
+        d_optimizer=optax.adam(config.d_learning_rate, b1=config.adam_b1, b2=config.adam_b2),
+        n_disc=config.n_disc,
+        penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
+        penalty_weight=config.d_penalty_weight,
+    )
+
+
+# --------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------
+
+
+def make_evaluate(recipe: GANRecipe, source: Mixture, num_samples: int, eval_key: jax.Array):
+    """Returns ``evaluate(states) -> (per-seed metrics, per-seed samples)``, jitted.
+
+    Every seed is evaluated on the same latent vectors.
+    """
+
+    def evaluate_one(state: GANState):
+        samples = generate(recipe, state, eval_key, num_samples)
+        return mode_coverage(samples, source.centers, source.std), samples
+
+    return jax.jit(jax.vmap(evaluate_one))
+
+
+def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Flat summary: each metric's mean, standard error and per-seed list."""
+    summary: dict[str, Any] = {}
+    for name, values in per_seed.items():
+        values = np.asarray(values, np.float64)
+        summary[name] = float(values.mean())
+        summary[f"{name}_stderr"] = (float(values.std(ddof=1) / math.sqrt(values.size))
+                                     if values.size > 1 else 0.0)
+        summary[f"{name}_per_seed"] = values.tolist()
+    return summary
+
+
+# --------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------
+
+
+class _Logs:
+    """metrics.jsonl, TensorBoard events and console lines, written together."""
+
+    def __init__(self, workdir: str):
+        from tensorboardX import SummaryWriter  # protobuf only; no TensorFlow
+
+        self.metrics_path = os.path.join(workdir, "metrics.jsonl")
+        self._jsonl = open(self.metrics_path, "a")  # noqa: SIM115  (closed in close())
+        self._tensorboard = SummaryWriter(workdir)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._jsonl.write(json.dumps(record) + "\n")
+        self._jsonl.flush()
+        for name, value in record.items():
+            if name != "step" and isinstance(value, int | float):
+                self._tensorboard.add_scalar(name, value, record["step"])
+        self._tensorboard.flush()
+
+    def close(self) -> None:
+        self._jsonl.close()
+        self._tensorboard.close()
+
+
+def _write_json(path: str, obj: Any) -> None:
+    """Writes JSON atomically: a crash never leaves a half-written file."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _eval_record(per_seed: dict[str, jax.Array]) -> dict[str, float]:
+    return {name: float(np.mean(values)) for name, values in per_seed.items()}
+
+
+def _plot_samples(path: str, source: Mixture, samples: np.ndarray,
+                  per_seed: dict[str, np.ndarray], seeds: np.ndarray, step: int) -> None:
+    shown = min(len(seeds), 10)
+    real = np.asarray(source.sample(jax.random.PRNGKey(0), 2500))
+    titles = [f"seed {seeds[i]}: {int(per_seed['modes_covered'][i])}/{source.num_modes} modes, "
+              f"hq {per_seed['high_quality_fraction'][i]:.2f}" for i in range(shown)]
+    viz.scatter_2d(path, real, list(samples[:shown]), source.centers, titles,
+                   suptitle=f"{source.name}, step {step}")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Trains and evaluates as ``config`` says, writing results under ``workdir``.
+
+    Returns:
+      The final evaluation (also written to ``eval.json``).
+
+    Raises:
+      ConfigError: for a bad config or an incompatible checkpoint in
+        ``workdir``; nothing in ``workdir`` is written before these checks.
+    """
+    validate_config(config)
+    source = build_source(config)
+    recipe = build_recipe(config, source.example_shape)
+    seeds = np.arange(config.seed, config.seed + config.num_seeds)
+    states = create_states(recipe, seeds, source.example_shape)
+
+    checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                               config.keep_checkpoints)
+    start_step = checkpointer.latest_step() or 0
+    if start_step:
+        try:
+            states = checkpointer.restore(start_step, like=states)
+        except checkpoint_lib.CheckpointMismatchError as e:
+            checkpointer.close()
+            raise ConfigError(f"the checkpoint at step {start_step} in {checkpointer.directory} "
+                              f"does not fit this config ({e}); use a new --workdir") from e
+
+    samples_dir = os.path.join(workdir, "samples")
+    os.makedirs(samples_dir, exist_ok=True)
+    _write_json(os.path.join(workdir, "config.json"), config.to_dict())
+
+    k = config.steps_per_dispatch
+    step = make_sampling_step(make_train_step(recipe), source.sample_real,
+                              config.batch_size, config.n_disc)
+    # One compiled program: K steps of every seed. The state is donated, so
+    # XLA updates parameters and optimizer states in place.
+    multi_step = jax.jit(jax.vmap(make_multi_step(step, k), in_axes=(0, None)),
+                         donate_argnums=0)
+    eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL_KEY_TAG)
+    evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key)
+
+    logs = _Logs(workdir)
+    progress = tqdm(total=config.num_steps, initial=start_step, unit="step",
+                    desc=f"{config.dataset} x{config.num_seeds} seed(s)",
+                    mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr)
+    pending: list[dict[str, jax.Array]] = []  # device metrics since the last record
+    interval_start, interval_step = time.perf_counter(), start_step
+    step_now = start_step
+    last_eval = None  # (per-seed metrics, samples) at step_now, if evaluated there
+    try:
+        while step_now < config.num_steps:
+            states, metrics = multi_step(states, None)
+            step_now += k
+            pending.append(metrics)
+            progress.update(k)
+            is_eval = step_now % config.eval_every == 0 or step_now == config.num_steps
+            if step_now % config.log_every == 0 or is_eval:
+                # Fetching the metrics is the one host sync of the interval.
+                means = {name: float(np.mean([np.asarray(m[name]) for m in pending]))
+                         for name in pending[0]}
+                elapsed = time.perf_counter() - interval_start
+                record = {"step": step_now, **means,
+                          "steps_per_sec": (step_now - interval_step) / elapsed}
+                if is_eval:
+                    last_eval = per_seed, samples = jax.device_get(evaluate(states))
+                    record.update(_eval_record(per_seed))
+                    _plot_samples(os.path.join(samples_dir, f"step_{step_now:07d}.png"), source,
+                                  samples, per_seed, seeds, step_now)
+                logs.write(record)
+                progress.set_postfix(d_loss=f"{means['d_loss']:.3f}",
+                                     g_loss=f"{means['g_loss']:.3f}", refresh=False)
+                if not sys.stderr.isatty():
+                    progress.write(" ".join(f"{n}={v:.4g}" if isinstance(v, float) else
+                                            f"{n}={v}" for n, v in record.items()))
+                pending = []
+                interval_start, interval_step = time.perf_counter(), step_now
+            if step_now % config.checkpoint_every == 0 or step_now == config.num_steps:
+                checkpointer.save(step_now, states, config.to_dict())
+    finally:
+        progress.close()
+        logs.close()
+        checkpointer.close()
+
+    per_seed, samples = last_eval or jax.device_get(evaluate(states))
+    final = {"step": int(step_now), "num_seeds": int(config.num_seeds),
+             **summarize_seeds(per_seed)}
+    _write_json(os.path.join(workdir, "eval.json"), final)
+    final_points = np.asarray(
+        jax.vmap(lambda s: generate(recipe, s, eval_key, config.num_final_samples))(states),
+        np.float32)
+    np.savez(os.path.join(samples_dir, "final.npz"), images=final_points[0],
+             images_per_seed=final_points)
+    _plot_samples(os.path.join(samples_dir, "final.png"), source, samples, per_seed, seeds,
+                  step_now)
+    viz.plot_losses(logs.metrics_path, os.path.join(samples_dir, "losses.png"))
+    return final
+
+
+def headline_metrics(result: dict[str, Any]) -> list[str]:
+    """The names of the final metrics worth printing on one line."""
+    return [name for name in ("modes_covered", "high_quality_fraction", "reverse_kl")
+            if name in result]
+
+
+def default_workdir(config: ml_collections.ConfigDict) -> str:
+    return os.path.join("runs", config.dataset)
+
+
+__all__ = ["ConfigError", "build_recipe", "build_source", "default_workdir", "headline_metrics",
+           "summarize_seeds", "train_and_evaluate", "validate_config"]

@@ -1,0 +1,81 @@
+"""Pictures of training: scatter plots of 2D samples and loss curves.
+
+Uses matplotlib's object API (``Figure``) rather than ``pyplot``, so nothing
+here touches global state or needs a display.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
+               centers: np.ndarray | None = None, titles: Sequence[str] | None = None,
+               suptitle: str | None = None) -> None:
+    """Saves real vs generated points as a PNG, one panel per generated set.
+
+    Args:
+      path: the PNG to write.
+      real: real points ``[N, 2]``, drawn in grey in every panel.
+      generated: one ``[M, 2]`` array per panel (e.g. per seed).
+      centers: the mixture's modes ``[K, 2]``, marked with crosses.
+      titles: one title per panel.
+      suptitle: a title over all panels.
+    """
+    num = len(generated)
+    cols = min(num, 5)
+    rows = math.ceil(num / cols)
+    fig = Figure(figsize=(3.2 * cols, 3.2 * rows + (0.4 if suptitle else 0)), dpi=100)
+    lo = np.min(real, axis=0)
+    hi = np.max(real, axis=0)
+    margin = 0.25 * np.max(hi - lo)
+    for i, points in enumerate(generated):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="0.75", label="real", rasterized=True)
+        ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", alpha=0.6,
+                   label="generated", rasterized=True)
+        if centers is not None:
+            ax.scatter(centers[:, 0], centers[:, 1], s=30, c="tab:red", marker="x",
+                       label="modes")
+        ax.set_xlim(lo[0] - margin, hi[0] + margin)
+        ax.set_ylim(lo[1] - margin, hi[1] + margin)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+        if i == 0:
+            ax.legend(loc="upper right", fontsize=6, markerscale=3)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def plot_losses(metrics_path: str, path: str) -> None:
+    """Plots ``d_loss`` and ``g_loss`` against ``step`` from a ``metrics.jsonl``."""
+    records = []
+    with open(metrics_path) as f:
+        for line in f:
+            if line.strip():
+                records.append(json.loads(line))
+    records = [r for r in records if "d_loss" in r]
+    if not records:
+        return
+    steps = [r["step"] for r in records]
+    fig = Figure(figsize=(6, 3.5), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(steps, [r["d_loss"] for r in records], label="discriminator")
+    ax.plot(steps, [r["g_loss"] for r in records], label="generator")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(os.path.basename(os.path.dirname(os.path.abspath(metrics_path))))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)

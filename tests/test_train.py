@@ -1,0 +1,158 @@
+"""The experiment script and the fit loop, end to end, as users run them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxgan import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "experiments", "train.py")
+SMOKE = os.path.join(ROOT, "experiments", "configs", "smoke.py")
+
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+from configs import grid25, ring8, smoke  # noqa: E402
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = run_script(f"--config={SMOKE}", f"--workdir={workdir}", "--config.num_seeds=2")
+    assert result.returncode == 0, result.stderr
+    return workdir, result
+
+
+def test_script_writes_every_file_of_the_training_contract(smoke_run):
+    workdir, result = smoke_run
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["num_seeds"] == 2 and config["dataset"] == "ring8"
+
+    records = read_jsonl(workdir / "metrics.jsonl")
+    assert [r["step"] for r in records] == [10, 20, 30, 40]
+    for record in records:
+        for key in ("d_loss", "g_loss", "steps_per_sec", "d_real_logit", "d_fake_logit"):
+            assert np.isfinite(record[key]), key
+    assert "modes_covered" in records[1] and "modes_covered" not in records[0]
+
+    final = json.loads((workdir / "eval.json").read_text())
+    assert final["step"] == 40 and final["num_seeds"] == 2
+    for name in ("modes_covered", "high_quality_fraction", "reverse_kl"):
+        per_seed = final[f"{name}_per_seed"]
+        assert len(per_seed) == 2
+        np.testing.assert_allclose(final[name], np.mean(per_seed))
+        np.testing.assert_allclose(final[f"{name}_stderr"], np.std(per_seed, ddof=1) / np.sqrt(2))
+
+    with np.load(workdir / "samples" / "final.npz") as npz:
+        assert npz["images"].shape == (100, 2) and npz["images"].dtype == np.float32
+        assert npz["images_per_seed"].shape == (2, 100, 2)
+        np.testing.assert_array_equal(npz["images"], npz["images_per_seed"][0])
+    for png in ("step_0000020.png", "step_0000040.png", "final.png", "losses.png"):
+        with open(workdir / "samples" / png, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", png
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["20", "40"]
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(workdir))
+    assert f"results in {workdir}" in result.stdout
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
+    common = [f"--config={SMOKE}", "--config.checkpoint_every=10", "--config.eval_every=40"]
+    straight = tmp_path / "straight"
+    assert run_script(*common, f"--workdir={straight}").returncode == 0
+    resumed = tmp_path / "resumed"
+    first = run_script(*common, f"--workdir={resumed}", "--config.num_steps=20")
+    assert first.returncode == 0, first.stderr
+    second = run_script(*common, f"--workdir={resumed}")
+    assert second.returncode == 0, second.stderr
+    with np.load(straight / "samples" / "final.npz") as a, \
+         np.load(resumed / "samples" / "final.npz") as b:
+        np.testing.assert_array_equal(a["images"], b["images"])
+    # The resumed run logged steps 30 and 40 only, with the same losses.
+    logged = {r["step"]: r for r in read_jsonl(resumed / "metrics.jsonl")}
+    reference = {r["step"]: r for r in read_jsonl(straight / "metrics.jsonl")}
+    assert sorted(logged) == [10, 20, 30, 40]
+    for step in (30, 40):
+        assert logged[step]["g_loss"] == reference[step]["g_loss"]
+
+
+def test_incompatible_checkpoint_is_refused_and_nothing_is_overwritten(smoke_run):
+    workdir, _ = smoke_run
+    before = {name: (workdir / name).read_text()
+              for name in ("config.json", "metrics.jsonl", "eval.json")}
+    result = run_script(f"--config={SMOKE}", f"--workdir={workdir}", "--config.num_steps=60",
+                        "--config.num_seeds=2", "--config.g_features=(32,32)")
+    assert result.returncode == 2
+    message = result.stderr.strip().splitlines()
+    assert len(message) == 1 and "does not fit this config" in message[0]
+    assert "saved (2, 16) float32, config builds (2, 32) float32" in message[0]
+    for name, text in before.items():
+        assert (workdir / name).read_text() == text, name
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["20", "40"]
+    # A different number of seeds is a mismatch too, named by a parameter.
+    result = run_script(f"--config={SMOKE}", f"--workdir={workdir}", "--config.num_steps=60")
+    assert result.returncode == 2 and "params" in result.stderr and "saved (2," in result.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--config.dataset=mnist"], "unknown dataset 'mnist'"),
+    (["--config.bogus=1"], "bogus"),
+    (["--config.batch_size=abc"], "batch_size"),
+    (["--config=experiments/configs/no_such.py"], "cannot load --config"),
+    (["--config.num_steps=35"], "not a multiple of config.steps_per_dispatch"),
+])
+def test_bad_input_exits_2_with_one_line(args, expected, tmp_path):
+    result = run_script(f"--config={SMOKE}", f"--workdir={tmp_path / 'w'}", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not os.path.exists(tmp_path / "w" / "config.json")
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("batch_size", 0, "batch_size must be a positive integer"),
+    ("num_seeds", -1, "num_seeds must be a positive integer"),
+    ("n_disc", 0, "n_disc must be a positive integer"),
+    ("g_learning_rate", 0.0, "g_learning_rate must be a positive number"),
+    ("d_learning_rate", float("nan"), "d_learning_rate must be a positive number"),
+    ("adam_b1", 1.0, "adam_b1 must be in [0, 1)"),
+    ("real_label", 0.0, "real_label must be in (0, 1]"),
+    ("loss", "bce", "unknown loss 'bce'"),
+    ("model", "resnet", "unknown model 'resnet'"),
+    ("parallel", "tpu", "parallel must be one of"),
+    ("d_penalty", "r2", "unknown d_penalty 'r2'"),
+    ("d_penalty_weight", -1.0, "d_penalty_weight must be >= 0"),
+    ("g_features", (), "g_features must be a non-empty list"),
+    ("log_every", 15, "log_every=15 is not a multiple"),
+])
+def test_validate_config_names_the_field(field, value, expected):
+    config = smoke.get_config()
+    with config.unlocked():
+        config[field] = value
+    with pytest.raises(train.ConfigError) as info:
+        train.validate_config(config)
+    assert expected in str(info.value)
+
+
+def test_label_smoothing_needs_a_bce_loss():
+    config = smoke.get_config()
+    config.loss, config.real_label = "hinge", 0.9
+    with pytest.raises(train.ConfigError, match="needs a BCE loss"):
+        train.validate_config(config)
+
+
+@pytest.mark.parametrize("module", [ring8, grid25, smoke])
+def test_shipped_configs_are_valid(module):
+    train.validate_config(module.get_config())
