@@ -6,7 +6,7 @@ holds everything that changes, and ``make_train_step(recipe)`` returns a pure
 The fit loop (:mod:`jaxgan.train`) is a thin layer on top.
 """
 
-from jaxgan import losses
+from jaxgan import losses, penalties
 from jaxgan.data import Mixture, grid, ring
 from jaxgan.metrics import mode_coverage
 from jaxgan.models import MLPDiscriminator, MLPGenerator
@@ -30,6 +30,7 @@ __all__ = [
     "make_sampling_step",
     "make_train_step",
     "mode_coverage",
+    "penalties",
     "ring",
     "step_key",
 ]

@@ -33,6 +33,7 @@ from jaxgan.state import GANRecipe, GANState, create_states, generate
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
 MODELS = ("mlp",)
+LR_SCHEDULES = ("constant", "cosine")
 PARALLEL_MODES = ("none", "pmap", "jit")
 # Latents for evaluation come from a key of their own, fixed for the whole run,
 # so that evaluation curves compare like with like.
@@ -68,6 +69,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         fail(f"config.d_penalty_weight must be >= 0, got {config.d_penalty_weight!r}")
     if config.loss not in losses.LOSS_NAMES:
         fail(f"unknown loss {config.loss!r}; available: {', '.join(losses.LOSS_NAMES)}")
+    if config.lr_schedule not in LR_SCHEDULES:
+        fail(f"unknown lr_schedule {config.lr_schedule!r}; available: {', '.join(LR_SCHEDULES)}")
     if config.parallel not in PARALLEL_MODES:
         fail(f"parallel must be one of {', '.join(PARALLEL_MODES)}, got {config.parallel!r}")
     if config.parallel != "none":
@@ -119,12 +122,22 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape) -> GANRecipe:
         latent_dim=config.latent_dim,
         d_loss=pair.discriminator,
         g_loss=pair.generator,
-        g_optimizer=optax.adam(config.g_learning_rate, b1=config.adam_b1, b2=config.adam_b2),
-        d_optimizer=optax.adam(config.d_learning_rate, b1=config.adam_b1, b2=config.adam_b2),
+        g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
+        # The discriminator takes n_disc optimizer steps per train step.
+        d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc),
         n_disc=config.n_disc,
         penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
         penalty_weight=config.d_penalty_weight,
     )
+
+
+def _adam(config: ml_collections.ConfigDict, learning_rate: float,
+          num_updates: int) -> optax.GradientTransformation:
+    if config.lr_schedule == "cosine":
+        # Decaying to zero takes out the jitter that a constant step size
+        # leaves in the generator's output near equilibrium.
+        learning_rate = optax.cosine_decay_schedule(learning_rate, num_updates)
+    return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2)
 
 
 # --------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def test_bad_input_exits_2_with_one_line(args, expected, tmp_path):
     ("model", "resnet", "unknown model 'resnet'"),
     ("parallel", "tpu", "parallel must be one of"),
     ("d_penalty", "r2", "unknown d_penalty 'r2'"),
+    ("lr_schedule", "step", "unknown lr_schedule 'step'"),
     ("d_penalty_weight", -1.0, "d_penalty_weight must be >= 0"),
     ("g_features", (), "g_features must be a non-empty list"),
     ("log_every", 15, "log_every=15 is not a multiple"),

@@ -44,6 +44,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.d_penalty = "r1"             # none | r1 | gradient_penalty (on D's input gradient)
     config.d_penalty_weight = 1.0       # weight of that penalty (R1's gamma)
     config.real_label = 1.0             # < 1: one-sided label smoothing (0.9); BCE losses only
+    config.lr_schedule = "constant"     # constant | cosine (decays both rates to 0 at num_steps)
     config.adam_b1 = 0.5                # Adam beta1 for both networks
     config.adam_b2 = 0.999              # Adam beta2 for both networks
     config.steps_per_dispatch = 250     # steps per jitted call (lax.scan); divides every *_every

@@ -1,0 +1,45 @@
+"""A GAN that really learns: a short fixed-seed run on the ring of 8 must cover
+at least 6 modes, and the same run without its R1 penalty, the control, must
+not. (The full default run is measured in the README.)"""
+
+import os
+import sys
+
+import pytest
+
+from jaxgan import train
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments"))
+from configs import smoke  # noqa: E402
+
+
+def short_ring_config(**overrides):
+    """3000 steps of small nets: about 10 s on 2 CPU cores."""
+    config = smoke.get_config()
+    config.num_steps = 3000
+    config.batch_size = 128
+    config.g_features = config.d_features = (64, 64, 64)
+    config.latent_dim = 16
+    config.g_learning_rate = config.d_learning_rate = 1e-3
+    config.d_penalty_weight = 0.1
+    config.lr_schedule = "cosine"
+    config.steps_per_dispatch = 500
+    config.log_every = config.eval_every = config.checkpoint_every = 3000
+    config.num_eval_samples = 2500
+    config.update(overrides)
+    return config
+
+
+@pytest.mark.slow
+def test_short_ring_run_covers_at_least_6_modes(tmp_path):
+    result = train.train_and_evaluate(short_ring_config(), str(tmp_path))
+    # Measured with this seed: 8 of 8 modes, 12.6% of points within 3 std, KL 0.07.
+    assert result["modes_covered"] >= 6, result
+    assert result["reverse_kl"] < 0.5, result  # a collapsed generator scores log(8) = 2.08
+
+
+@pytest.mark.slow
+def test_without_the_penalty_the_same_run_collapses(tmp_path):
+    result = train.train_and_evaluate(short_ring_config(d_penalty="none"), str(tmp_path))
+    # Measured with this seed: 4 of 8 modes, KL 1.19: the penalty is what keeps them.
+    assert result["modes_covered"] <= 5, result
