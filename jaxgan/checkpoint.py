@@ -52,6 +52,11 @@ class Checkpointer:
             config=ocp.args.JsonSave(config),
         ))
 
+    def restore_config(self, step: int) -> dict:
+        """The config saved with the checkpoint at ``step``, as a JSON dict."""
+        return self._manager.restore(step, args=ocp.args.Composite(
+            config=ocp.args.JsonRestore()))["config"]
+
     def restore(self, step: int, like: PyTree) -> PyTree:
         """Restores the state saved at ``step`` into the structure of ``like``.
 

@@ -44,6 +44,38 @@ class ConfigError(ValueError):
     """A user error in the config, the data or the workdir: reported in one line."""
 
 
+# Fields a resumed run may change: they steer logging and evaluation, not what
+# is trained. (num_steps too, unless a schedule depends on it.)
+RESUME_MAY_CHANGE = frozenset({
+    "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
+    "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_dir"})
+
+
+def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
+                    start_step: int) -> None:
+    """Refuses to resume a run whose training would change underneath it.
+
+    Raises:
+      ConfigError: naming the first field that differs from the checkpoint's.
+    """
+    current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
+    may_change = set(RESUME_MAY_CHANGE)
+    if config.lr_schedule != "constant":
+        may_change.discard("num_steps")  # it sets the schedule's length
+    for name in sorted(saved.keys() | current.keys()):
+        if name not in may_change and saved.get(name) != current.get(name):
+            raise ConfigError(
+                f"the checkpoint at step {start_step} was trained with {name}="
+                f"{saved.get(name)!r}, this config has {name}={current.get(name)!r}; "
+                "pass the same value to resume, or use a new --workdir")
+    if start_step > config.num_steps:
+        raise ConfigError(f"the checkpoint is at step {start_step}, past num_steps="
+                          f"{config.num_steps}; raise num_steps or use a new --workdir")
+    if start_step % config.steps_per_dispatch:
+        raise ConfigError(f"resuming at step {start_step} needs a steps_per_dispatch that "
+                          f"divides it, not {config.steps_per_dispatch}")
+
+
 # --------------------------------------------------------------------------
 # Config -> pieces
 # --------------------------------------------------------------------------
@@ -178,12 +210,23 @@ def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
 class _Logs:
     """metrics.jsonl, TensorBoard events and console lines, written together."""
 
-    def __init__(self, workdir: str):
+    def __init__(self, workdir: str, start_step: int):
         from tensorboardX import SummaryWriter  # protobuf only; no TensorFlow
 
         self.metrics_path = os.path.join(workdir, "metrics.jsonl")
+        # Records past the checkpoint we resume from belong to steps that will
+        # run again: drop them, so that no step is logged twice.
+        kept = []
+        if os.path.exists(self.metrics_path):
+            with open(self.metrics_path) as f:
+                kept = [line for line in f if line.strip()
+                        and json.loads(line)["step"] <= start_step]
+        tmp = f"{self.metrics_path}.tmp"
+        with open(tmp, "w") as f:
+            f.writelines(kept)
+        os.replace(tmp, self.metrics_path)
         self._jsonl = open(self.metrics_path, "a")  # noqa: SIM115  (closed in close())
-        self._tensorboard = SummaryWriter(workdir)
+        self._tensorboard = SummaryWriter(workdir, purge_step=start_step + 1)
 
     def write(self, record: dict[str, Any]) -> None:
         self._jsonl.write(json.dumps(record) + "\n")
@@ -242,11 +285,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     start_step = checkpointer.latest_step() or 0
     if start_step:
         try:
+            check_resumable(checkpointer.restore_config(start_step), config, start_step)
             states = checkpointer.restore(start_step, like=states)
         except checkpoint_lib.CheckpointMismatchError as e:
             checkpointer.close()
             raise ConfigError(f"the checkpoint at step {start_step} in {checkpointer.directory} "
                               f"does not fit this config ({e}); use a new --workdir") from e
+        except ConfigError:
+            checkpointer.close()
+            raise
 
     samples_dir = os.path.join(workdir, "samples")
     os.makedirs(samples_dir, exist_ok=True)
@@ -257,16 +304,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                               config.batch_size, config.n_disc)
     # One compiled program: K steps of every seed. The state is donated, so
     # XLA updates parameters and optimizer states in place.
+    # Compiled ahead of time: the compile is timed on its own (not charged to
+    # the first interval's steps_per_sec), and the run cannot compile twice.
+    compile_start = time.perf_counter()
     multi_step = jax.jit(jax.vmap(make_multi_step(step, k), in_axes=(0, None)),
-                         donate_argnums=0)
+                         donate_argnums=0).lower(states, None).compile()
+    compile_seconds = time.perf_counter() - compile_start
     eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL_KEY_TAG)
     evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key)
 
-    logs = _Logs(workdir)
+    logs = _Logs(workdir, start_step)
     progress = tqdm(total=config.num_steps, initial=start_step, unit="step",
                     desc=f"{config.dataset} x{config.num_seeds} seed(s)",
                     mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr)
     pending: list[dict[str, jax.Array]] = []  # device metrics since the last record
+    progress.write(f"compiled {k} steps x {config.num_seeds} seed(s) per call in "
+                   f"{compile_seconds:.1f} s")
     interval_start, interval_step = time.perf_counter(), start_step
     step_now = start_step
     last_eval = None  # (per-seed metrics, samples) at step_now, if evaluated there
@@ -284,6 +337,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 elapsed = time.perf_counter() - interval_start
                 record = {"step": step_now, **means,
                           "steps_per_sec": (step_now - interval_step) / elapsed}
+                if interval_step == start_step:
+                    record["compile_seconds"] = compile_seconds
                 if is_eval:
                     last_eval = per_seed, samples = jax.device_get(evaluate(states))
                     record.update(_eval_record(per_seed))
@@ -296,9 +351,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     progress.write(" ".join(f"{n}={v:.4g}" if isinstance(v, float) else
                                             f"{n}={v}" for n, v in record.items()))
                 pending = []
-                interval_start, interval_step = time.perf_counter(), step_now
             if step_now % config.checkpoint_every == 0 or step_now == config.num_steps:
                 checkpointer.save(step_now, states, config.to_dict())
+            if not pending:
+                # steps_per_sec counts train steps only: logging, evaluation and
+                # checkpointing happen between intervals.
+                interval_start, interval_step = time.perf_counter(), step_now
     finally:
         progress.close()
         logs.close()

@@ -36,10 +36,14 @@ def test_short_ring_run_covers_at_least_6_modes(tmp_path):
     # Measured with this seed: 8 of 8 modes, 12.6% of points within 3 std, KL 0.07.
     assert result["modes_covered"] >= 6, result
     assert result["reverse_kl"] < 0.5, result  # a collapsed generator scores log(8) = 2.08
+    # Not a few scattered points near each mode: a real share lands on them
+    # (uniform noise over the plotted square would put 0.2% there).
+    assert result["high_quality_fraction"] > 0.05, result
 
 
 @pytest.mark.slow
 def test_without_the_penalty_the_same_run_collapses(tmp_path):
     result = train.train_and_evaluate(short_ring_config(d_penalty="none"), str(tmp_path))
     # Measured with this seed: 4 of 8 modes, KL 1.19: the penalty is what keeps them.
-    assert result["modes_covered"] <= 5, result
+    # (One seed: the bound on KL leaves room for harmless numerical changes.)
+    assert result["reverse_kl"] > 0.5, result

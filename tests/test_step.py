@@ -30,17 +30,20 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def test_step_matches_hand_written_reference():
+@pytest.mark.parametrize("r1_weight", [0.0, 0.3])
+def test_step_matches_hand_written_reference(r1_weight):
     """Two discriminator updates then one generator update, by hand in float64.
 
-    G(z) = a z + b and D(x) = w x + c, non-saturating BCE, plain SGD. The noise
-    follows the documented derivation: update i draws from
-    fold_in(fold_in(fold_in(key, step), 0), i); the generator update's i = n_disc.
+    G(z) = a z + b and D(x) = w x + c, non-saturating BCE, plain SGD, and
+    optionally the R1 penalty gamma/2 |dD/dx|^2 = gamma/2 w^2, whose gradient
+    is gamma w. The noise follows the documented derivation: update i draws
+    from fold_in(fold_in(fold_in(key, step), 0), i); the generator's i = n_disc.
     """
     lr_g, lr_d, n_disc, batch_size = 0.1, 0.05, 2, 4
     recipe = jaxgan.GANRecipe(
         generator=Linear1D(squeeze=False), discriminator=Linear1D(squeeze=True), latent_dim=1,
-        g_optimizer=optax.sgd(lr_g), d_optimizer=optax.sgd(lr_d), n_disc=n_disc)
+        g_optimizer=optax.sgd(lr_g), d_optimizer=optax.sgd(lr_d), n_disc=n_disc,
+        penalty=jaxgan.penalties.r1_penalty if r1_weight else None, penalty_weight=r1_weight)
     state = jaxgan.create_state(recipe, jax.random.PRNGKey(3), (1,))
     real = jax.random.normal(jax.random.PRNGKey(9), (n_disc, batch_size, 1)) + 2.0
     new_state, metrics = jax.jit(jaxgan.make_train_step(recipe))(state, real)
@@ -49,13 +52,14 @@ def test_step_matches_hand_written_reference():
     z = [np.asarray(jax.random.normal(jax.random.fold_in(noise_key, i), (batch_size, 1)),
                     np.float64)[:, 0] for i in range(n_disc + 1)]
     a, b, w, c = 1.3, -0.2, 0.7, 0.1
-    d_losses = []
+    d_losses, d_penalties = [], []
     for i in range(n_disc):
         xr = np.asarray(real[i, :, 0], np.float64)
         xf = a * z[i] + b
         sr, sf = sigmoid(w * xr + c), sigmoid(w * xf + c)
         d_losses.append(np.mean(-np.log(sr) - np.log(1 - sf)))
-        grad_w = np.mean(-(1 - sr) * xr + sf * xf)
+        d_penalties.append(0.5 * w ** 2 if r1_weight else 0.0)
+        grad_w = np.mean(-(1 - sr) * xr + sf * xf) + r1_weight * w
         grad_c = np.mean(-(1 - sr) + sf)
         w, c = w - lr_d * grad_w, c - lr_d * grad_c
     xf = a * z[n_disc] + b
@@ -70,6 +74,7 @@ def test_step_matches_hand_written_reference():
     np.testing.assert_allclose(got.g_params["Dense_0"]["kernel"][0, 0], a, rtol=1e-5)
     np.testing.assert_allclose(got.g_params["Dense_0"]["bias"][0], b, rtol=1e-5)
     np.testing.assert_allclose(metrics["d_loss"], np.mean(d_losses), rtol=1e-5)
+    np.testing.assert_allclose(metrics["d_penalty"], np.mean(d_penalties), rtol=1e-5)
     np.testing.assert_allclose(metrics["g_loss"], g_loss, rtol=1e-5)
     assert int(got.step) == 1
     np.testing.assert_array_equal(got.key, state.key)
@@ -214,6 +219,28 @@ def test_axis_name_averages_across_devices_like_one_big_batch():
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[1], split), whole, rtol=1e-5,
                                 atol=1e-6)
     np.testing.assert_allclose(split_metrics["d_loss"][0], whole_metrics["d_loss"], rtol=1e-5)
+
+
+def test_replicas_stay_in_sync_and_draw_their_own_noise():
+    """Two "devices" (vmap with an axis name) with different real batches, a
+    BatchNorm generator and real noise. If any pmean (gradients, either
+    network's statistics) were missing, the replicas would drift apart; if
+    the device index were not folded into the key, both would draw the same
+    noise and the step would equal the single-device step on that batch."""
+    recipe = small_recipe(n_disc=2)
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
+    parallel = jax.jit(jax.vmap(jaxgan.make_train_step(recipe, axis_name="devices"),
+                                in_axes=(None, 0), axis_name="devices"))
+    batches = jax.random.normal(jax.random.PRNGKey(1), (2, 2, 16, 2))
+    replicas, _ = parallel(state, batches)
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[0], replicas),
+                                jax.tree.map(lambda x: x[1], replicas), rtol=1e-6, atol=1e-7)
+
+    same_batch = jnp.stack([batches[0], batches[0]])
+    replicas, _ = parallel(state, same_batch)
+    alone, _ = jax.jit(jaxgan.make_train_step(recipe))(state, batches[0])
+    assert not np.allclose(replicas.g_params["Dense_0"]["kernel"][0],
+                           alone.g_params["Dense_0"]["kernel"], rtol=1e-4)
 
 
 def test_wrong_batch_leading_dimension_is_a_clear_error():

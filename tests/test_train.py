@@ -2,6 +2,9 @@
 
 import json
 import os
+import re
+import shutil
+import struct
 import subprocess
 import sys
 
@@ -26,6 +29,26 @@ def run_script(*args):
 def read_jsonl(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def read_tensorboard_scalars(workdir, tag):
+    """{step: value} of one scalar from the TFRecord event files in workdir."""
+    from tensorboardX.proto import event_pb2
+
+    scalars = {}
+    for name in sorted(os.listdir(workdir)):
+        if not name.startswith("events.out.tfevents"):
+            continue
+        data = (workdir / name).read_bytes()
+        pos = 0
+        while pos < len(data):  # record: u64 length, u32 crc, payload, u32 crc
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                if value.tag == tag:
+                    scalars[event.step] = value.simple_value
+    return scalars
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +87,9 @@ def test_script_writes_every_file_of_the_training_contract(smoke_run):
         with open(workdir / "samples" / png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n", png
     assert sorted(os.listdir(workdir / "checkpoints")) == ["20", "40"]
-    assert any(name.startswith("events.out.tfevents") for name in os.listdir(workdir))
+    logged = read_tensorboard_scalars(workdir, "g_loss")
+    assert logged == pytest.approx({r["step"]: r["g_loss"] for r in records}, rel=1e-6)
+    assert read_tensorboard_scalars(workdir, "modes_covered").keys() == {20, 40}
     assert f"results in {workdir}" in result.stdout
 
 
@@ -72,20 +97,75 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
     common = [f"--config={SMOKE}", "--config.checkpoint_every=10", "--config.eval_every=40"]
     straight = tmp_path / "straight"
     assert run_script(*common, f"--workdir={straight}").returncode == 0
+    with np.load(straight / "samples" / "final.npz") as npz:
+        reference = npz["images"]
+    reference_log = {r["step"]: r for r in read_jsonl(straight / "metrics.jsonl")}
+
+    # Stopped cleanly at step 20, then resumed to 40.
     resumed = tmp_path / "resumed"
     first = run_script(*common, f"--workdir={resumed}", "--config.num_steps=20")
     assert first.returncode == 0, first.stderr
     second = run_script(*common, f"--workdir={resumed}")
     assert second.returncode == 0, second.stderr
-    with np.load(straight / "samples" / "final.npz") as a, \
-         np.load(resumed / "samples" / "final.npz") as b:
-        np.testing.assert_array_equal(a["images"], b["images"])
-    # The resumed run logged steps 30 and 40 only, with the same losses.
+    with np.load(resumed / "samples" / "final.npz") as npz:
+        np.testing.assert_array_equal(npz["images"], reference)
     logged = {r["step"]: r for r in read_jsonl(resumed / "metrics.jsonl")}
-    reference = {r["step"]: r for r in read_jsonl(straight / "metrics.jsonl")}
     assert sorted(logged) == [10, 20, 30, 40]
     for step in (30, 40):
-        assert logged[step]["g_loss"] == reference[step]["g_loss"]
+        assert logged[step]["g_loss"] == reference_log[step]["g_loss"]
+
+    # Killed after logging steps 30 and 40 but before their checkpoints were
+    # kept: the rerun goes back to step 20, and no step is logged twice.
+    for step in ("30", "40"):
+        shutil.rmtree(straight / "checkpoints" / step)
+    again = run_script(*common, f"--workdir={straight}")
+    assert again.returncode == 0, again.stderr
+    with np.load(straight / "samples" / "final.npz") as npz:
+        np.testing.assert_array_equal(npz["images"], reference)
+    assert [r["step"] for r in read_jsonl(straight / "metrics.jsonl")] == [10, 20, 30, 40]
+    assert sorted(read_tensorboard_scalars(straight, "g_loss")) == [10, 20, 30, 40]
+
+
+def test_resume_refuses_changed_training_fields(smoke_run):
+    workdir, _ = smoke_run
+    before = (workdir / "config.json").read_text()
+    result = run_script(f"--config={SMOKE}", f"--workdir={workdir}", "--config.num_seeds=2",
+                        "--config.num_steps=60", "--config.loss=hinge")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "trained with loss='non_saturating'" in lines[0], lines
+    assert (workdir / "config.json").read_text() == before
+
+
+def saved_smoke_config(**changes):
+    config = smoke.get_config()
+    saved = json.loads(json.dumps(config.to_dict()))
+    saved.update(changes)
+    return saved, config
+
+
+def test_check_resumable_allows_logging_changes_and_longer_runs():
+    saved, config = saved_smoke_config(num_steps=20, log_every=20, eval_every=10)
+    train.check_resumable(saved, config, start_step=20)
+
+
+@pytest.mark.parametrize("changes, start_step, expected", [
+    ({"g_learning_rate": 1e-3}, 20, "trained with g_learning_rate=0.001"),
+    ({"g_features": [32, 32]}, 20, "trained with g_features=[32, 32]"),
+    ({}, 60, "past num_steps=40"),
+    ({}, 15, "resuming at step 15 needs a steps_per_dispatch that divides it"),
+])
+def test_check_resumable_refuses(changes, start_step, expected):
+    saved, config = saved_smoke_config(**changes)
+    with pytest.raises(train.ConfigError, match=re.escape(expected)):
+        train.check_resumable(saved, config, start_step)
+
+
+def test_a_cosine_schedule_pins_num_steps():
+    saved, config = saved_smoke_config(lr_schedule="cosine", num_steps=20)
+    config.lr_schedule = "cosine"
+    with pytest.raises(train.ConfigError, match="trained with num_steps=20"):
+        train.check_resumable(saved, config, start_step=20)
 
 
 def test_incompatible_checkpoint_is_refused_and_nothing_is_overwritten(smoke_run):
@@ -96,14 +176,36 @@ def test_incompatible_checkpoint_is_refused_and_nothing_is_overwritten(smoke_run
                         "--config.num_seeds=2", "--config.g_features=(32,32)")
     assert result.returncode == 2
     message = result.stderr.strip().splitlines()
-    assert len(message) == 1 and "does not fit this config" in message[0]
-    assert "saved (2, 16) float32, config builds (2, 32) float32" in message[0]
+    assert len(message) == 1 and "trained with g_features=[16, 16]" in message[0]
     for name, text in before.items():
         assert (workdir / name).read_text() == text, name
     assert sorted(os.listdir(workdir / "checkpoints")) == ["20", "40"]
-    # A different number of seeds is a mismatch too, named by a parameter.
     result = run_script(f"--config={SMOKE}", f"--workdir={workdir}", "--config.num_steps=60")
-    assert result.returncode == 2 and "params" in result.stderr and "saved (2," in result.stderr
+    assert result.returncode == 2 and "trained with num_seeds=2" in result.stderr
+
+
+def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
+    """The last line of defence, for a checkpoint written by other code."""
+    import jax.numpy as jnp
+
+    from jaxgan import checkpoint
+
+    saved = {"g_params": {"kernel": jnp.zeros((2, 8, 16))}, "step": jnp.zeros((2,), jnp.int32)}
+    checkpointer = checkpoint.Checkpointer(str(tmp_path), keep=1)
+    checkpointer.save(5, saved, {"note": "test"})
+    checkpointer.close()
+    checkpointer = checkpoint.Checkpointer(str(tmp_path), keep=1)
+    assert checkpointer.restore_config(5) == {"note": "test"}
+    restored = checkpointer.restore(5, like=saved)
+    np.testing.assert_array_equal(restored["g_params"]["kernel"], saved["g_params"]["kernel"])
+    wider = {"g_params": {"kernel": jnp.zeros((2, 8, 32))}, "step": jnp.zeros((2,), jnp.int32)}
+    with pytest.raises(checkpoint.CheckpointMismatchError,
+                       match=re.escape("g_params/kernel: saved (2, 8, 16) float32, "
+                                       "config builds (2, 8, 32) float32")):
+        checkpointer.restore(5, like=wider)
+    with pytest.raises(checkpoint.CheckpointMismatchError, match="bias is missing"):
+        checkpointer.restore(5, like={**saved, "bias": jnp.zeros(3)})
+    checkpointer.close()
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -1,9 +1,10 @@
 """Data sources.
 
 A *device source* can be sampled inside the jitted step. It offers
-``example_shape``, ``sample_real(key, step, data, num)`` and
-``device_data()``, the arrays to keep on the device (``None`` for procedural
-data such as the Gaussian mixtures).
+``example_shape`` and ``sample_real(key, step, data, num)``, a pure sampler
+that :func:`jaxgan.step.make_sampling_step` calls with the step's data key,
+the step index and ``data``: arrays kept on the device, or ``None`` for
+procedural data such as the Gaussian mixtures.
 """
 
 from jaxgan.data.mixtures import MIXTURES, Mixture, grid, ring
