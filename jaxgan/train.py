@@ -260,8 +260,8 @@ def _plot_samples(path: str, source: Mixture, samples: np.ndarray,
     real = np.asarray(source.sample(jax.random.PRNGKey(0), 2500))
     titles = [f"seed {seeds[i]}: {int(per_seed['modes_covered'][i])}/{source.num_modes} modes, "
               f"hq {per_seed['high_quality_fraction'][i]:.2f}" for i in range(shown)]
-    viz.scatter_2d(path, real, list(samples[:shown]), source.centers, titles,
-                   suptitle=f"{source.name}, step {step}")
+    viz.scatter_2d(path, real, list(samples[:shown]), source.centers, radius=3 * source.std,
+                   titles=titles, suptitle=f"{source.name}, step {step}")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

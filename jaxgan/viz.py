@@ -13,18 +13,21 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
 
 def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
-               centers: np.ndarray | None = None, titles: Sequence[str] | None = None,
-               suptitle: str | None = None) -> None:
+               centers: np.ndarray | None = None, radius: float | None = None,
+               titles: Sequence[str] | None = None, suptitle: str | None = None) -> None:
     """Saves real vs generated points as a PNG, one panel per generated set.
 
     Args:
       path: the PNG to write.
       real: real points ``[N, 2]``, drawn in grey in every panel.
       generated: one ``[M, 2]`` array per panel (e.g. per seed).
-      centers: the mixture's modes ``[K, 2]``, marked with crosses.
+      centers: the mixture's modes ``[K, 2]``.
+      radius: if given, a circle of this radius is drawn around each mode (the
+        high-quality zone of :func:`jaxgan.metrics.mode_coverage`).
       titles: one title per panel.
       suptitle: a title over all panels.
     """
@@ -40,9 +43,10 @@ def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.75", label="real", rasterized=True)
         ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", alpha=0.6,
                    label="generated", rasterized=True)
-        if centers is not None:
-            ax.scatter(centers[:, 0], centers[:, 1], s=30, c="tab:red", marker="x",
-                       label="modes")
+        if centers is not None and radius is not None:
+            for k, center in enumerate(centers):
+                ax.add_patch(Circle(tuple(center), radius, fill=False, color="tab:red",
+                                    linewidth=0.8, label="3 std of a mode" if k == 0 else None))
         ax.set_xlim(lo[0] - margin, hi[0] + margin)
         ax.set_ylim(lo[1] - margin, hi[1] + margin)
         ax.set_aspect("equal")

@@ -150,7 +150,7 @@ def test_check_resumable_allows_logging_changes_and_longer_runs():
 
 
 @pytest.mark.parametrize("changes, start_step, expected", [
-    ({"g_learning_rate": 1e-3}, 20, "trained with g_learning_rate=0.001"),
+    ({"g_learning_rate": 5e-4}, 20, "trained with g_learning_rate=0.0005"),
     ({"g_features": [32, 32]}, 20, "trained with g_features=[32, 32]"),
     ({}, 60, "past num_steps=40"),
     ({}, 15, "resuming at step 15 needs a steps_per_dispatch that divides it"),

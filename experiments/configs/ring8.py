@@ -21,17 +21,17 @@ def get_config() -> ml_collections.ConfigDict:
     config.data_dir = None              # unused by 2D mixtures
     config.image_size = None            # unused by 2D mixtures
     config.batch_size = 256             # real examples per discriminator update (global)
-    config.num_steps = 10_000           # generator updates
+    config.num_steps = 30_000           # generator updates
     config.seed = 0                     # seeds seed..seed+num_seeds-1; seed s uses PRNGKey(s)
     config.num_seeds = 1                # seeds trained together in one vmapped program
     config.log_every = 500              # steps between lines of metrics.jsonl
-    config.eval_every = 2_500           # steps between evaluations and scatter plots
-    config.checkpoint_every = 2_500     # steps between checkpoints
+    config.eval_every = 5_000           # steps between evaluations and scatter plots
+    config.checkpoint_every = 5_000     # steps between checkpoints
     config.keep_checkpoints = 3         # checkpoints kept on disk
     config.num_final_samples = 2_500    # points in samples/final.npz (per seed)
     config.parallel = "none"            # none (pmap and jit: data-parallel, not yet available)
-    config.g_learning_rate = 2e-4       # generator Adam learning rate
-    config.d_learning_rate = 2e-4       # discriminator Adam learning rate
+    config.g_learning_rate = 1e-3       # generator Adam learning rate (peak, see lr_schedule)
+    config.d_learning_rate = 1e-3       # discriminator Adam learning rate (peak)
     config.n_disc = 1                   # discriminator updates per generator update
     # --- this family ---
     config.model = "mlp"                # fully connected generator and discriminator
@@ -42,9 +42,9 @@ def get_config() -> ml_collections.ConfigDict:
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"
     config.d_penalty = "r1"             # none | r1 | gradient_penalty (on D's input gradient)
-    config.d_penalty_weight = 1.0       # weight of that penalty (R1's gamma)
+    config.d_penalty_weight = 0.1       # weight of that penalty (R1's gamma)
     config.real_label = 1.0             # < 1: one-sided label smoothing (0.9); BCE losses only
-    config.lr_schedule = "constant"     # constant | cosine (decays both rates to 0 at num_steps)
+    config.lr_schedule = "cosine"       # constant | cosine (decays both rates to 0 at num_steps)
     config.adam_b1 = 0.5                # Adam beta1 for both networks
     config.adam_b2 = 0.999              # Adam beta2 for both networks
     config.steps_per_dispatch = 250     # steps per jitted call (lax.scan); divides every *_every

@@ -22,4 +22,7 @@ def get_config():
     config.steps_per_dispatch = 10
     config.num_eval_samples = 200
     config.num_final_samples = 100
+    # Constant rates, so that tests can stop a run early and extend it (a
+    # cosine schedule pins num_steps on resume).
+    config.lr_schedule = "constant"
     return config
