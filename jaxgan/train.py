@@ -302,10 +302,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     k = config.steps_per_dispatch
     step = make_sampling_step(make_train_step(recipe), source.sample_real,
                               config.batch_size, config.n_disc)
-    # One compiled program: K steps of every seed. The state is donated, so
-    # XLA updates parameters and optimizer states in place.
-    # Compiled ahead of time: the compile is timed on its own (not charged to
-    # the first interval's steps_per_sec), and the run cannot compile twice.
+    # One program runs K steps of every seed, with the state donated so that XLA
+    # updates it in place. It is compiled ahead of time: the compile is timed on
+    # its own (not charged to steps_per_sec), and a run cannot compile twice.
     compile_start = time.perf_counter()
     multi_step = jax.jit(jax.vmap(make_multi_step(step, k), in_axes=(0, None)),
                          donate_argnums=0).lower(states, None).compile()
@@ -369,8 +368,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     final_points = np.asarray(
         jax.vmap(lambda s: generate(recipe, s, eval_key, config.num_final_samples))(states),
         np.float32)
-    np.savez(os.path.join(samples_dir, "final.npz"), images=final_points[0],
-             images_per_seed=final_points)
+    tmp = os.path.join(samples_dir, "final.tmp.npz")
+    np.savez(tmp, images=final_points[0], images_per_seed=final_points)
+    os.replace(tmp, os.path.join(samples_dir, "final.npz"))
     _plot_samples(os.path.join(samples_dir, "final.png"), source, samples, per_seed, seeds,
                   step_now)
     viz.plot_losses(logs.metrics_path, os.path.join(samples_dir, "losses.png"))
@@ -387,5 +387,5 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
     return os.path.join("runs", config.dataset)
 
 
-__all__ = ["ConfigError", "build_recipe", "build_source", "default_workdir", "headline_metrics",
-           "summarize_seeds", "train_and_evaluate", "validate_config"]
+__all__ = ["ConfigError", "build_recipe", "build_source", "check_resumable", "default_workdir",
+           "headline_metrics", "summarize_seeds", "train_and_evaluate", "validate_config"]

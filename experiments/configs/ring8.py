@@ -35,7 +35,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.n_disc = 1                   # discriminator updates per generator update
     # --- this family ---
     config.model = "mlp"                # fully connected generator and discriminator
-    config.latent_dim = 64              # size of z ~ N(0, I)
+    config.latent_dim = 2               # size of z ~ N(0, I); 2 keeps the mass between modes low
     config.g_features = (128, 128, 128)  # generator hidden widths: Linear + BatchNorm + ReLU each
     config.g_batch_norm = True          # BatchNorm in the generator's hidden blocks
     config.d_features = (128, 128, 128)  # discriminator hidden widths: Linear + LeakyReLU(0.2) each
