@@ -6,6 +6,7 @@ example, shape ``[batch]``. Modules with BatchNorm keep their running statistics
 in the ``batch_stats`` collection; the train step threads it.
 """
 
+from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 
-__all__ = ["MLPDiscriminator", "MLPGenerator"]
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator"]

@@ -1,0 +1,124 @@
+"""DCGAN generator and discriminator (Radford et al. 2016).
+
+The DCGAN rules: strided convolutions in the discriminator and transposed
+convolutions in the generator (no pooling); BatchNorm in both, but not on the
+generator's output nor on the discriminator's input layer; ReLU in the
+generator with tanh on the output; LeakyReLU(0.2) in the discriminator; no
+hidden fully connected layers; weights drawn from N(0, 0.02).
+
+Layer sizes follow the PyTorch DCGAN example. At 64x64 the generator maps
+``z [B, nz]`` through a 4x4 transposed convolution to ``4x4x(8*width)`` and
+then doubles the resolution four times while halving the channels; the
+discriminator mirrors it. With ``width=64``, ``nz=100`` and 3 channels this is
+the example's network exactly (G 3,576,704 and D 2,765,568 parameters). 32x32
+drops one doubling; 28x28 starts from 7x7 (a 7x7 first kernel) and doubles
+twice.
+
+Padding is written out so that every layer has PyTorch's output size: a
+PyTorch ``ConvTranspose2d(k, s, p)`` equals a flax ``ConvTranspose`` with
+padding ``k - 1 - p`` on each side.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+DCGAN_INIT = nn.initializers.normal(stddev=0.02)
+
+
+def _bn_scale_init(key, shape, dtype=jnp.float32):
+    """BatchNorm scales ~ N(1, 0.02), as in the PyTorch DCGAN example."""
+    return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+RESOLUTIONS = (28, 32, 64)
+
+
+def _plan(resolution: int) -> tuple[int, int]:
+    """(side of the first feature map, number of resolution doublings)."""
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"DCGAN resolution must be one of {RESOLUTIONS}, got {resolution}")
+    start = 7 if resolution == 28 else 4
+    doublings = {28: 2, 32: 3, 64: 4}[resolution]
+    return start, doublings
+
+
+def _batch_norm(train: bool) -> nn.BatchNorm:
+    # flax momentum 0.9 is PyTorch's momentum=0.1; epsilon as in PyTorch.
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                        scale_init=_bn_scale_init)
+
+
+class DCGANGenerator(nn.Module):
+    """``z [B, latent_dim] -> images [B, resolution, resolution, channels]`` in [-1, 1].
+
+    Attributes:
+      resolution: 28, 32 or 64.
+      channels: output channels (1 for MNIST, 3 for colour).
+      width: channels of the last hidden layer (PyTorch's ``ngf``); the first
+        has ``width * 2**(doublings - 1)``.
+    """
+
+    resolution: int = 64
+    channels: int = 3
+    width: int = 64
+
+    @nn.compact
+    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+        start, doublings = _plan(self.resolution)
+        x = z.reshape((z.shape[0], 1, 1, z.shape[-1]))
+        features = self.width * 2 ** (doublings - 1)
+        # 1x1 -> start x start: kernel `start`, stride 1, PyTorch padding 0.
+        x = nn.ConvTranspose(features, (start, start), strides=(1, 1),
+                             padding=[(start - 1, start - 1)] * 2, use_bias=False,
+                             kernel_init=DCGAN_INIT)(x)
+        x = nn.relu(_batch_norm(train)(x))
+        for i in range(doublings):
+            last = i == doublings - 1
+            features = self.channels if last else features // 2
+            # kernel 4, stride 2, PyTorch padding 1 -> flax padding 2: doubles the side.
+            x = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=[(2, 2)] * 2,
+                                 use_bias=False, kernel_init=DCGAN_INIT)(x)
+            x = jnp.tanh(x) if last else nn.relu(_batch_norm(train)(x))
+        return x
+
+
+class DCGANDiscriminator(nn.Module):
+    """``images [B, resolution, resolution, channels] -> logits [B]``.
+
+    Attributes:
+      resolution: 28, 32 or 64.
+      width: channels of the first layer (PyTorch's ``ndf``), doubled at each
+        downsampling.
+      normalization: ``"batch"`` (DCGAN) or ``"none"`` (a critic for the
+        gradient penalty, which needs examples scored independently).
+    """
+
+    resolution: int = 64
+    width: int = 64
+    normalization: str = "batch"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        if self.normalization not in ("batch", "none"):
+            raise ValueError(f"normalization must be 'batch' or 'none', got "
+                             f"{self.normalization!r}")
+        start, doublings = _plan(self.resolution)
+        if x.shape[1:3] != (self.resolution, self.resolution):
+            raise ValueError(f"DCGANDiscriminator(resolution={self.resolution}) got images of "
+                             f"shape {x.shape[1:]}; resize them or set resolution")
+        features = self.width
+        for i in range(doublings):
+            # kernel 4, stride 2, padding 1: halves the side.
+            x = nn.Conv(features, (4, 4), strides=(2, 2), padding=[(1, 1)] * 2,
+                        use_bias=False, kernel_init=DCGAN_INIT)(x)
+            if i > 0 and self.normalization == "batch":  # never on the input layer
+                x = _batch_norm(train)(x)
+            x = nn.leaky_relu(x, 0.2)
+            features *= 2
+        # start x start -> 1x1: one logit.
+        x = nn.Conv(1, (start, start), strides=(1, 1), padding="VALID", use_bias=False,
+                    kernel_init=DCGAN_INIT)(x)
+        return x.reshape((x.shape[0],))
