@@ -16,4 +16,8 @@ from configs import ring8
 def get_config():
     config = ring8.get_config()
     config.dataset = "grid25"
+    # 25 modes leave more boundaries for bridge points than 8: a longer decay.
+    config.num_steps = 50_000
+    config.eval_every = 10_000
+    config.checkpoint_every = 10_000
     return config
