@@ -5,9 +5,12 @@ Command:
   python experiments/train.py --config experiments/configs/grid25.py \
       --workdir runs/grid25 --config.num_seeds=10
 
-Expected result (10 seeds): mean modes covered >= 24 of 25, high-quality
-fraction >= 0.85. PacGAN (Lin et al. 2018) reports 17.3 modes / 94.8% / KL
-0.70 for a plain GAN here.
+Expected result, measured with 10 seeds on 2 CPU cores in 21 min 18 s
+(experiments/results/grid25/): every seed covers all 25 modes; high-quality
+fraction 0.882 +- 0.015 (worst seed 0.808); reverse KL 0.0088 +- 0.0020.
+PacGAN (Lin et al. 2018) reports 17.3 modes / 94.8% / KL 0.70 for a plain GAN
+here. The ring's settings, trained longer: at 20k steps the fraction was 0.67,
+at 40k 0.87.
 """
 
 from configs import ring8
