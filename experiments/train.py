@@ -34,8 +34,12 @@ def _usage_error(message: str) -> None:
 def _parse_flags(argv):
     try:
         return flags.FLAGS(argv)
-    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
-        # config_flags reports an unknown --config.FIELD as AttributeError.
+    except (AttributeError, KeyError) as e:
+        # config_flags reports an unknown --config.FIELD this way, as just "'FIELD'".
+        field = str(e).strip("\"' ")
+        _usage_error(f"the config has no field {field!r}; check the name against the "
+                     "config file (--config)")
+    except (flags.Error, TypeError, ValueError) as e:
         _usage_error(str(e).strip().splitlines()[0] if str(e).strip() else repr(e))
 
 

@@ -210,7 +210,7 @@ def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
 
 @pytest.mark.parametrize("args, expected", [
     (["--config.dataset=mnist"], "unknown dataset 'mnist'"),
-    (["--config.bogus=1"], "bogus"),
+    (["--config.bogus=1"], "the config has no field 'bogus'"),
     (["--config.batch_size=abc"], "batch_size"),
     (["--config=experiments/configs/no_such.py"], "cannot load --config"),
     (["--config.num_steps=35"], "not a multiple of config.steps_per_dispatch"),
