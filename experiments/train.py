@@ -19,11 +19,6 @@ from ml_collections import config_flags
 _HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIG = os.path.join(_HERE, "configs", "ring8.py")
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", DEFAULT_CONFIG, "Experiment config file (experiments/configs/*.py).",
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Directory for logs, samples and checkpoints (default: runs/<dataset>).")
 
 
 def _usage_error(message: str) -> None:
@@ -31,9 +26,10 @@ def _usage_error(message: str) -> None:
     sys.exit(2)
 
 
-def _parse_flags(argv):
+def _flag_errors_exit_2(parse, *args, **kwargs):
+    """Runs a flag definition or parse; a bad flag exits 2 with one line."""
     try:
-        return flags.FLAGS(argv)
+        return parse(*args, **kwargs)
     except (AttributeError, KeyError) as e:
         # config_flags reports an unknown --config.FIELD this way, as just "'FIELD'".
         field = str(e).strip("\"' ")
@@ -41,6 +37,17 @@ def _parse_flags(argv):
                      "config file (--config)")
     except (flags.Error, TypeError, ValueError) as e:
         _usage_error(str(e).strip().splitlines()[0] if str(e).strip() else repr(e))
+
+
+def _define_flags():
+    # Defining the config flag already applies --config.FIELD overrides to the
+    # default config, so a bad override fails here, not only in parsing.
+    config = _flag_errors_exit_2(
+        config_flags.DEFINE_config_file, "config", DEFAULT_CONFIG,
+        "Experiment config file (experiments/configs/*.py).", lock_config=True)
+    workdir = flags.DEFINE_string(
+        "workdir", None, "Directory for logs, samples and checkpoints (default: runs/<dataset>).")
+    return config, workdir
 
 
 def main(argv):
@@ -70,4 +77,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    _CONFIG, _WORKDIR = _define_flags()
+    app.run(main, flags_parser=lambda argv: _flag_errors_exit_2(flags.FLAGS, argv))

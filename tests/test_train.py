@@ -223,6 +223,15 @@ def test_bad_input_exits_2_with_one_line(args, expected, tmp_path):
     assert not os.path.exists(tmp_path / "w" / "config.json")
 
 
+def test_bad_override_of_the_default_config_exits_2_with_one_line():
+    # Without --config, config_flags applies overrides while defining the flag.
+    result = run_script("--config.bogus=1")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: the config has no field 'bogus'; check the name against the "
+                     "config file (--config)"], result.stderr
+
+
 @pytest.mark.parametrize("field, value, expected", [
     ("batch_size", 0, "batch_size must be a positive integer"),
     ("num_seeds", -1, "num_seeds must be a positive integer"),
