@@ -32,7 +32,7 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_second():
 
 def test_import_jaxgan_does_not_import_tensorflow():
     code = ("import sys, jaxgan, jaxgan.train; "
-            "heavy = ('tensorflow', 'tensorflow_datasets', 'torch'); "
+            "heavy = ('tensorflow', 'tensorflow_datasets', 'torch', 'sklearn'); "
             "bad = [m for m in heavy if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

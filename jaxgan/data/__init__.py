@@ -7,6 +7,7 @@ the step index and ``data``: arrays kept on the device, or ``None`` for
 procedural data such as the Gaussian mixtures.
 """
 
+from jaxgan.data.arrays import ArraySource, digits
 from jaxgan.data.mixtures import MIXTURES, Mixture, grid, ring
 
-__all__ = ["MIXTURES", "Mixture", "grid", "ring"]
+__all__ = ["MIXTURES", "ArraySource", "Mixture", "digits", "grid", "ring"]
