@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -361,7 +362,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         logs.close()
         checkpointer.close()
 
-    per_seed, samples = last_eval or jax.device_get(evaluate(states))
+    final_png = os.path.join(samples_dir, "final.png")
+    if last_eval is not None:  # the loop just plotted this evaluation
+        per_seed, samples = last_eval
+        shutil.copyfile(os.path.join(samples_dir, f"step_{step_now:07d}.png"), final_png)
+    else:  # resumed a finished run: evaluate it again
+        per_seed, samples = jax.device_get(evaluate(states))
+        _plot_samples(final_png, source, samples, per_seed, seeds, step_now)
     final = {"step": int(step_now), "num_seeds": int(config.num_seeds),
              **summarize_seeds(per_seed)}
     _write_json(os.path.join(workdir, "eval.json"), final)
@@ -371,8 +378,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     tmp = os.path.join(samples_dir, "final.tmp.npz")
     np.savez(tmp, images=final_points[0], images_per_seed=final_points)
     os.replace(tmp, os.path.join(samples_dir, "final.npz"))
-    _plot_samples(os.path.join(samples_dir, "final.png"), source, samples, per_seed, seeds,
-                  step_now)
     viz.plot_losses(logs.metrics_path, os.path.join(samples_dir, "losses.png"))
     return final
 

@@ -25,9 +25,10 @@ def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
       path: the PNG to write.
       real: real points ``[N, 2]``, drawn in grey in every panel.
       generated: one ``[M, 2]`` array per panel (e.g. per seed).
-      centers: the mixture's modes ``[K, 2]``.
-      radius: if given, a circle of this radius is drawn around each mode (the
-        high-quality zone of :func:`jaxgan.metrics.mode_coverage`).
+      centers: the mixture's modes ``[K, 2]``, marked with crosses, or with
+        circles of ``radius`` when it is given (e.g. the high-quality zone of
+        :func:`jaxgan.metrics.mode_coverage`).
+      radius: see ``centers``.
       titles: one title per panel.
       suptitle: a title over all panels.
     """
@@ -46,7 +47,11 @@ def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
         if centers is not None and radius is not None:
             for k, center in enumerate(centers):
                 ax.add_patch(Circle(tuple(center), radius, fill=False, color="tab:red",
-                                    linewidth=0.8, label="3 std of a mode" if k == 0 else None))
+                                    linewidth=0.8, label=f"r={radius:g} around a mode"
+                                    if k == 0 else None))
+        elif centers is not None:
+            ax.scatter(centers[:, 0], centers[:, 1], s=30, c="tab:red", marker="x",
+                       label="modes")
         ax.set_xlim(lo[0] - margin, hi[0] + margin)
         ax.set_ylim(lo[1] - margin, hi[1] + margin)
         ax.set_aspect("equal")
