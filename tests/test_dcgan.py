@@ -1,14 +1,19 @@
-"""DCGAN models: the reference configuration's exact parameter counts, output
-shapes at every resolution, and the DCGAN layer rules. Shapes only
-(jax.eval_shape), so nothing is computed."""
+"""DCGAN models and their layers: the reference configuration's exact parameter
+counts, output shapes at every resolution, the DCGAN layer rules, and the
+upsampling and convolution layers against PyTorch's definition and JAX's own
+gradients."""
 
 import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
+from jax import lax
+from jax.test_util import check_grads
 
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator
+from jaxgan.models.layers import conv2d, upsample_conv
 
 
 def param_count(variables):
@@ -27,13 +32,15 @@ def test_reference_configuration_matches_the_pytorch_example_exactly():
     assert param_count(g_vars) == 3_576_704
     assert param_count(d_vars) == 2_765_568
     # generator 100 -> 512 -> 256 -> 128 -> 64 -> 3 with 4x4 kernels, no biases
-    kernels = [g_vars["params"][f"ConvTranspose_{i}"]["kernel"].shape for i in range(5)]
+    names = ["project", "up_0", "up_1", "up_2", "up_3"]
+    kernels = [g_vars["params"][name]["kernel"].shape for name in names]
     assert kernels == [(4, 4, 100, 512), (4, 4, 512, 256), (4, 4, 256, 128),
                        (4, 4, 128, 64), (4, 4, 64, 3)]
     assert all("bias" not in layer for layer in g_vars["params"].values()
                if "kernel" in layer)
     # discriminator 3 -> 64 -> 128 -> 256 -> 512 -> 1; BatchNorm on all blocks but the first
-    kernels = [d_vars["params"][f"Conv_{i}"]["kernel"].shape for i in range(5)]
+    names = ["down_0", "down_1", "down_2", "down_3", "logit"]
+    kernels = [d_vars["params"][name]["kernel"].shape for name in names]
     assert kernels == [(4, 4, 3, 64), (4, 4, 64, 128), (4, 4, 128, 256),
                        (4, 4, 256, 512), (4, 4, 512, 1)]
     assert sorted(k for k in d_vars["batch_stats"]) == ["BatchNorm_0", "BatchNorm_1",
@@ -71,7 +78,7 @@ def test_generator_ends_in_tanh_and_critic_variant_has_no_batch_norm():
 def test_weights_are_initialised_from_n_0_002():
     variables = DCGANGenerator(resolution=64, width=64).init(
         jax.random.PRNGKey(0), jnp.zeros((1, 100)), train=False)
-    kernel = variables["params"]["ConvTranspose_1"]["kernel"]
+    kernel = variables["params"]["up_1"]["kernel"]
     assert abs(float(kernel.std()) - 0.02) < 0.001 and abs(float(kernel.mean())) < 0.001
     scale = variables["params"]["BatchNorm_0"]["scale"]
     assert abs(float(scale.mean()) - 1.0) < 0.01
@@ -82,3 +89,75 @@ def test_wrong_image_size_is_a_clear_error():
         init_shapes(DCGANGenerator(resolution=48), jnp.zeros((1, 8)))
     with pytest.raises(ValueError, match=r"resolution=32\) got images of shape \(28, 28, 1\)"):
         init_shapes(DCGANDiscriminator(resolution=32), jnp.zeros((1, 28, 28, 1)))
+
+
+def pytorch_conv_transpose(x, w):
+    """PyTorch's ConvTranspose2d(k=4, s=2, p=1) by its definition, in float64 numpy:
+    output pixel (2i + ky - 1, 2j + kx - 1) receives x[i, j] @ w[ky, kx]."""
+    batch, height, width, _ = x.shape
+    out = np.zeros((batch, 2 * height + 2, 2 * width + 2, w.shape[-1]))  # 1 extra each side
+    for ky in range(4):
+        for kx in range(4):
+            out[:, ky:ky + 2 * height:2, kx:kx + 2 * width:2] += x @ w[ky, kx]
+    return out[:, 1:-1, 1:-1]
+
+
+@pytest.mark.parametrize("impl", ["subpixel", "xla"])
+def test_upsample_conv_is_pytorchs_transposed_convolution(impl):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 5, 4)).astype(np.float32)
+    w = rng.normal(size=(4, 4, 4, 3)).astype(np.float32)
+    got = np.asarray(upsample_conv(jnp.asarray(x), jnp.asarray(w), impl))
+    assert got.shape == (2, 6, 10, 3)
+    np.testing.assert_allclose(got, pytorch_conv_transpose(x.astype(np.float64), w),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("strides,padding,shape,kernel", [
+    ((2, 2), ((1, 1), (1, 1)), (2, 8, 8, 3), (4, 4, 3, 5)),    # DCGAN downsampling
+    ((2, 3), ((1, 0), (2, 1)), (2, 7, 9, 3), (3, 2, 3, 4)),    # uneven: rows left over
+    ((1, 1), ((0, 0), (0, 0)), (2, 4, 4, 3), (4, 4, 3, 1)),    # the final logit
+])
+def test_conv2d_gradients_equal_jaxs_own(strides, padding, shape, kernel):
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    x, w = jax.random.normal(keys[0], shape), jax.random.normal(keys[1], kernel)
+
+    def loss(conv):
+        return lambda x, w: jnp.sum(jnp.sin(conv(x, w)))
+
+    def reference(x, w):
+        return lax.conv_general_dilated(x, w, strides, padding,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    mine = jax.grad(loss(lambda x, w: conv2d(x, w, strides, padding)), (0, 1))(x, w)
+    theirs = jax.grad(loss(reference), (0, 1))(x, w)
+    for a, b in zip(mine, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    # and against finite differences
+    check_grads(lambda x, w: conv2d(x, w, strides, padding), (x, w), order=1,
+                              modes=["rev"], atol=2e-2, rtol=2e-2)
+
+
+def test_conv2d_is_twice_differentiable_for_input_gradient_penalties():
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 2))
+    w = jax.random.normal(jax.random.PRNGKey(1), (4, 4, 2, 3))
+
+    def penalty(conv):
+        def f(w):
+            grad_x = jax.grad(lambda x: jnp.sum(jnp.tanh(conv(x, w))))(x)
+            return jnp.sum(grad_x ** 2)
+        return jax.grad(f)(w)
+
+    reference = penalty(lambda x, w: lax.conv_general_dilated(
+        x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")))
+    np.testing.assert_allclose(penalty(lambda x, w: conv2d(x, w, (2, 2), ((1, 1), (1, 1)))),
+                               reference, rtol=1e-4, atol=1e-4)
+
+
+def test_generator_implementations_agree():
+    z = jax.random.normal(jax.random.PRNGKey(0), (3, 16))
+    fast = DCGANGenerator(resolution=32, channels=3, width=8)
+    variables = fast.init(jax.random.PRNGKey(1), z, train=False)
+    xla = DCGANGenerator(resolution=32, channels=3, width=8, impl="xla")
+    np.testing.assert_allclose(fast.apply(variables, z, train=False),
+                               xla.apply(variables, z, train=False), atol=1e-5)

@@ -14,9 +14,12 @@ the example's network exactly (G 3,576,704 and D 2,765,568 parameters). 32x32
 drops one doubling; 28x28 starts from 7x7 (a 7x7 first kernel) and doubles
 twice.
 
-Padding is written out so that every layer has PyTorch's output size: a
-PyTorch ``ConvTranspose2d(k, s, p)`` equals a flax ``ConvTranspose`` with
-padding ``k - 1 - p`` on each side.
+Every kernel keeps PyTorch's layout up to a transpose, so weights copy across
+for side-by-side benchmarks: the generator's upsampling layers are
+:class:`~jaxgan.models.layers.UpsampleConv` (PyTorch's ``ConvTranspose2d(4, 2,
+1)``, computed in a form whose gradients are fast on CPU) and its first layer
+is :class:`~jaxgan.models.layers.Project`; the discriminator's convolutions
+are flax ``Conv`` with PyTorch's padding written out.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jaxgan.models.layers import Conv, Project, UpsampleConv
 
 DCGAN_INIT = nn.initializers.normal(stddev=0.02)
 
@@ -59,28 +64,27 @@ class DCGANGenerator(nn.Module):
       channels: output channels (1 for MNIST, 3 for colour).
       width: channels of the last hidden layer (PyTorch's ``ngf``); the first
         has ``width * 2**(doublings - 1)``.
+      impl: how the upsampling convolutions are computed, ``"subpixel"`` or
+        ``"xla"`` (see :mod:`jaxgan.models.layers`); the parameters and the
+        function are the same.
     """
 
     resolution: int = 64
     channels: int = 3
     width: int = 64
+    impl: str = "subpixel"
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
         start, doublings = _plan(self.resolution)
-        x = z.reshape((z.shape[0], 1, 1, z.shape[-1]))
         features = self.width * 2 ** (doublings - 1)
-        # 1x1 -> start x start: kernel `start`, stride 1, PyTorch padding 0.
-        x = nn.ConvTranspose(features, (start, start), strides=(1, 1),
-                             padding=[(start - 1, start - 1)] * 2, use_bias=False,
-                             kernel_init=DCGAN_INIT)(x)
+        x = Project(features, start, kernel_init=DCGAN_INIT, name="project")(z)
         x = nn.relu(_batch_norm(train)(x))
         for i in range(doublings):
             last = i == doublings - 1
             features = self.channels if last else features // 2
-            # kernel 4, stride 2, PyTorch padding 1 -> flax padding 2: doubles the side.
-            x = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=[(2, 2)] * 2,
-                                 use_bias=False, kernel_init=DCGAN_INIT)(x)
+            x = UpsampleConv(features, kernel_init=DCGAN_INIT, impl=self.impl,
+                             name=f"up_{i}")(x)
             x = jnp.tanh(x) if last else nn.relu(_batch_norm(train)(x))
         return x
 
@@ -112,13 +116,12 @@ class DCGANDiscriminator(nn.Module):
         features = self.width
         for i in range(doublings):
             # kernel 4, stride 2, padding 1: halves the side.
-            x = nn.Conv(features, (4, 4), strides=(2, 2), padding=[(1, 1)] * 2,
-                        use_bias=False, kernel_init=DCGAN_INIT)(x)
+            x = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
+                     kernel_init=DCGAN_INIT, name=f"down_{i}")(x)
             if i > 0 and self.normalization == "batch":  # never on the input layer
                 x = _batch_norm(train)(x)
             x = nn.leaky_relu(x, 0.2)
             features *= 2
         # start x start -> 1x1: one logit.
-        x = nn.Conv(1, (start, start), strides=(1, 1), padding="VALID", use_bias=False,
-                    kernel_init=DCGAN_INIT)(x)
+        x = Conv(1, (start, start), kernel_init=DCGAN_INIT, name="logit")(x)
         return x.reshape((x.shape[0],))
