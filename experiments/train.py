@@ -6,8 +6,8 @@ r"""Trains a GAN experiment: flags in, ``jaxgan.train.train_and_evaluate`` out.
 With no ``--config`` it runs the default experiment (no network needed); with
 no ``--workdir`` it writes to ``runs/<dataset>``. Running the same command again
 resumes from the latest checkpoint in the workdir. Exit code 0 on success, 2 on
-a user error (bad flag or config value, incompatible checkpoint), with a
-one-line message on stderr.
+a user error (bad flag or config value, unknown or unavailable dataset,
+incompatible checkpoint), with a one-line message on stderr.
 """
 
 import os
@@ -17,7 +17,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_CONFIG = os.path.join(_HERE, "configs", "ring8.py")
+DEFAULT_CONFIG = os.path.join(_HERE, "configs", "digits.py")
 
 
 

@@ -7,15 +7,18 @@ The fit loop (:mod:`jaxgan.train`) is a thin layer on top.
 """
 
 from jaxgan import losses, penalties
-from jaxgan.data import Mixture, grid, ring
+from jaxgan.data import ArraySource, Mixture, digits, grid, ring
 from jaxgan.metrics import mode_coverage
-from jaxgan.models import MLPDiscriminator, MLPGenerator
+from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.state import GANRecipe, GANState, create_state, create_states, generate
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step, step_key
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArraySource",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "GANRecipe",
     "GANState",
     "MLPDiscriminator",
@@ -23,6 +26,7 @@ __all__ = [
     "Mixture",
     "create_state",
     "create_states",
+    "digits",
     "generate",
     "grid",
     "losses",

@@ -27,15 +27,29 @@ from tqdm.auto import tqdm
 
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import losses, penalties, viz
-from jaxgan.data import MIXTURES, Mixture
+from jaxgan.data import MIXTURES, ArraySource, Mixture
+from jaxgan.data.arrays import HostStream, digits, sample_streamed
+from jaxgan.data.images import DataError, load_folder, load_npz
 from jaxgan.metrics import mode_coverage
-from jaxgan.models import MLPDiscriminator, MLPGenerator
+from jaxgan.metrics.classifier import FittedClassifier, classifier_scores, fit_classifier
+from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from jaxgan.models.dcgan import RESOLUTIONS
 from jaxgan.state import GANRecipe, GANState, create_states, generate
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
-MODELS = ("mlp",)
+MODELS = ("mlp", "dcgan")
 LR_SCHEDULES = ("constant", "cosine")
 PARALLEL_MODES = ("none", "pmap", "jit")
+DATA_PLACEMENTS = ("auto", "device", "host")
+# tensorflow-datasets names; the module that reads them imports tfds lazily.
+TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
+IMAGE_DATASETS = ("digits", *TFDS_NAMES)
+FILE_PREFIXES = ("npz:", "folder:")
+# Fields that only newer configs have, with the value older configs meant.
+OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0}
+# The device-resident path is taken while the dataset needs at most this share
+# of the device's memory (the rest is for the model and its activations).
+_DEVICE_DATA_SHARE = 0.25
 # Latents for evaluation come from a key of their own, fixed for the whole run,
 # so that evaluation curves compare like with like.
 _EVAL_KEY_TAG = 0x0E7A1
@@ -49,7 +63,8 @@ class ConfigError(ValueError):
 # is trained. (num_steps too, unless a schedule depends on it.)
 RESUME_MAY_CHANGE = frozenset({
     "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
-    "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_dir"})
+    "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_dir",
+    "data_placement", "download", "classifier_steps"})
 
 
 def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
@@ -91,10 +106,29 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     def fail(message):
         raise ConfigError(message)
 
-    if config.dataset not in MIXTURES:
-        fail(f"unknown dataset {config.dataset!r}; available: {', '.join(MIXTURES)}")
+    dataset = config.dataset
+    if not isinstance(dataset, str) or not (dataset in MIXTURES or dataset in IMAGE_DATASETS
+                                            or dataset.startswith(FILE_PREFIXES)):
+        fail(f"unknown dataset {dataset!r}; available: {', '.join([*MIXTURES, *IMAGE_DATASETS])}"
+             ", npz:PATH or folder:PATH")
     if config.model not in MODELS:
         fail(f"unknown model {config.model!r}; available: {', '.join(MODELS)}")
+    if dataset in MIXTURES and config.model != "mlp":
+        fail(f"dataset {dataset!r} is 2D points; it needs model='mlp', not {config.model!r}")
+    if dataset not in MIXTURES:
+        size = config.image_size
+        if config.model == "dcgan" and size not in RESOLUTIONS:
+            fail(f"config.image_size must be one of {', '.join(map(str, RESOLUTIONS))} for "
+                 f"the DCGAN, got {size!r}")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            fail(f"config.image_size must be a positive integer, got {size!r}")
+    if _option(config, "data_placement") not in DATA_PLACEMENTS:
+        fail(f"data_placement must be one of {', '.join(DATA_PLACEMENTS)}, got "
+             f"{_option(config, 'data_placement')!r}")
+    if not isinstance(_option(config, "classifier_steps"), int) or _option(
+            config, "classifier_steps") < 0:
+        fail(f"config.classifier_steps must be an integer >= 0, got "
+             f"{_option(config, 'classifier_steps')!r}")
     if config.d_penalty not in ("none", *penalties.PENALTIES):
         fail(f"unknown d_penalty {config.d_penalty!r}; available: none, "
              f"{', '.join(penalties.PENALTIES)}")
@@ -126,10 +160,17 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if config.real_label != 1 and config.loss not in ("non_saturating", "minimax"):
         fail(f"label smoothing (config.real_label={config.real_label}) needs a BCE loss "
              f"(non_saturating or minimax), not {config.loss!r}")
-    for name in ("g_features", "d_features"):
-        widths = tuple(config[name])
-        if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
-            fail(f"config.{name} must be a non-empty list of positive widths, got {widths!r}")
+    if config.model == "mlp":
+        for name in ("g_features", "d_features"):
+            widths = tuple(config[name])
+            if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
+                fail(f"config.{name} must be a non-empty list of positive widths, got "
+                     f"{widths!r}")
+    else:
+        for name in ("g_width", "d_width"):
+            value = config[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                fail(f"config.{name} must be a positive integer, got {value!r}")
     k = config.steps_per_dispatch
     for name in ("num_steps", "log_every", "eval_every", "checkpoint_every"):
         if config[name] % k:
@@ -137,18 +178,48 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                  f"config.steps_per_dispatch={k}; make it one, or lower steps_per_dispatch")
 
 
-def build_source(config: ml_collections.ConfigDict) -> Mixture:
-    """The dataset named by ``config.dataset``."""
-    return MIXTURES[config.dataset]()
+def _option(config: ml_collections.ConfigDict, name: str):
+    return config.get(name, OPTIONAL_FIELDS[name])
+
+
+def build_source(config: ml_collections.ConfigDict, progress=None) -> Mixture | ArraySource:
+    """The dataset named by ``config.dataset``.
+
+    Raises:
+      ConfigError: the dataset cannot be read (missing file, tfds dataset not
+        prepared, ...), with how to fix it.
+    """
+    name = config.dataset
+    if name in MIXTURES:
+        return MIXTURES[name]()
+    try:
+        if name == "digits":
+            return digits(config.image_size, shuffle_seed=config.seed)
+        if name in TFDS_NAMES:
+            from jaxgan.data.tfds_sources import load_tfds  # imports tensorflow-datasets
+
+            return load_tfds(name, config.image_size, config.data_dir, _option(config, "download"),
+                             shuffle_seed=config.seed, progress=progress)
+        kind, path = name.split(":", 1)
+        load = load_npz if kind == "npz" else load_folder
+        return load(os.path.expanduser(path), config.image_size, shuffle_seed=config.seed)
+    except DataError as e:
+        raise ConfigError(str(e)) from e
 
 
 def build_recipe(config: ml_collections.ConfigDict, example_shape) -> GANRecipe:
     """The GAN that ``config`` describes, for examples of ``example_shape``."""
     pair = losses.get_loss_pair(config.loss, config.real_label)
-    generator = MLPGenerator(output_shape=tuple(example_shape),
-                             features=tuple(config.g_features),
-                             batch_norm=config.g_batch_norm)
-    discriminator = MLPDiscriminator(features=tuple(config.d_features))
+    if config.model == "dcgan":
+        generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
+                                   width=config.g_width)
+        discriminator = DCGANDiscriminator(resolution=example_shape[0], width=config.d_width)
+    else:
+        generator = MLPGenerator(output_shape=tuple(example_shape),
+                                 features=tuple(config.g_features),
+                                 batch_norm=config.g_batch_norm,
+                                 output_activation=None if len(example_shape) == 1 else "tanh")
+        discriminator = MLPDiscriminator(features=tuple(config.d_features))
     return GANRecipe(
         generator=generator,
         discriminator=discriminator,
@@ -178,15 +249,23 @@ def _adam(config: ml_collections.ConfigDict, learning_rate: float,
 # --------------------------------------------------------------------------
 
 
-def make_evaluate(recipe: GANRecipe, source: Mixture, num_samples: int, eval_key: jax.Array):
+def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples: int,
+                  eval_key: jax.Array, classifier: FittedClassifier | None = None):
     """Returns ``evaluate(states) -> (per-seed metrics, per-seed samples)``, jitted.
 
-    Every seed is evaluated on the same latent vectors.
+    Every seed is evaluated on the same latent vectors. 2D mixtures are scored
+    by mode coverage; images by ``classifier`` when there is one (see
+    :mod:`jaxgan.metrics.classifier`), otherwise only drawn.
     """
 
     def evaluate_one(state: GANState):
         samples = generate(recipe, state, eval_key, num_samples)
-        return mode_coverage(samples, source.centers, source.std), samples
+        if isinstance(source, Mixture):
+            return mode_coverage(samples, source.centers, source.std), samples
+        if classifier is None:
+            return {}, samples
+        return classifier_scores(classifier.probabilities(samples),
+                                 classifier.class_frequencies), samples
 
     return jax.jit(jax.vmap(evaluate_one))
 
@@ -255,8 +334,20 @@ def _eval_record(per_seed: dict[str, jax.Array]) -> dict[str, float]:
     return {name: float(np.mean(values)) for name, values in per_seed.items()}
 
 
-def _plot_samples(path: str, source: Mixture, samples: np.ndarray,
+def _plot_samples(path: str, source: Mixture | ArraySource, samples: np.ndarray,
                   per_seed: dict[str, np.ndarray], seeds: np.ndarray, step: int) -> None:
+    if isinstance(source, ArraySource):
+        shown = min(len(seeds), 4)
+        titles = []
+        for i in range(shown):
+            scores = ""
+            if "confident_fraction" in per_seed:
+                scores = (f": {per_seed['confident_fraction'][i]:.0%} confident, "
+                          f"{int(per_seed['classes_covered'][i])}/{source.num_classes} classes")
+            titles.append(f"seed {seeds[i]}{scores}")
+        viz.image_grids(path, [s[:64] for s in samples[:shown]], titles,
+                        suptitle=f"{source.name}, step {step}")
+        return
     shown = min(len(seeds), 10)
     real = np.asarray(source.sample(jax.random.PRNGKey(0), 2500))
     titles = [f"seed {seeds[i]}: {int(per_seed['modes_covered'][i])}/{source.num_modes} modes, "
@@ -276,7 +367,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         ``workdir``; nothing in ``workdir`` is written before these checks.
     """
     validate_config(config)
-    source = build_source(config)
+    source = build_source(config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
     recipe = build_recipe(config, source.example_shape)
     seeds = np.arange(config.seed, config.seed + config.num_seeds)
     states = create_states(recipe, seeds, source.example_shape)
@@ -301,17 +392,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     _write_json(os.path.join(workdir, "config.json"), config.to_dict())
 
     k = config.steps_per_dispatch
-    step = make_sampling_step(make_train_step(recipe), source.sample_real,
-                              config.batch_size, config.n_disc)
+    examples_per_step = config.batch_size * config.n_disc
+    streamed = isinstance(source, ArraySource) and not _place_on_device(config, source)
+    if streamed:  # each call takes its K steps' batches, gathered on the host
+        sampler, data = sample_streamed, {"images": jax.ShapeDtypeStruct(
+            (k, examples_per_step, *source.example_shape), source.images.dtype)}
+    else:  # each call takes the whole dataset (or None), already on the device
+        sampler = source.sample_real
+        data = source.device_data() if isinstance(source, ArraySource) else None
+    step = make_sampling_step(make_train_step(recipe), sampler, config.batch_size,
+                              config.n_disc)
     # One program runs K steps of every seed, with the state donated so that XLA
     # updates it in place. It is compiled ahead of time: the compile is timed on
     # its own (not charged to steps_per_sec), and a run cannot compile twice.
     compile_start = time.perf_counter()
-    multi_step = jax.jit(jax.vmap(make_multi_step(step, k), in_axes=(0, None)),
-                         donate_argnums=0).lower(states, None).compile()
+    multi_step = jax.jit(jax.vmap(make_multi_step(step, k, stacked=streamed), in_axes=(0, None)),
+                         donate_argnums=0).lower(states, data).compile()
     compile_seconds = time.perf_counter() - compile_start
     eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL_KEY_TAG)
-    evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key)
+    classifier = _fit_classifier(config, source)
+    evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key, classifier)
+    stream = HostStream(source, start_step, k, examples_per_step) if streamed else None
 
     logs = _Logs(workdir, start_step)
     progress = tqdm(total=config.num_steps, initial=start_step, unit="step",
@@ -325,7 +426,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     last_eval = None  # (per-seed metrics, samples) at step_now, if evaluated there
     try:
         while step_now < config.num_steps:
-            states, metrics = multi_step(states, None)
+            states, metrics = multi_step(states, data if stream is None else next(stream))
             step_now += k
             pending.append(metrics)
             progress.update(k)
@@ -361,6 +462,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         progress.close()
         logs.close()
         checkpointer.close()
+        if stream is not None:
+            stream.close()
 
     final_png = os.path.join(samples_dir, "final.png")
     if last_eval is not None:  # the loop just plotted this evaluation
@@ -371,7 +474,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         _plot_samples(final_png, source, samples, per_seed, seeds, step_now)
     final = {"step": int(step_now), "num_seeds": int(config.num_seeds),
              **summarize_seeds(per_seed)}
+    if classifier is not None:
+        # What the classifier makes of held-out real images: the yardstick for
+        # the generated images' scores.
+        final["classifier_accuracy"] = classifier.accuracy
+        final["real_confident_fraction"] = classifier.holdout_confident_fraction
     _write_json(os.path.join(workdir, "eval.json"), final)
+    # With num_final_samples == num_eval_samples these are the evaluated samples.
     final_points = np.asarray(
         jax.vmap(lambda s: generate(recipe, s, eval_key, config.num_final_samples))(states),
         np.float32)
@@ -382,14 +491,45 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     return final
 
 
+def _place_on_device(config: ml_collections.ConfigDict, source: ArraySource) -> bool:
+    """Whether to keep the dataset on the device (else stream it from the host)."""
+    placement = _option(config, "data_placement")
+    if placement != "auto":
+        return placement == "device"
+    stats = jax.local_devices()[0].memory_stats() or {}
+    limit = stats.get("bytes_limit")
+    # Backends that report no limit (the CPU) share the host's memory: keep it.
+    return limit is None or source.nbytes <= _DEVICE_DATA_SHARE * limit
+
+
+def _fit_classifier(config: ml_collections.ConfigDict,
+                    source: Mixture | ArraySource) -> FittedClassifier | None:
+    """Trains the classifier that scores samples, if the config asks and labels exist."""
+    steps = _option(config, "classifier_steps")
+    if not steps or not isinstance(source, ArraySource) or source.labels is None:
+        return None
+    tqdm.write(f"training the classifier that scores samples ({steps} steps on real "
+               f"{source.name})...", file=sys.stderr)
+    start = time.perf_counter()
+    classifier = fit_classifier(source, num_steps=steps, seed=config.seed)
+    tqdm.write(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
+               f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
+               f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    return classifier
+
+
 def headline_metrics(result: dict[str, Any]) -> list[str]:
     """The names of the final metrics worth printing on one line."""
-    return [name for name in ("modes_covered", "high_quality_fraction", "reverse_kl")
+    return [name for name in ("modes_covered", "high_quality_fraction", "reverse_kl",
+                              "confident_fraction", "classes_covered", "class_kl")
             if name in result]
 
 
 def default_workdir(config: ml_collections.ConfigDict) -> str:
-    return os.path.join("runs", config.dataset)
+    """``runs/<dataset>``; for ``npz:``/``folder:`` data, the file or folder's name."""
+    name = config.dataset.split(":", 1)[-1]
+    name = os.path.splitext(os.path.basename(os.path.normpath(name)))[0]
+    return os.path.join("runs", name)
 
 
 __all__ = ["ConfigError", "build_recipe", "build_source", "check_resumable", "default_workdir",

@@ -1,4 +1,4 @@
-"""Pictures of training: scatter plots of 2D samples and loss curves.
+"""Pictures of training: image sample grids, scatter plots of 2D samples, loss curves.
 
 Uses matplotlib's object API (``Figure``) rather than ``pyplot``, so nothing
 here touches global state or needs a display.
@@ -60,6 +60,56 @@ def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
             ax.set_title(titles[i], fontsize=9)
         if i == 0:
             ax.legend(loc="upper right", fontsize=6, markerscale=3)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def tile_images(images: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
+    """Tiles ``[N, H, W, C]`` images in [-1, 1] into one ``uint8 [rows*H, columns*W, C]``.
+
+    Images are separated by ``gap`` white pixels; a short last row is padded
+    with white too.
+    """
+    num, height, width, channels = images.shape
+    rows = math.ceil(num / columns)
+    pixels = np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255)
+    canvas = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, channels),
+                     255, np.uint8)
+    for i, image in enumerate(pixels.astype(np.uint8)):
+        top, left = (i // columns) * (height + gap), (i % columns) * (width + gap)
+        canvas[top:top + height, left:left + width] = image
+    return canvas
+
+
+def image_grids(path: str, panels: Sequence[np.ndarray], titles: Sequence[str] | None = None,
+                suptitle: str | None = None, columns: int = 8) -> None:
+    """Saves one tiled grid of images per panel (e.g. per seed) as a PNG.
+
+    Args:
+      path: the PNG to write.
+      panels: ``[N, H, W, C]`` images in [-1, 1] per panel; C is 1 (shown in
+        grey) or 3.
+      titles: one title per panel.
+      suptitle: a title over all panels.
+      columns: images per grid row.
+    """
+    cols = min(len(panels), 4)
+    rows = math.ceil(len(panels) / cols)
+    tiles = [tile_images(images, columns) for images in panels]
+    aspect = tiles[0].shape[0] / tiles[0].shape[1]
+    fig = Figure(figsize=(4 * cols, 4 * aspect * rows + 0.3 * rows + (0.4 if suptitle else 0)),
+                 dpi=120)
+    for i, tile in enumerate(tiles):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        if tile.shape[-1] == 1:
+            ax.imshow(tile[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        else:
+            ax.imshow(tile, interpolation="nearest")
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

@@ -59,7 +59,9 @@ def test_bad_shapes_and_oversized_batches_are_clear_errors():
     with pytest.raises(ValueError, match=r"\[N, H, W, C\]"):
         ArraySource("x", np.zeros((5, 8, 8)))
     with pytest.raises(ValueError, match=r"labels must be \[N\] = \[5\]"):
-        ArraySource("x", np.zeros((5, 8, 8, 1)), np.zeros(4, np.int32))
+        ArraySource("x", np.zeros((5, 8, 8, 1), np.float32), np.zeros(4, np.int32))
+    with pytest.raises(ValueError, match="uint8 .* or float32"):
+        ArraySource("x", np.zeros((5, 8, 8, 1), np.int64))
     with pytest.raises(ValueError, match="only 10"):
         numbered_source(10).indices(jnp.int32(0), 11)
 

@@ -18,7 +18,19 @@ SCRIPT = os.path.join(ROOT, "experiments", "train.py")
 SMOKE = os.path.join(ROOT, "experiments", "configs", "smoke.py")
 
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
-from configs import grid25, ring8, smoke  # noqa: E402
+from configs import (  # noqa: E402
+    celeb_a64,
+    cifar10,
+    digits,
+    digits_smoke,
+    fashion_mnist,
+    grid25,
+    mnist,
+    ring8,
+    smoke,
+)
+
+DIGITS_SMOKE = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
 
 
 def run_script(*args):
@@ -209,7 +221,9 @@ def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--config.dataset=mnist"], "unknown dataset 'mnist'"),
+    (["--config.dataset=svhn"], "unknown dataset 'svhn'"),
+    (["--config.model=dcgan"], "dataset 'ring8' is 2D points; it needs model='mlp'"),
+    (["--config.dataset=npz:/no/such.npz", "--config.image_size=8"], "no such file: /no/such.npz"),
     (["--config.bogus=1"], "the config has no field 'bogus'"),
     (["--config.batch_size=abc"], "batch_size"),
     (["--config=experiments/configs/no_such.py"], "cannot load --config"),
@@ -248,6 +262,7 @@ def test_bad_override_of_the_default_config_exits_2_with_one_line():
     ("d_penalty_weight", -1.0, "d_penalty_weight must be >= 0"),
     ("g_features", (), "g_features must be a non-empty list"),
     ("log_every", 15, "log_every=15 is not a multiple"),
+    ("dataset", "folder", "unknown dataset 'folder'"),
 ])
 def test_validate_config_names_the_field(field, value, expected):
     config = smoke.get_config()
@@ -265,6 +280,67 @@ def test_label_smoothing_needs_a_bce_loss():
         train.validate_config(config)
 
 
-@pytest.mark.parametrize("module", [ring8, grid25, smoke])
+@pytest.mark.parametrize("field, value, expected", [
+    ("image_size", 48, "image_size must be one of 28, 32, 64 for the DCGAN"),
+    ("g_width", 0, "g_width must be a positive integer"),
+    ("data_placement", "disk", "data_placement must be one of auto, device, host"),
+    ("classifier_steps", -5, "classifier_steps must be an integer >= 0"),
+])
+def test_validate_image_config_names_the_field(field, value, expected):
+    config = digits_smoke.get_config()
+    config[field] = value
+    with pytest.raises(train.ConfigError, match=re.escape(expected)):
+        train.validate_config(config)
+
+
+@pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist,
+                                    fashion_mnist, cifar10, celeb_a64])
 def test_shipped_configs_are_valid(module):
     train.validate_config(module.get_config())
+
+
+def test_default_experiment_is_dcgan_on_the_bundled_digits():
+    with open(SCRIPT) as f:
+        script = f.read()
+    assert 'DEFAULT_CONFIG = os.path.join(_HERE, "configs", "digits.py")' in script
+    config = digits.get_config()
+    assert (config.dataset, config.model) == ("digits", "dcgan")
+
+
+@pytest.fixture(scope="module")
+def digits_runs(tmp_path_factory):
+    """The DCGAN smoke run twice: dataset on the device, and streamed from the host."""
+    runs = {}
+    for placement in ("device", "host"):
+        workdir = tmp_path_factory.mktemp(f"digits_{placement}")
+        result = run_script(f"--config={DIGITS_SMOKE}", f"--workdir={workdir}",
+                            f"--config.data_placement={placement}")
+        assert result.returncode == 0, result.stderr
+        runs[placement] = workdir, result
+    return runs
+
+
+def test_image_run_writes_grids_samples_and_classifier_scores(digits_runs):
+    workdir, result = digits_runs["device"]
+    config = digits_smoke.get_config()
+    with np.load(workdir / "samples" / "final.npz") as final:
+        images = final["images"]
+    assert images.shape == (config.num_final_samples, 28, 28, 1)
+    assert images.dtype == np.float32 and images.min() >= -1 and images.max() <= 1
+    assert images.std() > 0  # not a blank canvas
+    for name in ("step_0000004.png", "step_0000008.png", "final.png", "losses.png"):
+        assert (workdir / "samples" / name).stat().st_size > 1000, name
+    final = json.loads((workdir / "eval.json").read_text())
+    for name in ("confident_fraction", "classes_covered", "class_kl", "classifier_accuracy",
+                 "real_confident_fraction"):
+        assert final[name] >= 0 and np.isfinite(final[name]), name
+    assert 1 <= final["classes_covered"] <= 10
+    assert "confident_fraction" in result.stdout
+
+
+def test_streaming_from_the_host_trains_exactly_like_the_device_resident_data(digits_runs):
+    finals = []
+    for placement in ("device", "host"):
+        with np.load(digits_runs[placement][0] / "samples" / "final.npz") as final:
+            finals.append(final["images"])
+    np.testing.assert_array_equal(finals[0], finals[1])

@@ -21,8 +21,8 @@ def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     # --- shared by every experiment ---
     config.dataset = "ring8"            # ring8 | grid25 (2D mixtures, sampled on the device)
-    config.data_dir = None              # unused by 2D mixtures
-    config.image_size = None            # unused by 2D mixtures
+    config.data_dir = ml_collections.config_dict.placeholder(str)  # unused by 2D mixtures
+    config.image_size = ml_collections.config_dict.placeholder(int)  # unused by 2D mixtures
     config.batch_size = 256             # real examples per discriminator update (global)
     config.num_steps = 30_000           # generator updates
     config.seed = 0                     # seeds seed..seed+num_seeds-1; seed s uses PRNGKey(s)

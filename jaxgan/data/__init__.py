@@ -5,6 +5,10 @@ A *device source* can be sampled inside the jitted step. It offers
 that :func:`jaxgan.step.make_sampling_step` calls with the step's data key,
 the step index and ``data``: arrays kept on the device, or ``None`` for
 procedural data such as the Gaussian mixtures.
+
+Image datasets (:class:`ArraySource`) come from :func:`digits` (bundled),
+:mod:`jaxgan.data.tfds_sources` (tensorflow-datasets, imported only there) and
+:mod:`jaxgan.data.images` (a user's ``.npz`` file or image folder).
 """
 
 from jaxgan.data.arrays import ArraySource, digits

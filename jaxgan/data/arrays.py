@@ -1,11 +1,17 @@
-"""Datasets that fit in device memory, sampled inside the jitted step.
+"""Image datasets held in memory, sampled inside the jitted step or streamed.
 
-:class:`ArraySource` puts a dataset on the device once; batches are then drawn
-inside the train step with no host round trip. The order is a fresh
-permutation each epoch, computed from ``(shuffle_seed, epoch)`` alone, so the
-batch of any step is a pure function of the step: a resumed run reads exactly
-the data it would have read, and nothing about the data position needs
-saving.
+:class:`ArraySource` holds a dataset as arrays. When it fits in device memory
+it is put there once and batches are drawn inside the train step with no host
+round trip; otherwise :class:`HostStream` gathers each call's batches on the
+host and copies them to the device while the previous call runs. Either way
+the order is a fresh permutation each epoch, computed from ``(shuffle_seed,
+epoch)`` alone, so the batch of any step is a pure function of the step: the
+two placements read the same examples, a resumed run reads exactly the data it
+would have read, and nothing about the data position needs saving.
+
+Images are kept as ``uint8`` (0..255) where the data come that way, a quarter
+of the memory of ``float32``; :func:`to_unit_range` maps them to [-1, 1] on the
+device, after sampling.
 
 :func:`digits` is the bundled default: scikit-learn's 1,797 handwritten 8x8
 digits (shipped inside the scikit-learn package; no network), scaled to
@@ -14,6 +20,7 @@ digits (shipped inside the scikit-learn package; no network), scaled to
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 
 import jax
@@ -27,7 +34,8 @@ class ArraySource:
 
     Attributes:
       name: short name for logs and plots.
-      images: ``[N, H, W, C]`` float32 in [-1, 1], on the host.
+      images: ``[N, H, W, C]``, on the host: ``uint8`` in 0..255, or float32
+        in [-1, 1].
       labels: ``[N]`` int32 class labels, or ``None``.
       shuffle_seed: seeds the per-epoch permutations. Every seed of a vmapped
         run reads the same order; they differ in initialisation and noise.
@@ -41,6 +49,9 @@ class ArraySource:
     def __post_init__(self):
         if self.images.ndim != 4:
             raise ValueError(f"images must be [N, H, W, C], got shape {self.images.shape}")
+        if self.images.dtype not in (np.uint8, np.float32):
+            raise ValueError(f"images must be uint8 (0..255) or float32 ([-1, 1]), got "
+                             f"{self.images.dtype}")
         if self.labels is not None and self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"labels must be [N] = [{self.images.shape[0]}], got shape "
                              f"{self.labels.shape}")
@@ -53,9 +64,17 @@ class ArraySource:
     def example_shape(self) -> tuple[int, ...]:
         return tuple(self.images.shape[1:])
 
+    @property
+    def nbytes(self) -> int:
+        return self.images.nbytes + (0 if self.labels is None else self.labels.nbytes)
+
+    @property
+    def num_classes(self) -> int:
+        return 0 if self.labels is None else int(self.labels.max()) + 1
+
     def device_data(self) -> dict[str, jax.Array]:
         """The arrays to put on the device once and pass to every step."""
-        data = {"images": jnp.asarray(self.images, jnp.float32)}
+        data = {"images": jnp.asarray(self.images)}
         if self.labels is not None:
             data["labels"] = jnp.asarray(self.labels, jnp.int32)
         return data
@@ -90,11 +109,67 @@ class ArraySource:
         is unused: the order comes from the epoch permutations.
         """
         del key
-        return data["images"][self.indices(step, num)]
+        return to_unit_range(data["images"][self.indices(step, num)])
+
+
+def to_unit_range(images: jax.Array) -> jax.Array:
+    """``uint8`` 0..255 -> float32 [-1, 1]; float images are returned as they are."""
+    if images.dtype == jnp.uint8:
+        return images.astype(jnp.float32) / 127.5 - 1.0
+    return images
+
+
+def sample_streamed(key: jax.Array, step: jax.Array, data: dict[str, jax.Array],
+                    num: int) -> jax.Array:
+    """The sampler for batches that :class:`HostStream` already gathered."""
+    del key, step
+    if data["images"].shape[0] != num:
+        raise ValueError(f"streamed batch holds {data['images'].shape[0]} examples, the step "
+                         f"reads {num}")
+    return to_unit_range(data["images"])
+
+
+class HostStream:
+    """Streams the batches of ``steps_per_call`` steps at a time from the host.
+
+    Call ``i`` of a run that starts at ``start_step`` gets the examples of steps
+    ``start_step + i * steps_per_call ...``, stacked ``[steps_per_call,
+    examples_per_step, H, W, C]`` (the input of ``make_multi_step(...,
+    stacked=True)``), in the same order as the device-resident sampler. The
+    next call's batches are gathered and copied on a worker thread while the
+    device runs the current call.
+    """
+
+    def __init__(self, source: ArraySource, start_step: int, steps_per_call: int,
+                 examples_per_step: int):
+        self._source = source
+        self._next_step = start_step
+        self._shape = (steps_per_call, examples_per_step)
+        steps = jnp.arange(steps_per_call)
+        self._indices = jax.jit(lambda first: jax.vmap(
+            lambda s: source.indices(first + s, examples_per_step))(steps))
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="host-stream")
+        self._pending = self._pool.submit(self._gather, self._next_step)
+
+    def _gather(self, first_step: int) -> dict[str, jax.Array]:
+        indices = np.asarray(self._indices(jnp.int32(first_step)))
+        return {"images": jax.device_put(self._source.images[indices])}
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict[str, jax.Array]:
+        batches = self._pending.result()
+        self._next_step += self._shape[0]
+        self._pending = self._pool.submit(self._gather, self._next_step)
+        return batches
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of ``[N, H, W, C]`` images to ``[N, size, size, C]``."""
+    """Bilinear resize of float ``[N, H, W, C]`` images to ``[N, size, size, C]``."""
     n, _, _, c = images.shape
     resized = jax.image.resize(jnp.asarray(images, jnp.float32), (n, size, size, c), "bilinear")
     return np.asarray(resized, np.float32)

@@ -1,0 +1,131 @@
+"""A user's own images: an ``.npz`` file or a folder of image files.
+
+Both become an :class:`~jaxgan.data.arrays.ArraySource` of ``uint8`` images,
+center-cropped to a square and resized to the requested side.
+
+- ``.npz``: an array ``images``, ``[N, H, W]`` or ``[N, H, W, C]`` with C in
+  {1, 3}, either ``uint8`` (0..255) or float in [-1, 1]; optionally ``labels``,
+  ``[N]`` non-negative integers. Loaded with ``allow_pickle=False``.
+- folder: every ``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif`` or
+  ``.webp`` file below it. Images that sit in subfolders take their
+  subfolder's index in sorted order as the label (the ImageFolder layout);
+  images directly in the folder are unlabelled. Greyscale when every file is
+  greyscale, RGB otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from jaxgan.data.arrays import ArraySource
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used as asked; the message says how to fix it."""
+
+
+def fit_image(image: np.ndarray, size: int, crop: int | None = None) -> np.ndarray:
+    """Center-crops a ``uint8 [H, W, C]`` image to a square and resizes it to ``size``.
+
+    Args:
+      image: the image.
+      size: the output side.
+      crop: side of the centered square to keep; the shorter side if ``None``.
+    """
+    height, width, channels = image.shape
+    side = min(height, width) if crop is None else min(crop, height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    image = image[top:top + side, left:left + side]
+    if side != size:
+        pil = Image.fromarray(image[..., 0] if channels == 1 else image)
+        # Lanczos filters when shrinking (no aliasing), bilinear when enlarging.
+        pil = pil.resize((size, size), Image.LANCZOS if side > size else Image.BILINEAR)
+        image = np.asarray(pil).reshape(size, size, channels)
+    return image
+
+
+def fit_images(images: np.ndarray, size: int, crop: int | None = None) -> np.ndarray:
+    """:func:`fit_image` over ``[N, H, W, C]`` uint8 images."""
+    if images.shape[1:3] == (size, size) and crop is None:
+        return images
+    return np.stack([fit_image(image, size, crop) for image in images])
+
+
+def load_npz(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
+    """Images (and optional labels) from a ``.npz`` file; see the module docstring."""
+    name = os.path.basename(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "images" not in archive:
+                raise DataError(f"{path} has no array named 'images' (it has "
+                                f"{', '.join(archive.files) or 'none'}); save it with "
+                                "np.savez(path, images=..., labels=...)")
+            images = archive["images"]
+            labels = archive.get("labels")
+    except FileNotFoundError as e:
+        raise DataError(f"no such file: {path}; check the path after 'npz:'") from e
+    except (OSError, ValueError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{path} is not a readable .npz file ({e}); write it with "
+                        "np.savez") from e
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.shape[0] == 0:
+        raise DataError(f"{path}: images must be [N, H, W] or [N, H, W, C] with C 1 or 3, "
+                        f"got shape {images.shape}")
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating):
+            raise DataError(f"{path}: images must be uint8 (0..255) or float in [-1, 1], "
+                            f"got {images.dtype}")
+        low, high = float(images.min()), float(images.max())
+        if low < -1 or high > 1 or not np.isfinite([low, high]).all():
+            raise DataError(f"{path}: float images must lie in [-1, 1], got [{low:.3g}, "
+                            f"{high:.3g}]; rescale them or save uint8")
+        images = np.round((images + 1.0) * 127.5).astype(np.uint8)
+    if labels is not None:
+        if (labels.shape != (images.shape[0],) or not np.issubdtype(labels.dtype, np.integer)
+                or labels.min() < 0):
+            raise DataError(f"{path}: labels must be [N] = [{images.shape[0]}] non-negative "
+                            f"integers, got shape {labels.shape} dtype {labels.dtype}")
+        labels = labels.astype(np.int32)
+    return ArraySource(name, fit_images(images, image_size), labels, shuffle_seed)
+
+
+def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
+    """The images in a folder tree; see the module docstring."""
+    if not os.path.isdir(path):
+        raise DataError(f"no such folder: {path}; check the path after 'folder:'")
+    classes = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
+    files: list[tuple[str, int]] = []
+    for root, dirs, names in os.walk(path):
+        dirs.sort()
+        relative = os.path.relpath(root, path)
+        label = -1 if relative == "." else classes.index(relative.split(os.sep)[0])
+        files.extend((os.path.join(root, n), label) for n in sorted(names)
+                     if n.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise DataError(f"{path} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+    opened = []
+    for file, _ in files:
+        try:
+            with Image.open(file) as image:
+                image.load()
+                opened.append(image.copy())
+        except OSError as e:
+            raise DataError(f"cannot read image {file} ({e}); remove or replace it") from e
+    grey = all(image.mode in ("1", "L", "I;16", "I") for image in opened)
+    mode, channels = ("L", 1) if grey else ("RGB", 3)
+    images = np.stack([fit_image(np.asarray(image.convert(mode)).reshape(
+        image.height, image.width, channels), image_size) for image in opened])
+    labels = np.array([label for _, label in files], np.int32)
+    if (labels < 0).any() and (labels >= 0).any():
+        raise DataError(f"{path} mixes images in subfolders (labelled by subfolder) with "
+                        "images at the top level; move them into subfolders or flatten it")
+    name = os.path.basename(os.path.normpath(path))
+    return ArraySource(name, images, None if (labels < 0).all() else labels, shuffle_seed)

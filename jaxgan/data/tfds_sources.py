@@ -1,0 +1,123 @@
+"""tensorflow-datasets image datasets, read into memory as ``uint8`` arrays.
+
+Reading uses ``tfds.data_source`` (random access to the prepared
+``array_record`` files, with no TensorFlow at read time). tensorflow-datasets
+is imported only here, when a run asks for one of these datasets.
+
+A dataset must be prepared once, which needs network access (and, for
+tensorflow-datasets to build it, TensorFlow): ``python
+experiments/prepare_data.py --dataset NAME --data_dir DIR``. Pass the same
+``data_dir`` to training, or copy a prepared ``DIR/NAME`` folder from another
+machine. With ``download=True`` (the default) a missing dataset is prepared on
+first use; offline, or with ``download=False``, a missing dataset is a
+:class:`~jaxgan.data.images.DataError` that says how to prepare it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from jaxgan.data.arrays import ArraySource
+from jaxgan.data.images import DataError, fit_images
+
+
+@dataclasses.dataclass(frozen=True)
+class TFDSImages:
+    """How to read one tfds dataset.
+
+    Attributes:
+      name: the tfds name.
+      size: the native side of its images.
+      label: the feature that holds the class label, or ``None``.
+      crop: side of the centered square kept before resizing (``None``: the
+        shorter side).
+    """
+
+    name: str
+    size: int
+    label: str | None = "label"
+    crop: int | None = None
+
+
+TFDS_DATASETS = {
+    "mnist": TFDSImages("mnist", 28),
+    "fashion_mnist": TFDSImages("fashion_mnist", 28),
+    "cifar10": TFDSImages("cifar10", 32),
+    # 218x178 photos; the centered 140x140 square holds the face.
+    "celeb_a": TFDSImages("celeb_a", 64, label=None, crop=140),
+}
+
+_READ_CHUNK = 2048
+
+
+def default_data_dir(data_dir: str | None) -> str:
+    """tensorflow-datasets' own default: ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``."""
+    return data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser(
+        "~/tensorflow_datasets")
+
+
+def _unavailable(name: str, data_dir: str, reason: str) -> DataError:
+    reason = " ".join(str(reason).split())[:200]
+    return DataError(
+        f"tfds dataset {name!r} is not prepared in {data_dir} ({reason}); prepare it on a "
+        f"machine with network: python experiments/prepare_data.py --dataset {name} "
+        f"--data_dir DIR, then set --config.data_dir=DIR (or copy DIR/{name} here)")
+
+
+def prepare(name: str, data_dir: str | None = None) -> None:
+    """Downloads and prepares ``name`` in the ``array_record`` format that reading needs."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=default_data_dir(data_dir))
+    builder.download_and_prepare(file_format="array_record")
+
+
+def load_tfds(name: str, image_size: int, data_dir: str | None = None, download: bool = True,
+              split: str = "train", shuffle_seed: int = 0, progress=None) -> ArraySource:
+    """Reads a whole split of a tfds image dataset into an :class:`ArraySource`.
+
+    Args:
+      name: a key of :data:`TFDS_DATASETS`.
+      image_size: output side; images are center-cropped and resized to it.
+      data_dir: where tfds keeps prepared datasets (tfds' default if ``None``).
+      download: prepare the dataset if it is missing (needs network).
+      split: the tfds split.
+      shuffle_seed: the source's per-epoch order.
+      progress: optional ``tqdm``-like factory ``progress(total=, desc=)``.
+
+    Raises:
+      DataError: the dataset is unknown, or not prepared and cannot be.
+    """
+    if name not in TFDS_DATASETS:
+        raise DataError(f"unknown tfds dataset {name!r}; available: {', '.join(TFDS_DATASETS)}")
+    spec = TFDS_DATASETS[name]
+    data_dir = default_data_dir(data_dir)
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        if download:
+            builder.download_and_prepare(file_format="array_record")
+        records = builder.as_data_source(split=split)
+    except Exception as e:  # tfds raises many types: network, format, missing files
+        raise _unavailable(name, data_dir, f"{type(e).__name__}: {e}") from e
+    if len(records) == 0:
+        raise _unavailable(name, data_dir, f"split {split!r} is empty")
+
+    bar = progress(total=len(records), desc=f"reading {name}") if progress else None
+    images, labels = [], []
+    for start in range(0, len(records), _READ_CHUNK):
+        chunk = [records[i] for i in range(start, min(start + _READ_CHUNK, len(records)))]
+        batch = np.stack([np.asarray(example["image"], np.uint8) for example in chunk])
+        images.append(fit_images(batch, image_size, spec.crop))
+        if spec.label is not None:
+            labels.append(np.array([example[spec.label] for example in chunk], np.int32))
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return ArraySource(name, np.concatenate(images),
+                       np.concatenate(labels) if labels else None, shuffle_seed)

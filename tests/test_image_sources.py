@@ -1,0 +1,118 @@
+"""A user's own images (.npz files and folders), uint8 storage and host streaming."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxgan.data.arrays import ArraySource, HostStream, sample_streamed, to_unit_range
+from jaxgan.data.images import DataError, fit_image, load_folder, load_npz
+
+
+def test_uint8_images_map_to_minus_one_one_on_sampling():
+    images = np.array([0, 255, 51], np.uint8).reshape(3, 1, 1, 1)
+    source = ArraySource("x", images, shuffle_seed=0)
+    got = np.sort(np.asarray(source.sample_real(None, jnp.int32(0), source.device_data(), 3))
+                  .ravel())
+    np.testing.assert_allclose(got, [-1.0, 51 / 127.5 - 1, 1.0], rtol=1e-6)
+    floats = jnp.array([-0.5, 0.25])
+    assert to_unit_range(floats) is floats
+
+
+def test_fit_image_crops_the_center_then_resizes():
+    image = np.zeros((10, 20, 1), np.uint8)
+    image[:, 5:15] = 200          # the centered 10x10 square
+    image[:, :5] = 50             # cropped away
+    out = fit_image(image, 10)
+    assert out.shape == (10, 10, 1) and (out == 200).all()
+    small = fit_image(np.full((40, 30, 3), 7, np.uint8), 8)
+    assert small.shape == (8, 8, 3) and (small == 7).all()
+    cropped = fit_image(image, 4, crop=2)  # keeps only the middle 2x2
+    assert (cropped == 200).all()
+
+
+def test_npz_source_with_labels_uint8_and_float(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (6, 12, 12), dtype=np.uint8)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    np.savez(tmp_path / "u8.npz", images=images, labels=labels)
+    source = load_npz(str(tmp_path / "u8.npz"), image_size=12)
+    assert source.images.shape == (6, 12, 12, 1) and source.images.dtype == np.uint8
+    np.testing.assert_array_equal(source.images[..., 0], images)
+    np.testing.assert_array_equal(source.labels, labels)
+    assert source.num_classes == 3
+    floats = images[..., None].astype(np.float32) / 127.5 - 1
+    np.savez(tmp_path / "f.npz", images=np.repeat(floats, 3, -1))
+    source = load_npz(str(tmp_path / "f.npz"), image_size=6)
+    assert source.images.shape == (6, 6, 6, 3) and source.labels is None
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"pictures": np.zeros((2, 4, 4))}, "no array named 'images'"),
+    ({"images": np.full((2, 4, 4), 3.0)}, r"must lie in \[-1, 1\]"),
+    ({"images": np.zeros((2, 4, 4, 2), np.uint8)}, "C 1 or 3"),
+    ({"images": np.zeros((2, 4, 4), np.uint8), "labels": np.zeros(3, int)}, r"\[N\] = \[2\]"),
+    ({"images": np.array([None, None], dtype=object)}, "not a readable .npz"),
+])
+def test_bad_npz_files_are_one_line_errors(tmp_path, content, message):
+    np.savez(tmp_path / "bad.npz", **content)
+    with pytest.raises(DataError, match=message) as error:
+        load_npz(str(tmp_path / "bad.npz"), image_size=4)
+    assert "\n" not in str(error.value)
+    with pytest.raises(DataError, match="no such file"):
+        load_npz(str(tmp_path / "missing.npz"), image_size=4)
+
+
+def write_png(path, value, size=(6, 6), mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, value).save(path)
+
+
+def test_folder_source_labels_images_by_subfolder(tmp_path):
+    write_png(tmp_path / "cats" / "a.png", 10)
+    write_png(tmp_path / "cats" / "b.png", 20)
+    write_png(tmp_path / "dogs" / "c.png", 30, size=(8, 6))
+    (tmp_path / "notes.txt").write_text("not an image")
+    source = load_folder(str(tmp_path), image_size=4)
+    assert source.images.shape == (3, 4, 4, 1)
+    np.testing.assert_array_equal(source.labels, [0, 0, 1])
+    np.testing.assert_array_equal(source.images[:, 0, 0, 0], [10, 20, 30])
+
+
+def test_folder_source_flat_colour_and_errors(tmp_path):
+    write_png(tmp_path / "flat" / "a.png", (255, 0, 0), mode="RGB")
+    write_png(tmp_path / "flat" / "b.png", 100)
+    source = load_folder(str(tmp_path / "flat"), image_size=6)
+    assert source.images.shape == (2, 6, 6, 3) and source.labels is None
+    np.testing.assert_array_equal(source.images[0, 0, 0], [255, 0, 0])
+    with pytest.raises(DataError, match="no such folder"):
+        load_folder(str(tmp_path / "missing"), image_size=6)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no image files"):
+        load_folder(str(tmp_path / "empty"), image_size=6)
+    (tmp_path / "flat" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="cannot read image .*broken.png"):
+        load_folder(str(tmp_path / "flat"), image_size=6)
+    write_png(tmp_path / "mixed" / "top.png", 1)
+    write_png(tmp_path / "mixed" / "sub" / "x.png", 1)
+    with pytest.raises(DataError, match="mixes images in subfolders"):
+        load_folder(str(tmp_path / "mixed"), image_size=6)
+
+
+def test_host_stream_reads_what_the_device_sampler_reads():
+    n, num, k = 23, 5, 3
+    images = np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1)
+    source = ArraySource("numbered", images, shuffle_seed=4)
+    data = source.device_data()
+    on_device = np.stack([np.asarray(source.sample_real(None, jnp.int32(s), data, num))
+                          for s in range(6, 6 + 2 * k)])
+    stream = HostStream(source, start_step=6, steps_per_call=k, examples_per_step=num)
+    try:
+        calls = [next(stream) for _ in range(2)]
+    finally:
+        stream.close()
+    assert calls[0]["images"].shape == (k, num, 1, 1, 1)
+    streamed = np.concatenate([np.stack([np.asarray(sample_streamed(None, None, {
+        "images": call["images"][i]}, num)) for i in range(k)]) for call in calls])
+    np.testing.assert_array_equal(streamed, on_device)
+    assert isinstance(calls[0]["images"], jax.Array)
