@@ -4,10 +4,11 @@ Command (no network needed; the digits ship inside scikit-learn):
 
   python experiments/train.py --config experiments/configs/digits.py --workdir runs/digits
 
-Expected result, measured on 2 CPU cores (experiments/results/digits/):
-see the README's results table; samples/final.png shows digits a person reads
-at a glance, and a classifier trained on the real digits is confident
-(p >= 0.9) about most of samples/final.npz, across all 10 classes.
+Expected result, measured on 2 CPU cores in 9 to 10 minutes
+(experiments/results/digits/): samples/final.png shows digits of every class,
+about two thirds readable at a glance; a classifier trained on the real digits
+(held-out accuracy 0.989) gives confident_fraction 0.619 (p >= 0.9; 0.922 on
+held-out real digits), classes_covered 10/10, class_kl 0.036.
 """
 
 import ml_collections
@@ -42,7 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.loss = "non_saturating"
     config.d_penalty = "none"           # none | r1 | gradient_penalty (on D's input gradient)
     config.d_penalty_weight = 0.0       # weight of that penalty
-    config.real_label = 1.0             # < 1: one-sided label smoothing (0.9); BCE losses only
+    config.real_label = 0.9             # one-sided label smoothing (1.0: none); BCE losses only
     config.lr_schedule = "cosine"       # constant | cosine (decays both rates to 0 at num_steps)
     config.adam_b1 = 0.5                # Adam beta1 for both networks (DCGAN paper)
     config.adam_b2 = 0.999              # Adam beta2 for both networks
