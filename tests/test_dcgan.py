@@ -13,7 +13,7 @@ from jax import lax
 from jax.test_util import check_grads
 
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator
-from jaxgan.models.layers import conv2d, upsample_conv
+from jaxgan.models.layers import _dilated_conv, conv2d, upsample_conv
 
 
 def param_count(variables):
@@ -152,6 +152,37 @@ def test_conv2d_is_twice_differentiable_for_input_gradient_penalties():
         x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")))
     np.testing.assert_allclose(penalty(lambda x, w: conv2d(x, w, (2, 2), ((1, 1), (1, 1)))),
                                reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("strides,padding,lhs_dilation,rhs_dilation", [
+    ((2, 1), ((2, 1), (0, 2)), (2, 1), (1, 2)),
+    ((1, 2), ((0, 3), (1, 1)), (3, 2), (2, 1)),
+])
+def test_dilated_conv_derivatives_of_every_order_equal_jaxs(strides, padding, lhs_dilation,
+                                                            rhs_dilation):
+    # The backward pass calls the op again with dilations, so the general case
+    # is what the first and second derivatives of the plain conv rest on.
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 6, 6, 2))
+    w = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 2, 3))
+
+    def reference(x, w):
+        return lax.conv_general_dilated(x, w, strides, padding, lhs_dilation=lhs_dilation,
+                                        rhs_dilation=rhs_dilation,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def mine(x, w):
+        return _dilated_conv(x, w, strides, padding, lhs_dilation, rhs_dilation)
+
+    def second(conv):  # d/dx of the squared kernel gradient
+        return jax.grad(lambda x: jnp.sum(jax.grad(
+            lambda w: jnp.sum(jnp.tanh(conv(x, w))))(w) ** 2))(x)
+
+    np.testing.assert_allclose(mine(x, w), reference(x, w), rtol=1e-5, atol=1e-5)
+    for a, b in zip(jax.grad(lambda x, w: jnp.sum(jnp.sin(mine(x, w))), (0, 1))(x, w),
+                    jax.grad(lambda x, w: jnp.sum(jnp.sin(reference(x, w))), (0, 1))(x, w),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(second(mine), second(reference), rtol=1e-4, atol=1e-3)
 
 
 def test_generator_implementations_agree():

@@ -36,46 +36,62 @@ def _conv(x, kernel, strides, padding, lhs_dilation=(1, 1)):
                                     dimension_numbers=_DIMENSIONS)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _dilated_conv(x, kernel, strides, padding, lhs_dilation, rhs_dilation):
+    """``lax.conv_general_dilated`` in NHWC/HWIO whose every derivative stays NHWC/HWIO.
+
+    The backward pass is this function again (on transposed operands), so
+    gradients of gradients (R1, WGAN-GP) keep the fast layout too.
+    """
+    return lax.conv_general_dilated(x, kernel, strides, padding, lhs_dilation=lhs_dilation,
+                                    rhs_dilation=rhs_dilation, dimension_numbers=_DIMENSIONS)
+
+
+def _dilated_conv_fwd(x, kernel, strides, padding, lhs_dilation, rhs_dilation):
+    return _dilated_conv(x, kernel, strides, padding, lhs_dilation, rhs_dilation), (x, kernel)
+
+
+def _dilated_conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, grad_out):
+    x, kernel = residuals
+    dims = range(2)
+    dilated = [(x.shape[1 + d] - 1) * lhs_dilation[d] + 1 for d in dims]
+    span = [(kernel.shape[d] - 1) * rhs_dilation[d] + 1 for d in dims]
+    # Input rows (columns) at the far edge that no output window reached.
+    slack = [(dilated[d] + sum(padding[d]) - span[d]) % strides[d] for d in dims]
+    # dx: the output gradient, dilated by the stride, convolved with the kernel
+    # flipped in space and with its in/out channels swapped; then the rows that
+    # the forward pass's input dilation inserted are dropped.
+    grad_dilated = _dilated_conv(
+        grad_out, jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2), (1, 1),
+        tuple((span[d] - 1 - padding[d][0], span[d] - 1 - padding[d][1] + slack[d])
+              for d in dims), tuple(strides), tuple(rhs_dilation))
+    grad_x = grad_dilated[:, ::lhs_dilation[0], ::lhs_dilation[1]]
+    # dW: correlate the input with the output gradient over the batch: the
+    # input's channels play the batch, its batch plays the channels.
+    grad_kernel = _dilated_conv(
+        x.transpose(3, 1, 2, 0), grad_out.transpose(1, 2, 0, 3), tuple(rhs_dilation),
+        tuple((padding[d][0], padding[d][1] - slack[d]) for d in dims), tuple(lhs_dilation),
+        tuple(strides))
+    return grad_x, grad_kernel.transpose(1, 2, 0, 3)
+
+
+_dilated_conv.defvjp(_dilated_conv_fwd, _dilated_conv_bwd)
+
+
 def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
            padding: tuple[tuple[int, int], tuple[int, int]]) -> jax.Array:
-    """A plain NHWC convolution (kernel HWIO) whose gradients are NHWC convolutions too.
+    """A plain NHWC convolution (kernel HWIO) whose derivatives are NHWC convolutions too.
 
     The values are ``lax.conv_general_dilated``'s. The backward pass is written
     out because XLA:CPU leaves the convolutions of JAX's own gradient rules in a
     transposed layout when they sit inside a loop (``lax.scan``, which every
     multi-step call and the n-critic loop are): there they miss the fast
     convolution kernels and a DCGAN step ran 30 times slower (1.2 s instead of
-    40 ms on the 2-core CI machine). Here both gradients are convolutions in the
-    forward pass's own layout, with the transposes made explicit.
+    40 ms on the 2-core CI machine). Here the gradients, and their gradients in
+    turn, are convolutions in the forward pass's own layout, with the
+    transposes made explicit.
     """
-    return _conv(x, kernel, strides, padding)
-
-
-def _conv2d_fwd(x, kernel, strides, padding):
-    return _conv(x, kernel, strides, padding), (x, kernel)
-
-
-def _conv2d_bwd(strides, padding, residuals, grad_out):
-    x, kernel = residuals
-    size = kernel.shape[:2]
-    # Rows (columns) at the far edge that no output window reached.
-    slack = [(x.shape[1 + d] + sum(padding[d]) - size[d]) % strides[d] for d in range(2)]
-    # dx: the output gradient, dilated by the stride, convolved with the kernel
-    # flipped in space and with its in/out channels swapped.
-    grad_x = _conv(grad_out, jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2), (1, 1),
-                   [(size[d] - 1 - padding[d][0], size[d] - 1 - padding[d][1] + slack[d])
-                    for d in range(2)], lhs_dilation=strides)
-    # dW: correlate the input with the output gradient over the batch: the
-    # input's channels play the batch, its batch plays the channels.
-    grad_kernel = lax.conv_general_dilated(
-        x.transpose(3, 1, 2, 0), grad_out.transpose(1, 2, 0, 3), (1, 1),
-        [(padding[d][0], padding[d][1] - slack[d]) for d in range(2)],
-        rhs_dilation=strides, dimension_numbers=_DIMENSIONS)
-    return grad_x, grad_kernel.transpose(1, 2, 0, 3)
-
-
-conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+    return _dilated_conv(x, kernel, tuple(strides), tuple(map(tuple, padding)), (1, 1), (1, 1))
 # For output phase a (0 = even rows, 1 = odd rows), the kernel taps that meet
 # rows m and m + 1 of the input padded by one on each side.
 _PHASE_TAPS = np.array([[3, 1], [2, 0]])
