@@ -70,8 +70,8 @@ def main(argv):
         result = train.train_and_evaluate(config, workdir)
     except train.ConfigError as e:
         _usage_error(str(e))
-    summary = ", ".join(f"{k} {result[k]:.3g}" for k in train.headline_metrics(result))
-    print(f"done: step {result['step']}, {summary}")
+    summary = "".join(f", {k} {result[k]:.3g}" for k in train.headline_metrics(result))
+    print(f"done: step {result['step']}{summary}")
     print(f"results in {os.path.abspath(workdir)}: eval.json, metrics.jsonl, samples/, "
           "checkpoints/ (tensorboard --logdir " + workdir + ")")
 

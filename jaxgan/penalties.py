@@ -1,7 +1,9 @@
 """Discriminator regularisers that penalise its gradient with respect to its input.
 
 Each penalty is a pure function
-``penalty(discriminator_fn, real, fake, key) -> per-example penalty``, where
+``penalty(discriminator_fn, real, fake, key) -> per-example penalty``
+(with ``with_norm=True``: ``(penalty, gradient norm)``, both per example, which
+the train step logs), where
 ``discriminator_fn(x) -> logits [batch]`` is the discriminator with its
 parameters bound (the train step binds them, so the penalty is differentiated
 with respect to the parameters through the input gradient). Weights are
@@ -38,7 +40,7 @@ def _squared_norm(gradients: Array) -> Array:
 
 
 def r1_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
-               key: Array) -> Array:
+               key: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
     r"""The R1 penalty (Mescheder et al. 2018), per example.
 
     .. math:: R_1 = \tfrac12 \lVert \nabla_x D(x) \rVert^2, \quad x \sim p_{data}
@@ -47,11 +49,14 @@ def r1_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
     GAN training locally convergent. ``fake`` and ``key`` are unused.
     """
     del fake, key
-    return 0.5 * _squared_norm(_input_gradients(discriminator_fn, real))
+    squared = _squared_norm(_input_gradients(discriminator_fn, real))
+    if with_norm:
+        return 0.5 * squared, jnp.sqrt(squared + NORM_EPSILON)
+    return 0.5 * squared
 
 
 def gradient_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
-                     key: Array) -> Array:
+                     key: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
     r"""The WGAN-GP gradient penalty (Gulrajani et al. 2017), per example.
 
     .. math::
@@ -65,7 +70,7 @@ def gradient_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array
     interpolates = eps * real + (1.0 - eps) * fake
     norm = jnp.sqrt(_squared_norm(_input_gradients(discriminator_fn, interpolates))
                     + NORM_EPSILON)
-    return (norm - 1.0) ** 2
+    return ((norm - 1.0) ** 2, norm) if with_norm else (norm - 1.0) ** 2
 
 
 PENALTIES = {"r1": r1_penalty, "gradient_penalty": gradient_penalty}

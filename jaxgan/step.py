@@ -89,7 +89,10 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       ``d_loss`` (the adversarial loss without the penalty, mean over the
       ``n_disc`` updates), ``d_penalty`` (the unweighted penalty, likewise), ``g_loss``,
       ``d_real_logit`` and ``d_fake_logit`` (mean logits in the last
-      discriminator update).
+      discriminator update), ``d_wasserstein`` (mean real minus fake logit over
+      the updates: the critic's Wasserstein estimate) and, with a penalty,
+      ``d_grad_norm`` and ``d_grad_norm_max`` (the discriminator's input-gradient
+      norm where the penalty is taken: mean, and max over the step).
     """
     generator, discriminator = recipe.generator, recipe.discriminator
 
@@ -120,22 +123,24 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                 real_logits, stats = _apply(discriminator, params, d_stats, real)
                 fake_logits, stats = _apply(discriminator, params, stats, fake)
                 loss = recipe.d_loss(real_logits, fake_logits).mean()
-                penalty = jnp.zeros(())
+                penalty, norms = jnp.zeros(()), jnp.zeros((1,))
                 if recipe.penalty is not None:
                     # Statistics updates from the penalty's extra calls are dropped.
-                    penalty = recipe.penalty(
+                    penalty, norms = recipe.penalty(
                         lambda x: _apply(discriminator, params, d_stats, x)[0], real, fake,
-                        jax.random.fold_in(penalty_key, update_index)).mean()
+                        jax.random.fold_in(penalty_key, update_index), with_norm=True)
+                    penalty = penalty.mean()
                 return loss + recipe.penalty_weight * penalty, (
-                    stats, loss, penalty, real_logits.mean(), fake_logits.mean())
+                    stats, loss, penalty, real_logits.mean(), fake_logits.mean(), norms)
 
-            (_, (d_stats, loss, penalty, real_logit, fake_logit)), grads = jax.value_and_grad(
-                loss_fn, has_aux=True)(d_params)
+            (_, (d_stats, loss, penalty, real_logit, fake_logit, norms)), grads = (
+                jax.value_and_grad(loss_fn, has_aux=True)(d_params))
             grads, d_stats, g_stats = pmean((grads, d_stats, g_stats))
             updates, d_opt_state = recipe.d_optimizer.update(grads, d_opt_state, d_params)
             d_params = optax.apply_updates(d_params, updates)
             metrics = {"d_loss": loss, "d_penalty": penalty, "d_real_logit": real_logit,
-                       "d_fake_logit": fake_logit}
+                       "d_fake_logit": fake_logit, "d_grad_norm": jnp.mean(norms),
+                       "d_grad_norm_max": jnp.max(norms)}
             return (d_params, d_stats, d_opt_state, g_stats), metrics
 
         carry = (state.d_params, state.d_batch_stats, state.d_opt_state, state.g_batch_stats)
@@ -164,7 +169,15 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             "d_penalty": d_metrics["d_penalty"].mean(),
             "d_real_logit": d_metrics["d_real_logit"][-1],
             "d_fake_logit": d_metrics["d_fake_logit"][-1],
+            # The critic's estimate of the Wasserstein distance (for a WGAN
+            # critic; the logit gap for others), over all n_disc updates.
+            "d_wasserstein": jnp.mean(d_metrics["d_real_logit"] - d_metrics["d_fake_logit"]),
         }
+        if recipe.penalty is not None:
+            # Input-gradient norms where the penalty looks (interpolates for
+            # WGAN-GP, real data for R1): WGAN-GP wants them near 1.
+            metrics["d_grad_norm"] = d_metrics["d_grad_norm"].mean()
+            metrics["d_grad_norm_max"] = d_metrics["d_grad_norm_max"].max()
         new_state = state.replace(
             step=state.step + 1,
             g_params=g_params,

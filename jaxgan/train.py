@@ -33,7 +33,7 @@ from jaxgan.data.images import DataError, load_folder, load_npz
 from jaxgan.metrics import mode_coverage
 from jaxgan.metrics.classifier import FittedClassifier, classifier_scores, fit_classifier
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from jaxgan.models.dcgan import RESOLUTIONS
+from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
 from jaxgan.state import GANRecipe, GANState, create_states, generate
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
@@ -46,7 +46,8 @@ TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
 IMAGE_DATASETS = ("digits", *TFDS_NAMES)
 FILE_PREFIXES = ("npz:", "folder:")
 # Fields that only newer configs have, with the value older configs meant.
-OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0}
+OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
+                   "d_normalization": "batch"}
 # The device-resident path is taken while the dataset needs at most this share
 # of the device's memory (the rest is for the model and its activations).
 _DEVICE_DATA_SHARE = 0.25
@@ -171,6 +172,14 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             value = config[name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 fail(f"config.{name} must be a positive integer, got {value!r}")
+        normalization = _option(config, "d_normalization")
+        if normalization not in NORMALIZATIONS:
+            fail(f"d_normalization must be one of {', '.join(NORMALIZATIONS)}, got "
+                 f"{normalization!r}")
+        if normalization == "batch" and config.d_penalty != "none":
+            fail(f"d_penalty={config.d_penalty!r} scores each example's input gradient, which "
+                 "BatchNorm mixes across the batch; set d_normalization to layer, instance "
+                 "or none")
     k = config.steps_per_dispatch
     for name in ("num_steps", "log_every", "eval_every", "checkpoint_every"):
         if config[name] % k:
@@ -213,7 +222,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape) -> GANRecipe:
     if config.model == "dcgan":
         generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
                                    width=config.g_width)
-        discriminator = DCGANDiscriminator(resolution=example_shape[0], width=config.d_width)
+        discriminator = DCGANDiscriminator(resolution=example_shape[0], width=config.d_width,
+                                           normalization=_option(config, "d_normalization"))
     else:
         generator = MLPGenerator(output_shape=tuple(example_shape),
                                  features=tuple(config.g_features),

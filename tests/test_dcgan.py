@@ -75,6 +75,26 @@ def test_generator_ends_in_tanh_and_critic_variant_has_no_batch_norm():
     assert "batch_stats" not in init_shapes(critic, jnp.zeros((2, 28, 28, 1)))
 
 
+@pytest.mark.parametrize("normalization", ["layer", "instance", "none"])
+def test_critic_normalizations_score_each_example_on_its_own(normalization):
+    critic = DCGANDiscriminator(resolution=32, width=8, normalization=normalization)
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 32, 32, 1))
+    variables = critic.init(jax.random.PRNGKey(1), x, train=False)
+    assert "batch_stats" not in variables
+    together = critic.apply(variables, x, train=True)
+    alone = jnp.concatenate([critic.apply(variables, x[i:i + 1], train=True) for i in range(4)])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
+    layers = {"layer": "LayerNorm", "instance": "GroupNorm", "none": None}[normalization]
+    names = [name for name in variables["params"] if not name.startswith(("down", "logit"))]
+    assert names == ([f"{layers}_{i}" for i in range(2)] if layers else [])
+    # BatchNorm, by contrast, mixes the batch: the same check fails.
+    batch = DCGANDiscriminator(resolution=32, width=8)
+    bn_vars = batch.init(jax.random.PRNGKey(1), x, train=False)
+    mixed = batch.apply(bn_vars, x, train=True, mutable=["batch_stats"])[0]
+    single = batch.apply(bn_vars, x[:1], train=True, mutable=["batch_stats"])[0]
+    assert not np.allclose(mixed[:1], single, atol=1e-3)
+
+
 def test_weights_are_initialised_from_n_0_002():
     variables = DCGANGenerator(resolution=64, width=64).init(
         jax.random.PRNGKey(0), jnp.zeros((1, 100)), train=False)

@@ -22,6 +22,11 @@ def test_gradient_penalty_of_linear_critic_is_known_exactly():
     # grad_x <w, x> = w everywhere, so every interpolate has norm ||w||.
     expected = (np.sqrt(np.sum(np.asarray(W) ** 2)) - 1.0) ** 2
     np.testing.assert_allclose(got, np.full(5, expected), rtol=1e-6)
+    # with_norm also returns the norms the train step logs: ||w|| for every example.
+    values, norms = penalties.gradient_penalty(linear_critic(W), real, fake,
+                                               jax.random.PRNGKey(2), with_norm=True)
+    np.testing.assert_allclose(values, got, rtol=1e-6)
+    np.testing.assert_allclose(norms, np.full(5, np.sqrt(np.sum(np.asarray(W) ** 2))), rtol=1e-6)
 
 
 def test_r1_of_linear_critic_is_half_squared_norm():

@@ -265,3 +265,52 @@ def test_every_loss_pair_trains_one_step_with_finite_results():
         state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
         new_state, metrics = sampling_step(recipe)(state, None)
         assert all(np.isfinite(float(v)) for v in metrics.values()), name
+
+
+def test_one_jitted_wgan_gp_step_runs_five_critic_updates_on_fresh_draws():
+    """n_critic = 5 in one call: five noise draws, five real batches and five
+    interpolation keys, all different, then the generator's own draw."""
+    latents, penalty_keys = [], []
+
+    def recording_sampler(key, shape):
+        z = jax.random.normal(key, shape)
+        jax.debug.callback(lambda z: latents.append(np.asarray(z)), z)
+        return z
+
+    def recording_penalty(discriminator_fn, real, fake, key, with_norm=False):
+        jax.debug.callback(lambda k: penalty_keys.append(np.asarray(k)), key)
+        return jaxgan.penalties.gradient_penalty(discriminator_fn, real, fake, key, with_norm)
+
+    recipe = jaxgan.GANRecipe(
+        generator=jaxgan.MLPGenerator(output_shape=(2,), features=(8,)),
+        discriminator=jaxgan.MLPDiscriminator(features=(8,)), latent_dim=3, n_disc=5,
+        d_loss=losses.wasserstein_critic_loss, g_loss=losses.wasserstein_generator_loss,
+        latent_sampler=recording_sampler, penalty=recording_penalty, penalty_weight=10.0)
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
+    batches = jax.random.normal(jax.random.PRNGKey(1), (5, 4, 2))
+    step = jax.jit(jaxgan.make_train_step(recipe))
+    new_state, metrics = step(state, batches)
+    jax.effects_barrier()
+    assert int(new_state.step) == 1  # one call, one step
+    assert len(latents) == 6 and len(penalty_keys) == 5  # 5 critic updates + the generator's
+    for i in range(6):
+        for j in range(i):
+            assert not np.allclose(latents[i], latents[j]), (i, j)
+    assert len({k.tobytes() for k in penalty_keys}) == 5
+    # They are the documented streams: noise of update i from fold_in(fold_in(k, 0), i).
+    k = jax.random.fold_in(state.key, 0)
+    for i in range(6):
+        expected = jax.random.normal(jax.random.fold_in(jax.random.fold_in(k, 0), i), (4, 3))
+        np.testing.assert_array_equal(latents[i], expected)
+    # The logged Wasserstein estimate is the mean real-minus-fake logit over the updates.
+    assert np.isfinite(metrics["d_wasserstein"]) and metrics["d_grad_norm"] > 0
+    assert metrics["d_grad_norm_max"] >= metrics["d_grad_norm"]
+
+
+def test_gradient_norm_metrics_are_absent_without_a_penalty():
+    recipe = small_recipe()
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
+    _, metrics = jax.jit(jaxgan.make_train_step(recipe))(state, jnp.ones((1, 4, 2)))
+    assert "d_grad_norm" not in metrics
+    np.testing.assert_allclose(metrics["d_wasserstein"],
+                               metrics["d_real_logit"] - metrics["d_fake_logit"], rtol=1e-6)

@@ -28,6 +28,9 @@ from configs import (  # noqa: E402
     mnist,
     ring8,
     smoke,
+    wgan_gp_cifar10,
+    wgan_gp_digits,
+    wgan_gp_mnist,
 )
 
 DIGITS_SMOKE = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
@@ -285,6 +288,8 @@ def test_label_smoothing_needs_a_bce_loss():
     ("g_width", 0, "g_width must be a positive integer"),
     ("data_placement", "disk", "data_placement must be one of auto, device, host"),
     ("classifier_steps", -5, "classifier_steps must be an integer >= 0"),
+    ("d_normalization", "group", "d_normalization must be one of batch, none, layer, instance"),
+    ("d_penalty", "gradient_penalty", "BatchNorm mixes across the batch; set d_normalization"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()
@@ -294,7 +299,8 @@ def test_validate_image_config_names_the_field(field, value, expected):
 
 
 @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist,
-                                    fashion_mnist, cifar10, celeb_a64])
+                                    fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
+                                    wgan_gp_mnist, wgan_gp_cifar10])
 def test_shipped_configs_are_valid(module):
     train.validate_config(module.get_config())
 
@@ -344,3 +350,21 @@ def test_streaming_from_the_host_trains_exactly_like_the_device_resident_data(di
         with np.load(digits_runs[placement][0] / "samples" / "final.npz") as final:
             finals.append(final["images"])
     np.testing.assert_array_equal(finals[0], finals[1])
+
+
+def test_wgan_gp_image_run_logs_the_wasserstein_estimate_and_gradient_norms(tmp_path):
+    config = digits_smoke.get_config()
+    wgan = wgan_gp_digits.get_config()
+    for field in ("loss", "d_penalty", "d_penalty_weight", "d_normalization", "n_disc",
+                  "adam_b1", "adam_b2", "real_label", "lr_schedule"):
+        config[field] = wgan[field]
+    config.classifier_steps = 0
+    train.train_and_evaluate(config, str(tmp_path))
+    records = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in records] == [4, 8]
+    for record in records:
+        for name in ("d_wasserstein", "d_grad_norm", "d_grad_norm_max", "d_penalty"):
+            assert np.isfinite(record[name]), (name, record)
+        assert record["d_grad_norm_max"] >= record["d_grad_norm"] > 0
+        # the Wasserstein critic loss is minus the estimate
+        np.testing.assert_allclose(record["d_loss"], -record["d_wasserstein"], rtol=1e-5)

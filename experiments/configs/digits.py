@@ -39,6 +39,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.latent_dim = 64              # size of z ~ N(0, I)
     config.g_width = 32                 # generator's last hidden width (PyTorch's ngf)
     config.d_width = 32                 # discriminator's first width (PyTorch's ndf)
+    config.d_normalization = "batch"    # batch | layer | instance | none (no BatchNorm: penalties)
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"
     config.d_penalty = "none"           # none | r1 | gradient_penalty (on D's input gradient)

@@ -39,6 +39,7 @@ def _bn_scale_init(key, shape, dtype=jnp.float32):
 
 
 RESOLUTIONS = (28, 32, 64)
+NORMALIZATIONS = ("batch", "none", "layer", "instance")
 
 
 def _plan(resolution: int) -> tuple[int, int]:
@@ -54,6 +55,16 @@ def _batch_norm(train: bool) -> nn.BatchNorm:
     # flax momentum 0.9 is PyTorch's momentum=0.1; epsilon as in PyTorch.
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                         scale_init=_bn_scale_init)
+
+
+def _normalize(kind: str, train: bool, x: jax.Array) -> jax.Array:
+    if kind == "batch":
+        return _batch_norm(train)(x)
+    if kind == "layer":
+        return nn.LayerNorm(reduction_axes=(1, 2, 3), feature_axes=-1, epsilon=1e-5)(x)
+    if kind == "instance":
+        return nn.GroupNorm(num_groups=None, group_size=1, epsilon=1e-5)(x)
+    return x
 
 
 class DCGANGenerator(nn.Module):
@@ -96,8 +107,11 @@ class DCGANDiscriminator(nn.Module):
       resolution: 28, 32 or 64.
       width: channels of the first layer (PyTorch's ``ndf``), doubled at each
         downsampling.
-      normalization: ``"batch"`` (DCGAN) or ``"none"`` (a critic for the
-        gradient penalty, which needs examples scored independently).
+      normalization: ``"batch"`` (DCGAN), or for a critic under the gradient
+        penalty, which needs each example scored on its own: ``"none"``,
+        ``"layer"`` (LayerNorm over each example's H, W and C, as WGAN-GP
+        advises) or ``"instance"`` (per example and channel). Never on the
+        input layer.
     """
 
     resolution: int = 64
@@ -106,8 +120,8 @@ class DCGANDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        if self.normalization not in ("batch", "none"):
-            raise ValueError(f"normalization must be 'batch' or 'none', got "
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
                              f"{self.normalization!r}")
         start, doublings = _plan(self.resolution)
         if x.shape[1:3] != (self.resolution, self.resolution):
@@ -118,8 +132,8 @@ class DCGANDiscriminator(nn.Module):
             # kernel 4, stride 2, padding 1: halves the side.
             x = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
                      kernel_init=DCGAN_INIT, name=f"down_{i}")(x)
-            if i > 0 and self.normalization == "batch":  # never on the input layer
-                x = _batch_norm(train)(x)
+            if i > 0:  # never on the input layer
+                x = _normalize(self.normalization, train, x)
             x = nn.leaky_relu(x, 0.2)
             features *= 2
         # start x start -> 1x1: one logit.
