@@ -13,8 +13,12 @@ penalty with lambda 10, Adam 1e-4 with betas (0, 0.9). metrics.jsonl logs the
 critic's Wasserstein estimate (d_wasserstein) and its gradient norms on the
 interpolates (d_grad_norm, d_grad_norm_max; the penalty wants them near 1).
 
-Expected result: see the README's results table (experiments/results/
-wgan_gp_digits/).
+Expected result, measured on 2 CPU cores in 29 minutes (experiments/results/
+wgan_gp_digits/): no divergence (d_grad_norm 1.08, d_wasserstein steady near
+2.4 from step 200); digits of all 10 classes, blurrier than the DCGAN's: a
+classifier trained on the real digits is confident (p >= 0.9) on 46% of
+samples/final.npz (DCGAN: 62%; real digits: 92%), class_kl 0.030, and still
+rising at the end (29% at step 500, 42% at 1,000).
 """
 
 from configs import digits
