@@ -353,11 +353,7 @@ def test_streaming_from_the_host_trains_exactly_like_the_device_resident_data(di
 
 
 def test_wgan_gp_image_run_logs_the_wasserstein_estimate_and_gradient_norms(tmp_path):
-    config = digits_smoke.get_config()
-    wgan = wgan_gp_digits.get_config()
-    for field in ("loss", "d_penalty", "d_penalty_weight", "d_normalization", "n_disc",
-                  "adam_b1", "adam_b2", "real_label", "lr_schedule"):
-        config[field] = wgan[field]
+    config = wgan_gp_digits.wgan_gp(digits_smoke.get_config())
     config.classifier_steps = 0
     train.train_and_evaluate(config, str(tmp_path))
     records = read_jsonl(tmp_path / "metrics.jsonl")

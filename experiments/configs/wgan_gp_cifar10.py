@@ -19,12 +19,7 @@ from configs import cifar10, wgan_gp_digits
 
 
 def get_config():
-    config = cifar10.get_config()
-    wgan = wgan_gp_digits.get_config()
-    for field in ("loss", "d_penalty", "d_penalty_weight", "d_normalization", "n_disc",
-                  "g_learning_rate", "d_learning_rate", "adam_b1", "adam_b2", "real_label",
-                  "lr_schedule"):
-        config[field] = wgan[field]
+    config = wgan_gp_digits.wgan_gp(cifar10.get_config())
     config.batch_size = 64
     config.num_steps = 100_000
     return config

@@ -24,8 +24,8 @@ rising at the end (29% at step 500, 42% at 1,000).
 from configs import digits
 
 
-def get_config():
-    config = digits.get_config()
+def wgan_gp(config):
+    """Turns a DCGAN config into WGAN-GP with the paper's settings (in place)."""
     config.loss = "wasserstein"         # critic maximises D(real) - D(fake)
     config.d_penalty = "gradient_penalty"
     config.d_penalty_weight = 10.0      # lambda
@@ -37,6 +37,11 @@ def get_config():
     config.adam_b2 = 0.9
     config.real_label = 1.0             # no label smoothing (not a BCE loss)
     config.lr_schedule = "constant"
+    return config
+
+
+def get_config():
+    config = wgan_gp(digits.get_config())
     config.num_steps = 1_500            # generator updates (7,500 critic updates)
     config.eval_every = 500
     config.checkpoint_every = 500
