@@ -17,6 +17,7 @@ critic) turns the update into NaN.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import jax
@@ -74,3 +75,11 @@ def gradient_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array
 
 
 PENALTIES = {"r1": r1_penalty, "gradient_penalty": gradient_penalty}
+
+
+def reports_norm(penalty: Callable[..., Array]) -> bool:
+    """Whether ``penalty`` takes ``with_norm`` (the built-in ones do; a user's may not)."""
+    try:
+        return "with_norm" in inspect.signature(penalty).parameters
+    except (TypeError, ValueError):  # builtins and some wrappers have no signature
+        return False

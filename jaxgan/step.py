@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import penalties
 from jaxgan.state import GANRecipe, GANState
 
 PyTree = Any
@@ -99,6 +100,9 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
     def pmean(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
+    # A penalty that can report its gradient norms gets them logged.
+    logs_norms = recipe.penalty is not None and penalties.reports_norm(recipe.penalty)
+
     def train_step(state: GANState, batch: PyTree) -> tuple[GANState, Metrics]:
         if _leading_dim(batch) != recipe.n_disc:
             raise ValueError(
@@ -126,9 +130,12 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                 penalty, norms = jnp.zeros(()), jnp.zeros((1,))
                 if recipe.penalty is not None:
                     # Statistics updates from the penalty's extra calls are dropped.
-                    penalty, norms = recipe.penalty(
-                        lambda x: _apply(discriminator, params, d_stats, x)[0], real, fake,
-                        jax.random.fold_in(penalty_key, update_index), with_norm=True)
+                    args = (lambda x: _apply(discriminator, params, d_stats, x)[0], real, fake,
+                            jax.random.fold_in(penalty_key, update_index))
+                    if logs_norms:
+                        penalty, norms = recipe.penalty(*args, with_norm=True)
+                    else:
+                        penalty = recipe.penalty(*args)
                     penalty = penalty.mean()
                 return loss + recipe.penalty_weight * penalty, (
                     stats, loss, penalty, real_logits.mean(), fake_logits.mean(), norms)
@@ -173,7 +180,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             # critic; the logit gap for others), over all n_disc updates.
             "d_wasserstein": jnp.mean(d_metrics["d_real_logit"] - d_metrics["d_fake_logit"]),
         }
-        if recipe.penalty is not None:
+        if logs_norms:
             # Input-gradient norms where the penalty looks (interpolates for
             # WGAN-GP, real data for R1): WGAN-GP wants them near 1.
             metrics["d_grad_norm"] = d_metrics["d_grad_norm"].mean()

@@ -378,6 +378,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     """
     validate_config(config)
     source = build_source(config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
+    examples_per_step = config.batch_size * config.n_disc
+    if isinstance(source, ArraySource) and source.num_examples < examples_per_step:
+        raise ConfigError(f"{source.name} has {source.num_examples} examples but a step reads "
+                          f"batch_size * n_disc = {examples_per_step}; lower batch_size")
     recipe = build_recipe(config, source.example_shape)
     seeds = np.arange(config.seed, config.seed + config.num_seeds)
     states = create_states(recipe, seeds, source.example_shape)
@@ -402,7 +406,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     _write_json(os.path.join(workdir, "config.json"), config.to_dict())
 
     k = config.steps_per_dispatch
-    examples_per_step = config.batch_size * config.n_disc
     streamed = isinstance(source, ArraySource) and not _place_on_device(config, source)
     if streamed:  # each call takes its K steps' batches, gathered on the host
         sampler, data = sample_streamed, {"images": jax.ShapeDtypeStruct(

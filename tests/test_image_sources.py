@@ -63,6 +63,21 @@ def test_bad_npz_files_are_one_line_errors(tmp_path, content, message):
         load_npz(str(tmp_path / "missing.npz"), image_size=4)
 
 
+def test_unreadable_npz_files_are_one_line_errors(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.savez(tmp_path / "good.npz", images=np.zeros((2, 4, 4), np.uint8))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:50])
+    np.save(tmp_path / "array.npy", np.zeros((2, 4, 4), np.uint8))
+    (tmp_path / "array.npy").rename(tmp_path / "array.npz")
+    np.savez(tmp_path / "big_labels.npz", images=np.zeros((2, 4, 4), np.uint8),
+             labels=np.array([0, 2**40]))
+    for name, message in [("empty.npz", "not a readable .npz"), ("cut.npz", "not a readable"),
+                          ("array.npz", "single .npy array"), ("big_labels.npz", "below 2")]:
+        with pytest.raises(DataError, match=message) as error:
+            load_npz(str(tmp_path / name), image_size=4)
+        assert "\n" not in str(error.value), name
+
+
 def write_png(path, value, size=(6, 6), mode="L"):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new(mode, size, value).save(path)
@@ -77,6 +92,15 @@ def test_folder_source_labels_images_by_subfolder(tmp_path):
     assert source.images.shape == (3, 4, 4, 1)
     np.testing.assert_array_equal(source.labels, [0, 0, 1])
     np.testing.assert_array_equal(source.images[:, 0, 0, 0], [10, 20, 30])
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(folder / "white.png")
+    Image.fromarray(np.full((4, 4), 32896, np.uint16)).save(folder / "grey.png")
+    source = load_folder(str(folder), image_size=4)
+    np.testing.assert_array_equal(source.images[:, 0, 0, 0], [128, 255])  # grey, white
 
 
 def test_folder_source_flat_colour_and_errors(tmp_path):

@@ -314,3 +314,17 @@ def test_gradient_norm_metrics_are_absent_without_a_penalty():
     assert "d_grad_norm" not in metrics
     np.testing.assert_allclose(metrics["d_wasserstein"],
                                metrics["d_real_logit"] - metrics["d_fake_logit"], rtol=1e-6)
+
+
+def test_a_users_penalty_without_with_norm_still_trains():
+    def my_penalty(discriminator_fn, real, fake, key):  # the documented 4-argument form
+        return jnp.sum(real ** 2, axis=1) * 0.0 + 1.5
+
+    recipe = jaxgan.GANRecipe(
+        generator=jaxgan.MLPGenerator(output_shape=(2,), features=(8,)),
+        discriminator=jaxgan.MLPDiscriminator(features=(8,)), latent_dim=3,
+        penalty=my_penalty, penalty_weight=2.0)
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
+    _, metrics = jax.jit(jaxgan.make_train_step(recipe))(state, jnp.ones((1, 4, 2)))
+    np.testing.assert_allclose(metrics["d_penalty"], 1.5)
+    assert "d_grad_norm" not in metrics

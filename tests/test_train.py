@@ -227,6 +227,8 @@ def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
     (["--config.dataset=svhn"], "unknown dataset 'svhn'"),
     (["--config.model=dcgan"], "dataset 'ring8' is 2D points; it needs model='mlp'"),
     (["--config.dataset=npz:/no/such.npz", "--config.image_size=8"], "no such file: /no/such.npz"),
+    (["--config.dataset=npz:tests/data/two_images.npz", "--config.image_size=8"],
+     "two_images.npz has 2 examples but a step reads batch_size * n_disc = 32"),
     (["--config.bogus=1"], "the config has no field 'bogus'"),
     (["--config.batch_size=abc"], "batch_size"),
     (["--config=experiments/configs/no_such.py"], "cannot load --config"),

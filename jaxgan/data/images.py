@@ -60,7 +60,11 @@ def load_npz(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
     """Images (and optional labels) from a ``.npz`` file; see the module docstring."""
     name = os.path.basename(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{path} is a single .npy array, not an .npz archive; write it "
+                            "with np.savez(path, images=...)")
+        with archive:
             if "images" not in archive:
                 raise DataError(f"{path} has no array named 'images' (it has "
                                 f"{', '.join(archive.files) or 'none'}); save it with "
@@ -69,11 +73,12 @@ def load_npz(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
             labels = archive.get("labels")
     except FileNotFoundError as e:
         raise DataError(f"no such file: {path}; check the path after 'npz:'") from e
-    except (OSError, ValueError) as e:
-        if isinstance(e, DataError):
-            raise
-        raise DataError(f"{path} is not a readable .npz file ({e}); write it with "
-                        "np.savez") from e
+    except DataError:
+        raise
+    except Exception as e:  # zipfile, numpy and OS errors alike mean an unreadable file
+        reason = " ".join(str(e).split())[:200]
+        raise DataError(f"{path} is not a readable .npz file ({type(e).__name__}: {reason}); "
+                        "write it with np.savez") from e
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.shape[0] == 0:
@@ -90,11 +95,23 @@ def load_npz(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
         images = np.round((images + 1.0) * 127.5).astype(np.uint8)
     if labels is not None:
         if (labels.shape != (images.shape[0],) or not np.issubdtype(labels.dtype, np.integer)
-                or labels.min() < 0):
+                or labels.min() < 0 or labels.max() >= 2**31):
             raise DataError(f"{path}: labels must be [N] = [{images.shape[0]}] non-negative "
-                            f"integers, got shape {labels.shape} dtype {labels.dtype}")
+                            f"integers below 2**31, got shape {labels.shape} dtype "
+                            f"{labels.dtype}")
         labels = labels.astype(np.int32)
     return ArraySource(name, fit_images(images, image_size), labels, shuffle_seed)
+
+
+def _read_image(file: str, grey: bool, size: int) -> np.ndarray:
+    """One image file as ``uint8 [size, size, 1 or 3]``, cropped and resized as it loads."""
+    with Image.open(file) as image:
+        if image.mode.startswith("I"):  # 16- or 32-bit integers: scale, do not clip
+            pixels = np.asarray(image, np.float64)
+            top = 65535.0 if image.mode.startswith("I;16") else max(pixels.max(), 1.0)
+            image = Image.fromarray(np.round(pixels / top * 255).astype(np.uint8))
+        pixels = np.asarray(image.convert("L" if grey else "RGB"))
+    return fit_image(pixels.reshape(*pixels.shape[:2], 1 if grey else 3), size)
 
 
 def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
@@ -103,7 +120,7 @@ def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySourc
         raise DataError(f"no such folder: {path}; check the path after 'folder:'")
     classes = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
     files: list[tuple[str, int]] = []
-    for root, dirs, names in os.walk(path):
+    for root, dirs, names in os.walk(path, followlinks=True):
         dirs.sort()
         relative = os.path.relpath(root, path)
         label = -1 if relative == "." else classes.index(relative.split(os.sep)[0])
@@ -111,18 +128,15 @@ def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySourc
                      if n.lower().endswith(IMAGE_EXTENSIONS))
     if not files:
         raise DataError(f"{path} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
-    opened = []
-    for file, _ in files:
-        try:
+    try:
+        modes = []
+        for file, _ in files:  # opening reads the header only
             with Image.open(file) as image:
-                image.load()
-                opened.append(image.copy())
-        except OSError as e:
-            raise DataError(f"cannot read image {file} ({e}); remove or replace it") from e
-    grey = all(image.mode in ("1", "L", "I;16", "I") for image in opened)
-    mode, channels = ("L", 1) if grey else ("RGB", 3)
-    images = np.stack([fit_image(np.asarray(image.convert(mode)).reshape(
-        image.height, image.width, channels), image_size) for image in opened])
+                modes.append(image.mode)
+        grey = all(mode in ("1", "L", "I;16", "I;16B", "I;16L", "I") for mode in modes)
+        images = np.stack([_read_image(file, grey, image_size) for file, _ in files])
+    except OSError as e:
+        raise DataError(f"cannot read image {file} ({e}); remove or replace it") from e
     labels = np.array([label for _, label in files], np.int32)
     if (labels < 0).any() and (labels >= 0).any():
         raise DataError(f"{path} mixes images in subfolders (labelled by subfolder) with "

@@ -60,7 +60,7 @@ def default_data_dir(data_dir: str | None) -> str:
 
 
 def _unavailable(name: str, data_dir: str, reason: str) -> DataError:
-    reason = " ".join(str(reason).split())[:200]
+    reason = " ".join(str(reason).split())[:300]
     return DataError(
         f"tfds dataset {name!r} is not prepared in {data_dir} ({reason}); prepare it on a "
         f"machine with network: python experiments/prepare_data.py --dataset {name} "
@@ -103,6 +103,12 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
             builder.download_and_prepare(file_format="array_record")
         records = builder.as_data_source(split=split)
     except Exception as e:  # tfds raises many types: network, format, missing files
+        if "TFRECORD" in str(e):
+            raise DataError(
+                f"tfds dataset {name!r} in {data_dir} was prepared as tfrecord files, which "
+                "need TensorFlow to read; prepare an array_record copy in a new folder: python "
+                f"experiments/prepare_data.py --dataset {name} --data_dir NEW_DIR, then set "
+                "--config.data_dir=NEW_DIR") from e
         raise _unavailable(name, data_dir, f"{type(e).__name__}: {e}") from e
     if len(records) == 0:
         raise _unavailable(name, data_dir, f"split {split!r} is empty")

@@ -7,8 +7,8 @@ measure accuracy. :func:`classifier_scores` then reads generated samples:
 - ``confident_fraction``: the fraction of samples whose top class has
   probability >= ``threshold`` (0.9): samples that clearly look like *some*
   class.
-- ``classes_covered``: classes that receive at least a fifth of their fair
-  share (``N / num_classes``) of the samples' top-class votes.
+- ``classes_covered``: classes that receive at least a fifth of their share
+  in the data (``N * frequency``) of the samples' top-class votes.
 - ``class_kl``: KL(generated class histogram || real class histogram), in
   nats: 0 when the generator draws the classes as often as the data does,
   large when it has dropped some (mode collapse).
@@ -46,20 +46,24 @@ class FittedClassifier(NamedTuple):
 
 def fit_classifier(source: ArraySource, num_steps: int = 1000, batch_size: int = 128,
                    seed: int = 0, holdout_fraction: float = 0.1,
-                   learning_rate: float = 2e-3) -> FittedClassifier:
+                   learning_rate: float = 2e-3,
+                   max_examples: int = 60_000) -> FittedClassifier:
     """Trains a classifier on ``source``'s labelled images (one jitted scan).
 
-    The last ``holdout_fraction`` of a fixed shuffle is held out for the
-    accuracy. Deterministic for a given ``seed``.
+    At most ``max_examples`` images (a fixed random subset) are put on the
+    device for it, so that it fits where the GAN's own data is streamed. The
+    last ``holdout_fraction`` of them is held out for the accuracy.
+    Deterministic for a given ``seed``.
     """
     if source.labels is None:
         raise ValueError(f"{source.name} has no labels to train a classifier on")
     num_classes = source.num_classes
-    order = np.random.default_rng(seed).permutation(source.num_examples)
-    num_holdout = max(1, int(holdout_fraction * source.num_examples))
-    train_idx, test_idx = order[:-num_holdout], order[-num_holdout:]
-    images = jnp.asarray(source.images)
-    labels = jnp.asarray(source.labels)
+    order = np.random.default_rng(seed).permutation(source.num_examples)[:max_examples]
+    num_holdout = max(1, int(holdout_fraction * len(order)))
+    images = jnp.asarray(source.images[np.sort(order)])
+    labels = jnp.asarray(source.labels[np.sort(order)])
+    position = np.argsort(np.argsort(order))  # where each of `order` sits after sorting
+    train_idx, test_idx = position[:-num_holdout], position[-num_holdout:]
     model = Classifier(num_classes)
     key = jax.random.PRNGKey(seed)
     params = model.init(key, to_unit_range(images[:1]))["params"]
@@ -91,7 +95,8 @@ def fit_classifier(source: ArraySource, num_steps: int = 1000, batch_size: int =
     test_images = to_unit_range(images[jnp.asarray(test_idx)])
     logits = jax.jit(lambda p, x: model.apply({"params": p}, x))(params, test_images)
     accuracy = float(jnp.mean(jnp.argmax(logits, -1) == labels[jnp.asarray(test_idx)]))
-    frequencies = jnp.bincount(labels, length=num_classes) / source.num_examples
+    frequencies = jnp.asarray(np.bincount(source.labels, minlength=num_classes)
+                              / source.num_examples, jnp.float32)
     real_confident = classifier_scores(jax.nn.softmax(logits), frequencies)["confident_fraction"]
     return FittedClassifier(model, params, accuracy, frequencies, float(real_confident))
 
@@ -112,6 +117,7 @@ def classifier_scores(probabilities: jax.Array, class_frequencies: jax.Array,
         generated / jnp.maximum(class_frequencies, 1e-12)), 0.0))
     return {
         "confident_fraction": jnp.mean(confident),
-        "classes_covered": jnp.sum(votes >= 0.2 * num / num_classes),
+        "classes_covered": jnp.sum((votes >= 0.2 * num * class_frequencies)
+                                   & (class_frequencies > 0)),
         "class_kl": kl,
     }
