@@ -93,3 +93,12 @@ def test_script_exits_2_with_one_line_when_the_dataset_is_missing(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "prepare_data.py --dataset mnist" in lines[0]
     assert not workdir.exists()  # nothing written before the data is there
+
+
+def test_a_tfrecord_copy_gets_its_own_way_out(tmp_path, monkeypatch):
+    # tfds reads its default tfrecord files only through TensorFlow; pretend one is there.
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "as_data_source", lambda self, split: (
+        _ for _ in ()).throw(NotImplementedError("FileFormat.TFRECORD is not supported")))
+    with pytest.raises(DataError, match="prepared as tfrecord files.*--data_dir NEW_DIR"):
+        load_tfds("mnist", 28, data_dir=str(tmp_path), download=False)

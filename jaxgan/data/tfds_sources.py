@@ -67,6 +67,13 @@ def _unavailable(name: str, data_dir: str, reason: str) -> DataError:
         f"--data_dir DIR, then set --config.data_dir=DIR (or copy DIR/{name} here)")
 
 
+def _is_prepared(builder) -> bool:
+    try:
+        return bool(builder.is_prepared())
+    except Exception:  # a half-written folder: treat as not prepared
+        return False
+
+
 def prepare(name: str, data_dir: str | None = None) -> None:
     """Downloads and prepares ``name`` in the ``array_record`` format that reading needs."""
     import tensorflow_datasets as tfds
@@ -97,13 +104,15 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
     data_dir = default_data_dir(data_dir)
     import tensorflow_datasets as tfds
 
+    builder = None
     try:
         builder = tfds.builder(name, data_dir=data_dir)
         if download:
             builder.download_and_prepare(file_format="array_record")
         records = builder.as_data_source(split=split)
     except Exception as e:  # tfds raises many types: network, format, missing files
-        if "TFRECORD" in str(e):
+        # tfds names the tfrecord format also when nothing is prepared at all.
+        if "TFRECORD" in str(e) and builder is not None and _is_prepared(builder):
             raise DataError(
                 f"tfds dataset {name!r} in {data_dir} was prepared as tfrecord files, which "
                 "need TensorFlow to read; prepare an array_record copy in a new folder: python "
