@@ -127,7 +127,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                 real_logits, stats = _apply(discriminator, params, d_stats, real)
                 fake_logits, stats = _apply(discriminator, params, stats, fake)
                 loss = recipe.d_loss(real_logits, fake_logits).mean()
-                penalty, norms = jnp.zeros(()), jnp.zeros((1,))
+                penalty, norms = jnp.zeros(()), None
                 if recipe.penalty is not None:
                     # Statistics updates from the penalty's extra calls are dropped.
                     args = (lambda x: _apply(discriminator, params, d_stats, x)[0], real, fake,
@@ -146,8 +146,9 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             updates, d_opt_state = recipe.d_optimizer.update(grads, d_opt_state, d_params)
             d_params = optax.apply_updates(d_params, updates)
             metrics = {"d_loss": loss, "d_penalty": penalty, "d_real_logit": real_logit,
-                       "d_fake_logit": fake_logit, "d_grad_norm": jnp.mean(norms),
-                       "d_grad_norm_max": jnp.max(norms)}
+                       "d_fake_logit": fake_logit}
+            if logs_norms:
+                metrics["d_grad_norm"], metrics["d_grad_norm_max"] = norms.mean(), norms.max()
             return (d_params, d_stats, d_opt_state, g_stats), metrics
 
         carry = (state.d_params, state.d_batch_stats, state.d_opt_state, state.g_batch_stats)

@@ -123,13 +123,12 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                  f"the DCGAN, got {size!r}")
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             fail(f"config.image_size must be a positive integer, got {size!r}")
-    if _option(config, "data_placement") not in DATA_PLACEMENTS:
-        fail(f"data_placement must be one of {', '.join(DATA_PLACEMENTS)}, got "
-             f"{_option(config, 'data_placement')!r}")
-    if not isinstance(_option(config, "classifier_steps"), int) or _option(
-            config, "classifier_steps") < 0:
-        fail(f"config.classifier_steps must be an integer >= 0, got "
-             f"{_option(config, 'classifier_steps')!r}")
+    placement = _option(config, "data_placement")
+    if placement not in DATA_PLACEMENTS:
+        fail(f"data_placement must be one of {', '.join(DATA_PLACEMENTS)}, got {placement!r}")
+    classifier_steps = _option(config, "classifier_steps")
+    if not isinstance(classifier_steps, int) or classifier_steps < 0:
+        fail(f"config.classifier_steps must be an integer >= 0, got {classifier_steps!r}")
     if config.d_penalty not in ("none", *penalties.PENALTIES):
         fail(f"unknown d_penalty {config.d_penalty!r}; available: none, "
              f"{', '.join(penalties.PENALTIES)}")

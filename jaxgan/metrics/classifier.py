@@ -60,9 +60,10 @@ def fit_classifier(source: ArraySource, num_steps: int = 1000, batch_size: int =
     num_classes = source.num_classes
     order = np.random.default_rng(seed).permutation(source.num_examples)[:max_examples]
     num_holdout = max(1, int(holdout_fraction * len(order)))
-    images = jnp.asarray(source.images[np.sort(order)])
-    labels = jnp.asarray(source.labels[np.sort(order)])
-    position = np.argsort(np.argsort(order))  # where each of `order` sits after sorting
+    kept = np.sort(order)  # the subset, gathered in dataset order
+    images = jnp.asarray(source.images[kept])
+    labels = jnp.asarray(source.labels[kept])
+    position = np.searchsorted(kept, order)  # where each example of `order` sits in `kept`
     train_idx, test_idx = position[:-num_holdout], position[-num_holdout:]
     model = Classifier(num_classes)
     key = jax.random.PRNGKey(seed)
