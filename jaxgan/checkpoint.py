@@ -5,11 +5,16 @@ A checkpoint holds two items: ``state``, the whole training state pytree
 and ``config``, the resolved config as JSON. Because each step's randomness and
 data are pure functions of ``(key, step)``, restoring the state is enough to
 continue the run exactly.
+
+:func:`save_tree` and :func:`restore_tree` keep a single pytree with a JSON
+description beside it, such as a trained classifier in its cache.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from typing import Any
 
 import jax
@@ -65,20 +70,7 @@ class Checkpointer:
         """
         # Compare against the saved metadata first: orbax's own errors for a
         # mismatch are long, and name the fix for a different API.
-        saved_leaves = _leaves_by_name(self._manager.item_metadata(step)["state"])
-        wanted_leaves = _leaves_by_name(like)
-        # Parameters first: their shapes say the most about what differs.
-        for name in sorted(wanted_leaves.keys() | saved_leaves.keys(),
-                           key=lambda n: ("params" not in n, n)):
-            if name not in saved_leaves:
-                raise CheckpointMismatchError(f"{name} is missing from the checkpoint")
-            if name not in wanted_leaves:
-                raise CheckpointMismatchError(f"the checkpoint has {name}, which the config "
-                                              "does not build")
-            a, b = saved_leaves[name], wanted_leaves[name]
-            if tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
-                raise CheckpointMismatchError(f"{name}: saved {tuple(a.shape)} {a.dtype}, config "
-                                              f"builds {tuple(b.shape)} {b.dtype}")
+        _check_fits(self._manager.item_metadata(step)["state"], like)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         restored = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract)))
@@ -87,6 +79,74 @@ class Checkpointer:
     def close(self) -> None:
         self._manager.wait_until_finished()
         self._manager.close()
+
+
+_METADATA = "metadata.json"
+
+
+def save_tree(directory: str, tree: PyTree, metadata: dict) -> None:
+    """Saves ``tree`` (arrays) and ``metadata`` (JSON) under ``directory``.
+
+    Waits for the write. The metadata file is written last, so a directory
+    without it is an unfinished save, which :func:`restore_tree` ignores.
+    """
+    directory = os.path.abspath(directory)
+    if os.path.exists(directory):
+        shutil.rmtree(directory)
+    os.makedirs(directory)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(os.path.join(directory, "tree"), jax.tree.map(np.asarray, tree))
+    checkpointer.wait_until_finished()
+    checkpointer.close()
+    tmp = os.path.join(directory, f"{_METADATA}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(metadata, f, indent=2, sort_keys=True)
+    os.replace(tmp, os.path.join(directory, _METADATA))
+
+
+def restore_tree(directory: str, like: PyTree) -> tuple[PyTree, dict] | None:
+    """The ``(tree, metadata)`` that :func:`save_tree` wrote, or ``None`` if there is none.
+
+    Raises:
+      CheckpointMismatchError: the saved tree does not have ``like``'s structure,
+        shapes and dtypes, or cannot be read.
+    """
+    metadata_path = os.path.join(directory, _METADATA)
+    if not os.path.exists(metadata_path):
+        return None
+    path = os.path.join(os.path.abspath(directory), "tree")
+    checkpointer = ocp.StandardCheckpointer()
+    try:
+        with open(metadata_path) as f:
+            metadata = json.load(f)
+        _check_fits(checkpointer.metadata(path).item_metadata.tree, like)
+        tree = checkpointer.restore(path, jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
+    except CheckpointMismatchError:
+        raise
+    except Exception as e:  # orbax raises many kinds for a damaged directory
+        raise CheckpointMismatchError(f"cannot read {directory}: {type(e).__name__}: "
+                                      f"{str(e).splitlines()[0] if str(e) else ''}") from e
+    finally:
+        checkpointer.close()
+    return tree, metadata
+
+
+def _check_fits(saved: PyTree, like: PyTree) -> None:
+    """Raises :class:`CheckpointMismatchError` naming the first leaf of ``like``
+    that ``saved`` (a tree or orbax's metadata of one) lacks or holds differently."""
+    saved_leaves, wanted_leaves = _leaves_by_name(saved), _leaves_by_name(like)
+    # Parameters first: their shapes say the most about what differs.
+    for name in sorted(wanted_leaves.keys() | saved_leaves.keys(),
+                       key=lambda n: ("params" not in n, n)):
+        if name not in saved_leaves:
+            raise CheckpointMismatchError(f"{name} is missing from the checkpoint")
+        if name not in wanted_leaves:
+            raise CheckpointMismatchError(f"the checkpoint has {name}, which the config "
+                                          "does not build")
+        a, b = saved_leaves[name], wanted_leaves[name]
+        if tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
+            raise CheckpointMismatchError(f"{name}: saved {tuple(a.shape)} {a.dtype}, config "
+                                          f"builds {tuple(b.shape)} {b.dtype}")
 
 
 def _leaves_by_name(tree: PyTree) -> dict[str, Any]:

@@ -53,6 +53,10 @@ class GANRecipe:
       penalty: an input-gradient penalty on the discriminator, such as
         :func:`jaxgan.penalties.r1_penalty`, or ``None``.
       penalty_weight: its weight in the discriminator's loss.
+      num_classes: 0 for an unconditional GAN. Otherwise both modules are
+        class-conditional, called as ``generator(z, labels, train=...)`` and
+        ``discriminator(x, labels, train=...)``, and the train step takes
+        ``(images, labels)`` batches (see :func:`jaxgan.step.make_train_step`).
     """
 
     generator: nn.Module
@@ -68,6 +72,7 @@ class GANRecipe:
     latent_sampler: Callable[[jax.Array, Sequence[int]], jax.Array] = jax.random.normal
     penalty: Callable[..., jax.Array] | None = None
     penalty_weight: float = 1.0
+    num_classes: int = 0
 
     def __post_init__(self):
         if self.n_disc < 1:
@@ -76,6 +81,16 @@ class GANRecipe:
             raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
         if self.penalty_weight < 0:
             raise ValueError(f"penalty_weight must be >= 0, got {self.penalty_weight}")
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def label_args(self, labels: jax.Array | None) -> tuple[jax.Array, ...]:
+        """The extra positional arguments of the modules: ``(labels,)`` or ``()``."""
+        return (labels,) if self.conditional else ()
 
     def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
         """Draws ``num`` latent vectors, shape ``[num, latent_dim]``."""
@@ -117,8 +132,11 @@ def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]
       example_shape: shape of one real example, e.g. ``(2,)`` or ``(28, 28, 1)``.
     """
     g_key, d_key, train_key = jax.random.split(key, 3)
-    g_vars = recipe.generator.init(g_key, jnp.zeros((1, recipe.latent_dim)), train=False)
-    d_vars = recipe.discriminator.init(d_key, jnp.zeros((1, *example_shape)), train=False)
+    labels = recipe.label_args(jnp.zeros((1,), jnp.int32))
+    g_vars = recipe.generator.init(g_key, jnp.zeros((1, recipe.latent_dim)), *labels,
+                                   train=False)
+    d_vars = recipe.discriminator.init(d_key, jnp.zeros((1, *example_shape)), *labels,
+                                       train=False)
     g_params, d_params = g_vars["params"], d_vars["params"]
     return GANState(
         step=jnp.zeros((), jnp.int32),
@@ -143,14 +161,25 @@ def create_states(recipe: GANRecipe, seeds: Sequence[int] | jax.Array,
     return jax.vmap(lambda k: create_state(recipe, k, example_shape))(keys)
 
 
-def generate(recipe: GANRecipe, state: GANState, key: jax.Array, num: int) -> jax.Array:
+def generate(recipe: GANRecipe, state: GANState, key: jax.Array, num: int,
+             labels: jax.Array | None = None) -> jax.Array:
     """Draws ``num`` samples from the generator in inference mode.
 
     BatchNorm uses its running statistics, so samples do not depend on the
-    other samples in the batch.
+    other samples in the batch. A conditional generator needs ``labels``:
+    integer classes ``[num]`` or class weights ``[num, num_classes]``.
     """
-    z = recipe.sample_latent(key, num)
+    return generate_from(recipe, state, recipe.sample_latent(key, num), labels)
+
+
+def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
+                  labels: jax.Array | None = None) -> jax.Array:
+    """The generator's output for given latents ``z`` (and labels), in inference mode."""
+    if recipe.conditional != (labels is not None):
+        raise ValueError(f"the generator is conditional ({recipe.num_classes} classes); pass "
+                         "labels" if recipe.conditional else
+                         "the generator is unconditional; it takes no labels")
     variables = {"params": state.g_params}
     if state.g_batch_stats:
         variables["batch_stats"] = state.g_batch_stats
-    return recipe.generator.apply(variables, z, train=False)
+    return recipe.generator.apply(variables, z, *recipe.label_args(labels), train=False)

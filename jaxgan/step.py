@@ -61,17 +61,32 @@ def step_key(state: GANState, axis_name: str | None = None) -> jax.Array:
     return key
 
 
-def _apply(module, params: PyTree, batch_stats: PyTree, x: jax.Array) -> tuple[jax.Array, PyTree]:
+def _apply(module, params: PyTree, batch_stats: PyTree,
+           *inputs: jax.Array) -> tuple[jax.Array, PyTree]:
     """Applies ``module`` in train mode; returns its output and new statistics."""
     variables = {"params": params}
     if batch_stats:
         variables["batch_stats"] = batch_stats
-    out, mutated = module.apply(variables, x, train=True, mutable=["batch_stats"])
+    out, mutated = module.apply(variables, *inputs, train=True, mutable=["batch_stats"])
     return out, mutated.get("batch_stats", batch_stats)
 
 
 def _leading_dim(tree: PyTree) -> int:
     return jax.tree.leaves(tree)[0].shape[0]
+
+
+def _split_labels(recipe: GANRecipe, batch: PyTree) -> tuple[PyTree, jax.Array | None]:
+    """``(images, labels)`` of a conditional recipe's batch; ``(batch, None)`` otherwise."""
+    if not recipe.conditional:
+        return batch, None
+    if not (isinstance(batch, tuple | list) and len(batch) == 2):
+        raise ValueError(f"the recipe is conditional ({recipe.num_classes} classes): pass "
+                         "batch=(images [n_disc, batch_size, ...], labels [n_disc, batch_size])")
+    images, labels = batch
+    if labels.shape != jax.tree.leaves(images)[0].shape[:2]:
+        raise ValueError(f"labels have shape {labels.shape}, the images "
+                         f"{jax.tree.leaves(images)[0].shape}; they need [n_disc, batch_size]")
+    return images, labels
 
 
 def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainStep:
@@ -86,7 +101,13 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
     Returns:
       ``train_step(state, batch) -> (state, metrics)``. ``batch`` holds one
       real batch per discriminator update, stacked on a leading axis:
-      shape ``[n_disc, batch_size, ...]``. ``metrics`` maps names to scalars:
+      shape ``[n_disc, batch_size, ...]``. For a conditional recipe it is the
+      pair ``(images, labels)`` with labels ``[n_disc, batch_size]``; each
+      discriminator update's fake images are generated for its real batch's
+      labels (so real and fake have the same classes, and the gradient
+      penalty's interpolates have one label), and the generator update uses
+      the last update's labels, so generated classes follow the data's
+      frequencies. ``metrics`` maps names to scalars:
       ``d_loss`` (the adversarial loss without the penalty, mean over the
       ``n_disc`` updates), ``d_penalty`` (the unweighted penalty, likewise), ``g_loss``,
       ``d_real_logit`` and ``d_fake_logit`` (mean logits in the last
@@ -109,29 +130,31 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                 f"batch has leading dimension {_leading_dim(batch)} but the recipe does "
                 f"{recipe.n_disc} discriminator update(s) per step; stack one real batch per "
                 "update, shape [n_disc, batch_size, ...]")
+        images, labels = _split_labels(recipe, batch)
         key = step_key(state, axis_name)
         noise_key = jax.random.fold_in(key, _NOISE_STREAM)
         penalty_key = jax.random.fold_in(key, _PENALTY_STREAM)
 
-        def generate(g_stats, update_index, num):
+        def generate(g_stats, update_index, num, cond):
             z = recipe.sample_latent(jax.random.fold_in(noise_key, update_index), num)
-            return _apply(generator, state.g_params, g_stats, z)
+            return _apply(generator, state.g_params, g_stats, z, *cond)
 
         def discriminator_update(carry, inputs):
             d_params, d_stats, d_opt_state, g_stats = carry
-            update_index, real = inputs
-            fake, g_stats = generate(g_stats, update_index, _leading_dim(real))
+            update_index, real, real_labels = inputs
+            cond = recipe.label_args(real_labels)  # fakes get the real batch's labels
+            fake, g_stats = generate(g_stats, update_index, _leading_dim(real), cond)
             fake = jax.lax.stop_gradient(fake)
 
             def loss_fn(params):
-                real_logits, stats = _apply(discriminator, params, d_stats, real)
-                fake_logits, stats = _apply(discriminator, params, stats, fake)
+                real_logits, stats = _apply(discriminator, params, d_stats, real, *cond)
+                fake_logits, stats = _apply(discriminator, params, stats, fake, *cond)
                 loss = recipe.d_loss(real_logits, fake_logits).mean()
                 penalty, norms = jnp.zeros(()), None
                 if recipe.penalty is not None:
                     # Statistics updates from the penalty's extra calls are dropped.
-                    args = (lambda x: _apply(discriminator, params, d_stats, x)[0], real, fake,
-                            jax.random.fold_in(penalty_key, update_index))
+                    args = (lambda x: _apply(discriminator, params, d_stats, x, *cond)[0],
+                            real, fake, jax.random.fold_in(penalty_key, update_index))
                     if logs_norms:
                         penalty, norms = recipe.penalty(*args, with_norm=True)
                     else:
@@ -153,14 +176,15 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
 
         carry = (state.d_params, state.d_batch_stats, state.d_opt_state, state.g_batch_stats)
         (d_params, d_stats, d_opt_state, g_stats), d_metrics = jax.lax.scan(
-            discriminator_update, carry, (jnp.arange(recipe.n_disc), batch))
+            discriminator_update, carry, (jnp.arange(recipe.n_disc), images, labels))
 
-        num_fake = jax.tree.leaves(batch)[0].shape[1]  # the real batch size
+        num_fake = jax.tree.leaves(images)[0].shape[1]  # the real batch size
+        g_cond = recipe.label_args(None if labels is None else labels[-1])
 
         def generator_loss_fn(g_params):
             z = recipe.sample_latent(jax.random.fold_in(noise_key, recipe.n_disc), num_fake)
-            fake, new_g_stats = _apply(generator, g_params, g_stats, z)
-            fake_logits, new_d_stats = _apply(discriminator, d_params, d_stats, fake)
+            fake, new_g_stats = _apply(generator, g_params, g_stats, z, *g_cond)
+            fake_logits, new_d_stats = _apply(discriminator, d_params, d_stats, fake, *g_cond)
             loss = recipe.g_loss(fake_logits).mean()
             return loss, (new_g_stats, new_d_stats)
 
@@ -212,7 +236,9 @@ def make_sampling_step(
     Args:
       train_step: from :func:`make_train_step`.
       sample_real: ``(key, step, data, num) -> examples [num, ...]``, a pure
-        sampler such as :meth:`jaxgan.data.Mixture.sample_real`.
+        sampler such as :meth:`jaxgan.data.Mixture.sample_real`; for a
+        conditional recipe ``-> (examples, labels [num])``, such as
+        :meth:`jaxgan.data.ArraySource.sample_labelled`.
       batch_size: real examples per discriminator update (per device).
       n_disc: discriminator updates per step (the recipe's).
       axis_name: as in :func:`make_train_step`.

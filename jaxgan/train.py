@@ -17,9 +17,10 @@ import os
 import shutil
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -31,8 +32,14 @@ from jaxgan.data import MIXTURES, ArraySource, Mixture
 from jaxgan.data.arrays import HostStream, digits, sample_streamed
 from jaxgan.data.images import DataError, load_folder, load_npz
 from jaxgan.metrics import mode_coverage
-from jaxgan.metrics.classifier import FittedClassifier, classifier_scores, fit_classifier
+from jaxgan.metrics.classifier import (
+    FittedClassifier,
+    classifier_scores,
+    label_accuracy,
+    load_or_fit_classifier,
+)
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from jaxgan.models.conditioning import CONDITIONINGS
 from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
 from jaxgan.state import GANRecipe, GANState, create_states, generate
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
@@ -47,7 +54,7 @@ IMAGE_DATASETS = ("digits", *TFDS_NAMES)
 FILE_PREFIXES = ("npz:", "folder:")
 # Fields that only newer configs have, with the value older configs meant.
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
-                   "d_normalization": "batch"}
+                   "d_normalization": "batch", "conditioning": "none", "classifier_dir": None}
 # The device-resident path is taken while the dataset needs at most this share
 # of the device's memory (the rest is for the model and its activations).
 _DEVICE_DATA_SHARE = 0.25
@@ -65,7 +72,7 @@ class ConfigError(ValueError):
 RESUME_MAY_CHANGE = frozenset({
     "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
     "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_dir",
-    "data_placement", "download", "classifier_steps"})
+    "data_placement", "download", "classifier_steps", "classifier_dir"})
 
 
 def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
@@ -129,6 +136,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     classifier_steps = _option(config, "classifier_steps")
     if not isinstance(classifier_steps, int) or classifier_steps < 0:
         fail(f"config.classifier_steps must be an integer >= 0, got {classifier_steps!r}")
+    conditioning = _option(config, "conditioning")
+    if conditioning not in ("none", *CONDITIONINGS):
+        fail(f"conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
+             f"{conditioning!r}")
+    classifier_dir = _option(config, "classifier_dir")
+    if classifier_dir is not None and not isinstance(classifier_dir, str):
+        fail(f"config.classifier_dir must be a path or None, got {classifier_dir!r}")
     if config.d_penalty not in ("none", *penalties.PENALTIES):
         fail(f"unknown d_penalty {config.d_penalty!r}; available: none, "
              f"{', '.join(penalties.PENALTIES)}")
@@ -215,20 +229,47 @@ def build_source(config: ml_collections.ConfigDict, progress=None) -> Mixture | 
         raise ConfigError(str(e)) from e
 
 
-def build_recipe(config: ml_collections.ConfigDict, example_shape) -> GANRecipe:
-    """The GAN that ``config`` describes, for examples of ``example_shape``."""
+def num_classes(config: ml_collections.ConfigDict, source: Mixture | ArraySource) -> int:
+    """Classes the GAN is conditioned on: 0 unless ``config.conditioning`` asks.
+
+    A mixture's classes are its modes; an image dataset's, its labels.
+
+    Raises:
+      ConfigError: conditioning asked for on a dataset without labels.
+    """
+    if _option(config, "conditioning") == "none":
+        return 0
+    classes = source.num_classes
+    if not classes:
+        raise ConfigError(f"conditioning={_option(config, 'conditioning')!r} needs class "
+                          f"labels, and {config.dataset!r} has none; use an unconditional "
+                          "config (conditioning='none') or a labelled dataset")
+    return classes
+
+
+def build_recipe(config: ml_collections.ConfigDict, example_shape,
+                 classes: int = 0) -> GANRecipe:
+    """The GAN that ``config`` describes, for examples of ``example_shape``.
+
+    ``classes`` > 0 makes it class-conditional (see :func:`num_classes`).
+    """
     pair = losses.get_loss_pair(config.loss, config.real_label)
+    conditioning = _option(config, "conditioning")
+    d_conditioning = {"conditioning": conditioning} if classes else {}
     if config.model == "dcgan":
         generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
-                                   width=config.g_width)
+                                   width=config.g_width, num_classes=classes)
         discriminator = DCGANDiscriminator(resolution=example_shape[0], width=config.d_width,
-                                           normalization=_option(config, "d_normalization"))
+                                           normalization=_option(config, "d_normalization"),
+                                           num_classes=classes, **d_conditioning)
     else:
         generator = MLPGenerator(output_shape=tuple(example_shape),
                                  features=tuple(config.g_features),
                                  batch_norm=config.g_batch_norm,
-                                 output_activation=None if len(example_shape) == 1 else "tanh")
-        discriminator = MLPDiscriminator(features=tuple(config.d_features))
+                                 output_activation=None if len(example_shape) == 1 else "tanh",
+                                 num_classes=classes)
+        discriminator = MLPDiscriminator(features=tuple(config.d_features), num_classes=classes,
+                                         **d_conditioning)
     return GANRecipe(
         generator=generator,
         discriminator=discriminator,
@@ -241,6 +282,7 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape) -> GANRecipe:
         n_disc=config.n_disc,
         penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
         penalty_weight=config.d_penalty_weight,
+        num_classes=classes,
     )
 
 
@@ -258,23 +300,42 @@ def _adam(config: ml_collections.ConfigDict, learning_rate: float,
 # --------------------------------------------------------------------------
 
 
+def eval_labels(recipe: GANRecipe, num: int) -> jax.Array | None:
+    """The classes asked of a conditional generator in evaluation: ``k mod
+    num_classes`` for sample ``k``, so every class gets the same share."""
+    return jnp.arange(num) % recipe.num_classes if recipe.conditional else None
+
+
 def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples: int,
                   eval_key: jax.Array, classifier: FittedClassifier | None = None):
     """Returns ``evaluate(states) -> (per-seed metrics, per-seed samples)``, jitted.
 
-    Every seed is evaluated on the same latent vectors. 2D mixtures are scored
-    by mode coverage; images by ``classifier`` when there is one (see
-    :mod:`jaxgan.metrics.classifier`), otherwise only drawn.
+    Every seed is evaluated on the same latent vectors (and, for a conditional
+    GAN, the classes of :func:`eval_labels`). 2D mixtures are scored by mode
+    coverage; images by ``classifier`` when there is one (see
+    :mod:`jaxgan.metrics.classifier`), otherwise only drawn. A conditional GAN
+    is also scored by ``label_accuracy``: how often a sample lands in the mode,
+    or is classified as the class, it was generated for.
     """
+    labels = eval_labels(recipe, num_samples)
 
     def evaluate_one(state: GANState):
-        samples = generate(recipe, state, eval_key, num_samples)
+        samples = generate(recipe, state, eval_key, num_samples, labels)
         if isinstance(source, Mixture):
-            return mode_coverage(samples, source.centers, source.std), samples
-        if classifier is None:
+            metrics = mode_coverage(samples, source.centers, source.std)
+            predicted = jnp.argmin(jnp.sum((samples[:, None] - source.centers[None]) ** 2, -1), 1)
+        elif classifier is None:
             return {}, samples
-        return classifier_scores(classifier.probabilities(samples),
-                                 classifier.class_frequencies), samples
+        else:
+            probabilities = classifier.probabilities(samples)
+            # A conditional GAN is asked for balanced classes: compare with those.
+            frequencies = (classifier.class_frequencies if labels is None else
+                           jnp.bincount(labels, length=recipe.num_classes) / num_samples)
+            metrics = classifier_scores(probabilities, frequencies)
+            predicted = jnp.argmax(probabilities, -1)
+        if labels is not None:
+            metrics.update(label_accuracy(predicted, labels, recipe.num_classes))
+        return metrics, samples
 
     return jax.jit(jax.vmap(evaluate_one))
 
@@ -343,24 +404,42 @@ def _eval_record(per_seed: dict[str, jax.Array]) -> dict[str, float]:
     return {name: float(np.mean(values)) for name, values in per_seed.items()}
 
 
+def _class_rows(samples: np.ndarray, classes: int, columns: int) -> np.ndarray:
+    """Reorders samples generated for :func:`eval_labels` into rows of
+    ``columns`` samples, one row per class."""
+    grid = samples[:columns * classes].reshape(columns, classes, *samples.shape[1:])
+    return grid.swapaxes(0, 1).reshape(-1, *samples.shape[1:])
+
+
 def _plot_samples(path: str, source: Mixture | ArraySource, samples: np.ndarray,
-                  per_seed: dict[str, np.ndarray], seeds: np.ndarray, step: int) -> None:
+                  per_seed: dict[str, np.ndarray], seeds: np.ndarray, step: int,
+                  classes: int = 0) -> None:
     if isinstance(source, ArraySource):
         shown = min(len(seeds), 4)
         titles = []
         for i in range(shown):
             scores = ""
-            if "confident_fraction" in per_seed:
+            if "label_accuracy" in per_seed:
+                scores = f": {per_seed['label_accuracy'][i]:.0%} show their class"
+            elif "confident_fraction" in per_seed:
                 scores = (f": {per_seed['confident_fraction'][i]:.0%} confident, "
                           f"{int(per_seed['classes_covered'][i])}/{source.num_classes} classes")
             titles.append(f"seed {seeds[i]}{scores}")
-        viz.image_grids(path, [s[:64] for s in samples[:shown]], titles,
-                        suptitle=f"{source.name}, step {step}")
+        if classes:  # row k holds samples generated for class k
+            columns = min(8, samples.shape[1] // classes)
+            viz.image_grids(path, [_class_rows(s, classes, columns) for s in samples[:shown]],
+                            titles, columns=columns,
+                            suptitle=f"{source.name}, step {step}, one row per class")
+        else:
+            viz.image_grids(path, [s[:64] for s in samples[:shown]], titles,
+                            suptitle=f"{source.name}, step {step}")
         return
     shown = min(len(seeds), 10)
     real = np.asarray(source.sample(jax.random.PRNGKey(0), 2500))
     titles = [f"seed {seeds[i]}: {int(per_seed['modes_covered'][i])}/{source.num_modes} modes, "
-              f"hq {per_seed['high_quality_fraction'][i]:.2f}" for i in range(shown)]
+              f"hq {per_seed['high_quality_fraction'][i]:.2f}"
+              + (f", {per_seed['label_accuracy'][i]:.0%} in their mode" if classes else "")
+              for i in range(shown)]
     viz.scatter_2d(path, real, list(samples[:shown]), source.centers, radius=3 * source.std,
                    titles=titles, suptitle=f"{source.name}, step {step}")
 
@@ -381,7 +460,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if isinstance(source, ArraySource) and source.num_examples < examples_per_step:
         raise ConfigError(f"{source.name} has {source.num_examples} examples but a step reads "
                           f"batch_size * n_disc = {examples_per_step}; lower batch_size")
-    recipe = build_recipe(config, source.example_shape)
+    recipe = build_recipe(config, source.example_shape, num_classes(config, source))
     seeds = np.arange(config.seed, config.seed + config.num_seeds)
     states = create_states(recipe, seeds, source.example_shape)
 
@@ -409,8 +488,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if streamed:  # each call takes its K steps' batches, gathered on the host
         sampler, data = sample_streamed, {"images": jax.ShapeDtypeStruct(
             (k, examples_per_step, *source.example_shape), source.images.dtype)}
+        if recipe.conditional:
+            data["labels"] = jax.ShapeDtypeStruct((k, examples_per_step), jnp.int32)
     else:  # each call takes the whole dataset (or None), already on the device
-        sampler = source.sample_real
+        sampler = source.sample_labelled if recipe.conditional else source.sample_real
         data = source.device_data() if isinstance(source, ArraySource) else None
     step = make_sampling_step(make_train_step(recipe), sampler, config.batch_size,
                               config.n_disc)
@@ -422,9 +503,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                          donate_argnums=0).lower(states, data).compile()
     compile_seconds = time.perf_counter() - compile_start
     eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL_KEY_TAG)
-    classifier = _fit_classifier(config, source)
+    classifier = _fit_classifier(config, source, workdir)
     evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key, classifier)
-    stream = HostStream(source, start_step, k, examples_per_step) if streamed else None
+    stream = (HostStream(source, start_step, k, examples_per_step,
+                         with_labels=recipe.conditional) if streamed else None)
 
     logs = _Logs(workdir, start_step)
     progress = tqdm(total=config.num_steps, initial=start_step, unit="step",
@@ -456,13 +538,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     last_eval = per_seed, samples = jax.device_get(evaluate(states))
                     record.update(_eval_record(per_seed))
                     _plot_samples(os.path.join(samples_dir, f"step_{step_now:07d}.png"), source,
-                                  samples, per_seed, seeds, step_now)
+                                  samples, per_seed, seeds, step_now, recipe.num_classes)
                 logs.write(record)
                 progress.set_postfix(d_loss=f"{means['d_loss']:.3f}",
                                      g_loss=f"{means['g_loss']:.3f}", refresh=False)
                 if not sys.stderr.isatty():
+                    # Per-class accuracies stay in metrics.jsonl: too many for a line.
                     progress.write(" ".join(f"{n}={v:.4g}" if isinstance(v, float) else
-                                            f"{n}={v}" for n, v in record.items()))
+                                            f"{n}={v}" for n, v in record.items()
+                                            if not n.startswith("label_accuracy_class_")))
                 pending = []
             if step_now % config.checkpoint_every == 0 or step_now == config.num_steps:
                 checkpointer.save(step_now, states, config.to_dict())
@@ -483,7 +567,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         shutil.copyfile(os.path.join(samples_dir, f"step_{step_now:07d}.png"), final_png)
     else:  # resumed a finished run: evaluate it again
         per_seed, samples = jax.device_get(evaluate(states))
-        _plot_samples(final_png, source, samples, per_seed, seeds, step_now)
+        _plot_samples(final_png, source, samples, per_seed, seeds, step_now, recipe.num_classes)
     final = {"step": int(step_now), "num_seeds": int(config.num_seeds),
              **summarize_seeds(per_seed)}
     if classifier is not None:
@@ -493,11 +577,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         final["real_confident_fraction"] = classifier.holdout_confident_fraction
     _write_json(os.path.join(workdir, "eval.json"), final)
     # With num_final_samples == num_eval_samples these are the evaluated samples.
-    final_points = np.asarray(
-        jax.vmap(lambda s: generate(recipe, s, eval_key, config.num_final_samples))(states),
-        np.float32)
+    final_labels = eval_labels(recipe, config.num_final_samples)
+    final_points = np.asarray(jax.vmap(lambda s: generate(
+        recipe, s, eval_key, config.num_final_samples, final_labels))(states), np.float32)
+    arrays = {"images": final_points[0], "images_per_seed": final_points}
+    if final_labels is not None:
+        arrays["labels"] = np.asarray(final_labels, np.int32)
     tmp = os.path.join(samples_dir, "final.tmp.npz")
-    np.savez(tmp, images=final_points[0], images_per_seed=final_points)
+    np.savez(tmp, **arrays)
     os.replace(tmp, os.path.join(samples_dir, "final.npz"))
     viz.plot_losses(logs.metrics_path, os.path.join(samples_dir, "losses.png"))
     return final
@@ -514,26 +601,78 @@ def _place_on_device(config: ml_collections.ConfigDict, source: ArraySource) -> 
     return limit is None or source.nbytes <= _DEVICE_DATA_SHARE * limit
 
 
-def _fit_classifier(config: ml_collections.ConfigDict,
-                    source: Mixture | ArraySource) -> FittedClassifier | None:
-    """Trains the classifier that scores samples, if the config asks and labels exist."""
+def classifier_dir(config: ml_collections.ConfigDict, workdir: str) -> str:
+    """Where the scoring classifier is cached: ``config.classifier_dir`` (a
+    cache shared between runs) or ``<workdir>/classifier``."""
+    return os.path.expanduser(_option(config, "classifier_dir")
+                              or os.path.join(workdir, "classifier"))
+
+
+def _fit_classifier(config: ml_collections.ConfigDict, source: Mixture | ArraySource,
+                    workdir: str) -> FittedClassifier | None:
+    """The classifier that scores samples (cached), if the config asks and labels exist."""
     steps = _option(config, "classifier_steps")
     if not steps or not isinstance(source, ArraySource) or source.labels is None:
         return None
-    tqdm.write(f"training the classifier that scores samples ({steps} steps on real "
-               f"{source.name})...", file=sys.stderr)
     start = time.perf_counter()
-    classifier = fit_classifier(source, num_steps=steps, seed=config.seed)
+    classifier = load_or_fit_classifier(
+        source, classifier_dir(config, workdir), num_steps=steps, seed=config.seed,
+        log=lambda line: tqdm.write(line, file=sys.stderr))
     tqdm.write(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
                f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
                f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return classifier
 
 
+class TrainedRun(NamedTuple):
+    """A finished (or checkpointed) run, restored from its workdir."""
+
+    config: ml_collections.ConfigDict
+    source: Mixture | ArraySource
+    recipe: GANRecipe
+    states: GANState  # one per seed, stacked
+    step: int
+
+
+def restore_run(workdir: str) -> TrainedRun:
+    """Rebuilds a run's GAN from ``workdir``'s config.json and latest checkpoint.
+
+    Raises:
+      ConfigError: no trained run there, or its checkpoint does not fit its
+        config; one line naming the workdir and the fix.
+    """
+    config_path = os.path.join(workdir, "config.json")
+    checkpoint_dir = os.path.join(workdir, "checkpoints")
+    if not os.path.exists(config_path) or not os.path.isdir(checkpoint_dir):
+        raise ConfigError(f"{workdir} holds no trained run (no config.json or checkpoints/); "
+                          f"train one first with experiments/train.py --workdir {workdir}")
+    with open(config_path) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    validate_config(config)
+    source = build_source(config)
+    recipe = build_recipe(config, source.example_shape, num_classes(config, source))
+    seeds = np.arange(config.seed, config.seed + config.num_seeds)
+    states = create_states(recipe, seeds, source.example_shape)
+    checkpointer = checkpoint_lib.Checkpointer(checkpoint_dir, config.keep_checkpoints)
+    try:
+        step = checkpointer.latest_step()
+        if step is None:
+            raise ConfigError(f"{checkpoint_dir} holds no checkpoint yet; let the run reach "
+                              "its first checkpoint_every")
+        states = checkpointer.restore(step, like=states)
+    except checkpoint_lib.CheckpointMismatchError as e:
+        raise ConfigError(f"the checkpoint at step {step} in {checkpoint_dir} does not fit "
+                          f"{config_path} ({e})") from e
+    finally:
+        checkpointer.close()
+    return TrainedRun(config, source, recipe, states, step)
+
+
 def headline_metrics(result: dict[str, Any]) -> list[str]:
     """The names of the final metrics worth printing on one line."""
     return [name for name in ("modes_covered", "high_quality_fraction", "reverse_kl",
-                              "confident_fraction", "classes_covered", "class_kl")
+                              "confident_fraction", "classes_covered", "class_kl",
+                              "label_accuracy")
             if name in result]
 
 
@@ -544,5 +683,6 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
     return os.path.join("runs", name)
 
 
-__all__ = ["ConfigError", "build_recipe", "build_source", "check_resumable", "default_workdir",
-           "headline_metrics", "summarize_seeds", "train_and_evaluate", "validate_config"]
+__all__ = ["ConfigError", "build_recipe", "build_source", "check_resumable", "classifier_dir",
+           "default_workdir", "eval_labels", "headline_metrics", "num_classes",
+           "restore_run", "summarize_seeds", "train_and_evaluate", "validate_config"]

@@ -20,6 +20,8 @@ SMOKE = os.path.join(ROOT, "experiments", "configs", "smoke.py")
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 from configs import (  # noqa: E402
     celeb_a64,
+    cgan_digits,
+    cgan_mnist,
     cifar10,
     digits,
     digits_smoke,
@@ -302,7 +304,7 @@ def test_validate_image_config_names_the_field(field, value, expected):
 
 @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist,
                                     fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
-                                    wgan_gp_mnist, wgan_gp_cifar10])
+                                    wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist])
 def test_shipped_configs_are_valid(module):
     train.validate_config(module.get_config())
 

@@ -40,6 +40,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.g_width = 32                 # generator's last hidden width (PyTorch's ngf)
     config.d_width = 32                 # discriminator's first width (PyTorch's ndf)
     config.d_normalization = "batch"    # batch | layer | instance | none (no BatchNorm: penalties)
+    config.conditioning = "none"        # none | concat | projection (class-conditional GAN)
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"
     config.d_penalty = "none"           # none | r1 | gradient_penalty (on D's input gradient)
@@ -53,4 +54,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.data_placement = "auto"      # auto | device | host (stream batches from host memory)
     config.download = True              # tfds datasets: prepare a missing dataset (network)
     config.classifier_steps = 1_000     # train steps of the scoring classifier (0: no scores)
+    # where that classifier is cached (None: <workdir>/classifier; a shared path reuses it)
+    config.classifier_dir = ml_collections.config_dict.placeholder(str)
     return config

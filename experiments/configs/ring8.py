@@ -42,6 +42,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.g_features = (128, 128, 128)  # generator hidden widths: Linear + BatchNorm + ReLU each
     config.g_batch_norm = True          # BatchNorm in the generator's hidden blocks
     config.d_features = (128, 128, 128)  # discriminator hidden widths: Linear + LeakyReLU(0.2) each
+    config.conditioning = "none"        # none | concat | projection (condition on the mode's index)
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"
     config.d_penalty = "r1"             # none | r1 | gradient_penalty (on D's input gradient)

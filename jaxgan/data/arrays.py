@@ -111,6 +111,15 @@ class ArraySource:
         del key
         return to_unit_range(data["images"][self.indices(step, num)])
 
+    def sample_labelled(self, key: jax.Array, step: jax.Array, data: dict[str, jax.Array],
+                        num: int) -> tuple[jax.Array, jax.Array]:
+        """Like :meth:`sample_real`, with the examples' labels: the conditional sampler."""
+        del key
+        if "labels" not in data:
+            raise ValueError(f"{self.name} has no labels to condition on")
+        indices = self.indices(step, num)
+        return to_unit_range(data["images"][indices]), data["labels"][indices]
+
 
 def to_unit_range(images: jax.Array) -> jax.Array:
     """``uint8`` 0..255 -> float32 [-1, 1]; float images are returned as they are."""
@@ -120,13 +129,17 @@ def to_unit_range(images: jax.Array) -> jax.Array:
 
 
 def sample_streamed(key: jax.Array, step: jax.Array, data: dict[str, jax.Array],
-                    num: int) -> jax.Array:
-    """The sampler for batches that :class:`HostStream` already gathered."""
+                    num: int) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """The sampler for batches that :class:`HostStream` already gathered.
+
+    Returns the images, or ``(images, labels)`` when the stream carries labels.
+    """
     del key, step
     if data["images"].shape[0] != num:
         raise ValueError(f"streamed batch holds {data['images'].shape[0]} examples, the step "
                          f"reads {num}")
-    return to_unit_range(data["images"])
+    images = to_unit_range(data["images"])
+    return (images, data["labels"]) if "labels" in data else images
 
 
 class HostStream:
@@ -137,12 +150,16 @@ class HostStream:
     examples_per_step, H, W, C]`` (the input of ``make_multi_step(...,
     stacked=True)``), in the same order as the device-resident sampler. The
     next call's batches are gathered and copied on a worker thread while the
-    device runs the current call.
+    device runs the current call. With ``with_labels`` each call also gets the
+    examples' labels, ``[steps_per_call, examples_per_step]``.
     """
 
     def __init__(self, source: ArraySource, start_step: int, steps_per_call: int,
-                 examples_per_step: int):
+                 examples_per_step: int, with_labels: bool = False):
+        if with_labels and source.labels is None:
+            raise ValueError(f"{source.name} has no labels to stream")
         self._source = source
+        self._with_labels = with_labels
         self._next_step = start_step
         self._shape = (steps_per_call, examples_per_step)
         steps = jnp.arange(steps_per_call)
@@ -153,7 +170,10 @@ class HostStream:
 
     def _gather(self, first_step: int) -> dict[str, jax.Array]:
         indices = np.asarray(self._indices(jnp.int32(first_step)))
-        return {"images": jax.device_put(self._source.images[indices])}
+        batches = {"images": jax.device_put(self._source.images[indices])}
+        if self._with_labels:
+            batches["labels"] = jax.device_put(self._source.labels[indices].astype(np.int32))
+        return batches
 
     def __iter__(self):
         return self

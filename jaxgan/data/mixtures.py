@@ -36,10 +36,14 @@ class Mixture:
 
     def sample(self, key: jax.Array, num: int) -> jax.Array:
         """Draws ``num`` points, shape ``[num, 2]``; pure and jittable."""
+        return self.sample_with_modes(key, num)[0]
+
+    def sample_with_modes(self, key: jax.Array, num: int) -> tuple[jax.Array, jax.Array]:
+        """Draws ``num`` points and the index of the mode each came from."""
         mode_key, noise_key = jax.random.split(key)
         modes = jax.random.randint(mode_key, (num,), 0, self.num_modes)
         noise = jax.random.normal(noise_key, (num, 2))
-        return jnp.asarray(self.centers)[modes] + self.std * noise
+        return jnp.asarray(self.centers)[modes] + self.std * noise, modes
 
     def sample_real(self, key: jax.Array, step: jax.Array, data: None, num: int) -> jax.Array:
         """The sampler signature that :func:`jaxgan.step.make_sampling_step` takes.
@@ -48,6 +52,16 @@ class Mixture:
         """
         del step, data
         return self.sample(key, num)
+
+    def sample_labelled(self, key: jax.Array, step: jax.Array, data: None,
+                        num: int) -> tuple[jax.Array, jax.Array]:
+        """The conditional sampler: points labelled by their mode's index."""
+        del step, data
+        return self.sample_with_modes(key, num)
+
+    @property
+    def num_classes(self) -> int:
+        return self.num_modes
 
 
 def ring(num_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> Mixture:

@@ -20,6 +20,8 @@ use a classifier of the dataset at hand.
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -27,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgan import checkpoint
 from jaxgan.data.arrays import ArraySource, to_unit_range
 from jaxgan.models.classifier import Classifier
 
@@ -102,6 +105,55 @@ def fit_classifier(source: ArraySource, num_steps: int = 1000, batch_size: int =
     return FittedClassifier(model, params, accuracy, frequencies, float(real_confident))
 
 
+def load_or_fit_classifier(source: ArraySource, cache_dir: str, num_steps: int = 1000,
+                           seed: int = 0, log=None) -> FittedClassifier:
+    """The classifier :func:`fit_classifier` trains, cached on disk with orbax.
+
+    The cache entry is a directory under ``cache_dir`` named after the dataset,
+    its image shape and size, the number of steps and the seed; an entry is
+    reused only when all of these match, so runs with other settings train
+    (and cache) their own. An unreadable entry is reported with a warning and
+    trained again.
+
+    Args:
+      source: the labelled real data.
+      cache_dir: where entries live, e.g. ``<workdir>/classifier``.
+      num_steps, seed: as in :func:`fit_classifier`.
+      log: called with a line of progress, or ``None``.
+    """
+    height, width, channels = source.example_shape
+    description = {"dataset": source.name, "example_shape": [height, width, channels],
+                   "num_examples": source.num_examples, "num_classes": source.num_classes,
+                   "num_steps": num_steps, "seed": seed}
+    directory = os.path.join(cache_dir, f"{source.name}_{height}x{width}x{channels}_"
+                                        f"n{source.num_examples}_steps{num_steps}_seed{seed}")
+    model = Classifier(source.num_classes)
+    like = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
+                                             jnp.zeros((1, height, width, channels)))["params"])
+    try:
+        found = checkpoint.restore_tree(directory, like)
+    except checkpoint.CheckpointMismatchError as e:
+        warnings.warn(f"ignoring the unreadable classifier cache at {directory} ({e}); "
+                      "training it again", stacklevel=2)
+        found = None
+    if found is not None and found[1].get("description") == description:
+        params, metadata = found
+        if log:
+            log(f"classifier: loaded from {directory}")
+        return FittedClassifier(model, params, metadata["accuracy"],
+                                jnp.asarray(metadata["class_frequencies"], jnp.float32),
+                                metadata["holdout_confident_fraction"])
+    if log:
+        log(f"training the classifier ({num_steps} steps on real {source.name}), cached in "
+            f"{directory}")
+    fitted = fit_classifier(source, num_steps=num_steps, seed=seed)
+    checkpoint.save_tree(directory, fitted.params, {
+        "description": description, "accuracy": fitted.accuracy,
+        "class_frequencies": np.asarray(fitted.class_frequencies).tolist(),
+        "holdout_confident_fraction": fitted.holdout_confident_fraction})
+    return fitted
+
+
 def classifier_scores(probabilities: jax.Array, class_frequencies: jax.Array,
                       threshold: float = 0.9) -> dict[str, jax.Array]:
     """The scores of the module docstring from ``probabilities [N, num_classes]``.
@@ -122,3 +174,25 @@ def classifier_scores(probabilities: jax.Array, class_frequencies: jax.Array,
                                    & (class_frequencies > 0)),
         "class_kl": kl,
     }
+
+
+def label_accuracy(predicted: jax.Array, requested: jax.Array,
+                   num_classes: int) -> dict[str, jax.Array]:
+    """How often a conditional generator draws the class it was asked for.
+
+    Args:
+      predicted: the class each sample is judged to show, ``[N]`` (a
+        classifier's argmax, or the nearest mode of a mixture).
+      requested: the class each sample was generated for, ``[N]``.
+      num_classes: the number of classes.
+
+    Returns:
+      ``label_accuracy``, the fraction of samples with ``predicted ==
+      requested``, and ``label_accuracy_class_k`` for each class ``k``: the
+      same over the samples requested as ``k`` (0 where none were).
+    """
+    hits = (predicted == requested).astype(jnp.float32)
+    counts = jnp.bincount(requested, length=num_classes)
+    per_class = jnp.bincount(requested, weights=hits, length=num_classes) / jnp.maximum(counts, 1)
+    return {"label_accuracy": jnp.mean(hits),
+            **{f"label_accuracy_class_{k}": per_class[k] for k in range(num_classes)}}

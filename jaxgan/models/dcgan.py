@@ -20,6 +20,12 @@ for side-by-side benchmarks: the generator's upsampling layers are
 1)``, computed in a form whose gradients are fast on CPU) and its first layer
 is :class:`~jaxgan.models.layers.Project`; the discriminator's convolutions
 are flax ``Conv`` with PyTorch's padding written out.
+
+With ``num_classes > 0`` both networks are class-conditional (see
+:mod:`jaxgan.models.conditioning`): the generator takes the one-hot class
+appended to z, the discriminator takes it as extra input channels
+(``conditioning="concat"``) or through a projection term on its last
+features (``"projection"``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.conditioning import (
+    CONDITIONINGS,
+    ProjectionTerm,
+    append_to_channels,
+    class_weights,
+)
 from jaxgan.models.layers import Conv, Project, UpsampleConv
 
 DCGAN_INIT = nn.initializers.normal(stddev=0.02)
@@ -78,16 +90,24 @@ class DCGANGenerator(nn.Module):
       impl: how the upsampling convolutions are computed, ``"subpixel"`` or
         ``"xla"`` (see :mod:`jaxgan.models.layers`); the parameters and the
         function are the same.
+      num_classes: 0 for an unconditional generator; otherwise it is called as
+        ``generator(z, labels, train=...)`` and the one-hot class is appended
+        to z.
     """
 
     resolution: int = 64
     channels: int = 3
     width: int = 64
     impl: str = "subpixel"
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
+                 train: bool) -> jax.Array:
         start, doublings = _plan(self.resolution)
+        weights = class_weights(labels, self.num_classes, "DCGANGenerator")
+        if weights is not None:
+            z = jnp.concatenate([z, weights.astype(z.dtype)], axis=-1)
         features = self.width * 2 ** (doublings - 1)
         x = Project(features, start, kernel_init=DCGAN_INIT, name="project")(z)
         x = nn.relu(_batch_norm(train)(x))
@@ -112,21 +132,35 @@ class DCGANDiscriminator(nn.Module):
         ``"layer"`` (LayerNorm over each example's H, W and C, as WGAN-GP
         advises) or ``"instance"`` (per example and channel). Never on the
         input layer.
+      num_classes: 0 for an unconditional discriminator; otherwise it is
+        called as ``discriminator(x, labels, train=...)``.
+      conditioning: ``"concat"`` (the one-hot class as extra input channels)
+        or ``"projection"`` (a class embedding dotted with the spatially
+        summed last features, added to the logit).
     """
 
     resolution: int = 64
     width: int = 64
     normalization: str = "batch"
+    num_classes: int = 0
+    conditioning: str = "concat"
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
+                 train: bool) -> jax.Array:
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
                              f"{self.normalization!r}")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got "
+                             f"{self.conditioning!r}")
         start, doublings = _plan(self.resolution)
         if x.shape[1:3] != (self.resolution, self.resolution):
             raise ValueError(f"DCGANDiscriminator(resolution={self.resolution}) got images of "
                              f"shape {x.shape[1:]}; resize them or set resolution")
+        weights = class_weights(labels, self.num_classes, "DCGANDiscriminator")
+        if weights is not None and self.conditioning == "concat":
+            x = append_to_channels(x, weights)
         features = self.width
         for i in range(doublings):
             # kernel 4, stride 2, padding 1: halves the side.
@@ -137,5 +171,9 @@ class DCGANDiscriminator(nn.Module):
             x = nn.leaky_relu(x, 0.2)
             features *= 2
         # start x start -> 1x1: one logit.
-        x = Conv(1, (start, start), kernel_init=DCGAN_INIT, name="logit")(x)
-        return x.reshape((x.shape[0],))
+        logit = Conv(1, (start, start), kernel_init=DCGAN_INIT, name="logit")(x)
+        logit = logit.reshape((x.shape[0],))
+        if weights is not None and self.conditioning == "projection":
+            logit = logit + ProjectionTerm(self.num_classes, DCGAN_INIT, name="projection")(
+                jnp.sum(x, axis=(1, 2)), weights)
+        return logit

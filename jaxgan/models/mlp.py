@@ -3,6 +3,11 @@
 Generator: ``[Linear -> BatchNorm -> ReLU] * len(features)`` then a linear
 output layer (tanh on top for images in [-1, 1]). Discriminator:
 ``[Linear -> LeakyReLU(0.2)] * len(features)`` then one logit.
+
+With ``num_classes > 0`` both are class-conditional (see
+:mod:`jaxgan.models.conditioning`): the one-hot class is appended to z, and to
+the discriminator's input (``"concat"``) or dotted with its last hidden
+features (``"projection"``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jaxgan.models.conditioning import CONDITIONINGS, ProjectionTerm, class_weights
 
 
 class MLPGenerator(nn.Module):
@@ -27,6 +34,8 @@ class MLPGenerator(nn.Module):
         ``"tanh"`` for images scaled to [-1, 1].
       batch_norm_momentum: decay of the running statistics (flax convention:
         0.9 here is PyTorch's ``momentum=0.1``).
+      num_classes: 0 for an unconditional generator; otherwise it is called as
+        ``generator(z, labels, train=...)``.
     """
 
     output_shape: Sequence[int]
@@ -34,10 +43,15 @@ class MLPGenerator(nn.Module):
     batch_norm: bool = True
     output_activation: str | None = None
     batch_norm_momentum: float = 0.9
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
+                 train: bool) -> jax.Array:
         x = z
+        weights = class_weights(labels, self.num_classes, "MLPGenerator")
+        if weights is not None:
+            x = jnp.concatenate([x, weights.astype(x.dtype)], axis=-1)
         for width in self.features:
             x = nn.Dense(width, use_bias=not self.batch_norm)(x)
             if self.batch_norm:
@@ -59,15 +73,32 @@ class MLPDiscriminator(nn.Module):
     Attributes:
       features: widths of the hidden layers.
       negative_slope: slope of the LeakyReLU for negative inputs.
+      num_classes: 0 for an unconditional discriminator; otherwise it is
+        called as ``discriminator(x, labels, train=...)``.
+      conditioning: ``"concat"`` (one-hot class appended to the input) or
+        ``"projection"`` (a class embedding dotted with the last hidden layer).
     """
 
     features: Sequence[int] = (256, 256, 256)
     negative_slope: float = 0.2
+    num_classes: int = 0
+    conditioning: str = "concat"
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
+                 train: bool) -> jax.Array:
         del train  # no train-dependent layers; kept for the common signature
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got "
+                             f"{self.conditioning!r}")
+        weights = class_weights(labels, self.num_classes, "MLPDiscriminator")
         x = x.reshape((x.shape[0], -1))
+        if weights is not None and self.conditioning == "concat":
+            x = jnp.concatenate([x, weights.astype(x.dtype)], axis=-1)
         for width in self.features:
             x = nn.leaky_relu(nn.Dense(width)(x), self.negative_slope)
-        return nn.Dense(1)(x)[:, 0]
+        logit = nn.Dense(1)(x)[:, 0]
+        if weights is not None and self.conditioning == "projection":
+            logit = logit + ProjectionTerm(self.num_classes, nn.initializers.lecun_normal(),
+                                           name="projection")(x, weights)
+        return logit
