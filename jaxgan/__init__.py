@@ -6,11 +6,11 @@ holds everything that changes, and ``make_train_step(recipe)`` returns a pure
 The fit loop (:mod:`jaxgan.train`) is a thin layer on top.
 """
 
-from jaxgan import losses, penalties
+from jaxgan import control, losses, penalties
 from jaxgan.data import ArraySource, Mixture, digits, grid, ring
 from jaxgan.metrics import mode_coverage
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from jaxgan.state import GANRecipe, GANState, create_state, create_states, generate
+from jaxgan.state import GANRecipe, GANState, create_state, create_states, generate, generate_from
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step, step_key
 
 __version__ = "0.1.0"
@@ -24,10 +24,12 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "Mixture",
+    "control",
     "create_state",
     "create_states",
     "digits",
     "generate",
+    "generate_from",
     "grid",
     "losses",
     "make_multi_step",

@@ -116,6 +116,41 @@ def image_grids(path: str, panels: Sequence[np.ndarray], titles: Sequence[str] |
     fig.savefig(path)
 
 
+def image_rows(path: str, rows: np.ndarray, row_labels: Sequence[str],
+               column_labels: Sequence[str] | None = None, title: str | None = None) -> None:
+    """Saves a table of images as a PNG: one labelled row per sequence.
+
+    Args:
+      path: the PNG to write.
+      rows: ``[R, F, H, W, C]`` images in [-1, 1]: R sequences of F frames
+        (an editing path, an interpolation).
+      row_labels: R labels, shown left of the rows.
+      column_labels: F labels, shown above the first row.
+      title: a title over the table.
+    """
+    num_rows, num_cols = rows.shape[:2]
+    fig = Figure(figsize=(0.9 * num_cols + 1.2, 0.9 * num_rows + (0.6 if title else 0.2)),
+                 dpi=120)
+    for r in range(num_rows):
+        for c in range(num_cols):
+            ax = fig.add_subplot(num_rows, num_cols, r * num_cols + c + 1)
+            pixels = tile_images(rows[r, c][None], columns=1)
+            if pixels.shape[-1] == 1:
+                ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            else:
+                ax.imshow(pixels, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=8, rotation=0, ha="right", va="center")
+            if r == 0 and column_labels is not None:
+                ax.set_title(column_labels[c], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def plot_losses(metrics_path: str, path: str) -> None:
     """Plots ``d_loss`` and ``g_loss`` against ``step`` from a ``metrics.jsonl``."""
     records = []
