@@ -87,11 +87,13 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
     if config.lr_schedule != "constant":
         may_change.discard("num_steps")  # it sets the schedule's length
     for name in sorted(saved.keys() | current.keys()):
-        if name not in may_change and saved.get(name) != current.get(name):
+        # A field that one side's config predates had its default value there.
+        before, now = (c.get(name, OPTIONAL_FIELDS.get(name)) for c in (saved, current))
+        if name not in may_change and before != now:
             raise ConfigError(
-                f"the checkpoint at step {start_step} was trained with {name}="
-                f"{saved.get(name)!r}, this config has {name}={current.get(name)!r}; "
-                "pass the same value to resume, or use a new --workdir")
+                f"the checkpoint at step {start_step} was trained with {name}={before!r}, "
+                f"this config has {name}={now!r}; pass the same value to resume, or use a "
+                "new --workdir")
     if start_step > config.num_steps:
         raise ConfigError(f"the checkpoint is at step {start_step}, past num_steps="
                           f"{config.num_steps}; raise num_steps or use a new --workdir")

@@ -166,6 +166,15 @@ def test_check_resumable_allows_logging_changes_and_longer_runs():
     train.check_resumable(saved, config, start_step=20)
 
 
+def test_a_checkpoint_from_before_a_field_existed_resumes_with_its_default():
+    saved, config = saved_smoke_config()
+    del saved["conditioning"]  # configs written before conditional GANs lack it
+    train.check_resumable(saved, config, start_step=20)
+    config.conditioning = "projection"
+    with pytest.raises(train.ConfigError, match="trained with conditioning='none'"):
+        train.check_resumable(saved, config, start_step=20)
+
+
 @pytest.mark.parametrize("changes, start_step, expected", [
     ({"g_learning_rate": 5e-4}, 20, "trained with g_learning_rate=0.0005"),
     ({"g_features": [32, 32]}, 20, "trained with g_features=[32, 32]"),
