@@ -14,7 +14,11 @@ courses):
   where the second term (``other_weight`` = :math:`\\lambda`) penalises changes
   in the other classes' logits, so that the wanted feature moves and the rest
   stays. Each ``z`` stops once its target probability reaches
-  ``stop_probability``; the whole path is returned.
+  ``stop_probability``; the whole path is returned. For a multi-label
+  classifier of features (``features=True``: one independent sigmoid per
+  logit, such as CelebA's attributes) the score is
+  :math:`\\log \\sigma(f(G(z))_t)` instead, and the penalty keeps the other
+  features where they were.
 - :func:`interpolate_latents` walks the straight (or great-circle) line
   between two latents, and :func:`interpolate_classes` the line between two
   one-hot classes, for a conditional generator (whose modules take class
@@ -65,6 +69,7 @@ def edit_latents(
     learning_rate: float = 0.05,
     other_weight: float = 0.0,
     stop_probability: float | None = 0.9,
+    features: bool = False,
     optimizer: optax.GradientTransformation | None = None,
 ) -> EditPath:
     """Moves each latent in ``z`` towards images the classifier calls ``target``.
@@ -83,6 +88,8 @@ def edit_latents(
         classes' logits move freely.
       stop_probability: a latent stops moving once its target probability
         reaches this; ``None`` never stops.
+      features: the logits are independent features (sigmoid per logit)
+        rather than exclusive classes (softmax over logits).
       optimizer: an optax transformation to use instead of Adam.
 
     Returns:
@@ -97,19 +104,23 @@ def edit_latents(
     start_logits = classify(generate(z))
     num_classes = start_logits.shape[-1]
     others = 1.0 - jax.nn.one_hot(target, num_classes)  # [B, C]
+    log_probabilities = jax.nn.log_sigmoid if features else jax.nn.log_softmax
+
+    def target_probability(logits):  # [..., B, C] -> [..., B]
+        index = target.reshape((1,) * (logits.ndim - 2) + (-1, 1))
+        return jnp.exp(jnp.take_along_axis(log_probabilities(logits), index, -1)[..., 0])
 
     def objective(z):
         """Sum over the batch of each latent's J (latents do not interact)."""
         logits = classify(generate(z))
-        score = jnp.take_along_axis(jax.nn.log_softmax(logits), target[:, None], 1)[:, 0]
-        drift = jnp.sum(jnp.abs(logits - start_logits) * others, -1) / (num_classes - 1)
+        score = jnp.take_along_axis(log_probabilities(logits), target[:, None], 1)[:, 0]
+        drift = jnp.sum(jnp.abs(logits - start_logits) * others, -1) / max(num_classes - 1, 1)
         return jnp.sum(score - other_weight * drift), logits
 
     def reached(logits):
         if stop_probability is None:
             return jnp.zeros(logits.shape[:1], bool)
-        probability = jnp.take_along_axis(jax.nn.softmax(logits), target[:, None], 1)[:, 0]
-        return probability >= stop_probability
+        return target_probability(logits) >= stop_probability
 
     def step(carry, _):
         z, opt_state, done = carry
@@ -125,7 +136,7 @@ def edit_latents(
     last_logits = classify(generate(z_last))
     latents = jnp.concatenate([latents, z_last[None]])
     logits = jnp.concatenate([logits, last_logits[None]])
-    probability = jnp.take_along_axis(jax.nn.softmax(logits), target[None, :, None], 2)[..., 0]
+    probability = target_probability(logits)
     if stop_probability is None:
         first_success = jnp.full(z.shape[:1], -1)
     else:

@@ -212,3 +212,20 @@ def test_control_script_refuses_targets_that_are_not_classes(conditional_smoke_r
     result = run_control(f"--workdir={conditional_smoke_run}", "--targets=3,12")
     assert result.returncode == 2
     assert "--targets must be classes of 0..9" in result.stderr.strip().splitlines()[-1]
+
+
+def test_feature_editing_raises_one_sigmoid_score_and_can_hold_the_others():
+    """Multi-label features: the score is log sigmoid of the target's logit."""
+    z = jnp.array([[-1.0, 0.0]])
+    free = control.edit_latents(toy_generate, toy_classify, z, 0, num_steps=1,
+                                stop_probability=None, features=True,
+                                optimizer=optax.sgd(0.1))
+    # d/dz log sigmoid(3 a_0 . z) = 3 a_0 (1 - sigmoid(3 a_0 . z)), by hand.
+    logit = 3.0 * z[0] @ CLASS_DIRECTIONS[0]
+    expected = z[0] + 0.1 * 3.0 * CLASS_DIRECTIONS[0] * (1 - jax.nn.sigmoid(logit))
+    np.testing.assert_allclose(free.latents[1, 0], expected, rtol=1e-5)
+    path = control.edit_latents(toy_generate, toy_classify, z, 0, num_steps=200,
+                                features=True)
+    assert path.first_success[0] > 0
+    np.testing.assert_allclose(path.target_probability[:, 0],
+                               jax.nn.sigmoid(path.logits[:, 0, 0]), rtol=1e-5)
