@@ -9,7 +9,7 @@ run (trained now if missing). Then, from ``--num_latents`` random latents,
 it edits every latent towards every target class by gradient ascent on the
 classifier's score (:func:`jaxgan.control.edit_latents`), once without and
 once with the penalty on the other classes' logits. It writes, under
-``<workdir>/control/``:
+``<workdir>/control/`` (or ``--out_dir``):
 
 - ``control.json``: per setting (``free``, ``penalised``), the success rate
   (target probability >= 0.9 within ``--num_steps``), mean steps to success,
@@ -39,6 +39,7 @@ _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "Adam step size on z.
 _OTHER_WEIGHT = flags.DEFINE_float("other_weight", 1.0, "Weight of the penalty on the other "
                                    "classes' logit changes, for the penalised setting.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the starting latents.")
+_OUT_DIR = flags.DEFINE_string("out_dir", None, "Where to write (default: <workdir>/control).")
 STOP_PROBABILITY = 0.9
 
 
@@ -47,7 +48,7 @@ def _usage_error(message: str) -> None:
     sys.exit(2)
 
 
-def _summarize(path, start_classes, targets, checker_classes, num_classes):
+def _summarize(path, targets, checker_classes, num_classes):
     """Flat numbers for one setting; pairs already confidently the target are left out."""
     import numpy as np
 
@@ -70,8 +71,6 @@ def _summarize(path, start_classes, targets, checker_classes, num_classes):
     for t in np.unique(targets):
         pairs = counted & (targets == t)
         summary[f"success_rate_class_{t}"] = float(success[pairs].sum() / max(pairs.sum(), 1))
-    # The classes the edits started from, for the record.
-    summary["start_class_counts"] = np.bincount(start_classes, minlength=num_classes).tolist()
     return summary
 
 
@@ -141,35 +140,44 @@ def main(argv):
     def classify(images):
         return guide.model.apply({"params": guide.params}, images)
 
+    # Arrays enter as arguments, not closed-over constants, which XLA would
+    # spend minutes constant-folding through the networks.
     @jax.jit
-    def edit(other_weight):
-        return control.edit_latents(generate, classify, z, pair_targets, _NUM_STEPS.value,
-                                    _LEARNING_RATE.value, other_weight, STOP_PROBABILITY)
+    def edit(state, guide_params, z, other_weight):
+        return control.edit_latents(
+            lambda latents: generate_from(recipe, state, latents, labels),
+            lambda images: guide.model.apply({"params": guide_params}, images),
+            z, pair_targets, _NUM_STEPS.value, _LEARNING_RATE.value, other_weight,
+            STOP_PROBABILITY)
 
     start_classes = np.asarray(jnp.argmax(classify(generate(z)), -1))
-    out_dir = os.path.join(workdir, "control")
+    out_dir = _OUT_DIR.value or os.path.join(workdir, "control")
     os.makedirs(out_dir, exist_ok=True)
     result = {"workdir": os.path.abspath(workdir), "generator_step": run.step,
               "conditional": recipe.conditional, "num_latents": _NUM_LATENTS.value,
               "targets": targets, "num_steps": _NUM_STEPS.value,
               "learning_rate": _LEARNING_RATE.value, "stop_probability": STOP_PROBABILITY,
-              "classifier_accuracy": guide.accuracy, "checker_accuracy": checker.accuracy}
+              "classifier_accuracy": guide.accuracy, "checker_accuracy": checker.accuracy,
+              # The classes of the starting latents' images, for the record.
+              "start_class_counts": np.bincount(start_classes[:_NUM_LATENTS.value],
+                                                minlength=num_classes).tolist()}
     paths = {}
     for setting, weight in (("free", 0.0), ("penalised", _OTHER_WEIGHT.value)):
         log(f"editing {z.shape[0]} latent/target pairs for {_NUM_STEPS.value} steps "
             f"({setting}, other_weight {weight})...")
-        path = paths[setting] = jax.device_get(edit(weight))
+        path = paths[setting] = jax.device_get(edit(state, guide.params, z, weight))
         final_images = generate(jnp.asarray(path.final_latents))
         checker_classes = np.asarray(jnp.argmax(checker.model.apply(
             {"params": checker.params}, final_images), -1))
-        summary = _summarize(path, start_classes, np.asarray(pair_targets), checker_classes,
-                             num_classes)
+        summary = _summarize(path, np.asarray(pair_targets), checker_classes, num_classes)
         summary["other_weight"] = weight
         result[setting] = summary
+        steps, agrees = summary["mean_steps_to_success"], summary["checker_agrees"]
         log(f"  {setting}: {summary['success_rate']:.1%} of {summary['edits']} edits reach "
-            f"p >= {STOP_PROBABILITY} (mean {summary['mean_steps_to_success']} steps); other "
-            f"classes' logits move {summary['other_logit_change']:.3f} on average; the second "
-            f"classifier agrees on {summary['checker_agrees']}")
+            f"p >= {STOP_PROBABILITY}" + (f" (in {steps:.1f} steps on average)" if steps else "")
+            + f"; the other classes' logits move {summary['other_logit_change']:.3f} on average"
+            + (f"; the second classifier agrees on {agrees:.1%} of the successes"
+               if agrees is not None else ""))
     with open(os.path.join(out_dir, "control.json"), "w") as f:
         json.dump(result, f, indent=2)
 

@@ -422,7 +422,7 @@ def _plot_samples(path: str, source: Mixture | ArraySource, samples: np.ndarray,
         for i in range(shown):
             scores = ""
             if "label_accuracy" in per_seed:
-                scores = f": {per_seed['label_accuracy'][i]:.0%} show their class"
+                scores = f": {per_seed['label_accuracy'][i]:.1%} show their class"
             elif "confident_fraction" in per_seed:
                 scores = (f": {per_seed['confident_fraction'][i]:.0%} confident, "
                           f"{int(per_seed['classes_covered'][i])}/{source.num_classes} classes")
