@@ -64,7 +64,7 @@ def _summarize(path, targets, checker_classes, num_classes):
         "already_target": int((~counted).sum()),
         "success_rate": float(success.sum() / max(counted.sum(), 1)),
         "mean_steps_to_success": float(first_success[success].mean()) if success.any() else None,
-        "other_logit_change": float(other_change[counted].mean()),
+        "other_logit_change": float(other_change[counted].mean()) if counted.any() else None,
         "checker_agrees": float((checker_classes == targets)[success].mean())
         if success.any() else None,
     }
@@ -81,9 +81,9 @@ def main(argv):
         _usage_error("--workdir is required: the workdir of a run trained by experiments/train.py")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
-    for name, flag in (("num_latents", _NUM_LATENTS), ("num_steps", _NUM_STEPS)):
-        if flag.value < 1:
-            _usage_error(f"--{name} must be at least 1, got {flag.value}")
+    for name, flag, least in (("num_latents", _NUM_LATENTS, 2), ("num_steps", _NUM_STEPS, 1)):
+        if flag.value < least:
+            _usage_error(f"--{name} must be at least {least}, got {flag.value}")
     if not _LEARNING_RATE.value > 0 or _OTHER_WEIGHT.value < 0:
         _usage_error("--learning_rate must be > 0 and --other_weight >= 0")
 
@@ -110,7 +110,7 @@ def main(argv):
                    else [int(t) for t in _TARGETS.value])
     except ValueError:
         _usage_error(f"--targets must be class numbers, got {','.join(_TARGETS.value)}")
-    if any(not 0 <= t < num_classes for t in targets):
+    if not targets or any(not 0 <= t < num_classes for t in targets):
         _usage_error(f"--targets must be classes of 0..{num_classes - 1}, got {targets}")
 
     def log(line):
@@ -175,7 +175,8 @@ def main(argv):
         steps, agrees = summary["mean_steps_to_success"], summary["checker_agrees"]
         log(f"  {setting}: {summary['success_rate']:.1%} of {summary['edits']} edits reach "
             f"p >= {STOP_PROBABILITY}" + (f" (in {steps:.1f} steps on average)" if steps else "")
-            + f"; the other classes' logits move {summary['other_logit_change']:.3f} on average"
+            + (f"; the other classes' logits move {summary['other_logit_change']:.3f} on average"
+               if summary["other_logit_change"] is not None else "")
             + (f"; the second classifier agrees on {agrees:.1%} of the successes"
                if agrees is not None else ""))
     with open(os.path.join(out_dir, "control.json"), "w") as f:
@@ -192,7 +193,7 @@ def main(argv):
     shown = np.asarray(shown)
     # Eight frames per row, evenly spaced up to the step where that latent stopped.
     frames = 8
-    ends = np.where(path.first_success[shown] > 0, path.first_success[shown], _NUM_STEPS.value)
+    ends = np.where(path.first_success[shown] >= 0, path.first_success[shown], _NUM_STEPS.value)
     steps = np.round(np.linspace(0, 1, frames)[None] * ends[:, None]).astype(int)  # [rows, F]
     latents = np.asarray(path.latents)[steps, shown[:, None]]     # [rows, F, D]
     rows = np.asarray(generate_from(recipe, state, jnp.asarray(latents.reshape(-1, z.shape[1])),
@@ -201,7 +202,8 @@ def main(argv):
     probability = np.asarray(path.target_probability)[steps, shown[:, None]]
     row_labels = [f"{start_classes[p]} -> {int(pair_targets[p])}\n"
                   f"p {probability[r, 0]:.2f} -> {probability[r, -1]:.2f}\n"
-                  f"in {ends[r]} steps" for r, p in enumerate(shown)]
+                  + (f"in {ends[r]} steps" if path.first_success[p] != 0 else "already there")
+                  for r, p in enumerate(shown)]
     viz.image_rows(os.path.join(out_dir, "trajectory.png"), rows, row_labels,
                    [f"{k}/{frames - 1}" for k in range(frames)],
                    title=f"editing z towards a class (other_weight {_OTHER_WEIGHT.value}); "
@@ -216,7 +218,7 @@ def main(argv):
         for i in range(min(4, num_classes // 2)):
             a, b = 2 * i, 2 * i + 1
             weights = control.interpolate_classes(a, b, num_classes, 8)
-            sequences.append(generate_from(recipe, state, jnp.repeat(z0[i:i + 1], 8, 0),
+            sequences.append(generate_from(recipe, state, jnp.repeat(z0[i % n][None], 8, 0),
                                            weights))
             row_labels.append(f"class {a} -> {b}")
     viz.image_rows(os.path.join(out_dir, "interpolation.png"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from typing import Any
 
 import jax
@@ -85,23 +86,36 @@ _METADATA = "metadata.json"
 
 
 def save_tree(directory: str, tree: PyTree, metadata: dict) -> None:
-    """Saves ``tree`` (arrays) and ``metadata`` (JSON) under ``directory``.
+    """Saves ``tree`` (arrays) and ``metadata`` (JSON) as ``directory``.
 
-    Waits for the write. The metadata file is written last, so a directory
-    without it is an unfinished save, which :func:`restore_tree` ignores.
+    Waits for the write. Everything is written into a fresh directory beside
+    ``directory`` and renamed into place, so a reader never sees a half-written
+    entry, and two processes saving the same entry cannot delete each other's
+    files: the last rename wins and the other copy is discarded. An existing
+    ``directory`` (say, a damaged one) is replaced.
     """
     directory = os.path.abspath(directory)
-    if os.path.exists(directory):
-        shutil.rmtree(directory)
-    os.makedirs(directory)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(os.path.join(directory, "tree"), jax.tree.map(np.asarray, tree))
-    checkpointer.wait_until_finished()
-    checkpointer.close()
-    tmp = os.path.join(directory, f"{_METADATA}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(directory, _METADATA))
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
+    try:
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save(os.path.join(staging, "tree"), jax.tree.map(np.asarray, tree))
+        checkpointer.wait_until_finished()
+        checkpointer.close()
+        with open(os.path.join(staging, _METADATA), "w") as f:
+            json.dump(metadata, f, indent=2, sort_keys=True)
+        if os.path.exists(directory):  # move the old entry aside, then drop it
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old.", dir=parent)
+            os.replace(directory, os.path.join(old, "entry"))
+            shutil.rmtree(old, ignore_errors=True)
+        os.rename(staging, directory)
+    except OSError:
+        if not os.path.exists(os.path.join(directory, _METADATA)):
+            raise
+        # Another process finished the same entry first: keep theirs.
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def restore_tree(directory: str, like: PyTree) -> tuple[PyTree, dict] | None:

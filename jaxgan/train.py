@@ -463,6 +463,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         raise ConfigError(f"{source.name} has {source.num_examples} examples but a step reads "
                           f"batch_size * n_disc = {examples_per_step}; lower batch_size")
     recipe = build_recipe(config, source.example_shape, num_classes(config, source))
+    if recipe.conditional and config.num_eval_samples < recipe.num_classes:
+        raise ConfigError(f"config.num_eval_samples={config.num_eval_samples} cannot ask for each "
+                          f"of the {recipe.num_classes} classes; raise it to at least "
+                          f"{recipe.num_classes}")
     seeds = np.arange(config.seed, config.seed + config.num_seeds)
     states = create_states(recipe, seeds, source.example_shape)
 

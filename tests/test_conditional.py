@@ -100,21 +100,23 @@ def test_modules_refuse_missing_unexpected_or_misshapen_labels(family):
         unconditional.init(jax.random.PRNGKey(0), z, jnp.zeros(2, jnp.int32), train=False)
 
 
-def mlp_recipe(conditioning="concat"):
+def mlp_recipe(conditioning="concat", n_disc=1):
     return GANRecipe(
         MLPGenerator(output_shape=(2,), features=(16,), batch_norm=False, num_classes=8),
         MLPDiscriminator(features=(16,), num_classes=8, conditioning=conditioning),
-        latent_dim=4, num_classes=8, g_optimizer=optax.sgd(0.1), d_optimizer=optax.sgd(0.1))
+        latent_dim=4, num_classes=8, g_optimizer=optax.sgd(0.1), d_optimizer=optax.sgd(0.1),
+        n_disc=n_disc)
 
 
 def test_train_step_generates_fakes_for_the_real_labels_and_scores_them_with_them():
-    """The step's losses, recomputed by hand from its documented keys: fakes of
-    discriminator update i are generated for batch i's labels and judged with
-    them; the generator update uses the last update's labels."""
-    recipe = mlp_recipe()
+    """The step's losses, recomputed by hand from its documented keys, with two
+    discriminator updates: fakes of update i are generated for batch i's labels
+    and judged with them; the generator update uses the last update's labels."""
+    recipe = mlp_recipe(n_disc=2)
     state = create_state(recipe, jax.random.PRNGKey(0), (2,))
-    points, labels = ring().sample_with_modes(jax.random.PRNGKey(1), 32)
-    new_state, metrics = jax.jit(make_train_step(recipe))(state, (points[None], labels[None]))
+    points, labels = ring().sample_with_modes(jax.random.PRNGKey(1), 64)
+    points, labels = points.reshape(2, 32, 2), labels.reshape(2, 32)
+    new_state, metrics = jax.jit(make_train_step(recipe))(state, (points, labels))
 
     noise_key = jax.random.fold_in(jax.random.fold_in(state.key, 0), 0)
 
@@ -124,18 +126,27 @@ def test_train_step_generates_fakes_for_the_real_labels_and_scores_them_with_the
     def d(params, x, y):
         return recipe.discriminator.apply({"params": params}, x, y, train=False)
 
-    fake = g(state.g_params, recipe.sample_latent(jax.random.fold_in(noise_key, 0), 32), labels)
-    d_loss = losses.bce_discriminator_loss(d(state.d_params, points, labels),
-                                           d(state.d_params, fake, labels)).mean()
-    np.testing.assert_allclose(metrics["d_loss"], d_loss, rtol=1e-5)
-    z_g = recipe.sample_latent(jax.random.fold_in(noise_key, 1), 32)
-    g_loss = losses.non_saturating_generator_loss(
-        d(new_state.d_params, g(state.g_params, z_g, labels), labels)).mean()
-    np.testing.assert_allclose(metrics["g_loss"], g_loss, rtol=1e-5)
-    # The check can fail: with the labels shuffled the loss differs.
-    shuffled = jnp.roll(labels, 1)
-    assert not np.isclose(d_loss, losses.bce_discriminator_loss(
-        d(state.d_params, points, labels), d(state.d_params, fake, shuffled)).mean())
+    def d_loss(params, i, fake_labels):
+        z = recipe.sample_latent(jax.random.fold_in(noise_key, i), 32)
+        fake = g(state.g_params, z, fake_labels)
+        return losses.bce_discriminator_loss(d(params, points[i], labels[i]),
+                                             d(params, fake, fake_labels)).mean()
+
+    # Update 0 from the initial parameters, update 1 from those after one SGD step.
+    loss_0, grads = jax.value_and_grad(d_loss)(state.d_params, 0, labels[0])
+    d_params_1 = jax.tree.map(lambda p, g_: p - 0.1 * g_, state.d_params, grads)
+    loss_1 = d_loss(d_params_1, 1, labels[1])
+    np.testing.assert_allclose(metrics["d_loss"], (loss_0 + loss_1) / 2, rtol=1e-5)
+    z_g = recipe.sample_latent(jax.random.fold_in(noise_key, 2), 32)
+
+    def g_loss(fake_labels):
+        return losses.non_saturating_generator_loss(
+            d(new_state.d_params, g(state.g_params, z_g, fake_labels), fake_labels)).mean()
+
+    np.testing.assert_allclose(metrics["g_loss"], g_loss(labels[1]), rtol=1e-5)
+    # The checks can fail: the first batch's labels, or shuffled ones, give other losses.
+    assert not np.isclose(g_loss(labels[0]), g_loss(labels[1]))
+    assert not np.isclose(loss_0, d_loss(state.d_params, 0, jnp.roll(labels[0], 1)))
 
 
 def test_conditional_step_refuses_a_batch_without_labels():
@@ -163,10 +174,12 @@ def test_labelled_samplers_keep_each_example_with_its_label():
                         with_labels=True)
     streamed = next(stream)
     stream.close()
-    first_images, first_labels = sample_streamed(None, None, jax.tree.map(lambda x: x[0],
-                                                                          streamed), 8)
-    np.testing.assert_array_equal(first_images, batch)
-    np.testing.assert_array_equal(first_labels, labels)
+    for i, step in enumerate((5, 6)):  # both steps of the call, as the device reads them
+        one_step = {name: value[i] for name, value in streamed.items()}
+        images_i, labels_i = sample_streamed(None, None, one_step, 8)
+        expected = source.sample_labelled(None, jnp.int32(step), data, 8)
+        np.testing.assert_array_equal(images_i, expected[0])
+        np.testing.assert_array_equal(labels_i, expected[1])
 
     points, modes = ring().sample_labelled(jax.random.PRNGKey(0), None, None, 64)
     centers = ring().centers[np.asarray(modes)]

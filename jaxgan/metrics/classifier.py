@@ -20,6 +20,7 @@ use a classifier of the dataset at hand.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from typing import NamedTuple
@@ -110,10 +111,10 @@ def load_or_fit_classifier(source: ArraySource, cache_dir: str, num_steps: int =
     """The classifier :func:`fit_classifier` trains, cached on disk with orbax.
 
     The cache entry is a directory under ``cache_dir`` named after the dataset,
-    its image shape and size, the number of steps and the seed; an entry is
-    reused only when all of these match, so runs with other settings train
-    (and cache) their own. An unreadable entry is reported with a warning and
-    trained again.
+    its image shape and size, a hash of its images and labels, the number of
+    steps and the seed; an entry is reused only when all of these match, so
+    runs with other settings or data train (and cache) their own. An unreadable
+    entry is reported with a warning and trained again.
 
     Args:
       source: the labelled real data.
@@ -122,11 +123,16 @@ def load_or_fit_classifier(source: ArraySource, cache_dir: str, num_steps: int =
       log: called with a line of progress, or ``None``.
     """
     height, width, channels = source.example_shape
+    # The data's own fingerprint: two files of the same name and shape differ here.
+    digest = hashlib.sha256(np.ascontiguousarray(source.images).tobytes())
+    digest.update(np.ascontiguousarray(source.labels).tobytes())
+    fingerprint = digest.hexdigest()[:12]
     description = {"dataset": source.name, "example_shape": [height, width, channels],
                    "num_examples": source.num_examples, "num_classes": source.num_classes,
-                   "num_steps": num_steps, "seed": seed}
+                   "data_sha256": fingerprint, "num_steps": num_steps, "seed": seed}
     directory = os.path.join(cache_dir, f"{source.name}_{height}x{width}x{channels}_"
-                                        f"n{source.num_examples}_steps{num_steps}_seed{seed}")
+                                        f"n{source.num_examples}_{fingerprint}_steps{num_steps}_"
+                                        f"seed{seed}")
     model = Classifier(source.num_classes)
     like = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
                                              jnp.zeros((1, height, width, channels)))["params"])
