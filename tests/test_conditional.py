@@ -198,6 +198,11 @@ def test_conditioning_needs_labels_and_a_known_kind(tmp_path):
     with pytest.raises(train.ConfigError, match="needs class labels"):
         train.train_and_evaluate(config, str(workdir))
     assert not workdir.exists()  # refused before anything was written
+    config = digits_smoke.get_config()
+    config.conditioning, config.num_eval_samples = "concat", 5
+    with pytest.raises(train.ConfigError, match="num_eval_samples=5 cannot ask for each of the 10"):
+        train.train_and_evaluate(config, str(workdir))
+    assert not workdir.exists()
 
 
 @pytest.mark.slow
