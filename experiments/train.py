@@ -7,7 +7,9 @@ With no ``--config`` it runs the default experiment (no network needed); with
 no ``--workdir`` it writes to ``runs/<dataset>``. Running the same command again
 resumes from the latest checkpoint in the workdir. Exit code 0 on success, 2 on
 a user error (bad flag or config value, unknown or unavailable dataset,
-incompatible checkpoint), with a one-line message on stderr.
+incompatible checkpoint), 1 when training diverges (non-finite losses or
+parameters), 130 after Ctrl-C has saved a checkpoint; each with a one-line
+message on stderr.
 """
 
 import os
@@ -70,6 +72,12 @@ def main(argv):
         result = train.train_and_evaluate(config, workdir)
     except train.ConfigError as e:
         _usage_error(str(e))
+    except train.DivergenceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except train.Interrupted as e:
+        print(str(e), file=sys.stderr)
+        sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
     summary = "".join(f", {k} {result[k]:.3g}" for k in train.headline_metrics(result))
     print(f"done: step {result['step']}{summary}")
     print(f"results in {os.path.abspath(workdir)}: eval.json, metrics.jsonl, samples/, "

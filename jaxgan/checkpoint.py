@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -76,6 +78,63 @@ class Checkpointer:
         restored = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract)))
         return restored["state"]
+
+    def restore_latest(self, like: PyTree, check_config: Callable[[int, dict], None] | None = None
+                       ) -> tuple[int, dict, PyTree] | None:
+        """The newest checkpoint that reads back: ``(step, config, state)``, or
+        ``None`` when there is none.
+
+        A checkpoint that cannot be read (damaged on disk; orbax's own
+        finalize-by-rename already hides one cut off mid-write) is moved out
+        of the way into ``<directory>-unreadable/``, kept for inspection, with
+        a warning, and the one before it is tried.
+
+        ``check_config(step, config)`` is called before the state is read, so
+        that a config that may not resume is refused first; what it raises
+        passes through.
+
+        Raises:
+          CheckpointMismatchError: the newest readable checkpoint does not fit
+            ``like`` (another model): not damage, so nothing is moved.
+        """
+        for step in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                config = self.restore_config(step)
+            except Exception as e:  # orbax and tensorstore raise many kinds for damage
+                self._set_aside(step, e)
+                continue
+            if check_config is not None:
+                check_config(step, config)
+            try:
+                state = self.restore(step, like)
+            except CheckpointMismatchError:
+                raise
+            except Exception as e:
+                self._set_aside(step, e)
+                continue
+            return step, config, state
+        return None
+
+    def _set_aside(self, step: int, error: Exception) -> None:
+        # The first sentence: tensorstore appends pages of detail after it.
+        lines = str(error).strip().splitlines() or [""]
+        reason = lines[0].split(". See ")[0][:200]
+        aside = self._move_aside(step)
+        warnings.warn(f"the checkpoint at step {step} is unreadable ({type(error).__name__}: "
+                      f"{reason}); moved it to {aside} and using the one before it",
+                      stacklevel=3)
+
+    def _move_aside(self, step: int) -> str:
+        unreadable = f"{self.directory}-unreadable"
+        os.makedirs(unreadable, exist_ok=True)
+        target = tempfile.mkdtemp(prefix=f"{step}.", dir=unreadable)
+        os.replace(os.path.join(self.directory, str(step)), os.path.join(target, str(step)))
+        self._manager.reload()
+        return os.path.join(target, str(step))
+
+    def wait(self) -> None:
+        """Waits for the asynchronous save in flight, if any."""
+        self._manager.wait_until_finished()
 
     def close(self) -> None:
         self._manager.wait_until_finished()

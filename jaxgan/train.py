@@ -15,7 +15,9 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from typing import Any, NamedTuple
 
@@ -54,7 +56,8 @@ IMAGE_DATASETS = ("digits", *TFDS_NAMES)
 FILE_PREFIXES = ("npz:", "folder:")
 # Fields that only newer configs have, with the value older configs meant.
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
-                   "d_normalization": "batch", "conditioning": "none", "classifier_dir": None}
+                   "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
+                   "on_nan": "stop"}
 # The device-resident path is taken while the dataset needs at most this share
 # of the device's memory (the rest is for the model and its activations).
 _DEVICE_DATA_SHARE = 0.25
@@ -67,12 +70,29 @@ class ConfigError(ValueError):
     """A user error in the config, the data or the workdir: reported in one line."""
 
 
+class DivergenceError(RuntimeError):
+    """Training produced non-finite losses or parameters (and no rollback is left)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped the run after saving a checkpoint."""
+
+
+ON_NAN = ("stop", "rollback")
+# on_nan="rollback": how many times, and by how much each lowers both rates.
+MAX_ROLLBACKS = 3
+ROLLBACK_LR_FACTOR = 0.5
+# The learning-rate factor that rollbacks left, saved with each checkpoint
+# (beside the config's own fields) so that a resumed run keeps it.
+LR_SCALE_KEY = "lr_scale_after_rollbacks"
+
+
 # Fields a resumed run may change: they steer logging and evaluation, not what
 # is trained. (num_steps too, unless a schedule depends on it.)
 RESUME_MAY_CHANGE = frozenset({
     "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
     "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_dir",
-    "data_placement", "download", "classifier_steps", "classifier_dir"})
+    "data_placement", "download", "classifier_steps", "classifier_dir", "on_nan"})
 
 
 def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
@@ -83,7 +103,7 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
       ConfigError: naming the first field that differs from the checkpoint's.
     """
     current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
-    may_change = set(RESUME_MAY_CHANGE)
+    may_change = set(RESUME_MAY_CHANGE) | {LR_SCALE_KEY}
     if config.lr_schedule != "constant":
         may_change.discard("num_steps")  # it sets the schedule's length
     for name in sorted(saved.keys() | current.keys()):
@@ -138,6 +158,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     classifier_steps = _option(config, "classifier_steps")
     if not isinstance(classifier_steps, int) or classifier_steps < 0:
         fail(f"config.classifier_steps must be an integer >= 0, got {classifier_steps!r}")
+    on_nan = _option(config, "on_nan")
+    if on_nan not in ON_NAN:
+        fail(f"on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
     conditioning = _option(config, "conditioning")
     if conditioning not in ("none", *CONDITIONINGS):
         fail(f"conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
@@ -250,10 +273,11 @@ def num_classes(config: ml_collections.ConfigDict, source: Mixture | ArraySource
 
 
 def build_recipe(config: ml_collections.ConfigDict, example_shape,
-                 classes: int = 0) -> GANRecipe:
+                 classes: int = 0, lr_scale: float = 1.0) -> GANRecipe:
     """The GAN that ``config`` describes, for examples of ``example_shape``.
 
-    ``classes`` > 0 makes it class-conditional (see :func:`num_classes`).
+    ``classes`` > 0 makes it class-conditional (see :func:`num_classes`);
+    ``lr_scale`` multiplies both learning rates (rollbacks lower it).
     """
     pair = losses.get_loss_pair(config.loss, config.real_label)
     conditioning = _option(config, "conditioning")
@@ -278,9 +302,10 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         latent_dim=config.latent_dim,
         d_loss=pair.discriminator,
         g_loss=pair.generator,
-        g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
+        g_optimizer=_adam(config, lr_scale * config.g_learning_rate, config.num_steps),
         # The discriminator takes n_disc optimizer steps per train step.
-        d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc),
+        d_optimizer=_adam(config, lr_scale * config.d_learning_rate,
+                          config.num_steps * config.n_disc),
         n_disc=config.n_disc,
         penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
         penalty_weight=config.d_penalty_weight,
@@ -472,19 +497,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                                config.keep_checkpoints)
-    start_step = checkpointer.latest_step() or 0
-    if start_step:
-        try:
-            check_resumable(checkpointer.restore_config(start_step), config, start_step)
-            states = checkpointer.restore(start_step, like=states)
-        except checkpoint_lib.CheckpointMismatchError as e:
-            checkpointer.close()
-            raise ConfigError(f"the checkpoint at step {start_step} in {checkpointer.directory} "
-                              f"does not fit this config ({e}); use a new --workdir") from e
-        except ConfigError:
-            checkpointer.close()
-            raise
+    start_step, lr_scale = 0, 1.0
+    try:
+        latest = checkpointer.restore_latest(
+            like=states, check_config=lambda step, saved: check_resumable(saved, config, step))
+        if latest is not None:
+            start_step, saved, states = latest
+            lr_scale = saved.get(LR_SCALE_KEY, 1.0)
+    except checkpoint_lib.CheckpointMismatchError as e:
+        checkpointer.close()
+        raise ConfigError(f"the newest checkpoint in {checkpointer.directory} does not fit this "
+                          f"config ({e}); use a new --workdir") from e
+    except ConfigError:
+        checkpointer.close()
+        raise
 
+    if lr_scale != 1.0:  # earlier rollbacks lowered the rates
+        recipe = build_recipe(config, source.example_shape, recipe.num_classes, lr_scale)
     samples_dir = os.path.join(workdir, "samples")
     os.makedirs(samples_dir, exist_ok=True)
     _write_json(os.path.join(workdir, "config.json"), config.to_dict())
@@ -499,21 +528,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     else:  # each call takes the whole dataset (or None), already on the device
         sampler = source.sample_labelled if recipe.conditional else source.sample_real
         data = source.device_data() if isinstance(source, ArraySource) else None
-    step = make_sampling_step(make_train_step(recipe), sampler, config.batch_size,
-                              config.n_disc)
-    # One program runs K steps of every seed, with the state donated so that XLA
-    # updates it in place. It is compiled ahead of time: the compile is timed on
-    # its own (not charged to steps_per_sec), and a run cannot compile twice.
-    compile_start = time.perf_counter()
-    multi_step = jax.jit(jax.vmap(make_multi_step(step, k, stacked=streamed), in_axes=(0, None)),
-                         donate_argnums=0).lower(states, data).compile()
-    compile_seconds = time.perf_counter() - compile_start
+    def compile_steps(recipe: GANRecipe):
+        step = make_sampling_step(make_train_step(recipe), sampler, config.batch_size,
+                                  config.n_disc)
+        # One program runs K steps of every seed, with the state donated so that
+        # XLA updates it in place. It is compiled ahead of time: the compile is
+        # timed on its own (not charged to steps_per_sec), and a run cannot
+        # compile twice (a rollback builds a new program, with lower rates).
+        start = time.perf_counter()
+        compiled = jax.jit(jax.vmap(make_multi_step(step, k, stacked=streamed),
+                                    in_axes=(0, None)),
+                           donate_argnums=0).lower(states, data).compile()
+        return compiled, time.perf_counter() - start
+
+    multi_step, compile_seconds = compile_steps(recipe)
     eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL_KEY_TAG)
     classifier = _fit_classifier(config, source, workdir)
     evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key, classifier)
-    stream = (HostStream(source, start_step, k, examples_per_step,
-                         with_labels=recipe.conditional) if streamed else None)
 
+    def open_stream(first_step):
+        return (HostStream(source, first_step, k, examples_per_step,
+                           with_labels=recipe.conditional) if streamed else None)
+
+    stream = open_stream(start_step)
     logs = _Logs(workdir, start_step)
     progress = tqdm(total=config.num_steps, initial=start_step, unit="step",
                     desc=f"{config.dataset} x{config.num_seeds} seed(s)",
@@ -524,6 +561,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     interval_start, interval_step = time.perf_counter(), start_step
     step_now = start_step
     last_eval = None  # (per-seed metrics, samples) at step_now, if evaluated there
+    rollbacks = 0
+    interrupt = _InterruptFlag()
+
+    def saved_config():
+        saved = config.to_dict()
+        if lr_scale != 1.0:
+            saved[LR_SCALE_KEY] = lr_scale
+        return saved
+
     try:
         while step_now < config.num_steps:
             states, metrics = multi_step(states, data if stream is None else next(stream))
@@ -531,10 +577,51 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             pending.append(metrics)
             progress.update(k)
             is_eval = step_now % config.eval_every == 0 or step_now == config.num_steps
-            if step_now % config.log_every == 0 or is_eval:
+            is_log = step_now % config.log_every == 0 or is_eval
+            is_save = step_now % config.checkpoint_every == 0 or step_now == config.num_steps
+            diverged = None
+            if is_log:
                 # Fetching the metrics is the one host sync of the interval.
                 means = {name: float(np.mean([np.asarray(m[name]) for m in pending]))
                          for name in pending[0]}
+                diverged = _divergence(means, states)
+            elif is_save:
+                diverged = _divergence({}, states)
+            if diverged is not None:
+                # Never log, evaluate or save a diverged state.
+                checkpointer.wait()
+                good = checkpointer.latest_step()
+                if _option(config, "on_nan") != "rollback" or rollbacks >= MAX_ROLLBACKS:
+                    tried = f" after {rollbacks} rollback(s)" if rollbacks else ""
+                    raise DivergenceError(
+                        f"training diverged at step {step_now}{tried}: {diverged}; the last "
+                        f"good checkpoint is " + (f"step {good}" if good else "none (step 0)")
+                        + "; lower the learning rates"
+                        + ("" if rollbacks else ", or set on_nan='rollback'"))
+                bad_step = step_now
+                rollbacks += 1
+                lr_scale *= ROLLBACK_LR_FACTOR
+                if good is None:
+                    states = create_states(recipe, seeds, source.example_shape)
+                    step_now = 0
+                else:
+                    step_now, _, states = checkpointer.restore_latest(like=states)
+                progress.write(f"diverged at step {bad_step}: {diverged}; rolled back to step "
+                               f"{step_now} with learning rates x{lr_scale:g} "
+                               f"(rollback {rollbacks} of {MAX_ROLLBACKS})")
+                recipe = build_recipe(config, source.example_shape, recipe.num_classes, lr_scale)
+                multi_step, _ = compile_steps(recipe)
+                if stream is not None:
+                    stream.close()
+                stream = open_stream(step_now)
+                logs.close()
+                logs = _Logs(workdir, step_now)
+                progress.reset(total=config.num_steps)
+                progress.update(step_now)
+                pending, last_eval = [], None
+                interval_start, interval_step = time.perf_counter(), step_now
+                continue
+            if is_log:
                 elapsed = time.perf_counter() - interval_start
                 record = {"step": step_now, **means,
                           "steps_per_sec": (step_now - interval_step) / elapsed}
@@ -554,13 +641,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                             f"{n}={v}" for n, v in record.items()
                                             if not n.startswith("label_accuracy_class_")))
                 pending = []
-            if step_now % config.checkpoint_every == 0 or step_now == config.num_steps:
-                checkpointer.save(step_now, states, config.to_dict())
+            if is_save:
+                checkpointer.save(step_now, states, saved_config())
+            if interrupt.raised and step_now < config.num_steps:
+                if not is_save:  # the divergence check ran if this call logged
+                    if not is_log and _divergence({}, states) is not None:
+                        continue  # the next call finds it, and stops or rolls back
+                    checkpointer.save(step_now, states, saved_config())
+                raise Interrupted(f"interrupted at step {step_now}; saved a checkpoint there; "
+                                  "run the same command to resume")
             if not pending:
                 # steps_per_sec counts train steps only: logging, evaluation and
                 # checkpointing happen between intervals.
                 interval_start, interval_step = time.perf_counter(), step_now
     finally:
+        interrupt.restore()
         progress.close()
         logs.close()
         checkpointer.close()
@@ -594,6 +689,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     os.replace(tmp, os.path.join(samples_dir, "final.npz"))
     viz.plot_losses(logs.metrics_path, os.path.join(samples_dir, "losses.png"))
     return final
+
+
+@jax.jit
+def _all_finite(states: GANState) -> jax.Array:
+    leaves = jax.tree.leaves((states.g_params, states.d_params))
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def _divergence(means: dict[str, float], states: GANState) -> str | None:
+    """What is non-finite in the interval's mean metrics or the parameters, or ``None``."""
+    bad = [f"{name}={value}" for name, value in means.items() if not math.isfinite(value)]
+    if not bool(_all_finite(states)):
+        bad.append("non-finite parameters")
+    return ", ".join(bad) if bad else None
+
+
+class _InterruptFlag:
+    """Turns the first Ctrl-C into a flag that the loop checks after each call
+    (so it stops with a consistent state and saves it); a second Ctrl-C
+    interrupts at once."""
+
+    def __init__(self):
+        self.raised = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.raised:
+            raise KeyboardInterrupt
+        self.raised = True
+        tqdm.write("interrupt: saving a checkpoint after this call (Ctrl-C again to abort)",
+                   file=sys.stderr)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _place_on_device(config: ml_collections.ConfigDict, source: ArraySource) -> bool:
@@ -661,16 +794,16 @@ def restore_run(workdir: str) -> TrainedRun:
     states = create_states(recipe, seeds, source.example_shape)
     checkpointer = checkpoint_lib.Checkpointer(checkpoint_dir, config.keep_checkpoints)
     try:
-        step = checkpointer.latest_step()
-        if step is None:
-            raise ConfigError(f"{checkpoint_dir} holds no checkpoint yet; let the run reach "
-                              "its first checkpoint_every")
-        states = checkpointer.restore(step, like=states)
+        latest = checkpointer.restore_latest(like=states)
     except checkpoint_lib.CheckpointMismatchError as e:
-        raise ConfigError(f"the checkpoint at step {step} in {checkpoint_dir} does not fit "
+        raise ConfigError(f"the newest checkpoint in {checkpoint_dir} does not fit "
                           f"{config_path} ({e})") from e
     finally:
         checkpointer.close()
+    if latest is None:
+        raise ConfigError(f"{checkpoint_dir} holds no readable checkpoint; let the run reach "
+                          "its first checkpoint_every")
+    step, _, states = latest
     return TrainedRun(config, source, recipe, states, step)
 
 

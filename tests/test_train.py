@@ -244,9 +244,27 @@ def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
     (["--config.batch_size=abc"], "batch_size"),
     (["--config=experiments/configs/no_such.py"], "cannot load --config"),
     (["--config.num_steps=35"], "not a multiple of config.steps_per_dispatch"),
+    (["--config.on_nan=retry"], "on_nan must be one of stop, rollback"),
+    (["--config.conditioning=film"], "conditioning must be one of none, concat, projection"),
+    (["--config.loss=wgan"], "unknown loss 'wgan'"),
+    (["--config.g_learning_rate=-0.1"], "config.g_learning_rate must be a positive number"),
+    (["--config.batch_size=0"], "config.batch_size must be a positive integer"),
+    (["--config.adam_b1=1.5"], "config.adam_b1 must be in [0, 1)"),
+    (["--config.loss=wasserstein", "--config.real_label=0.9"], "label smoothing"),
+    (["--config.parallel=tpu"], "parallel must be one of none, pmap, jit"),
+    (["--config.d_penalty=r2"], "unknown d_penalty 'r2'"),
+    ([f"--config={DIGITS_SMOKE}", "--config.image_size=30"],
+     "config.image_size must be one of 28, 32, 64"),
+    ([f"--config={DIGITS_SMOKE}", "--config.d_penalty=r1"], "BatchNorm mixes"),
+    ([f"--config={DIGITS_SMOKE}", "--config.conditioning=concat",
+      "--config.num_eval_samples=5"], "cannot ask for each of the 10 classes"),
+    ([f"--config={DIGITS_SMOKE}", "--config.dataset=npz:tests/data/not_an_npz.npz"],
+     "not_an_npz.npz"),
 ])
 def test_bad_input_exits_2_with_one_line(args, expected, tmp_path):
-    result = run_script(f"--config={SMOKE}", f"--workdir={tmp_path / 'w'}", *args)
+    """Each kind of bad config or data: one line naming it, exit code 2, nothing written."""
+    config = [] if any(arg.startswith("--config=") for arg in args) else [f"--config={SMOKE}"]
+    result = run_script(*config, f"--workdir={tmp_path / 'w'}", *args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr

@@ -41,6 +41,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.d_width = 32                 # discriminator's first width (PyTorch's ndf)
     config.d_normalization = "batch"    # batch | layer | instance | none (no BatchNorm: penalties)
     config.conditioning = "none"        # none | concat | projection (class-conditional GAN)
+    # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
+    config.on_nan = "stop"              # stop | rollback (at most 3 times)
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"
     config.d_penalty = "none"           # none | r1 | gradient_penalty (on D's input gradient)

@@ -43,6 +43,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.g_batch_norm = True          # BatchNorm in the generator's hidden blocks
     config.d_features = (128, 128, 128)  # discriminator hidden widths: Linear + LeakyReLU(0.2) each
     config.conditioning = "none"        # none | concat | projection (condition on the mode's index)
+    # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
+    config.on_nan = "stop"              # stop | rollback (at most 3 times)
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"
     config.d_penalty = "r1"             # none | r1 | gradient_penalty (on D's input gradient)
