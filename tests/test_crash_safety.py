@@ -222,60 +222,42 @@ def wait_for(condition, process, timeout=300):
         time.sleep(0.005)
 
 
-def saving_now(workdir):
+def _listing(workdir):
     directory = os.path.join(workdir, "checkpoints")
-    return os.path.isdir(directory) and any("tmp" in n for n in os.listdir(directory))
+    return os.listdir(directory) if os.path.isdir(directory) else []
 
 
-def has_checkpoint(workdir, step):
-    return os.path.isdir(os.path.join(workdir, "checkpoints", str(step), "state"))
+# Kill points: each makes, before the process starts, a condition to kill at.
+def mid_write(workdir):
+    """Once a checkpoint write starts (orbax's temporary directory appears) that
+    was not on disk before: leftovers of earlier kills do not count."""
+    stale = set(_listing(workdir))
+    return lambda: any("tmp" in name and name not in stale for name in _listing(workdir))
 
 
-RING_ARGS = ["--config.num_steps=600", "--config.steps_per_dispatch=10",
-             "--config.checkpoint_every=50", "--config.log_every=50", "--config.eval_every=600",
-             "--config.keep_checkpoints=2"]
+def after_checkpoint(step):
+    return lambda workdir: lambda: os.path.isdir(
+        os.path.join(workdir, "checkpoints", str(step), "state"))
 
 
-@pytest.mark.slow
-def test_killed_at_many_points_and_resumed_ends_bit_identical_fully_connected(tmp_path):
-    """One workdir killed again and again, then finished; each kill point is a
-    moment a real crash could hit: at start-up, in the middle of writing a
-    checkpoint (orbax's temporary directory on disk) and right after one."""
-    config_path = os.path.join(ROOT, "experiments", "configs", "smoke.py")
-    reference = tmp_path / "reference"
-    done = start(config_path, reference, *RING_ARGS)
-    assert done.wait(timeout=600) == 0, done.stderr.read()
-    workdir = tmp_path / "killed"
-    kill_points = [
-        ("start-up", lambda: True, 0.5),
-        ("mid-write", lambda: saving_now(workdir), 0.0),
-        ("after 100", lambda: has_checkpoint(workdir, 100), 0.0),
-        ("mid-write", lambda: saving_now(workdir), 0.0),
-        ("after 300", lambda: has_checkpoint(workdir, 300), 0.0),
-    ]
-    for _, reached, delay in kill_points:
-        process = start(config_path, workdir, *RING_ARGS)
-        wait_for(reached, process)
-        time.sleep(delay)
-        process.kill()
-        process.wait()
-    finish = start(config_path, workdir, *RING_ARGS)
-    _, stderr = finish.communicate(timeout=600)
-    assert finish.returncode == 0, stderr
-    np.testing.assert_array_equal(final_images(workdir), final_images(reference))
-    assert logged_steps(workdir) == list(range(50, 601, 50))  # each interval logged once
+def after_seconds(seconds):
+    def make(workdir):
+        deadline = time.monotonic() + seconds
+        return lambda: time.monotonic() >= deadline
+    return make
 
 
-@pytest.mark.slow
-def test_killed_mid_write_and_resumed_ends_bit_identical_dcgan(tmp_path):
-    config_path = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
-    args = ["--config.num_steps=48", "--config.checkpoint_every=8", "--config.log_every=8",
-            "--config.eval_every=48", "--config.classifier_steps=0"]
+def kill_repeatedly_then_finish(tmp_path, config_name, args, kill_points):
+    """Runs the script to the end once, then on a second workdir kills it at
+    each kill point in turn (SIGKILL) before letting it finish; returns both
+    workdirs."""
+    config_path = os.path.join(ROOT, "experiments", "configs", config_name)
     reference = tmp_path / "reference"
     done = start(config_path, reference, *args)
     assert done.wait(timeout=600) == 0, done.stderr.read()
     workdir = tmp_path / "killed"
-    for reached in (lambda: saving_now(workdir), lambda: has_checkpoint(workdir, 24)):
+    for kill_point in kill_points:
+        reached = kill_point(workdir)
         process = start(config_path, workdir, *args)
         wait_for(reached, process)
         process.kill()
@@ -284,3 +266,27 @@ def test_killed_mid_write_and_resumed_ends_bit_identical_dcgan(tmp_path):
     _, stderr = finish.communicate(timeout=600)
     assert finish.returncode == 0, stderr
     np.testing.assert_array_equal(final_images(workdir), final_images(reference))
+    return reference, workdir
+
+
+@pytest.mark.slow
+def test_killed_at_many_points_and_resumed_ends_bit_identical_fully_connected(tmp_path):
+    """One workdir killed again and again, then finished; each kill point is a
+    moment a real crash could hit: at start-up, in the middle of writing a
+    checkpoint and right after one."""
+    args = ["--config.num_steps=600", "--config.steps_per_dispatch=10",
+            "--config.checkpoint_every=50", "--config.log_every=50",
+            "--config.eval_every=600", "--config.keep_checkpoints=2"]
+    _, workdir = kill_repeatedly_then_finish(
+        tmp_path, "smoke.py", args,
+        [after_seconds(0.5), mid_write, after_checkpoint(100), mid_write,
+         after_checkpoint(300)])
+    assert logged_steps(workdir) == list(range(50, 601, 50))  # each interval logged once
+
+
+@pytest.mark.slow
+def test_killed_mid_write_and_resumed_ends_bit_identical_dcgan(tmp_path):
+    args = ["--config.num_steps=48", "--config.checkpoint_every=8", "--config.log_every=8",
+            "--config.eval_every=48", "--config.classifier_steps=0"]
+    kill_repeatedly_then_finish(tmp_path, "digits_smoke.py", args,
+                                [mid_write, after_checkpoint(24)])
