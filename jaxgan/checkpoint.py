@@ -31,6 +31,16 @@ class CheckpointMismatchError(ValueError):
     """The checkpoint on disk does not fit the state the config builds."""
 
 
+class CheckpointUnreadableError(RuntimeError):
+    """Checkpoints exist, but none of them reads back."""
+
+
+def _first_sentence(error: Exception) -> str:
+    """``Type: first line``; tensorstore appends pages of detail after a ". See"."""
+    lines = str(error).strip().splitlines() or [""]
+    return f"{type(error).__name__}: {lines[0].split('. See ')[0][:200]}"
+
+
 class Checkpointer:
     """Saves and restores training states under ``directory``.
 
@@ -73,14 +83,17 @@ class Checkpointer:
         """
         # Compare against the saved metadata first: orbax's own errors for a
         # mismatch are long, and name the fix for a different API.
-        _check_fits(self._manager.item_metadata(step)["state"], like)
+        saved = self._manager.item_metadata(step)["state"]
+        if not saved:  # no metadata: damage, not another model
+            raise ValueError("its state metadata is missing")
+        _check_fits(saved, like)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         restored = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract)))
         return restored["state"]
 
-    def restore_latest(self, like: PyTree, check_config: Callable[[int, dict], None] | None = None
-                       ) -> tuple[int, dict, PyTree] | None:
+    def restore_latest(self, like: PyTree, check_config: Callable[[int, dict], None] | None = None,
+                       set_aside: bool = True) -> tuple[int, dict, PyTree] | None:
         """The newest checkpoint that reads back: ``(step, config, state)``, or
         ``None`` when there is none.
 
@@ -91,17 +104,25 @@ class Checkpointer:
 
         ``check_config(step, config)`` is called before the state is read, so
         that a config that may not resume is refused first; what it raises
-        passes through.
+        passes through. With ``set_aside=False`` (for readers, such as a
+        script inspecting a run that may still be training) unreadable
+        checkpoints are skipped with a warning but left where they are.
 
         Raises:
           CheckpointMismatchError: the newest readable checkpoint does not fit
             ``like`` (another model): not damage, so nothing is moved.
+          CheckpointUnreadableError: checkpoints exist but none reads back
+            (all are left in place).
         """
-        for step in sorted(self._manager.all_steps(), reverse=True):
+        steps = sorted(self._manager.all_steps(), reverse=True)
+        failures = []
+        for step in steps:
             try:
                 config = self.restore_config(step)
+                if not isinstance(config, dict):
+                    raise ValueError(f"its config item holds {type(config).__name__}, not a dict")
             except Exception as e:  # orbax and tensorstore raise many kinds for damage
-                self._set_aside(step, e)
+                failures.append((step, e))
                 continue
             if check_config is not None:
                 check_config(step, config)
@@ -110,19 +131,22 @@ class Checkpointer:
             except CheckpointMismatchError:
                 raise
             except Exception as e:
-                self._set_aside(step, e)
+                failures.append((step, e))
                 continue
+            for bad_step, error in failures:  # newer than the one that reads: damaged
+                self._report_unreadable(bad_step, error, set_aside)
             return step, config, state
+        if failures:
+            step, error = failures[0]
+            raise CheckpointUnreadableError(
+                f"none of the {len(steps)} checkpoints in {self.directory} reads back (the newest, "
+                f"step {step}: {_first_sentence(error)}); nothing was moved. Use a new --workdir")
         return None
 
-    def _set_aside(self, step: int, error: Exception) -> None:
-        # The first sentence: tensorstore appends pages of detail after it.
-        lines = str(error).strip().splitlines() or [""]
-        reason = lines[0].split(". See ")[0][:200]
-        aside = self._move_aside(step)
-        warnings.warn(f"the checkpoint at step {step} is unreadable ({type(error).__name__}: "
-                      f"{reason}); moved it to {aside} and using the one before it",
-                      stacklevel=3)
+    def _report_unreadable(self, step: int, error: Exception, set_aside: bool) -> None:
+        where = f"moved it to {self._move_aside(step)}" if set_aside else "left it in place"
+        warnings.warn(f"the checkpoint at step {step} is unreadable ({_first_sentence(error)}); "
+                      f"{where} and using an older one", stacklevel=3)
 
     def _move_aside(self, step: int) -> str:
         unreadable = f"{self.directory}-unreadable"

@@ -508,6 +508,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         checkpointer.close()
         raise ConfigError(f"the newest checkpoint in {checkpointer.directory} does not fit this "
                           f"config ({e}); use a new --workdir") from e
+    except checkpoint_lib.CheckpointUnreadableError as e:
+        checkpointer.close()
+        raise ConfigError(str(e)) from e
     except ConfigError:
         checkpointer.close()
         raise
@@ -585,7 +588,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 means = {name: float(np.mean([np.asarray(m[name]) for m in pending]))
                          for name in pending[0]}
                 diverged = _divergence(means, states)
-            elif is_save:
+            elif is_save or interrupt.raised:
                 diverged = _divergence({}, states)
             if diverged is not None:
                 # Never log, evaluate or save a diverged state.
@@ -605,7 +608,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     states = create_states(recipe, seeds, source.example_shape)
                     step_now = 0
                 else:
-                    step_now, _, states = checkpointer.restore_latest(like=states)
+                    step_now, _, states = checkpointer.restore_latest(
+                        like=states,
+                        check_config=lambda step, saved: check_resumable(saved, config, step))
                 progress.write(f"diverged at step {bad_step}: {diverged}; rolled back to step "
                                f"{step_now} with learning rates x{lr_scale:g} "
                                f"(rollback {rollbacks} of {MAX_ROLLBACKS})")
@@ -644,9 +649,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             if is_save:
                 checkpointer.save(step_now, states, saved_config())
             if interrupt.raised and step_now < config.num_steps:
-                if not is_save:  # the divergence check ran if this call logged
-                    if not is_log and _divergence({}, states) is not None:
-                        continue  # the next call finds it, and stops or rolls back
+                if not is_save:  # the state passed the divergence check above
                     checkpointer.save(step_now, states, saved_config())
                 raise Interrupted(f"interrupted at step {step_now}; saved a checkpoint there; "
                                   "run the same command to resume")
@@ -693,7 +696,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
 @jax.jit
 def _all_finite(states: GANState) -> jax.Array:
-    leaves = jax.tree.leaves((states.g_params, states.d_params))
+    """Whether every float in the state (parameters, BatchNorm statistics,
+    optimizer moments) is finite."""
+    leaves = [leaf for leaf in jax.tree.leaves(states) if jnp.issubdtype(leaf.dtype, jnp.floating)]
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
@@ -701,19 +706,22 @@ def _divergence(means: dict[str, float], states: GANState) -> str | None:
     """What is non-finite in the interval's mean metrics or the parameters, or ``None``."""
     bad = [f"{name}={value}" for name, value in means.items() if not math.isfinite(value)]
     if not bool(_all_finite(states)):
-        bad.append("non-finite parameters")
+        bad.append("non-finite parameters or optimizer state")
     return ", ".join(bad) if bad else None
 
 
 class _InterruptFlag:
     """Turns the first Ctrl-C into a flag that the loop checks after each call
     (so it stops with a consistent state and saves it); a second Ctrl-C
-    interrupts at once."""
+    interrupts at once. Only where Ctrl-C has Python's default meaning: a
+    process that ignores SIGINT (started in the background) or a host
+    program with its own handler keeps it."""
 
     def __init__(self):
         self.raised = False
         self._previous = None
-        if threading.current_thread() is threading.main_thread():
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             self._previous = signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum, frame):
@@ -794,10 +802,13 @@ def restore_run(workdir: str) -> TrainedRun:
     states = create_states(recipe, seeds, source.example_shape)
     checkpointer = checkpoint_lib.Checkpointer(checkpoint_dir, config.keep_checkpoints)
     try:
-        latest = checkpointer.restore_latest(like=states)
+        # A reader: it may run beside the training, so it moves nothing.
+        latest = checkpointer.restore_latest(like=states, set_aside=False)
     except checkpoint_lib.CheckpointMismatchError as e:
         raise ConfigError(f"the newest checkpoint in {checkpoint_dir} does not fit "
                           f"{config_path} ({e})") from e
+    except checkpoint_lib.CheckpointUnreadableError as e:
+        raise ConfigError(str(e)) from e
     finally:
         checkpointer.close()
     if latest is None:

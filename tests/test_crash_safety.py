@@ -113,6 +113,8 @@ def test_rollback_reloads_the_last_good_checkpoint_and_halves_the_rates(tmp_path
     monkeypatch.undo()
     reference = tmp_path / "reference"
     train.train_and_evaluate(ring_config(), str(reference))
+    clean = final_images(reference)
+    assert not np.array_equal(clean, final_images(tmp_path))  # the halved rates show
     for step in ("30", "40"):
         shutil.rmtree(reference / "checkpoints" / step)
     config_path = reference / "checkpoints" / "20" / "config" / "metadata"
@@ -193,11 +195,16 @@ def test_ctrl_c_saves_a_checkpoint_where_it_stopped_and_the_resume_is_exact(
         return real_check(means, states)
 
     monkeypatch.setattr(train, "_divergence", press_ctrl_c_once)
+    # Ctrl-C with its usual meaning, as in a terminal (CI may start us ignoring it).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = tmp_path / "interrupted"
-    with pytest.raises(train.Interrupted, match="interrupted at step 10; saved a checkpoint"):
-        train.train_and_evaluate(ring_config(checkpoint_every=20), str(workdir))
+    try:
+        with pytest.raises(train.Interrupted, match="interrupted at step 10; saved a checkpoint"):
+            train.train_and_evaluate(ring_config(checkpoint_every=20), str(workdir))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert checkpoint_steps(workdir) == [10]  # saved although 10 is not a checkpoint step
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     monkeypatch.undo()
     train.train_and_evaluate(ring_config(checkpoint_every=20), str(workdir))
     np.testing.assert_array_equal(final_images(workdir), final_images(reference))
@@ -290,3 +297,15 @@ def test_killed_mid_write_and_resumed_ends_bit_identical_dcgan(tmp_path):
             "--config.eval_every=48", "--config.classifier_steps=0"]
     kill_repeatedly_then_finish(tmp_path, "digits_smoke.py", args,
                                 [mid_write, after_checkpoint(24)])
+
+
+def test_when_no_checkpoint_reads_back_the_run_refuses_and_moves_nothing(tmp_path):
+    train.train_and_evaluate(ring_config(num_steps=20), str(tmp_path))
+    for step in ("10", "20"):
+        os.remove(tmp_path / "checkpoints" / step / "state" / "_METADATA")
+    before = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(train.ConfigError, match="none of the 2 checkpoints .* reads back"):
+        train.train_and_evaluate(ring_config(num_steps=20), str(tmp_path))
+    assert checkpoint_steps(tmp_path) == [10, 20]
+    assert not (tmp_path / "checkpoints-unreadable").exists()
+    assert (tmp_path / "metrics.jsonl").read_text() == before  # the logs are not restarted
