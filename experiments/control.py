@@ -134,23 +134,20 @@ def main(argv):
     pair_targets = jnp.repeat(jnp.asarray(targets), _NUM_LATENTS.value)
     labels = None if start_labels is None else jnp.tile(start_labels, len(targets))
 
-    def generate(latents):
+    def generate(state, latents):
         return generate_from(recipe, state, latents, labels)
-
-    def classify(images):
-        return guide.model.apply({"params": guide.params}, images)
 
     # Arrays enter as arguments, not closed-over constants, which XLA would
     # spend minutes constant-folding through the networks.
     @jax.jit
     def edit(state, guide_params, z, other_weight):
         return control.edit_latents(
-            lambda latents: generate_from(recipe, state, latents, labels),
+            lambda latents: generate(state, latents),
             lambda images: guide.model.apply({"params": guide_params}, images),
             z, pair_targets, _NUM_STEPS.value, _LEARNING_RATE.value, other_weight,
             STOP_PROBABILITY)
 
-    start_classes = np.asarray(jnp.argmax(classify(generate(z)), -1))
+    start_classes = np.asarray(jnp.argmax(guide.probabilities(generate(state, z)), -1))
     out_dir = _OUT_DIR.value or os.path.join(workdir, "control")
     os.makedirs(out_dir, exist_ok=True)
     result = {"workdir": os.path.abspath(workdir), "generator_step": run.step,
@@ -166,9 +163,8 @@ def main(argv):
         log(f"editing {z.shape[0]} latent/target pairs for {_NUM_STEPS.value} steps "
             f"({setting}, other_weight {weight})...")
         path = paths[setting] = jax.device_get(edit(state, guide.params, z, weight))
-        final_images = generate(jnp.asarray(path.final_latents))
-        checker_classes = np.asarray(jnp.argmax(checker.model.apply(
-            {"params": checker.params}, final_images), -1))
+        final_images = generate(state, jnp.asarray(path.final_latents))
+        checker_classes = np.asarray(jnp.argmax(checker.probabilities(final_images), -1))
         summary = _summarize(path, np.asarray(pair_targets), checker_classes, num_classes)
         summary["other_weight"] = weight
         result[setting] = summary

@@ -106,14 +106,17 @@ def edit_latents(
     others = 1.0 - jax.nn.one_hot(target, num_classes)  # [B, C]
     log_probabilities = jax.nn.log_sigmoid if features else jax.nn.log_softmax
 
-    def target_probability(logits):  # [..., B, C] -> [..., B]
+    def log_target(logits):  # [..., B, C] -> [..., B]: the target's log-probability
         index = target.reshape((1,) * (logits.ndim - 2) + (-1, 1))
-        return jnp.exp(jnp.take_along_axis(log_probabilities(logits), index, -1)[..., 0])
+        return jnp.take_along_axis(log_probabilities(logits), index, -1)[..., 0]
+
+    def target_probability(logits):
+        return jnp.exp(log_target(logits))
 
     def objective(z):
         """Sum over the batch of each latent's J (latents do not interact)."""
         logits = classify(generate(z))
-        score = jnp.take_along_axis(log_probabilities(logits), target[:, None], 1)[:, 0]
+        score = log_target(logits)
         drift = jnp.sum(jnp.abs(logits - start_logits) * others, -1) / max(num_classes - 1, 1)
         return jnp.sum(score - other_weight * drift), logits
 

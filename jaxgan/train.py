@@ -40,6 +40,7 @@ from jaxgan.metrics.classifier import (
     label_accuracy,
     load_or_fit_classifier,
 )
+from jaxgan.metrics.coverage import nearest_modes
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.models.conditioning import CONDITIONINGS
 from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
@@ -350,7 +351,7 @@ def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples:
         samples = generate(recipe, state, eval_key, num_samples, labels)
         if isinstance(source, Mixture):
             metrics = mode_coverage(samples, source.centers, source.std)
-            predicted = jnp.argmin(jnp.sum((samples[:, None] - source.centers[None]) ** 2, -1), 1)
+            predicted = nearest_modes(samples, source.centers)[0]
         elif classifier is None:
             return {}, samples
         else:
@@ -471,18 +472,14 @@ def _plot_samples(path: str, source: Mixture | ArraySource, samples: np.ndarray,
                    titles=titles, suptitle=f"{source.name}, step {step}")
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains and evaluates as ``config`` says, writing results under ``workdir``.
-
-    Returns:
-      The final evaluation (also written to ``eval.json``).
+def _build_gan(config: ml_collections.ConfigDict, progress=None):
+    """Checks ``config`` and builds ``(source, recipe, seeds, fresh states)``.
 
     Raises:
-      ConfigError: for a bad config or an incompatible checkpoint in
-        ``workdir``; nothing in ``workdir`` is written before these checks.
+      ConfigError: a bad config or data, before anything is compiled or written.
     """
     validate_config(config)
-    source = build_source(config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
+    source = build_source(config, progress=progress)
     examples_per_step = config.batch_size * config.n_disc
     if isinstance(source, ArraySource) and source.num_examples < examples_per_step:
         raise ConfigError(f"{source.name} has {source.num_examples} examples but a step reads "
@@ -493,7 +490,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                           f"of the {recipe.num_classes} classes; raise it to at least "
                           f"{recipe.num_classes}")
     seeds = np.arange(config.seed, config.seed + config.num_seeds)
-    states = create_states(recipe, seeds, source.example_shape)
+    return source, recipe, seeds, create_states(recipe, seeds, source.example_shape)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Trains and evaluates as ``config`` says, writing results under ``workdir``.
+
+    Returns:
+      The final evaluation (also written to ``eval.json``).
+
+    Raises:
+      ConfigError: for a bad config or an incompatible checkpoint in
+        ``workdir``; nothing in ``workdir`` is written before these checks.
+    """
+    source, recipe, seeds, states = _build_gan(
+        config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
+    examples_per_step = config.batch_size * config.n_disc
 
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                                config.keep_checkpoints)
@@ -795,11 +807,7 @@ def restore_run(workdir: str) -> TrainedRun:
                           f"train one first with experiments/train.py --workdir {workdir}")
     with open(config_path) as f:
         config = ml_collections.ConfigDict(json.load(f))
-    validate_config(config)
-    source = build_source(config)
-    recipe = build_recipe(config, source.example_shape, num_classes(config, source))
-    seeds = np.arange(config.seed, config.seed + config.num_seeds)
-    states = create_states(recipe, seeds, source.example_shape)
+    source, recipe, _, states = _build_gan(config)
     checkpointer = checkpoint_lib.Checkpointer(checkpoint_dir, config.keep_checkpoints)
     try:
         # A reader: it may run beside the training, so it moves nothing.

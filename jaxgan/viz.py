@@ -83,6 +83,14 @@ def tile_images(images: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarra
     return canvas
 
 
+def _show(ax, pixels: np.ndarray) -> None:
+    """Draws ``uint8 [H, W, C]`` pixels: one channel in grey, three in colour."""
+    if pixels.shape[-1] == 1:
+        ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        ax.imshow(pixels, interpolation="nearest")
+
+
 def image_grids(path: str, panels: Sequence[np.ndarray], titles: Sequence[str] | None = None,
                 suptitle: str | None = None, columns: int = 8) -> None:
     """Saves one tiled grid of images per panel (e.g. per seed) as a PNG.
@@ -103,10 +111,7 @@ def image_grids(path: str, panels: Sequence[np.ndarray], titles: Sequence[str] |
                  dpi=120)
     for i, tile in enumerate(tiles):
         ax = fig.add_subplot(rows, cols, i + 1)
-        if tile.shape[-1] == 1:
-            ax.imshow(tile[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        else:
-            ax.imshow(tile, interpolation="nearest")
+        _show(ax, tile)
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
@@ -134,11 +139,7 @@ def image_rows(path: str, rows: np.ndarray, row_labels: Sequence[str],
     for r in range(num_rows):
         for c in range(num_cols):
             ax = fig.add_subplot(num_rows, num_cols, r * num_cols + c + 1)
-            pixels = tile_images(rows[r, c][None], columns=1)
-            if pixels.shape[-1] == 1:
-                ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            else:
-                ax.imshow(pixels, interpolation="nearest")
+            _show(ax, tile_images(rows[r, c][None], columns=1))
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:

@@ -19,6 +19,13 @@ import jax
 import jax.numpy as jnp
 
 
+def nearest_modes(points: jax.Array, centers: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The index of each point's nearest center, ``[N]``, and its distance to it."""
+    centers = jnp.asarray(centers, points.dtype)
+    sq_dist = jnp.sum((points[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
+    return jnp.argmin(sq_dist, axis=1), jnp.sqrt(jnp.min(sq_dist, axis=1))
+
+
 def mode_coverage(points: jax.Array, centers: jax.Array, std: float,
                   threshold: float = 3.0) -> dict[str, jax.Array]:
     """Mode-coverage statistics of ``points [N, D]`` against ``centers [K, D]``.
@@ -29,11 +36,8 @@ def mode_coverage(points: jax.Array, centers: jax.Array, std: float,
       >>> int(stats["modes_covered"]), float(stats["high_quality_fraction"])
       (1, 0.3333333432674408)
     """
-    centers = jnp.asarray(centers, points.dtype)
     num_modes = centers.shape[0]
-    sq_dist = jnp.sum((points[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
-    nearest = jnp.argmin(sq_dist, axis=1)
-    distance = jnp.sqrt(jnp.min(sq_dist, axis=1))
+    nearest, distance = nearest_modes(points, centers)
     high_quality = distance <= threshold * std
     counts = jnp.sum(jax.nn.one_hot(nearest, num_modes) * high_quality[:, None], axis=0)
     total = counts.sum()
