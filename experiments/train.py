@@ -10,6 +10,13 @@ a user error (bad flag or config value, unknown or unavailable dataset,
 incompatible checkpoint), 1 when training diverges (non-finite losses or
 parameters), 130 after Ctrl-C has saved a checkpoint; each with a one-line
 message on stderr.
+
+Data parallelism: ``--config.parallel=jit`` (or ``pmap``) spreads each batch over
+every device. For several processes (hosts), start the same command in each
+with ``--coordinator_address=HOST:PORT --num_processes=N --process_id=I`` (or
+the environment variables ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``,
+``JAX_PROCESS_ID``) and a ``--workdir`` that every process sees; process 0
+writes the logs and samples, and all of them save the checkpoints together.
 """
 
 import os
@@ -49,6 +56,12 @@ def _define_flags():
         "Experiment config file (experiments/configs/*.py).", lock_config=True)
     workdir = flags.DEFINE_string(
         "workdir", None, "Directory for logs, samples and checkpoints (default: runs/<dataset>).")
+    flags.DEFINE_string("coordinator_address", None,
+                        "Multi-process runs: HOST:PORT of process 0 (or JAX_COORDINATOR_ADDRESS).")
+    flags.DEFINE_integer("num_processes", None,
+                         "Multi-process runs: how many processes (or JAX_NUM_PROCESSES).")
+    flags.DEFINE_integer("process_id", None,
+                         "Multi-process runs: this process's index (or JAX_PROCESS_ID).")
     return config, workdir
 
 
@@ -58,7 +71,13 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     # Imported after flag parsing so that --help and flag errors answer at once.
-    from jaxgan import train
+    from jaxgan import parallel, train
+
+    try:  # before any other JAX call
+        parallel.initialize(flags.FLAGS.coordinator_address, flags.FLAGS.num_processes,
+                            flags.FLAGS.process_id)
+    except ValueError as e:
+        _usage_error(str(e))
 
     try:
         config = _CONFIG.value
@@ -78,6 +97,8 @@ def main(argv):
     except train.Interrupted as e:
         print(str(e), file=sys.stderr)
         sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
+    if not parallel.is_primary():
+        return  # process 0 reports for the whole run
     summary = "".join(f", {k} {result[k]:.3g}" for k in train.headline_metrics(result))
     print(f"done: step {result['step']}{summary}")
     print(f"results in {os.path.abspath(workdir)}: eval.json, metrics.jsonl, samples/, "

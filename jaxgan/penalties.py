@@ -1,13 +1,16 @@
 """Discriminator regularisers that penalise its gradient with respect to its input.
 
 Each penalty is a pure function
-``penalty(discriminator_fn, real, fake, key) -> per-example penalty``
+``penalty(discriminator_fn, real, fake, keys) -> per-example penalty``
 (with ``with_norm=True``: ``(penalty, gradient norm)``, both per example, which
 the train step logs), where
 ``discriminator_fn(x) -> logits [batch]`` is the discriminator with its
 parameters bound (the train step binds them, so the penalty is differentiated
-with respect to the parameters through the input gradient). Weights are
-applied by the caller (``GANRecipe.penalty_weight``).
+with respect to the parameters through the input gradient) and ``keys`` holds
+one PRNG key per example, ``[batch, 2]``: the train step splits them for the
+global batch, so that an example's random draw does not depend on how the
+batch is spread over devices. Weights are applied by the caller
+(``GANRecipe.penalty_weight``).
 
 The gradient norm is taken per example over all non-batch axes, with
 :data:`NORM_EPSILON` inside the square root: the derivative of ``sqrt`` at 0
@@ -41,15 +44,15 @@ def _squared_norm(gradients: Array) -> Array:
 
 
 def r1_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
-               key: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
+               keys: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
     r"""The R1 penalty (Mescheder et al. 2018), per example.
 
     .. math:: R_1 = \tfrac12 \lVert \nabla_x D(x) \rVert^2, \quad x \sim p_{data}
 
     It pushes the discriminator's gradient to zero on real data, which makes
-    GAN training locally convergent. ``fake`` and ``key`` are unused.
+    GAN training locally convergent. ``fake`` and ``keys`` are unused.
     """
-    del fake, key
+    del fake, keys
     squared = _squared_norm(_input_gradients(discriminator_fn, real))
     if with_norm:
         return 0.5 * squared, jnp.sqrt(squared + NORM_EPSILON)
@@ -57,17 +60,17 @@ def r1_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
 
 
 def gradient_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
-                     key: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
+                     keys: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
     r"""The WGAN-GP gradient penalty (Gulrajani et al. 2017), per example.
 
     .. math::
         GP = (\lVert \nabla_{\hat x} D(\hat x) \rVert - 1)^2, \quad
         \hat x = \epsilon x + (1 - \epsilon) G(z), \quad \epsilon \sim U[0, 1]
 
-    with one :math:`\epsilon` per example, drawn from ``key``.
+    with one :math:`\epsilon` per example, drawn from that example's key.
     """
     eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-    eps = jax.random.uniform(key, eps_shape, real.dtype)
+    eps = jax.vmap(lambda key: jax.random.uniform(key, (), real.dtype))(keys).reshape(eps_shape)
     interpolates = eps * real + (1.0 - eps) * fake
     norm = jnp.sqrt(_squared_norm(_input_gradients(discriminator_fn, interpolates))
                     + NORM_EPSILON)

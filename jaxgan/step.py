@@ -12,20 +12,22 @@ BatchNorm statistics of both networks are threaded through every call, in call
 order (discriminator on real, then on fake), as PyTorch's train mode does.
 
 Randomness is a pure function of the state: with ``k = fold_in(state.key,
-state.step)`` (then ``fold_in(k, axis_index)`` under data parallelism), the
-latent noise of discriminator update ``i`` is drawn from
+state.step)``, the latent noise of discriminator update ``i`` is drawn from
 ``fold_in(fold_in(k, 0), i)``, the generator update's from
 ``fold_in(fold_in(k, 0), n_disc)``, data sampled on the device from
 ``fold_in(k, 1)``, and the penalty of update ``i`` (e.g. WGAN-GP's
-interpolation weights) from ``fold_in(fold_in(k, 2), i)``. Re-running a step
-therefore reproduces it exactly, and a resumed run continues the same random
-stream.
+interpolation weights) from one key per example, split from
+``fold_in(fold_in(k, 2), i)``. Re-running a step therefore reproduces it
+exactly, and a resumed run continues the same random stream.
 
-The step works unchanged under ``jax.jit`` (donate the state), ``jax.vmap``
-over stacked states (many seeds in one program), ``jax.lax.scan`` (see
-:func:`make_multi_step`) and, with ``axis_name``, under ``jax.pmap`` or
-``shard_map``, where gradients, BatchNorm statistics and metrics are averaged
-over the named axis.
+The step works unchanged under ``jax.jit`` (donate the state; shard the batch
+with ``NamedSharding`` for data parallelism, see :mod:`jaxgan.parallel`),
+``jax.vmap`` over stacked states (many seeds in one program), ``jax.lax.scan``
+(see :func:`make_multi_step`) and, with ``axis_name``, under ``jax.pmap`` or
+``shard_map``. There every random draw is made for the whole global batch and
+each device keeps its own rows, BatchNorm takes its statistics over the global
+batch, and gradients and metrics are averaged over the axis: a data-parallel
+step computes the same function of the global batch as a step on one device.
 """
 
 from __future__ import annotations
@@ -49,16 +51,38 @@ _DATA_STREAM = 1
 _PENALTY_STREAM = 2
 
 
-def step_key(state: GANState, axis_name: str | None = None) -> jax.Array:
+def step_key(state: GANState) -> jax.Array:
     """The key for the current step: ``fold_in(state.key, state.step)``.
 
-    Under data parallelism the device's index along ``axis_name`` is folded in
-    too, so devices draw different noise and data.
+    Every device of a data-parallel step uses the same key; they differ by
+    which rows of each draw they keep (see :func:`local_rows`).
     """
-    key = jax.random.fold_in(state.key, state.step)
-    if axis_name is not None:
-        key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
-    return key
+    return jax.random.fold_in(state.key, state.step)
+
+
+def num_devices(axis_name: str | None) -> int:
+    """The size of the data-parallel axis (1 without one)."""
+    return 1 if axis_name is None else jax.lax.axis_size(axis_name)
+
+
+def local_rows(x: jax.Array, axis_name: str | None, axis: int = 0) -> jax.Array:
+    """This device's contiguous share of ``x`` along ``axis``: rows
+    ``[d * n, (d + 1) * n)`` on device ``d`` of ``axis_name`` (all of ``x``
+    without an axis). Device ``d`` of a pmapped step thus sees the rows that
+    device ``d`` holds when the global batch is sharded for ``jax.jit``."""
+    if axis_name is None:
+        return x
+    size = x.shape[axis] // num_devices(axis_name)
+    return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(axis_name) * size, size, axis)
+
+
+def _sync_batch_norm(module, axis_name: str | None):
+    """``module`` with BatchNorm statistics taken over ``axis_name``, where it
+    supports that (jaxgan's modules do); a user's module is left as it is, and
+    its statistics are then per device, averaged after each update."""
+    if axis_name is not None and hasattr(module, "batch_norm_axis_name"):
+        return module.clone(batch_norm_axis_name=axis_name)
+    return module
 
 
 def _apply(module, params: PyTree, batch_stats: PyTree,
@@ -95,8 +119,11 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
     Args:
       recipe: the GAN to train.
       axis_name: name of the data-parallel axis, or ``None``. When set, the
-        step must run inside ``pmap``/``shard_map`` over that axis; gradients,
-        BatchNorm statistics and metrics are ``pmean``-ed across it.
+        step must run inside ``pmap``/``shard_map`` over that axis, with each
+        device given its own rows of the global batch (see
+        :func:`local_rows`); gradients, BatchNorm statistics and metrics are
+        ``pmean``-ed across it, and the result equals the step on one device
+        with the whole batch (to float rounding).
 
     Returns:
       ``train_step(state, batch) -> (state, metrics)``. ``batch`` holds one
@@ -116,7 +143,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       ``d_grad_norm`` and ``d_grad_norm_max`` (the discriminator's input-gradient
       norm where the penalty is taken: mean, and max over the step).
     """
-    generator, discriminator = recipe.generator, recipe.discriminator
+    generator = _sync_batch_norm(recipe.generator, axis_name)
+    discriminator = _sync_batch_norm(recipe.discriminator, axis_name)
 
     def pmean(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
@@ -131,12 +159,18 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                 f"{recipe.n_disc} discriminator update(s) per step; stack one real batch per "
                 "update, shape [n_disc, batch_size, ...]")
         images, labels = _split_labels(recipe, batch)
-        key = step_key(state, axis_name)
+        key = step_key(state)
+        devices = num_devices(axis_name)
         noise_key = jax.random.fold_in(key, _NOISE_STREAM)
         penalty_key = jax.random.fold_in(key, _PENALTY_STREAM)
 
+        def latents(update_index, num):
+            # Drawn for the global batch; this device keeps its rows.
+            z = recipe.sample_latent(jax.random.fold_in(noise_key, update_index), num * devices)
+            return local_rows(z, axis_name)
+
         def generate(g_stats, update_index, num, cond):
-            z = recipe.sample_latent(jax.random.fold_in(noise_key, update_index), num)
+            z = latents(update_index, num)
             return _apply(generator, state.g_params, g_stats, z, *cond)
 
         def discriminator_update(carry, inputs):
@@ -153,8 +187,11 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                 penalty, norms = jnp.zeros(()), None
                 if recipe.penalty is not None:
                     # Statistics updates from the penalty's extra calls are dropped.
+                    example_keys = local_rows(jax.random.split(
+                        jax.random.fold_in(penalty_key, update_index),
+                        _leading_dim(real) * devices), axis_name)
                     args = (lambda x: _apply(discriminator, params, d_stats, x, *cond)[0],
-                            real, fake, jax.random.fold_in(penalty_key, update_index))
+                            real, fake, example_keys)
                     if logs_norms:
                         penalty, norms = recipe.penalty(*args, with_norm=True)
                     else:
@@ -182,7 +219,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
         g_cond = recipe.label_args(None if labels is None else labels[-1])
 
         def generator_loss_fn(g_params):
-            z = recipe.sample_latent(jax.random.fold_in(noise_key, recipe.n_disc), num_fake)
+            z = latents(recipe.n_disc, num_fake)
             fake, new_g_stats = _apply(generator, g_params, g_stats, z, *g_cond)
             fake_logits, new_d_stats = _apply(discriminator, d_params, d_stats, fake, *g_cond)
             loss = recipe.g_loss(fake_logits).mean()
@@ -219,7 +256,10 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             g_opt_state=g_opt_state,
             d_opt_state=d_opt_state,
         )
-        return new_state, pmean(metrics)
+        if axis_name is not None:  # means over devices; the max norm is a max
+            metrics = {name: (jax.lax.pmax if name == "d_grad_norm_max" else jax.lax.pmean)(
+                value, axis_name) for name, value in metrics.items()}
+        return new_state, metrics
 
     return train_step
 
@@ -230,6 +270,8 @@ def make_sampling_step(
     batch_size: int,
     n_disc: int,
     axis_name: str | None = None,
+    batch_sharding: jax.sharding.Sharding | None = None,
+    data_is_local: bool = False,
 ) -> Callable[[GANState, PyTree], tuple[GANState, Metrics]]:
     """Wraps ``train_step`` so that it draws its real batches on the device.
 
@@ -239,9 +281,19 @@ def make_sampling_step(
         sampler such as :meth:`jaxgan.data.Mixture.sample_real`; for a
         conditional recipe ``-> (examples, labels [num])``, such as
         :meth:`jaxgan.data.ArraySource.sample_labelled`.
-      batch_size: real examples per discriminator update (per device).
+      batch_size: real examples per discriminator update over all devices
+        (the global batch).
       n_disc: discriminator updates per step (the recipe's).
-      axis_name: as in :func:`make_train_step`.
+      axis_name: as in :func:`make_train_step`. The sampler draws the global
+        batch and each device keeps its rows, so the examples a step reads do
+        not depend on the number of devices.
+      batch_sharding: under ``jax.jit`` with sharded data parallelism, the
+        sharding of the drawn batch ``[n_disc, batch_size, ...]`` (its batch
+        axis on the mesh's data axis; see :func:`jaxgan.parallel.batch_sharding`),
+        so that each device computes on its own rows.
+      data_is_local: ``data`` already holds only this device's examples
+        (host-streamed batches split per device); the sampler then reads
+        ``batch_size / devices`` examples per update.
 
     Returns:
       ``step(state, data) -> (state, metrics)``, where ``data`` is whatever
@@ -250,9 +302,14 @@ def make_sampling_step(
     """
 
     def sampling_step(state: GANState, data: PyTree) -> tuple[GANState, Metrics]:
-        key = jax.random.fold_in(step_key(state, axis_name), _DATA_STREAM)
-        examples = sample_real(key, state.step, data, n_disc * batch_size)
-        batch = jax.tree.map(lambda x: x.reshape((n_disc, batch_size, *x.shape[1:])), examples)
+        key = jax.random.fold_in(step_key(state), _DATA_STREAM)
+        per_update = batch_size // num_devices(axis_name) if data_is_local else batch_size
+        examples = sample_real(key, state.step, data, n_disc * per_update)
+        batch = jax.tree.map(lambda x: x.reshape((n_disc, per_update, *x.shape[1:])), examples)
+        if not data_is_local:
+            batch = jax.tree.map(lambda x: local_rows(x, axis_name, axis=1), batch)
+        if batch_sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
         return train_step(state, batch)
 
     return sampling_step

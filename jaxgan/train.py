@@ -29,7 +29,7 @@ import optax
 from tqdm.auto import tqdm
 
 from jaxgan import checkpoint as checkpoint_lib
-from jaxgan import losses, penalties, viz
+from jaxgan import losses, parallel, penalties, viz
 from jaxgan.data import MIXTURES, ArraySource, Mixture
 from jaxgan.data.arrays import HostStream, digits, sample_streamed
 from jaxgan.data.images import DataError, load_folder, load_npz
@@ -49,7 +49,7 @@ from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
 MODELS = ("mlp", "dcgan")
 LR_SCHEDULES = ("constant", "cosine")
-PARALLEL_MODES = ("none", "pmap", "jit")
+PARALLEL_MODES = parallel.MODES
 DATA_PLACEMENTS = ("auto", "device", "host")
 # tensorflow-datasets names; the module that reads them imports tfds lazily.
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
@@ -86,6 +86,10 @@ ROLLBACK_LR_FACTOR = 0.5
 # The learning-rate factor that rollbacks left, saved with each checkpoint
 # (beside the config's own fields) so that a resumed run keeps it.
 LR_SCALE_KEY = "lr_scale_after_rollbacks"
+# The number of devices that trained up to a checkpoint, saved beside it. A run
+# may resume on another number: the step computes the same function of the
+# global batch however many devices share it.
+DEVICES_KEY = "num_devices"
 
 
 # Fields a resumed run may change: they steer logging and evaluation, not what
@@ -93,7 +97,8 @@ LR_SCALE_KEY = "lr_scale_after_rollbacks"
 RESUME_MAY_CHANGE = frozenset({
     "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
     "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_dir",
-    "data_placement", "download", "classifier_steps", "classifier_dir", "on_nan"})
+    "data_placement", "download", "classifier_steps", "classifier_dir", "on_nan",
+    "parallel"})
 
 
 def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
@@ -104,7 +109,7 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
       ConfigError: naming the first field that differs from the checkpoint's.
     """
     current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
-    may_change = set(RESUME_MAY_CHANGE) | {LR_SCALE_KEY}
+    may_change = set(RESUME_MAY_CHANGE) | {LR_SCALE_KEY, DEVICES_KEY}
     if config.lr_schedule != "constant":
         may_change.discard("num_steps")  # it sets the schedule's length
     for name in sorted(saved.keys() | current.keys()):
@@ -180,8 +185,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         fail(f"unknown lr_schedule {config.lr_schedule!r}; available: {', '.join(LR_SCHEDULES)}")
     if config.parallel not in PARALLEL_MODES:
         fail(f"parallel must be one of {', '.join(PARALLEL_MODES)}, got {config.parallel!r}")
-    if config.parallel != "none":
-        fail(f"parallel={config.parallel!r} is not available yet; use parallel='none'")
+    if config.parallel == "none" and jax.process_count() > 1:
+        fail(f"this is one of {jax.process_count()} processes; a multi-process run needs "
+             "parallel='jit' or 'pmap'")
     positive_ints = ("batch_size", "num_steps", "num_seeds", "log_every", "eval_every",
                      "checkpoint_every", "keep_checkpoints", "num_final_samples",
                      "num_eval_samples", "n_disc", "latent_dim", "steps_per_dispatch")
@@ -219,6 +225,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             fail(f"d_penalty={config.d_penalty!r} scores each example's input gradient, which "
                  "BatchNorm mixes across the batch; set d_normalization to layer, instance "
                  "or none")
+    if config.parallel != "none" and isinstance(config.batch_size, int):
+        try:
+            parallel.check_batch_size(config.batch_size, jax.device_count())
+        except ValueError as e:
+            fail(f"parallel={config.parallel!r}: {e}")
     k = config.steps_per_dispatch
     for name in ("num_steps", "log_every", "eval_every", "checkpoint_every"):
         if config[name] % k:
@@ -388,10 +399,13 @@ def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
 class _Logs:
     """metrics.jsonl, TensorBoard events and console lines, written together."""
 
-    def __init__(self, workdir: str, start_step: int):
+    def __init__(self, workdir: str, start_step: int, enabled: bool = True):
+        self.metrics_path = os.path.join(workdir, "metrics.jsonl")
+        self.enabled = enabled  # False in every process but the first
+        if not enabled:
+            return
         from tensorboardX import SummaryWriter  # protobuf only; no TensorFlow
 
-        self.metrics_path = os.path.join(workdir, "metrics.jsonl")
         # Records past the checkpoint we resume from belong to steps that will
         # run again: drop them, so that no step is logged twice.
         kept = []
@@ -407,6 +421,8 @@ class _Logs:
         self._tensorboard = SummaryWriter(workdir, purge_step=start_step + 1)
 
     def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
         for name, value in record.items():
@@ -415,8 +431,9 @@ class _Logs:
         self._tensorboard.flush()
 
     def close(self) -> None:
-        self._jsonl.close()
-        self._tensorboard.close()
+        if self.enabled:
+            self._jsonl.close()
+            self._tensorboard.close()
 
 
 def _write_json(path: str, obj: Any) -> None:
@@ -510,12 +527,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                                config.keep_checkpoints)
     start_step, lr_scale = 0, 1.0
+    mode = config.parallel
+    num_devices = 1 if mode == "none" else jax.device_count()
+    saved_devices = num_devices
+    primary = parallel.is_primary()  # only process 0 writes files
+    mesh = parallel.data_mesh() if mode == "jit" else None
     try:
         latest = checkpointer.restore_latest(
             like=states, check_config=lambda step, saved: check_resumable(saved, config, step))
         if latest is not None:
             start_step, saved, states = latest
             lr_scale = saved.get(LR_SCALE_KEY, 1.0)
+            saved_devices = saved.get(DEVICES_KEY, 1)
     except checkpoint_lib.CheckpointMismatchError as e:
         checkpointer.close()
         raise ConfigError(f"the newest checkpoint in {checkpointer.directory} does not fit this "
@@ -530,31 +553,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if lr_scale != 1.0:  # earlier rollbacks lowered the rates
         recipe = build_recipe(config, source.example_shape, recipe.num_classes, lr_scale)
     samples_dir = os.path.join(workdir, "samples")
-    os.makedirs(samples_dir, exist_ok=True)
-    _write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    if primary:
+        os.makedirs(samples_dir, exist_ok=True)
+        _write_json(os.path.join(workdir, "config.json"), config.to_dict())
 
     k = config.steps_per_dispatch
     streamed = isinstance(source, ArraySource) and not _place_on_device(config, source)
+    layout = _Layout(mode, num_devices, mesh, config.n_disc)
     if streamed:  # each call takes its K steps' batches, gathered on the host
-        sampler, data = sample_streamed, {"images": jax.ShapeDtypeStruct(
-            (k, examples_per_step, *source.example_shape), source.images.dtype)}
+        sampler = sample_streamed
+        data = {"images": ((k, examples_per_step, *source.example_shape), source.images.dtype)}
         if recipe.conditional:
-            data["labels"] = jax.ShapeDtypeStruct((k, examples_per_step), jnp.int32)
+            data["labels"] = ((k, examples_per_step), np.int32)
+        data = layout.stream_spec(data)
     else:  # each call takes the whole dataset (or None), already on the device
         sampler = source.sample_labelled if recipe.conditional else source.sample_real
-        data = source.device_data() if isinstance(source, ArraySource) else None
+        data = layout.put_state(source.device_data() if isinstance(source, ArraySource)
+                                else None)
+    states = layout.put_state(states)
+
     def compile_steps(recipe: GANRecipe):
-        step = make_sampling_step(make_train_step(recipe), sampler, config.batch_size,
-                                  config.n_disc)
         # One program runs K steps of every seed, with the state donated so that
         # XLA updates it in place. It is compiled ahead of time: the compile is
         # timed on its own (not charged to steps_per_sec), and a run cannot
         # compile twice (a rollback builds a new program, with lower rates).
         start = time.perf_counter()
-        compiled = jax.jit(jax.vmap(make_multi_step(step, k, stacked=streamed),
-                                    in_axes=(0, None)),
-                           donate_argnums=0).lower(states, data).compile()
-        return compiled, time.perf_counter() - start
+        program = layout.program(recipe, sampler, config.batch_size, k, streamed)
+        return program.lower(states, data).compile(), time.perf_counter() - start
 
     multi_step, compile_seconds = compile_steps(recipe)
     eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL_KEY_TAG)
@@ -563,16 +588,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     def open_stream(first_step):
         return (HostStream(source, first_step, k, examples_per_step,
-                           with_labels=recipe.conditional) if streamed else None)
+                           with_labels=recipe.conditional, put=layout.put_stream)
+                if streamed else None)
 
     stream = open_stream(start_step)
-    logs = _Logs(workdir, start_step)
+    logs = _Logs(workdir, start_step, enabled=primary)
     progress = tqdm(total=config.num_steps, initial=start_step, unit="step",
                     desc=f"{config.dataset} x{config.num_seeds} seed(s)",
-                    mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr)
+                    mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr,
+                    disable=not primary)
     pending: list[dict[str, jax.Array]] = []  # device metrics since the last record
-    progress.write(f"compiled {k} steps x {config.num_seeds} seed(s) per call in "
-                   f"{compile_seconds:.1f} s")
+
+    def say(line: str) -> None:  # console lines come from the first process only
+        if primary:
+            progress.write(line)
+
+    spread = "" if mode == "none" else f", {mode} over {num_devices} devices"
+    say(f"compiled {k} steps x {config.num_seeds} seed(s) per call in "
+                   f"{compile_seconds:.1f} s{spread}")
+    if saved_devices != num_devices:
+        say(f"resuming a run saved on {saved_devices} device(s) on {num_devices}: "
+                       "the global batch and its random draws are the same, so it trains "
+                       "on as it would have (to float rounding)")
     interval_start, interval_step = time.perf_counter(), start_step
     step_now = start_step
     last_eval = None  # (per-seed metrics, samples) at step_now, if evaluated there
@@ -583,13 +620,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         saved = config.to_dict()
         if lr_scale != 1.0:
             saved[LR_SCALE_KEY] = lr_scale
+        if num_devices != 1:
+            saved[DEVICES_KEY] = num_devices
         return saved
+
+    def one_copy(tree):  # the state (or metrics) once, on this process's first device
+        return parallel.first_replica(tree, mode)
 
     try:
         while step_now < config.num_steps:
             states, metrics = multi_step(states, data if stream is None else next(stream))
             step_now += k
-            pending.append(metrics)
+            pending.append(one_copy(metrics))
             progress.update(k)
             is_eval = step_now % config.eval_every == 0 or step_now == config.num_steps
             is_log = step_now % config.log_every == 0 or is_eval
@@ -599,9 +641,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 # Fetching the metrics is the one host sync of the interval.
                 means = {name: float(np.mean([np.asarray(m[name]) for m in pending]))
                          for name in pending[0]}
-                diverged = _divergence(means, states)
+                diverged = _divergence(means, one_copy(states))
             elif is_save or interrupt.raised:
-                diverged = _divergence({}, states)
+                diverged = _divergence({}, one_copy(states))
             if diverged is not None:
                 # Never log, evaluate or save a diverged state.
                 checkpointer.wait()
@@ -621,9 +663,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     step_now = 0
                 else:
                     step_now, _, states = checkpointer.restore_latest(
-                        like=states,
+                        like=one_copy(states),
                         check_config=lambda step, saved: check_resumable(saved, config, step))
-                progress.write(f"diverged at step {bad_step}: {diverged}; rolled back to step "
+                states = layout.put_state(states)
+                say(f"diverged at step {bad_step}: {diverged}; rolled back to step "
                                f"{step_now} with learning rates x{lr_scale:g} "
                                f"(rollback {rollbacks} of {MAX_ROLLBACKS})")
                 recipe = build_recipe(config, source.example_shape, recipe.num_classes, lr_scale)
@@ -632,7 +675,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     stream.close()
                 stream = open_stream(step_now)
                 logs.close()
-                logs = _Logs(workdir, step_now)
+                logs = _Logs(workdir, step_now, enabled=primary)
                 progress.reset(total=config.num_steps)
                 progress.update(step_now)
                 pending, last_eval = [], None
@@ -645,24 +688,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 if interval_step == start_step:
                     record["compile_seconds"] = compile_seconds
                 if is_eval:
-                    last_eval = per_seed, samples = jax.device_get(evaluate(states))
+                    last_eval = per_seed, samples = jax.device_get(evaluate(one_copy(states)))
                     record.update(_eval_record(per_seed))
-                    _plot_samples(os.path.join(samples_dir, f"step_{step_now:07d}.png"), source,
-                                  samples, per_seed, seeds, step_now, recipe.num_classes)
+                    if primary:
+                        _plot_samples(os.path.join(samples_dir, f"step_{step_now:07d}.png"),
+                                      source, samples, per_seed, seeds, step_now,
+                                      recipe.num_classes)
                 logs.write(record)
                 progress.set_postfix(d_loss=f"{means['d_loss']:.3f}",
                                      g_loss=f"{means['g_loss']:.3f}", refresh=False)
                 if not sys.stderr.isatty():
                     # Per-class accuracies stay in metrics.jsonl: too many for a line.
-                    progress.write(" ".join(f"{n}={v:.4g}" if isinstance(v, float) else
-                                            f"{n}={v}" for n, v in record.items()
-                                            if not n.startswith("label_accuracy_class_")))
+                    say(" ".join(f"{n}={v:.4g}" if isinstance(v, float) else f"{n}={v}"
+                                 for n, v in record.items()
+                                 if not n.startswith("label_accuracy_class_")))
                 pending = []
             if is_save:
-                checkpointer.save(step_now, states, saved_config())
+                checkpointer.save(step_now, one_copy(states), saved_config())
             if interrupt.raised and step_now < config.num_steps:
                 if not is_save:  # the state passed the divergence check above
-                    checkpointer.save(step_now, states, saved_config())
+                    checkpointer.save(step_now, one_copy(states), saved_config())
                 raise Interrupted(f"interrupted at step {step_now}; saved a checkpoint there; "
                                   "run the same command to resume")
             if not pending:
@@ -677,13 +722,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         if stream is not None:
             stream.close()
 
+    states = one_copy(states)
     final_png = os.path.join(samples_dir, "final.png")
-    if last_eval is not None:  # the loop just plotted this evaluation
+    if last_eval is not None:  # the loop just evaluated this state
         per_seed, samples = last_eval
-        shutil.copyfile(os.path.join(samples_dir, f"step_{step_now:07d}.png"), final_png)
+        if primary:
+            shutil.copyfile(os.path.join(samples_dir, f"step_{step_now:07d}.png"), final_png)
     else:  # resumed a finished run: evaluate it again
         per_seed, samples = jax.device_get(evaluate(states))
-        _plot_samples(final_png, source, samples, per_seed, seeds, step_now, recipe.num_classes)
+        if primary:
+            _plot_samples(final_png, source, samples, per_seed, seeds, step_now,
+                          recipe.num_classes)
     final = {"step": int(step_now), "num_seeds": int(config.num_seeds),
              **summarize_seeds(per_seed)}
     if classifier is not None:
@@ -691,6 +740,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         # the generated images' scores.
         final["classifier_accuracy"] = classifier.accuracy
         final["real_confident_fraction"] = classifier.holdout_confident_fraction
+    if not primary:
+        return final
     _write_json(os.path.join(workdir, "eval.json"), final)
     # With num_final_samples == num_eval_samples these are the evaluated samples.
     final_labels = eval_labels(recipe, config.num_final_samples)
@@ -749,6 +800,72 @@ class _InterruptFlag:
             self._previous = None
 
 
+class _Layout:
+    """Where the fit loop's arrays live for ``config.parallel``, and the
+    program that trains on them (see :mod:`jaxgan.parallel`)."""
+
+    def __init__(self, mode: str, num_devices: int, mesh, n_disc: int):
+        self.mode, self.num_devices, self.mesh, self.n_disc = mode, num_devices, mesh, n_disc
+
+    def put_state(self, tree):
+        """A state (or a device-resident dataset) where every device holds it."""
+        if tree is None or self.mode == "none":
+            return tree
+        if self.mode == "pmap":
+            return parallel.replicate(tree)
+        return parallel.put_global(tree, parallel.replicated(self.mesh))
+
+    def stream_spec(self, shapes: dict[str, tuple]) -> dict[str, Any]:
+        """Stand-ins, to compile for, for the arrays that :meth:`put_stream`
+        makes of one call's host batches ``{name: (shape [steps, examples, ...],
+        dtype)}``."""
+        specs = {}
+        for name, (shape, dtype) in shapes.items():
+            if self.mode == "pmap":
+                # Zeros rather than shapes: a multi-process pmap lowers only arrays.
+                local = len(jax.local_devices())
+                specs[name] = parallel.put_per_device(np.zeros(
+                    (local, shape[0], shape[1] // self.num_devices, *shape[2:]), dtype))
+            else:
+                sharding = parallel.batch_sharding(self.mesh) if self.mode == "jit" else None
+                specs[name] = jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
+        return specs
+
+    def put_stream(self, host: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        """One call's host batches ``[steps, n_disc * batch_size, ...]`` -> the devices."""
+        if self.mode == "jit":
+            return parallel.put_global(host, parallel.batch_sharding(self.mesh))
+        if self.mode == "none":
+            return jax.device_put(host)
+
+        def per_device(x):  # pmap: device d gets its rows of every update's batch
+            steps, examples = x.shape[:2]
+            updates = x.reshape(steps, self.n_disc, examples // self.n_disc, *x.shape[2:])
+            split = parallel.split_per_device(updates, self.num_devices, axis=2)
+            return split.reshape(self.num_devices, steps, examples // self.num_devices,
+                                 *x.shape[2:])
+
+        return parallel.put_per_device(parallel.local_slices(jax.tree.map(per_device, host)))
+
+    def program(self, recipe: GANRecipe, sampler, batch_size: int, steps: int, streamed: bool):
+        """``steps`` steps of every seed in one call, not yet compiled."""
+        if self.mode == "pmap":
+            step = make_sampling_step(make_train_step(recipe, parallel.AXIS), sampler, batch_size,
+                                      self.n_disc, axis_name=parallel.AXIS,
+                                      data_is_local=streamed)
+            return jax.pmap(jax.vmap(make_multi_step(step, steps, stacked=streamed),
+                                     in_axes=(0, None)), parallel.AXIS, donate_argnums=0)
+        sharding = parallel.batch_sharding(self.mesh) if self.mode == "jit" else None
+        step = make_sampling_step(make_train_step(recipe), sampler, batch_size, self.n_disc,
+                                  batch_sharding=sharding)
+        many = jax.vmap(make_multi_step(step, steps, stacked=streamed), in_axes=(0, None))
+        if self.mode == "none":
+            return jax.jit(many, donate_argnums=0)
+        replicated = parallel.replicated(self.mesh)
+        return jax.jit(many, in_shardings=(replicated, sharding if streamed else replicated),
+                       out_shardings=replicated, donate_argnums=0)
+
+
 def _place_on_device(config: ml_collections.ConfigDict, source: ArraySource) -> bool:
     """Whether to keep the dataset on the device (else stream it from the host)."""
     placement = _option(config, "data_placement")
@@ -774,12 +891,18 @@ def _fit_classifier(config: ml_collections.ConfigDict, source: Mixture | ArraySo
     if not steps or not isinstance(source, ArraySource) or source.labels is None:
         return None
     start = time.perf_counter()
+
+    def log(line: str) -> None:  # from the first process only
+        if parallel.is_primary():
+            tqdm.write(line, file=sys.stderr)
+
+    # Every process fits (or loads) the same classifier; the cache's
+    # write-then-rename keeps one copy when two write it at once.
     classifier = load_or_fit_classifier(
-        source, classifier_dir(config, workdir), num_steps=steps, seed=config.seed,
-        log=lambda line: tqdm.write(line, file=sys.stderr))
-    tqdm.write(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
-               f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
-               f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+        source, classifier_dir(config, workdir), num_steps=steps, seed=config.seed, log=log)
+    log(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
+        f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
+        f"({time.perf_counter() - start:.0f} s)")
     return classifier
 
 

@@ -11,6 +11,11 @@ from jaxgan import penalties
 W = jnp.array([[0.5, -1.5], [2.0, 0.25]])  # a linear critic on 2x2 "images"
 
 
+def keys(seed, num):
+    """One key per example, as the train step passes them."""
+    return jax.random.split(jax.random.PRNGKey(seed), num)
+
+
 def linear_critic(w):
     return lambda x: jnp.sum(x * w, axis=(1, 2))
 
@@ -18,13 +23,13 @@ def linear_critic(w):
 def test_gradient_penalty_of_linear_critic_is_known_exactly():
     real = jax.random.normal(jax.random.PRNGKey(0), (5, 2, 2))
     fake = jax.random.normal(jax.random.PRNGKey(1), (5, 2, 2))
-    got = penalties.gradient_penalty(linear_critic(W), real, fake, jax.random.PRNGKey(2))
+    got = penalties.gradient_penalty(linear_critic(W), real, fake, keys(2, 5))
     # grad_x <w, x> = w everywhere, so every interpolate has norm ||w||.
     expected = (np.sqrt(np.sum(np.asarray(W) ** 2)) - 1.0) ** 2
     np.testing.assert_allclose(got, np.full(5, expected), rtol=1e-6)
     # with_norm also returns the norms the train step logs: ||w|| for every example.
-    values, norms = penalties.gradient_penalty(linear_critic(W), real, fake,
-                                               jax.random.PRNGKey(2), with_norm=True)
+    values, norms = penalties.gradient_penalty(linear_critic(W), real, fake, keys(2, 5),
+                                               with_norm=True)
     np.testing.assert_allclose(values, got, rtol=1e-6)
     np.testing.assert_allclose(norms, np.full(5, np.sqrt(np.sum(np.asarray(W) ** 2))), rtol=1e-6)
 
@@ -47,10 +52,15 @@ def test_gradient_penalty_interpolates_with_one_weight_per_example():
     # f(x) = sum(x^2) / 2 has gradient x, so the penalty reveals the
     # interpolate: real = 1 and fake = 0 everywhere give x_hat = eps.
     real, fake = jnp.ones((4, 3)), jnp.zeros((4, 3))
-    key = jax.random.PRNGKey(7)
-    got = penalties.gradient_penalty(lambda x: 0.5 * jnp.sum(x ** 2, axis=1), real, fake, key)
-    eps = jax.random.uniform(key, (4, 1))[:, 0]
+    got = penalties.gradient_penalty(lambda x: 0.5 * jnp.sum(x ** 2, axis=1), real, fake,
+                                     keys(7, 4))
+    eps = np.array([jax.random.uniform(k, ()) for k in keys(7, 4)])
     np.testing.assert_allclose(got, (np.sqrt(3) * eps - 1.0) ** 2, rtol=1e-5)
+    # An example's weight comes from its own key only: the first two of the
+    # four, passed alone, get the same weights.
+    np.testing.assert_allclose(penalties.gradient_penalty(
+        lambda x: 0.5 * jnp.sum(x ** 2, axis=1), real[:2], fake[:2], keys(7, 4)[:2]), got[:2],
+        rtol=1e-6)
 
 
 def test_zero_gradient_gives_finite_penalty_and_finite_parameter_gradient():
@@ -58,8 +68,7 @@ def test_zero_gradient_gives_finite_penalty_and_finite_parameter_gradient():
     fake = jnp.zeros((4, 2, 2))
 
     def loss(w):
-        return penalties.gradient_penalty(linear_critic(w), real, fake,
-                                          jax.random.PRNGKey(0)).mean()
+        return penalties.gradient_penalty(linear_critic(w), real, fake, keys(0, 4)).mean()
 
     zero = jnp.zeros((2, 2))
     # (sqrt(0 + eps) - 1)^2 = (1e-6 - 1)^2
@@ -76,6 +85,6 @@ def test_penalty_gradients_match_finite_differences():
 
     for penalty in (penalties.gradient_penalty, penalties.r1_penalty):
         def loss(w, penalty=penalty):
-            return penalty(tanh_critic(w), real, fake, jax.random.PRNGKey(3)).mean()
+            return penalty(tanh_critic(w), real, fake, keys(3, 3)).mean()
 
         check_grads(loss, (W,), order=1, modes=["rev"], atol=2e-2, rtol=2e-2, eps=1e-2)

@@ -224,9 +224,9 @@ def test_axis_name_averages_across_devices_like_one_big_batch():
 def test_replicas_stay_in_sync_and_draw_their_own_noise():
     """Two "devices" (vmap with an axis name) with different real batches, a
     BatchNorm generator and real noise. If any pmean (gradients, either
-    network's statistics) were missing, the replicas would drift apart; if
-    the device index were not folded into the key, both would draw the same
-    noise and the step would equal the single-device step on that batch."""
+    network's statistics) were missing, the replicas would drift apart. Each
+    device keeps its own rows of the global batch's noise: if both drew the
+    same noise, the step would equal the single-device step on that batch."""
     recipe = small_recipe(n_disc=2)
     state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
     parallel = jax.jit(jax.vmap(jaxgan.make_train_step(recipe, axis_name="devices"),
@@ -277,9 +277,9 @@ def test_one_jitted_wgan_gp_step_runs_five_critic_updates_on_fresh_draws():
         jax.debug.callback(lambda z: latents.append(np.asarray(z)), z)
         return z
 
-    def recording_penalty(discriminator_fn, real, fake, key, with_norm=False):
-        jax.debug.callback(lambda k: penalty_keys.append(np.asarray(k)), key)
-        return jaxgan.penalties.gradient_penalty(discriminator_fn, real, fake, key, with_norm)
+    def recording_penalty(discriminator_fn, real, fake, keys, with_norm=False):
+        jax.debug.callback(lambda k: penalty_keys.append(np.asarray(k)), keys)
+        return jaxgan.penalties.gradient_penalty(discriminator_fn, real, fake, keys, with_norm)
 
     recipe = jaxgan.GANRecipe(
         generator=jaxgan.MLPGenerator(output_shape=(2,), features=(8,)),
@@ -302,6 +302,10 @@ def test_one_jitted_wgan_gp_step_runs_five_critic_updates_on_fresh_draws():
     for i in range(6):
         expected = jax.random.normal(jax.random.fold_in(jax.random.fold_in(k, 0), i), (4, 3))
         np.testing.assert_array_equal(latents[i], expected)
+    # The penalty of update i gets one key per example, split from fold_in(fold_in(k, 2), i).
+    for i in range(5):
+        np.testing.assert_array_equal(penalty_keys[i], jax.random.split(
+            jax.random.fold_in(jax.random.fold_in(k, 2), i), 4))
     # The logged Wasserstein estimate is the mean real-minus-fake logit over the updates.
     assert np.isfinite(metrics["d_wasserstein"]) and metrics["d_grad_norm"] > 0
     assert metrics["d_grad_norm_max"] >= metrics["d_grad_norm"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -151,15 +152,20 @@ class HostStream:
     stacked=True)``), in the same order as the device-resident sampler. The
     next call's batches are gathered and copied on a worker thread while the
     device runs the current call. With ``with_labels`` each call also gets the
-    examples' labels, ``[steps_per_call, examples_per_step]``.
+    examples' labels, ``[steps_per_call, examples_per_step]``. ``put`` copies
+    a call's host arrays to the devices (``jax.device_put`` by default; data
+    parallelism spreads the examples over the devices instead, see
+    :mod:`jaxgan.parallel`).
     """
 
     def __init__(self, source: ArraySource, start_step: int, steps_per_call: int,
-                 examples_per_step: int, with_labels: bool = False):
+                 examples_per_step: int, with_labels: bool = False,
+                 put: Callable[[dict[str, np.ndarray]], dict[str, jax.Array]] = jax.device_put):
         if with_labels and source.labels is None:
             raise ValueError(f"{source.name} has no labels to stream")
         self._source = source
         self._with_labels = with_labels
+        self._put = put
         self._next_step = start_step
         self._shape = (steps_per_call, examples_per_step)
         steps = jnp.arange(steps_per_call)
@@ -170,10 +176,10 @@ class HostStream:
 
     def _gather(self, first_step: int) -> dict[str, jax.Array]:
         indices = np.asarray(self._indices(jnp.int32(first_step)))
-        batches = {"images": jax.device_put(self._source.images[indices])}
+        batches = {"images": self._source.images[indices]}
         if self._with_labels:
-            batches["labels"] = jax.device_put(self._source.labels[indices].astype(np.int32))
-        return batches
+            batches["labels"] = self._source.labels[indices].astype(np.int32)
+        return self._put(batches)
 
     def __iter__(self):
         return self

@@ -63,15 +63,15 @@ def _plan(resolution: int) -> tuple[int, int]:
     return start, doublings
 
 
-def _batch_norm(train: bool) -> nn.BatchNorm:
+def _batch_norm(train: bool, axis_name: str | None) -> nn.BatchNorm:
     # flax momentum 0.9 is PyTorch's momentum=0.1; epsilon as in PyTorch.
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                        scale_init=_bn_scale_init)
+                        scale_init=_bn_scale_init, axis_name=axis_name)
 
 
-def _normalize(kind: str, train: bool, x: jax.Array) -> jax.Array:
+def _normalize(kind: str, train: bool, x: jax.Array, axis_name: str | None) -> jax.Array:
     if kind == "batch":
-        return _batch_norm(train)(x)
+        return _batch_norm(train, axis_name)(x)
     if kind == "layer":
         return nn.LayerNorm(reduction_axes=(1, 2, 3), feature_axes=-1, epsilon=1e-5)(x)
     if kind == "instance":
@@ -93,6 +93,9 @@ class DCGANGenerator(nn.Module):
       num_classes: 0 for an unconditional generator; otherwise it is called as
         ``generator(z, labels, train=...)`` and the one-hot class is appended
         to z.
+      batch_norm_axis_name: the data-parallel axis over which BatchNorm takes
+        its batch statistics (synchronised BatchNorm), or ``None``. The train
+        step sets it when it runs under ``pmap``; leave it ``None``.
     """
 
     resolution: int = 64
@@ -100,6 +103,7 @@ class DCGANGenerator(nn.Module):
     width: int = 64
     impl: str = "subpixel"
     num_classes: int = 0
+    batch_norm_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
@@ -110,13 +114,13 @@ class DCGANGenerator(nn.Module):
             z = jnp.concatenate([z, weights.astype(z.dtype)], axis=-1)
         features = self.width * 2 ** (doublings - 1)
         x = Project(features, start, kernel_init=DCGAN_INIT, name="project")(z)
-        x = nn.relu(_batch_norm(train)(x))
+        x = nn.relu(_batch_norm(train, self.batch_norm_axis_name)(x))
         for i in range(doublings):
             last = i == doublings - 1
             features = self.channels if last else features // 2
             x = UpsampleConv(features, kernel_init=DCGAN_INIT, impl=self.impl,
                              name=f"up_{i}")(x)
-            x = jnp.tanh(x) if last else nn.relu(_batch_norm(train)(x))
+            x = jnp.tanh(x) if last else nn.relu(_batch_norm(train, self.batch_norm_axis_name)(x))
         return x
 
 
@@ -137,6 +141,7 @@ class DCGANDiscriminator(nn.Module):
       conditioning: ``"concat"`` (the one-hot class as extra input channels)
         or ``"projection"`` (a class embedding dotted with the spatially
         summed last features, added to the logit).
+      batch_norm_axis_name: as in :class:`DCGANGenerator`.
     """
 
     resolution: int = 64
@@ -144,6 +149,7 @@ class DCGANDiscriminator(nn.Module):
     normalization: str = "batch"
     num_classes: int = 0
     conditioning: str = "concat"
+    batch_norm_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
@@ -167,7 +173,7 @@ class DCGANDiscriminator(nn.Module):
             x = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
                      kernel_init=DCGAN_INIT, name=f"down_{i}")(x)
             if i > 0:  # never on the input layer
-                x = _normalize(self.normalization, train, x)
+                x = _normalize(self.normalization, train, x, self.batch_norm_axis_name)
             x = nn.leaky_relu(x, 0.2)
             features *= 2
         # start x start -> 1x1: one logit.

@@ -36,6 +36,9 @@ class MLPGenerator(nn.Module):
         0.9 here is PyTorch's ``momentum=0.1``).
       num_classes: 0 for an unconditional generator; otherwise it is called as
         ``generator(z, labels, train=...)``.
+      batch_norm_axis_name: the data-parallel axis over which BatchNorm takes
+        its batch statistics (synchronised BatchNorm), or ``None``. The train
+        step sets it when it runs under ``pmap``; leave it ``None``.
     """
 
     output_shape: Sequence[int]
@@ -44,6 +47,7 @@ class MLPGenerator(nn.Module):
     output_activation: str | None = None
     batch_norm_momentum: float = 0.9
     num_classes: int = 0
+    batch_norm_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
@@ -56,7 +60,8 @@ class MLPGenerator(nn.Module):
             x = nn.Dense(width, use_bias=not self.batch_norm)(x)
             if self.batch_norm:
                 x = nn.BatchNorm(use_running_average=not train,
-                                 momentum=self.batch_norm_momentum)(x)
+                                 momentum=self.batch_norm_momentum,
+                                 axis_name=self.batch_norm_axis_name)(x)
             x = nn.relu(x)
         x = nn.Dense(math.prod(self.output_shape))(x)
         if self.output_activation == "tanh":

@@ -1,0 +1,180 @@
+"""Data parallelism on 8 fake CPU devices: pmap, sharded jit and one device
+compute the same step.
+
+JAX fixes the number of CPU devices when it starts, so the checks below run
+in a child pytest with ``XLA_FLAGS=--xla_force_host_platform_device_count=8``;
+the parent collects only the test that starts it.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+FAKE_DEVICES = 8
+_INNER = os.environ.get("JAXGAN_PARALLEL_CHILD") == "1"
+
+
+def run_child_pytest(path: str, devices: int, timeout: int = 900) -> None:
+    """Runs the pytest file ``path`` in a child with ``devices`` fake CPU devices."""
+    env = dict(os.environ, JAXGAN_PARALLEL_CHILD="1", JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                             path], env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+if not _INNER:
+
+    def test_on_eight_fake_cpu_devices():
+        run_child_pytest(__file__, FAKE_DEVICES)
+
+else:
+    import chex
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import jaxgan
+    from jaxgan import losses, parallel, penalties
+    from jaxgan.data import ArraySource
+
+    def dcgan_recipe(**d_kwargs):
+        return jaxgan.GANRecipe(
+            generator=jaxgan.DCGANGenerator(resolution=28, channels=1, width=4),
+            discriminator=jaxgan.DCGANDiscriminator(resolution=28, width=4, **d_kwargs),
+            latent_dim=8)
+
+    def wgan_gp_recipe():
+        return jaxgan.GANRecipe(
+            generator=jaxgan.DCGANGenerator(resolution=28, channels=1, width=4),
+            discriminator=jaxgan.DCGANDiscriminator(resolution=28, width=4,
+                                                    normalization="layer"),
+            latent_dim=8, n_disc=3, d_loss=losses.wasserstein_critic_loss,
+            g_loss=losses.wasserstein_generator_loss, penalty=penalties.gradient_penalty,
+            penalty_weight=10.0)
+
+    def three_ways(recipe, state, batch):
+        """``(one device, pmap, sharded jit)`` results of one step on ``batch``."""
+        single = jax.jit(jaxgan.make_train_step(recipe))(state, batch)
+
+        pmapped = jax.pmap(jaxgan.make_train_step(recipe, parallel.AXIS), parallel.AXIS)
+        local = parallel.put_per_device(parallel.split_per_device(batch, FAKE_DEVICES, axis=1))
+        by_pmap = parallel.first_replica(pmapped(parallel.replicate(state), local), "pmap")
+
+        mesh = parallel.data_mesh()
+        sharded = jax.jit(jaxgan.make_train_step(recipe),
+                          in_shardings=(parallel.replicated(mesh), parallel.batch_sharding(mesh)),
+                          out_shardings=parallel.replicated(mesh))
+        by_jit = sharded(parallel.put_global(state, parallel.replicated(mesh)),
+                         parallel.put_global(batch, parallel.batch_sharding(mesh)))
+        # The batch really was spread: each device holds 2 of the 16 rows.
+        shard_rows = {s.data.shape[1] for s in parallel.put_global(
+            batch, parallel.batch_sharding(mesh)).addressable_shards}
+        assert shard_rows == {batch.shape[1] // FAKE_DEVICES}
+        return single, by_pmap, parallel.first_replica(by_jit, "jit")
+
+    def assert_same(a, b):
+        chex.assert_trees_all_close(a, b, rtol=2e-4, atol=2e-6)
+
+    def test_eight_devices_are_there():
+        assert jax.device_count() == FAKE_DEVICES
+
+    @pytest.mark.parametrize("make_recipe", [dcgan_recipe, wgan_gp_recipe],
+                             ids=["dcgan", "wgan_gp"])
+    def test_pmap_jit_and_one_device_give_the_same_step(make_recipe):
+        recipe = make_recipe()
+        state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (28, 28, 1))
+        batch = jax.random.uniform(jax.random.PRNGKey(1), (recipe.n_disc, 16, 28, 28, 1),
+                                   minval=-1, maxval=1)
+        (single, m1), (by_pmap, m2), (by_jit, m3) = three_ways(recipe, state, batch)
+        for other, metrics in ((by_pmap, m2), (by_jit, m3)):
+            assert_same(other.g_params, single.g_params)
+            assert_same(other.d_params, single.d_params)
+            assert_same(other.g_batch_stats, single.g_batch_stats)
+            assert_same(other.d_batch_stats, single.d_batch_stats)
+            assert_same((other.g_opt_state, other.d_opt_state),
+                        (single.g_opt_state, single.d_opt_state))
+            for name in m1:
+                np.testing.assert_allclose(metrics[name], m1[name], rtol=2e-4, atol=1e-5,
+                                           err_msg=name)
+        if recipe.penalty is None:  # the DCGAN's BatchNorm moved its statistics
+            stats = jax.tree.leaves(single.d_batch_stats)
+            assert not all(np.allclose(a, b) for a, b in
+                           zip(stats, jax.tree.leaves(state.d_batch_stats), strict=True))
+
+    def test_batch_norm_is_synchronised_across_devices():
+        """Without synchronised BatchNorm (a module the step cannot switch over)
+        each device normalises by its own 2 rows, and the step differs: the
+        check above can tell the difference."""
+        recipe = dcgan_recipe()
+        state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (28, 28, 1))
+        batch = jax.random.uniform(jax.random.PRNGKey(1), (1, 16, 28, 28, 1), minval=-1)
+        single, _ = jax.jit(jaxgan.make_train_step(recipe))(state, batch)
+        unsynced = jax.pmap(jaxgan.make_train_step(recipe, None), parallel.AXIS)
+        local = parallel.put_per_device(parallel.split_per_device(batch, FAKE_DEVICES, axis=1))
+        per_device, _ = unsynced(parallel.replicate(state), local)
+        first = parallel.first_replica(per_device, "pmap")
+        assert not np.allclose(first.d_params["down_1"]["kernel"],
+                               single.d_params["down_1"]["kernel"], rtol=1e-4, atol=1e-6)
+
+    def test_sampling_multi_step_over_seeds_matches_under_pmap_and_jit():
+        """The fit loop's composition: a conditional model, data drawn on the
+        device, 2 steps per call, 2 seeds, each way spread over 8 devices."""
+        rng = np.random.RandomState(0)
+        source = ArraySource("toy", rng.uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32),
+                             rng.randint(0, 3, 64).astype(np.int32))
+        recipe = jaxgan.GANRecipe(
+            generator=jaxgan.DCGANGenerator(resolution=28, channels=1, width=4, num_classes=3),
+            discriminator=jaxgan.DCGANDiscriminator(resolution=28, width=4, num_classes=3,
+                                                    conditioning="projection"),
+            latent_dim=8, num_classes=3)
+        states = jaxgan.create_states(recipe, [0, 1], (28, 28, 1))
+        data = source.device_data()
+
+        def program(**kwargs):
+            axis = kwargs.get("axis_name")
+            step = jaxgan.make_sampling_step(jaxgan.make_train_step(recipe, axis),
+                                             source.sample_labelled, 16, 1, **kwargs)
+            return jax.vmap(jaxgan.make_multi_step(step, 2), in_axes=(0, None))
+
+        single, m1 = jax.jit(program())(states, data)
+        by_pmap, m2 = jax.pmap(program(axis_name=parallel.AXIS), parallel.AXIS)(
+            parallel.replicate(states), parallel.replicate(data))
+        mesh = parallel.data_mesh()
+        rep = parallel.replicated(mesh)
+        by_jit, m3 = jax.jit(program(batch_sharding=parallel.batch_sharding(mesh)),
+                             in_shardings=(rep, rep), out_shardings=rep)(
+            parallel.put_global(states, rep), parallel.put_global(data, rep))
+        for other, metrics in ((parallel.first_replica(by_pmap, "pmap"),
+                                parallel.first_replica(m2, "pmap")),
+                               (parallel.first_replica(by_jit, "jit"), m3)):
+            assert_same(other.g_params, single.g_params)
+            assert_same(other.d_params, single.d_params)
+            assert_same(other.d_batch_stats, single.d_batch_stats)
+            np.testing.assert_allclose(metrics["d_loss"], m1["d_loss"], rtol=2e-4)
+        # The two seeds trained differently (their own initialisation and noise).
+        assert not np.allclose(single.g_params["project"]["kernel"][0],
+                               single.g_params["project"]["kernel"][1])
+
+    def test_a_batch_that_does_not_split_is_a_clear_error():
+        with pytest.raises(ValueError, match=r"batch_size=12 does not split evenly over 8 "
+                                             r"devices; use a multiple of 8 \(e.g. 16\)"):
+            parallel.check_batch_size(12, FAKE_DEVICES)
+        parallel.check_batch_size(16, FAKE_DEVICES)
+
+    def test_layout_helpers_put_rows_where_jit_would():
+        x = np.arange(2 * 16 * 3).reshape(2, 16, 3)
+        split = parallel.split_per_device(x, FAKE_DEVICES, axis=1)
+        assert split.shape == (8, 2, 2, 3)
+        np.testing.assert_array_equal(split[3], x[:, 6:8])
+        mesh = parallel.data_mesh()
+        placed = parallel.put_global(x, parallel.batch_sharding(mesh))
+        for shard in placed.addressable_shards:
+            np.testing.assert_array_equal(shard.data, split[jax.devices().index(shard.device)])
+        np.testing.assert_array_equal(parallel.local_slices(split), split)  # one process
+        replicated = parallel.replicate({"w": jnp.arange(3.0)})
+        assert replicated["w"].shape == (8, 3)
+        np.testing.assert_array_equal(parallel.first_replica(replicated, "pmap")["w"],
+                                      [0.0, 1.0, 2.0])
