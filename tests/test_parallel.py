@@ -178,3 +178,175 @@ else:
         assert replicated["w"].shape == (8, 3)
         np.testing.assert_array_equal(parallel.first_replica(replicated, "pmap")["w"],
                                       [0.0, 1.0, 2.0])
+
+    # ------------------------------------------------------------------
+    # The fit loop: config.parallel, resuming elsewhere, several processes
+    # ------------------------------------------------------------------
+
+    import json
+    import socket
+
+    import ml_collections
+
+    from jaxgan import checkpoint, train
+
+    ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    SCRIPT = os.path.join(ROOT, "experiments", "train.py")
+    DIGITS_SMOKE = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
+    sys.path.insert(0, os.path.join(ROOT, "experiments"))
+    from configs import (  # noqa: E402
+        celeb_a64,
+        cgan_digits,
+        cgan_mnist,
+        cifar10,
+        digits,
+        digits_smoke,
+        fashion_mnist,
+        grid25,
+        mnist,
+        ring8,
+        smoke,
+        wgan_gp_cifar10,
+        wgan_gp_digits,
+        wgan_gp_mnist,
+    )
+
+    # The hardest path through the loop: streamed from the host, conditional,
+    # two discriminator updates per step (so each device takes its rows of
+    # both updates' batches). Constant rates, so that a run may be extended.
+    HARD = ("--config.data_placement=host", "--config.conditioning=projection",
+            "--config.n_disc=2", "--config.classifier_steps=0", "--config.lr_schedule=constant")
+
+    def hard_config(**fields):
+        config = digits_smoke.get_config()
+        config.data_placement, config.conditioning, config.n_disc = "host", "projection", 2
+        config.classifier_steps, config.lr_schedule = 0, "constant"
+        for name, value in fields.items():
+            config[name] = value
+        return config
+
+    def final_state(workdir):
+        with open(os.path.join(workdir, "config.json")) as f:
+            config = ml_collections.ConfigDict(json.load(f))
+        checkpointer = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), 3)
+        try:
+            step = checkpointer.latest_step()
+            return step, checkpointer.restore_config(step), checkpointer.restore(
+                step, train.restore_run(workdir).states)
+        finally:
+            checkpointer.close()
+            del config
+
+    def run_script(*args, devices, extra_env=None, background=False):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+                   **(extra_env or {}))
+        command = [sys.executable, SCRIPT, "--config", DIGITS_SMOKE, *args]
+        if background:
+            return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=600)
+
+    @pytest.fixture(scope="module")
+    def one_device_run(tmp_path_factory):
+        workdir = str(tmp_path_factory.mktemp("none"))
+        train.train_and_evaluate(hard_config(parallel="none"), workdir)
+        return workdir
+
+    @pytest.mark.parametrize("mode", ["pmap", "jit"])
+    def test_fit_loop_on_eight_devices_trains_the_one_device_run(mode, one_device_run, tmp_path):
+        train.train_and_evaluate(hard_config(parallel=mode), str(tmp_path))
+        step, saved, state = final_state(str(tmp_path))
+        expected_step, _, expected = final_state(one_device_run)
+        assert step == expected_step == 8
+        assert_same(state, expected)
+        assert saved[train.DEVICES_KEY] == FAKE_DEVICES
+        # The logged losses are the global batch's, as on one device.
+        for got, want in zip(read_jsonl(tmp_path / "metrics.jsonl"),
+                             read_jsonl(os.path.join(one_device_run, "metrics.jsonl")),
+                             strict=True):
+            for name in ("d_loss", "g_loss", "d_real_logit"):
+                assert got[name] == pytest.approx(want[name], rel=1e-4), name
+
+    def test_resumes_on_four_devices_what_eight_started(one_device_run, tmp_path):
+        """8 devices with pmap for 4 steps, then a process with 4 devices and
+        sharded jit for the other 4: the same run as one device for 8."""
+        workdir = str(tmp_path)
+        train.train_and_evaluate(hard_config(parallel="pmap", num_steps=4), workdir)
+        resumed = run_script("--workdir", workdir, "--config.parallel=jit", *HARD, devices=4)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert "resuming a run saved on 8 device(s) on 4" in resumed.stdout + resumed.stderr
+        step, saved, state = final_state(workdir)
+        assert step == 8 and saved[train.DEVICES_KEY] == 4
+        assert_same(state, final_state(one_device_run)[2])
+
+    def test_a_batch_that_does_not_split_exits_2_before_writing(tmp_path):
+        workdir = str(tmp_path / "run")
+        result = run_script("--workdir", workdir, "--config.parallel=jit",
+                            "--config.batch_size=12", devices=FAKE_DEVICES)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1] == ("error: parallel='jit': batch_size=12 does not split evenly over 8 "
+                             "devices; use a multiple of 8 (e.g. 16)"), lines
+        assert not os.path.exists(os.path.join(workdir, "config.json"))
+
+    @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist,
+                                        fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
+                                        wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist])
+    @pytest.mark.parametrize("mode", ["pmap", "jit"])
+    def test_every_experiment_config_is_valid_on_eight_devices(module, mode):
+        config = module.get_config()
+        config.parallel = mode
+        train.validate_config(config)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("module", [ring8, digits, wgan_gp_digits, cgan_digits])
+    @pytest.mark.parametrize("mode", ["pmap", "jit"])
+    def test_every_bundled_family_trains_on_eight_devices(module, mode, tmp_path):
+        """Each family's config with data that ships (shrunk to two steps)."""
+        config = module.get_config()
+        config.parallel, config.batch_size = mode, 16
+        config.num_steps = config.log_every = config.eval_every = 2
+        config.checkpoint_every = config.steps_per_dispatch = 2
+        config.num_eval_samples = config.num_final_samples = 20
+        config.latent_dim = 8
+        if config.model == "mlp":
+            config.g_features = config.d_features = (8,)
+        else:
+            config.image_size, config.g_width, config.d_width = 28, 4, 4
+            config.classifier_steps = 0
+        result = train.train_and_evaluate(config, str(tmp_path))
+        assert result["step"] == 2
+        assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [2]
+
+    def read_jsonl(path):
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            return s.getsockname()[1]
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("mode", ["jit", "pmap"])
+    def test_two_processes_train_the_one_device_run(mode, one_device_run, tmp_path):
+        """Two jax.distributed processes with 4 devices each, on localhost."""
+        workdir = str(tmp_path / "run")
+        port = free_port()
+        processes = [run_script("--workdir", workdir, f"--config.parallel={mode}", *HARD,
+                                devices=4, background=True, extra_env={
+                                    "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
+                                    "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)})
+                     for i in range(2)]
+        outputs = [p.communicate(timeout=600)[0] for p in processes]
+        for p, output in zip(processes, outputs, strict=True):
+            assert p.returncode == 0, output[-3000:]
+        # Process 0 reports and writes the logs, once; process 1 stays quiet.
+        assert "done: step 8" in outputs[0] and "done: step 8" not in outputs[1]
+        assert [r["step"] for r in read_jsonl(os.path.join(workdir, "metrics.jsonl"))] == [4, 8]
+        assert len([f for f in os.listdir(workdir) if f.startswith("events.out")]) == 1
+        # One process (this one, with 8 devices) restores what the two saved.
+        step, saved, state = final_state(workdir)
+        assert step == 8 and saved[train.DEVICES_KEY] == 8
+        assert_same(state, final_state(one_device_run)[2])

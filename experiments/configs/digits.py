@@ -30,7 +30,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.checkpoint_every = 1_000     # steps between checkpoints
     config.keep_checkpoints = 3         # checkpoints kept on disk
     config.num_final_samples = 1_000    # images in samples/final.npz (same as evaluated)
-    config.parallel = "none"            # none (pmap and jit: data-parallel, not yet available)
+    config.parallel = "none"            # none | jit | pmap (data-parallel over every device)
     config.g_learning_rate = 2e-4       # generator Adam learning rate (DCGAN paper)
     config.d_learning_rate = 2e-4       # discriminator Adam learning rate
     config.n_disc = 1                   # discriminator updates per generator update

@@ -32,7 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.checkpoint_every = 5_000     # steps between checkpoints
     config.keep_checkpoints = 3         # checkpoints kept on disk
     config.num_final_samples = 2_500    # points in samples/final.npz (per seed)
-    config.parallel = "none"            # none (pmap and jit: data-parallel, not yet available)
+    config.parallel = "none"            # none | jit | pmap (data-parallel over every device)
     config.g_learning_rate = 1e-3       # generator Adam learning rate (peak, see lr_schedule)
     config.d_learning_rate = 1e-3       # discriminator Adam learning rate (peak)
     config.n_disc = 1                   # discriminator updates per generator update
