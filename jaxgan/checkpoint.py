@@ -156,6 +156,10 @@ class Checkpointer:
         self._manager.reload()
         return os.path.join(target, str(step))
 
+    def reload(self) -> None:
+        """Rereads which checkpoints exist (after another process moved one)."""
+        self._manager.reload()
+
     def wait(self) -> None:
         """Waits for the asynchronous save in flight, if any."""
         self._manager.wait_until_finished()

@@ -23,11 +23,14 @@ exactly, and a resumed run continues the same random stream.
 The step works unchanged under ``jax.jit`` (donate the state; shard the batch
 with ``NamedSharding`` for data parallelism, see :mod:`jaxgan.parallel`),
 ``jax.vmap`` over stacked states (many seeds in one program), ``jax.lax.scan``
-(see :func:`make_multi_step`) and, with ``axis_name``, under ``jax.pmap`` or
-``shard_map``. There every random draw is made for the whole global batch and
-each device keeps its own rows, BatchNorm takes its statistics over the global
-batch, and gradients and metrics are averaged over the axis: a data-parallel
-step computes the same function of the global batch as a step on one device.
+(see :func:`make_multi_step`) and, with ``axis_name``, under ``jax.pmap`` (or
+``shard_map`` with ``check_vma=False``, which is how pmap runs: with the
+default check, autodiff already sums the replicated parameters' gradients
+over devices and the step's mean would not undo it). There every random draw
+is made for the whole global batch and each device keeps its own rows,
+BatchNorm takes its statistics over the global batch, and gradients and
+metrics are averaged over the axis: a data-parallel step computes the same
+function of the global batch as a step on one device.
 """
 
 from __future__ import annotations
@@ -76,6 +79,18 @@ def local_rows(x: jax.Array, axis_name: str | None, axis: int = 0) -> jax.Array:
     return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(axis_name) * size, size, axis)
 
 
+def _nan_max(x: jax.Array) -> jax.Array:
+    """``max(x)``, NaN if any element is: a max reduced across devices
+    (sharded jit, ``pmax``) may drop NaN, where one device keeps it."""
+    return jnp.where(jnp.any(jnp.isnan(x)), jnp.nan, jnp.max(x))
+
+
+def _nan_pmax(x: jax.Array, axis_name: str) -> jax.Array:
+    """:func:`_nan_max` across the devices of ``axis_name``."""
+    any_nan = jax.lax.pmax(jnp.isnan(x).astype(jnp.int32), axis_name) > 0
+    return jnp.where(any_nan, jnp.nan, jax.lax.pmax(x, axis_name))
+
+
 def _sync_batch_norm(module, axis_name: str | None):
     """``module`` with BatchNorm statistics taken over ``axis_name``, where it
     supports that (jaxgan's modules do); a user's module is left as it is, and
@@ -119,7 +134,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
     Args:
       recipe: the GAN to train.
       axis_name: name of the data-parallel axis, or ``None``. When set, the
-        step must run inside ``pmap``/``shard_map`` over that axis, with each
+        step must run inside ``pmap`` (or ``shard_map`` with
+        ``check_vma=False``) over that axis, with each
         device given its own rows of the global batch (see
         :func:`local_rows`); gradients, BatchNorm statistics and metrics are
         ``pmean``-ed across it, and the result equals the step on one device
@@ -208,7 +224,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             metrics = {"d_loss": loss, "d_penalty": penalty, "d_real_logit": real_logit,
                        "d_fake_logit": fake_logit}
             if logs_norms:
-                metrics["d_grad_norm"], metrics["d_grad_norm_max"] = norms.mean(), norms.max()
+                metrics["d_grad_norm"], metrics["d_grad_norm_max"] = norms.mean(), _nan_max(norms)
             return (d_params, d_stats, d_opt_state, g_stats), metrics
 
         carry = (state.d_params, state.d_batch_stats, state.d_opt_state, state.g_batch_stats)
@@ -246,7 +262,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             # Input-gradient norms where the penalty looks (interpolates for
             # WGAN-GP, real data for R1): WGAN-GP wants them near 1.
             metrics["d_grad_norm"] = d_metrics["d_grad_norm"].mean()
-            metrics["d_grad_norm_max"] = d_metrics["d_grad_norm_max"].max()
+            metrics["d_grad_norm_max"] = _nan_max(d_metrics["d_grad_norm_max"])
         new_state = state.replace(
             step=state.step + 1,
             g_params=g_params,
@@ -257,7 +273,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             d_opt_state=d_opt_state,
         )
         if axis_name is not None:  # means over devices; the max norm is a max
-            metrics = {name: (jax.lax.pmax if name == "d_grad_norm_max" else jax.lax.pmean)(
+            metrics = {name: (_nan_pmax if name == "d_grad_norm_max" else jax.lax.pmean)(
                 value, axis_name) for name, value in metrics.items()}
         return new_state, metrics
 

@@ -534,7 +534,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     mesh = parallel.data_mesh() if mode == "jit" else None
     try:
         latest = checkpointer.restore_latest(
-            like=states, check_config=lambda step, saved: check_resumable(saved, config, step))
+            like=states, check_config=lambda step, saved: check_resumable(saved, config, step),
+            set_aside=primary)  # the others skip the damaged one without moving it
+        _agree_on_checkpoints(checkpointer)
         if latest is not None:
             start_step, saved, states = latest
             lr_scale = saved.get(LR_SCALE_KEY, 1.0)
@@ -636,13 +638,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             is_eval = step_now % config.eval_every == 0 or step_now == config.num_steps
             is_log = step_now % config.log_every == 0 or is_eval
             is_save = step_now % config.checkpoint_every == 0 or step_now == config.num_steps
+            if jax.process_count() == 1:
+                stopping = interrupt.raised
+            else:  # all processes must save together: they agree where all of them pass
+                stopping = (is_log or is_save) and parallel.any_process(interrupt.raised)
             diverged = None
             if is_log:
                 # Fetching the metrics is the one host sync of the interval.
                 means = {name: float(np.mean([np.asarray(m[name]) for m in pending]))
                          for name in pending[0]}
                 diverged = _divergence(means, one_copy(states))
-            elif is_save or interrupt.raised:
+            elif is_save or stopping:
                 diverged = _divergence({}, one_copy(states))
             if diverged is not None:
                 # Never log, evaluate or save a diverged state.
@@ -664,7 +670,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 else:
                     step_now, _, states = checkpointer.restore_latest(
                         like=one_copy(states),
-                        check_config=lambda step, saved: check_resumable(saved, config, step))
+                        check_config=lambda step, saved: check_resumable(saved, config, step),
+                        set_aside=primary)
+                    _agree_on_checkpoints(checkpointer)
                 states = layout.put_state(states)
                 say(f"diverged at step {bad_step}: {diverged}; rolled back to step "
                                f"{step_now} with learning rates x{lr_scale:g} "
@@ -705,7 +713,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 pending = []
             if is_save:
                 checkpointer.save(step_now, one_copy(states), saved_config())
-            if interrupt.raised and step_now < config.num_steps:
+            if stopping and step_now < config.num_steps:
                 if not is_save:  # the state passed the divergence check above
                     checkpointer.save(step_now, one_copy(states), saved_config())
                 raise Interrupted(f"interrupted at step {step_now}; saved a checkpoint there; "
@@ -755,6 +763,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     os.replace(tmp, os.path.join(samples_dir, "final.npz"))
     viz.plot_losses(logs.metrics_path, os.path.join(samples_dir, "losses.png"))
     return final
+
+
+def _agree_on_checkpoints(checkpointer: checkpoint_lib.Checkpointer) -> None:
+    """After a restore in a multi-process run, once process 0 has set aside a
+    damaged checkpoint, every process sees the same list of checkpoints (else
+    they disagree on whether the next save is new, and orbax's save waits)."""
+    if jax.process_count() > 1:
+        parallel.barrier("jaxgan-restored")
+        checkpointer.reload()
 
 
 @jax.jit
@@ -854,7 +871,8 @@ class _Layout:
                                       self.n_disc, axis_name=parallel.AXIS,
                                       data_is_local=streamed)
             return jax.pmap(jax.vmap(make_multi_step(step, steps, stacked=streamed),
-                                     in_axes=(0, None)), parallel.AXIS, donate_argnums=0)
+                                     in_axes=(0, None)), parallel.AXIS, donate_argnums=0,
+                            devices=jax.devices())  # the order parallel's layouts use
         sharding = parallel.batch_sharding(self.mesh) if self.mode == "jit" else None
         step = make_sampling_step(make_train_step(recipe), sampler, batch_size, self.n_disc,
                                   batch_sharding=sharding)
@@ -896,10 +914,11 @@ def _fit_classifier(config: ml_collections.ConfigDict, source: Mixture | ArraySo
         if parallel.is_primary():
             tqdm.write(line, file=sys.stderr)
 
-    # Every process fits (or loads) the same classifier; the cache's
-    # write-then-rename keeps one copy when two write it at once.
+    # In a multi-process run every process loads the cache, or fits the same
+    # classifier without storing it (orbax would wait for the others to save).
     classifier = load_or_fit_classifier(
-        source, classifier_dir(config, workdir), num_steps=steps, seed=config.seed, log=log)
+        source, classifier_dir(config, workdir), num_steps=steps, seed=config.seed, log=log,
+        write_cache=jax.process_count() == 1)
     log(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
         f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
         f"({time.perf_counter() - start:.0f} s)")
@@ -930,6 +949,9 @@ def restore_run(workdir: str) -> TrainedRun:
                           f"train one first with experiments/train.py --workdir {workdir}")
     with open(config_path) as f:
         config = ml_collections.ConfigDict(json.load(f))
+    # The checkpoint holds one copy of the state, whatever trained it; a
+    # reader needs no data parallelism (nor its batch to split over devices).
+    config.parallel = "none"
     source, recipe, _, states = _build_gan(config)
     checkpointer = checkpoint_lib.Checkpointer(checkpoint_dir, config.keep_checkpoints)
     try:

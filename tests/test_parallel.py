@@ -340,3 +340,41 @@ else:
         step, saved, state = final_state(workdir)
         assert step == 8 and saved[train.DEVICES_KEY] == 8
         assert_same(state, final_state(one_device_run)[2])
+
+    def test_max_gradient_norm_keeps_a_nan_across_devices():
+        """A max all-reduced across devices may drop NaN; the logged max must not."""
+        from jaxgan.step import _nan_max, _nan_pmax
+
+        x = jnp.array([jnp.nan, 1, 2, 3, 4, 5, 6, 7], jnp.float32)
+        assert np.isnan(jax.pmap(lambda v: _nan_pmax(v, "i"), "i")(x)[0])
+        assert jax.pmap(lambda v: _nan_pmax(v, "i"), "i")(x.at[0].set(0.0))[0] == 7.0
+        mesh = parallel.data_mesh()
+        sharded = parallel.put_global(x[None], parallel.batch_sharding(mesh))
+        assert np.isnan(jax.jit(lambda v: _nan_max(v))(sharded))
+
+    @pytest.mark.slow
+    def test_two_processes_resume_past_a_damaged_checkpoint(one_device_run, tmp_path):
+        """Process 0 sets the damaged newest checkpoint aside, process 1 skips it;
+        both resume from the one before and reach the one-device state."""
+        workdir = str(tmp_path / "run")
+        train.train_and_evaluate(hard_config(parallel="jit"), workdir)
+        for folder, _, files in os.walk(os.path.join(workdir, "checkpoints", "8", "state")):
+            for name in files:
+                if os.sep + "d" in folder:  # the array chunks
+                    with open(os.path.join(folder, name), "r+b") as f:
+                        f.truncate(8)
+        port = free_port()
+        processes = [run_script("--workdir", workdir, "--config.parallel=jit", *HARD,
+                                devices=4, background=True, extra_env={
+                                    "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
+                                    "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)})
+                     for i in range(2)]
+        outputs = [p.communicate(timeout=600)[0] for p in processes]
+        for p, output in zip(processes, outputs, strict=True):
+            assert p.returncode == 0, output[-3000:]
+        assert "the checkpoint at step 8 is unreadable" in outputs[0]
+        assert "moved it to" in outputs[0] and "left it in place" in outputs[1]
+        assert len(os.listdir(os.path.join(workdir, "checkpoints-unreadable"))) == 1
+        step, _, state = final_state(workdir)
+        assert step == 8
+        assert_same(state, final_state(one_device_run)[2])

@@ -107,7 +107,7 @@ def fit_classifier(source: ArraySource, num_steps: int = 1000, batch_size: int =
 
 
 def load_or_fit_classifier(source: ArraySource, cache_dir: str, num_steps: int = 1000,
-                           seed: int = 0, log=None) -> FittedClassifier:
+                           seed: int = 0, log=None, write_cache: bool = True) -> FittedClassifier:
     """The classifier :func:`fit_classifier` trains, cached on disk with orbax.
 
     The cache entry is a directory under ``cache_dir`` named after the dataset,
@@ -121,6 +121,8 @@ def load_or_fit_classifier(source: ArraySource, cache_dir: str, num_steps: int =
       cache_dir: where entries live, e.g. ``<workdir>/classifier``.
       num_steps, seed: as in :func:`fit_classifier`.
       log: called with a line of progress, or ``None``.
+      write_cache: store a newly trained classifier (a multi-process run
+        passes ``False``: orbax saves collectively, not from one process).
     """
     height, width, channels = source.example_shape
     # The data's own fingerprint: two files of the same name and shape differ here.
@@ -150,9 +152,11 @@ def load_or_fit_classifier(source: ArraySource, cache_dir: str, num_steps: int =
                                 jnp.asarray(metadata["class_frequencies"], jnp.float32),
                                 metadata["holdout_confident_fraction"])
     if log:
-        log(f"training the classifier ({num_steps} steps on real {source.name}), cached in "
-            f"{directory}")
+        where = f"cached in {directory}" if write_cache else "not cached"
+        log(f"training the classifier ({num_steps} steps on real {source.name}), {where}")
     fitted = fit_classifier(source, num_steps=num_steps, seed=seed)
+    if not write_cache:
+        return fitted
     checkpoint.save_tree(directory, fitted.params, {
         "description": description, "accuracy": fitted.accuracy,
         "class_frequencies": np.asarray(fitted.class_frequencies).tolist(),
