@@ -318,11 +318,9 @@ else:
             s.bind(("localhost", 0))
             return s.getsockname()[1]
 
-    @pytest.mark.slow
-    @pytest.mark.parametrize("mode", ["jit", "pmap"])
-    def test_two_processes_train_the_one_device_run(mode, one_device_run, tmp_path):
-        """Two jax.distributed processes with 4 devices each, on localhost."""
-        workdir = str(tmp_path / "run")
+    def run_two_processes(workdir, mode):
+        """The hard config in two jax.distributed processes with 4 devices each,
+        on localhost; returns their outputs, after checking that both succeeded."""
         port = free_port()
         processes = [run_script("--workdir", workdir, f"--config.parallel={mode}", *HARD,
                                 devices=4, background=True, extra_env={
@@ -332,6 +330,14 @@ else:
         outputs = [p.communicate(timeout=600)[0] for p in processes]
         for p, output in zip(processes, outputs, strict=True):
             assert p.returncode == 0, output[-3000:]
+        return outputs
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("mode", ["jit", "pmap"])
+    def test_two_processes_train_the_one_device_run(mode, one_device_run, tmp_path):
+        """Two jax.distributed processes with 4 devices each, on localhost."""
+        workdir = str(tmp_path / "run")
+        outputs = run_two_processes(workdir, mode)
         # Process 0 reports and writes the logs, once; process 1 stays quiet.
         assert "done: step 8" in outputs[0] and "done: step 8" not in outputs[1]
         assert [r["step"] for r in read_jsonl(os.path.join(workdir, "metrics.jsonl"))] == [4, 8]
@@ -363,15 +369,7 @@ else:
                 if os.sep + "d" in folder:  # the array chunks
                     with open(os.path.join(folder, name), "r+b") as f:
                         f.truncate(8)
-        port = free_port()
-        processes = [run_script("--workdir", workdir, "--config.parallel=jit", *HARD,
-                                devices=4, background=True, extra_env={
-                                    "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
-                                    "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)})
-                     for i in range(2)]
-        outputs = [p.communicate(timeout=600)[0] for p in processes]
-        for p, output in zip(processes, outputs, strict=True):
-            assert p.returncode == 0, output[-3000:]
+        outputs = run_two_processes(workdir, "jit")
         assert "the checkpoint at step 8 is unreadable" in outputs[0]
         assert "moved it to" in outputs[0] and "left it in place" in outputs[1]
         assert len(os.listdir(os.path.join(workdir, "checkpoints-unreadable"))) == 1
