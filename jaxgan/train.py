@@ -638,17 +638,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             is_eval = step_now % config.eval_every == 0 or step_now == config.num_steps
             is_log = step_now % config.log_every == 0 or is_eval
             is_save = step_now % config.checkpoint_every == 0 or step_now == config.num_steps
-            if jax.process_count() == 1:
-                stopping = interrupt.raised
-            else:  # all processes must save together: they agree where all of them pass
-                stopping = (is_log or is_save) and parallel.any_process(interrupt.raised)
+            one_process = jax.process_count() == 1
             diverged = None
             if is_log:
                 # Fetching the metrics is the one host sync of the interval.
                 means = {name: float(np.mean([np.asarray(m[name]) for m in pending]))
                          for name in pending[0]}
                 diverged = _divergence(means, one_copy(states))
-            elif is_save or stopping:
+            elif is_save or (one_process and interrupt.raised):
                 diverged = _divergence({}, one_copy(states))
             if diverged is not None:
                 # Never log, evaluate or save a diverged state.
@@ -711,6 +708,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                  for n, v in record.items()
                                  if not n.startswith("label_accuracy_class_")))
                 pending = []
+            if one_process:
+                stopping = interrupt.raised
+            else:  # all processes must save together: they agree where all of them pass
+                stopping = (is_log or is_save) and parallel.any_process(interrupt.raised)
             if is_save:
                 checkpointer.save(step_now, one_copy(states), saved_config())
             if stopping and step_now < config.num_steps:
