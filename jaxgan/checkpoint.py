@@ -23,6 +23,7 @@ from typing import Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 PyTree = Any
 
@@ -108,6 +109,12 @@ class Checkpointer:
         script inspecting a run that may still be training) unreadable
         checkpoints are skipped with a warning but left where they are.
 
+        In a multi-process run every process calls this; process 0 alone
+        moves a damaged checkpoint (the others skip it), and then all of them
+        wait for each other and re-list the checkpoints, so that they agree on
+        which steps exist (else they disagree on whether the next save is
+        new, and orbax's collective save waits forever).
+
         Raises:
           CheckpointMismatchError: the newest readable checkpoint does not fit
             ``like`` (another model): not damage, so nothing is moved.
@@ -134,7 +141,11 @@ class Checkpointer:
                 failures.append((step, e))
                 continue
             for bad_step, error in failures:  # newer than the one that reads: damaged
-                self._report_unreadable(bad_step, error, set_aside)
+                self._report_unreadable(bad_step, error,
+                                        set_aside and jax.process_index() == 0)
+            if set_aside and jax.process_count() > 1:
+                multihost_utils.sync_global_devices("jaxgan-checkpoint-restored")
+                self._manager.reload()
             return step, config, state
         if failures:
             step, error = failures[0]
@@ -155,10 +166,6 @@ class Checkpointer:
         os.replace(os.path.join(self.directory, str(step)), os.path.join(target, str(step)))
         self._manager.reload()
         return os.path.join(target, str(step))
-
-    def reload(self) -> None:
-        """Rereads which checkpoints exist (after another process moved one)."""
-        self._manager.reload()
 
     def wait(self) -> None:
         """Waits for the asynchronous save in flight, if any."""

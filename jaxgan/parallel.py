@@ -182,20 +182,11 @@ def any_process(flag: bool) -> bool:
     return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
 
 
-def barrier(name: str) -> None:
-    """Waits until every process gets here (nothing to wait for with one)."""
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)
-
-
 def is_primary() -> bool:
     """Whether this process writes logs, samples and other files (process 0)."""
     return jax.process_index() == 0
 
 
-__all__ = ["AXIS", "MODES", "any_process", "barrier", "batch_sharding", "check_batch_size",
-           "data_mesh",
+__all__ = ["AXIS", "MODES", "any_process", "batch_sharding", "check_batch_size", "data_mesh",
            "first_replica", "initialize", "is_primary", "local_slices", "put_global",
            "put_per_device", "replicate", "replicated", "split_per_device"]

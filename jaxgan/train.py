@@ -225,7 +225,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             fail(f"d_penalty={config.d_penalty!r} scores each example's input gradient, which "
                  "BatchNorm mixes across the batch; set d_normalization to layer, instance "
                  "or none")
-    if config.parallel != "none" and isinstance(config.batch_size, int):
+    if config.parallel != "none":  # batch_size is a positive int by now
         try:
             parallel.check_batch_size(config.batch_size, jax.device_count())
         except ValueError as e:
@@ -531,12 +531,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     num_devices = 1 if mode == "none" else jax.device_count()
     saved_devices = num_devices
     primary = parallel.is_primary()  # only process 0 writes files
+    one_process = jax.process_count() == 1
     mesh = parallel.data_mesh() if mode == "jit" else None
     try:
         latest = checkpointer.restore_latest(
-            like=states, check_config=lambda step, saved: check_resumable(saved, config, step),
-            set_aside=primary)  # the others skip the damaged one without moving it
-        _agree_on_checkpoints(checkpointer)
+            like=states, check_config=lambda step, saved: check_resumable(saved, config, step))
         if latest is not None:
             start_step, saved, states = latest
             lr_scale = saved.get(LR_SCALE_KEY, 1.0)
@@ -638,7 +637,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             is_eval = step_now % config.eval_every == 0 or step_now == config.num_steps
             is_log = step_now % config.log_every == 0 or is_eval
             is_save = step_now % config.checkpoint_every == 0 or step_now == config.num_steps
-            one_process = jax.process_count() == 1
             diverged = None
             if is_log:
                 # Fetching the metrics is the one host sync of the interval.
@@ -667,9 +665,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 else:
                     step_now, _, states = checkpointer.restore_latest(
                         like=one_copy(states),
-                        check_config=lambda step, saved: check_resumable(saved, config, step),
-                        set_aside=primary)
-                    _agree_on_checkpoints(checkpointer)
+                        check_config=lambda step, saved: check_resumable(saved, config, step))
                 states = layout.put_state(states)
                 say(f"diverged at step {bad_step}: {diverged}; rolled back to step "
                                f"{step_now} with learning rates x{lr_scale:g} "
@@ -764,15 +760,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     os.replace(tmp, os.path.join(samples_dir, "final.npz"))
     viz.plot_losses(logs.metrics_path, os.path.join(samples_dir, "losses.png"))
     return final
-
-
-def _agree_on_checkpoints(checkpointer: checkpoint_lib.Checkpointer) -> None:
-    """After a restore in a multi-process run, once process 0 has set aside a
-    damaged checkpoint, every process sees the same list of checkpoints (else
-    they disagree on whether the next save is new, and orbax's save waits)."""
-    if jax.process_count() > 1:
-        parallel.barrier("jaxgan-restored")
-        checkpointer.reload()
 
 
 @jax.jit

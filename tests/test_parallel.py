@@ -186,8 +186,6 @@ else:
     import json
     import socket
 
-    import ml_collections
-
     from jaxgan import checkpoint, train
 
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -217,16 +215,13 @@ else:
         return config
 
     def final_state(workdir):
-        with open(os.path.join(workdir, "config.json")) as f:
-            config = ml_collections.ConfigDict(json.load(f))
+        """``(step, saved config, state)`` of the newest checkpoint in ``workdir``."""
+        run = train.restore_run(workdir)
         checkpointer = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), 3)
         try:
-            step = checkpointer.latest_step()
-            return step, checkpointer.restore_config(step), checkpointer.restore(
-                step, train.restore_run(workdir).states)
+            return run.step, checkpointer.restore_config(run.step), run.states
         finally:
             checkpointer.close()
-            del config
 
     def run_script(*args, devices, extra_env=None, background=False):
         env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
