@@ -87,7 +87,7 @@ class DCGANGenerator(nn.Module):
       channels: output channels (1 for MNIST, 3 for colour).
       width: channels of the last hidden layer (PyTorch's ``ngf``); the first
         has ``width * 2**(doublings - 1)``.
-      impl: how the upsampling convolutions are computed, ``"subpixel"`` or
+      impl: how the upsampling convolutions are computed, ``"conv"``, ``"subpixel"`` or
         ``"xla"`` (see :mod:`jaxgan.models.layers`); the parameters and the
         function are the same.
       num_classes: 0 for an unconditional generator; otherwise it is called as
@@ -101,7 +101,7 @@ class DCGANGenerator(nn.Module):
     resolution: int = 64
     channels: int = 3
     width: int = 64
-    impl: str = "subpixel"
+    impl: str = "conv"
     num_classes: int = 0
     batch_norm_axis_name: str | None = None
 
