@@ -1,0 +1,192 @@
+"""The throughput benchmark: PyTorch parity, one compilation per step, the CLI.
+
+The parity tests need PyTorch (``pip install -e '.[bench]'``, which CI does)
+and skip without it; the compilation tests need only jaxgan.
+"""
+
+import collections
+import json
+import logging
+import os
+import re
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan import train
+from jaxgan.state import create_state, generate_from
+from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+import throughput  # noqa: E402
+from configs import smoke  # noqa: E402
+
+# Small members of each benchmark family: the same code paths, seconds to compile.
+SMALL = {
+    "dcgan64": throughput.ModelSpec("dcgan", (64, 64, 3), 16, width=4),
+    "dcgan28": throughput.ModelSpec("dcgan", (28, 28, 1), 16, width=8),
+    "ring": throughput.ModelSpec("mlp", (2,), 2, features=(32, 32)),
+    "wgan_gp": throughput.ModelSpec("dcgan", (32, 32, 3), 16, width=8, loss="wasserstein",
+                                    n_disc=2, penalty_weight=10.0, normalization="layer",
+                                    adam=(1e-4, 0.0, 0.9)),
+}
+
+
+@pytest.fixture(scope="module")
+def torch():
+    module = pytest.importorskip("torch", reason="the parity tests need pip install -e '.[bench]'")
+    module.set_num_threads(2)
+    return module
+
+
+@pytest.mark.parametrize("name", ["dcgan64", "dcgan28", "ring"])
+def test_copied_weights_give_pytorchs_generator_the_same_function(name, torch):
+    spec = SMALL[name]
+    recipe = throughput.jax_recipe(spec)
+    state = create_state(recipe, jax.random.PRNGKey(0), spec.example_shape)
+    gan = throughput.torch_gan(spec, {"params": state.g_params, "batch_stats": state.g_batch_stats},
+                               {"params": state.d_params, "batch_stats": state.d_batch_stats},
+                               tuned=False)
+    z = np.random.default_rng(1).normal(size=(4, spec.latent_dim)).astype(np.float32)
+    mine = np.asarray(generate_from(recipe, state, jnp.asarray(z)))
+    with torch.no_grad():
+        theirs = gan.G.eval()(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(throughput.to_torch_layout(spec, mine), theirs, atol=1e-5)
+    # And the discriminators on those images.
+    logits = recipe.discriminator.apply({"params": state.d_params,
+                                         "batch_stats": state.d_batch_stats},
+                                        jnp.asarray(mine), train=False)
+    with torch.no_grad():
+        torch_logits = gan.D.eval()(torch.from_numpy(theirs)).numpy()
+    np.testing.assert_allclose(np.asarray(logits), torch_logits, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("tuned", [False, True], ids=["example", "tuned"])
+@pytest.mark.parametrize("name", ["dcgan64", "dcgan28", "ring", "wgan_gp"])
+def test_both_frameworks_train_alike_from_the_same_weights_batch_and_noise(name, tuned, torch):
+    rows = throughput.parity(SMALL[name], 8, steps=3, tuned=tuned)
+    # Step 1 is one float rounding apart; Adam's early, nearly sign-like updates
+    # then amplify rounding, so later steps get a looser bound.
+    assert throughput.parity_error(rows[:1]) < 1e-4, rows[0]
+    assert throughput.parity_error(rows) < 1e-2, rows
+    # The losses move, so agreeing is not agreeing on a constant.
+    assert rows[0]["jax_g_loss"] != rows[-1]["jax_g_loss"]
+
+
+def test_parity_catches_a_wrongly_copied_weight(torch):
+    spec = SMALL["dcgan28"]
+    original = throughput.torch_gan
+
+    def one_weight_off(*args, **kwargs):
+        gan = original(*args, **kwargs)
+        with torch.no_grad():
+            gan.D[0].weight[0, 0, 1, 2] += 0.05  # one tap of one filter
+        return gan
+
+    throughput.torch_gan = one_weight_off
+    try:
+        rows = throughput.parity(spec, 8, steps=1)
+    finally:
+        throughput.torch_gan = original
+    assert throughput.parity_error(rows) > 1e-3, rows
+
+
+def test_benchmark_writes_the_contracts_json(tmp_path, torch, monkeypatch):
+    monkeypatch.setitem(throughput.SPECS, "ring", SMALL["ring"])
+    path = tmp_path / "out" / "ring.json"
+    code = throughput.main(["--model", "ring", "--batch-size", "16", "--steps", "4",
+                            "--scan-steps", "2", "--repeats", "2", "--parity-steps", "2",
+                            "--frameworks", "jax,torch/eager_example,torch/eager_tuned",
+                            "--json", str(path)])
+    assert code == 0
+    report = json.loads(path.read_text())
+    assert report["machine"]["torch"] and report["machine"]["jax"]
+    variants = [(r["framework"], r["variant"]) for r in report["results"]]
+    assert variants == [("jax", "jit"), ("jax", "scan"), ("torch", "eager_example"),
+                        ("torch", "eager_tuned")]
+    for r in report["results"]:
+        assert r["model"] == "ring" and r["batch_size"] == 16
+        assert len(r["ms_per_step_blocks"]) == 2 and r["ms_per_step"] > 0
+        assert r["images_per_sec"] == pytest.approx(16_000 / r["ms_per_step"])
+    assert set(report["speedups"]) == {f"jax/{j} vs torch/{t}" for j in ("jit", "scan")
+                                       for t in ("eager_example", "eager_tuned")}
+    assert len(report["parity"]) == 2
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "resnet"], "unknown --model 'resnet'"),
+    (["--frameworks", "jax/pmap"], "unknown jax variant 'pmap'"),
+    (["--steps", "5", "--scan-steps", "2"], "--steps=5 must be a multiple of --scan-steps=2"),
+    (["--loop-config", "no/such/config.py"], "is not a file"),
+])
+def test_benchmark_bad_arguments_exit_2_with_one_line(argv, message, capsys):
+    assert throughput.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+class _Compiles(logging.Handler):
+    """Counts ``Compiling jit(NAME)`` log lines by NAME while jax.log_compiles is on."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts = collections.Counter()
+
+    def emit(self, record):
+        found = re.match(r"Compiling jit\((\w+)\)", record.getMessage())
+        if found:
+            self.counts[found.group(1)] += 1
+
+
+@pytest.fixture
+def compiles():
+    handler = _Compiles()
+    logger = logging.getLogger("jax")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    try:
+        with jax.log_compiles():
+            yield handler.counts
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_each_step_form_compiles_once_over_many_calls(compiles):
+    # A state that came out of a step must fit the program it came from: a
+    # dtype, weak type or pytree that changed would recompile on every call.
+    spec = SMALL["ring"]
+    recipe = throughput.jax_recipe(spec)
+    state = create_state(recipe, jax.random.PRNGKey(0), spec.example_shape)
+    batch = jnp.asarray(throughput.real_batch(spec, 8))
+    plain = jax.jit(make_train_step(recipe), donate_argnums=0)
+    scanned = jax.jit(make_multi_step(make_train_step(recipe), 2), donate_argnums=0)
+
+    def sample_real(key, step, data, num):
+        return jax.random.normal(key, (num, 2))
+
+    sampling = jax.jit(make_sampling_step(make_train_step(recipe), sample_real, 8, 1))
+    for _ in range(3):
+        state, _ = plain(state, batch)
+        state, _ = scanned(state, batch)
+        state, metrics = sampling(state, None)
+    jax.block_until_ready(metrics)
+    assert int(state.step) == 12
+    assert compiles["train_step"] == 1 and compiles["multi_step"] == 1
+    assert compiles["sampling_step"] == 1
+
+
+def test_the_fit_loop_compiles_its_program_once(tmp_path, compiles):
+    config = smoke.get_config()  # 4 calls, 4 log lines, 2 evaluations, 2 checkpoints
+    train.train_and_evaluate(config, str(tmp_path))
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == config.num_steps // config.log_every
+    assert compiles["multi_step"] == 1, compiles
+    assert compiles["evaluate_one"] == 1, compiles
+    assert compiles["_all_finite"] == 1, compiles
