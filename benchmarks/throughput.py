@@ -42,7 +42,8 @@ blocks of ``--steps`` steps with a device sync only at the end of each block,
 the blocks of all variants take turns, ``--repeats`` times, and the median
 block gives ms per step. Images per second count the generator update's batch
 (``batch_size`` images per step). ``gflop_per_step`` is XLA's cost analysis of
-jaxgan's step (the same arithmetic in both frameworks); with it come the
+jaxgan's step (the same arithmetic in both frameworks; none for ``wgan_gp``,
+whose critic updates run in a loop that the analysis counts once); with it come the
 achieved GFLOP/s and, on a known GPU, the model FLOPs utilisation (MFU)
 against the chip's dense peak for the compute type.
 
@@ -75,7 +76,8 @@ TORCH_VARIANTS = ("eager_example", "eager_tuned", "compile")
 # then grow by about 10x a step, and later steps get this looser bound.
 LATER_STEPS_RTOL = 5e-2
 # Dense peak FLOP/s by device kind and compute type (vendor data sheets, SXM parts).
-PEAK_FLOPS = {"H100": {"float32": 494.7e12, "bfloat16": 989.4e12},   # float32 as TF32
+PEAK_FLOPS = {"H100 PCIe": {"float32": 378e12, "bfloat16": 756e12},
+              "H100": {"float32": 494.7e12, "bfloat16": 989.4e12},   # float32 as TF32
               "H200": {"float32": 494.7e12, "bfloat16": 989.4e12},
               "A100": {"float32": 156e12, "bfloat16": 312e12}}
 
@@ -177,17 +179,18 @@ class JaxRunner:
 
     framework = "jax"
 
-    def __init__(self, spec: ModelSpec, batch_size: int, scan_steps: int, seed: int = 0):
+    def __init__(self, spec: ModelSpec, batch_size: int, variant: str, scan_steps: int,
+                 seed: int = 0):
         import jax
 
         from jaxgan.state import create_state
         from jaxgan.step import make_multi_step, make_train_step
 
-        self.variant = "jit" if scan_steps == 1 else "scan"
-        self.scan_steps = scan_steps
+        self.variant = variant
+        self.scan_steps = scan_steps if variant == "scan" else 1
         recipe = jax_recipe(spec)
         step = make_train_step(recipe)
-        if scan_steps > 1:
+        if variant == "scan":
             step = make_multi_step(step, scan_steps)
         self._jax = jax
         self.state = create_state(recipe, jax.random.PRNGKey(seed), spec.example_shape)
@@ -195,7 +198,10 @@ class JaxRunner:
         start = time.perf_counter()
         self.compiled = jax.jit(step, donate_argnums=0).lower(self.state, self.batch).compile()
         self.compile_seconds = time.perf_counter() - start
-        self.flops = flops_of(jax.jit(make_train_step(recipe)), self.state, self.batch)
+        # XLA's cost analysis counts a loop's body once, so a step whose
+        # critic updates run in a scan (n_disc > 1) gets no count.
+        self.flops = (flops_of(jax.jit(make_train_step(recipe)), self.state, self.batch)
+                      if spec.n_disc == 1 else None)
 
     def warmup(self) -> float:
         start = time.perf_counter()
@@ -215,8 +221,13 @@ class JaxRunner:
         return time.perf_counter() - start
 
     def peak_memory(self) -> int | None:
-        stats = self._jax.local_devices()[0].memory_stats() or {}
-        return stats.get("peak_bytes_in_use")
+        """What XLA plans for one call: arguments, outputs and temporaries."""
+        try:
+            m = self.compiled.memory_analysis()
+            return int(m.argument_size_in_bytes + m.output_size_in_bytes
+                       + m.temp_size_in_bytes - m.alias_size_in_bytes)
+        except Exception:  # noqa: BLE001 - a backend without the analysis
+            return None
 
 
 def flops_of(jitted, *args) -> float | None:
@@ -291,6 +302,7 @@ class TorchRunner:
             self.gan.G, self.gan.D = torch.compile(self.gan.G), torch.compile(self.gan.D)
         self.real = real
         self.compile_seconds = 0.0
+        self._peak = None
 
     def _sync(self):
         if self.device == "cuda":
@@ -303,18 +315,21 @@ class TorchRunner:
 
     def block(self, steps: int) -> float:
         self._sync()
+        if self.device == "cuda":
+            self._torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         for _ in range(steps):
             losses = self.gan.step(self.real)
         if self.gan.tuned:
             float(losses[1])  # read the last losses: the block's one host sync
         self._sync()
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if self.device == "cuda":
+            self._peak = max(self._peak or 0, int(self._torch.cuda.max_memory_allocated()))
+        return elapsed
 
     def peak_memory(self) -> int | None:
-        if self.device == "cuda":
-            return int(self._torch.cuda.max_memory_allocated())
-        return None
+        return self._peak
 
 
 # --------------------------------------------------------------------------
@@ -336,7 +351,14 @@ def parity(spec: ModelSpec, batch_size: int, steps: int = 3, tuned: bool = False
     state = create_state(recipe, jax.random.PRNGKey(seed), spec.example_shape)
     gan = torch_gan(spec, {"params": state.g_params, "batch_stats": state.g_batch_stats},
                     {"params": state.d_params, "batch_stats": state.d_batch_stats}, tuned=tuned)
-    step = jax.jit(make_train_step(recipe))
+    # Full float32 on a GPU too (its default for float32 convolutions is TF32).
+    train_step = make_train_step(recipe)
+
+    def full_precision_step(state, batch):
+        with jax.default_matmul_precision("highest"):
+            return train_step(state, batch)
+
+    step = jax.jit(full_precision_step)
     batch = real_batch(spec, batch_size, seed)
     real = torch.from_numpy(to_torch_layout(spec, batch))
     rows = []
@@ -375,43 +397,60 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
     from jaxgan import train
     from jaxgan.data import ArraySource
 
+    # Configs import their base as `configs.NAME`, from the experiments folder.
+    experiments = os.path.dirname(os.path.dirname(os.path.abspath(config_path)))
+    if experiments not in sys.path:
+        sys.path.insert(0, experiments)
     module_spec = importlib.util.spec_from_file_location("loop_config", config_path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     config = module.get_config()
+    if config.parallel != "none" or config.get("conditioning", "none") != "none":
+        raise UsageError(f"--loop-config {config_path}: measure an unconditional config with "
+                         "parallel='none' (the bare program it is compared with is that one)")
     config.num_steps = config.log_every * (intervals + 1)
     config.eval_every = config.checkpoint_every = config.num_steps
     config.num_eval_samples = config.num_final_samples = min(config.num_eval_samples, 256)
     if "classifier_steps" in config:
         config.classifier_steps = 0
+    source, recipe, _, states = train._build_gan(config)
+    if isinstance(source, ArraySource) and not train._place_on_device(config, source):
+        raise UsageError(f"--loop-config {config_path}: the data would be streamed from the "
+                         "host; measure a config whose data fits on the device")
+    layout = train._Layout("none", 1, None, config.n_disc)
+    data = source.device_data() if isinstance(source, ArraySource) else None
+    k = config.steps_per_dispatch
+    program = layout.program(recipe, source.sample_real, config.batch_size, k, False)
+    compiled = program.lower(states, data).compile()
+    states, metrics = compiled(states, data)
+    jax.block_until_ready(states)
+
+    def bare_blocks():  # one block per log interval, like the loop's records
+        nonlocal states
+        blocks = []
+        for _ in range(intervals):
+            start = time.perf_counter()
+            for _ in range(config.log_every // k):
+                states, metrics = compiled(states, data)
+            jax.block_until_ready((states, metrics))
+            blocks.append((time.perf_counter() - start) * 1000 / config.log_every)
+        return blocks
+
+    before = bare_blocks()  # the machine's speed before and after the loop's run
     with (tempfile.TemporaryDirectory() as workdir, open(os.devnull, "w") as quiet,
           contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet)):
         train.train_and_evaluate(config, workdir)
         with open(os.path.join(workdir, "metrics.jsonl")) as f:
             records = [json.loads(line) for line in f]
-    loop_ms = 1000 / statistics.median(r["steps_per_sec"] for r in records[1:])
-    log(f"fit loop: steps_per_sec per interval {[round(r['steps_per_sec'], 1) for r in records]}")
-
-    source, recipe, _, states = train._build_gan(config)
-    layout = train._Layout("none", 1, None, config.n_disc)
-    sampler = source.sample_real
-    data = source.device_data() if isinstance(source, ArraySource) else None
-    k = config.steps_per_dispatch
-    program = layout.program(recipe, sampler, config.batch_size, k, False)
-    compiled = program.lower(states, data).compile()
-    states, metrics = compiled(states, data)
-    jax.block_until_ready(states)
-    blocks = []  # one block per log interval, like the loop's records
-    for _ in range(intervals):
-        start = time.perf_counter()
-        for _ in range(config.log_every // k):
-            states, metrics = compiled(states, data)
-        jax.block_until_ready((states, metrics))
-        blocks.append((time.perf_counter() - start) * 1000 / config.log_every)
-    bare_ms = statistics.median(blocks)
+    loop_blocks = [1000 / r["steps_per_sec"] for r in records[1:]]
+    bare = before + bare_blocks()
+    loop_ms, bare_ms = statistics.median(loop_blocks), statistics.median(bare)
+    log(f"fit loop: ms/step per interval {[round(b, 3) for b in loop_blocks]}; bare program "
+        f"{[round(b, 3) for b in bare]}")
     return {"config": config_path, "steps_per_dispatch": k, "log_every": config.log_every,
             "loop_ms_per_step": loop_ms, "bare_ms_per_step": bare_ms,
-            "loop_overhead": loop_ms / bare_ms - 1.0}
+            "loop_overhead": loop_ms / bare_ms - 1.0, "loop_ms_blocks": loop_blocks,
+            "bare_ms_blocks": bare}
 
 
 # --------------------------------------------------------------------------
@@ -466,9 +505,13 @@ def parse_frameworks(text: str, model: str) -> list[tuple[str, str]]:
         if variant and variant not in known:
             raise UsageError(f"unknown {framework} variant {variant!r}; choose from "
                              f"{', '.join(known)}")
-        chosen += [(framework, v) for v in ([variant] if variant else known)]
-    if model == "wgan_gp":  # compiled modules have no double backward
-        chosen = [c for c in chosen if c != ("torch", "compile")]
+        if model == "wgan_gp" and variant == "compile":
+            raise UsageError("torch/compile cannot run wgan_gp: the gradient penalty needs a "
+                             "double backward, which compiled modules do not support")
+        if model == "wgan_gp" and not variant:
+            known = tuple(v for v in known if v != "compile")
+        chosen += [(framework, v) for v in ([variant] if variant else known)
+                   if (framework, v) not in chosen]
     return chosen
 
 
@@ -477,14 +520,16 @@ def run(args) -> dict[str, Any]:
         raise UsageError(f"unknown --model {args.model!r}; choose from {', '.join(MODELS)}")
     if args.batch_size < 1 or args.steps < 1 or args.repeats < 1 or args.scan_steps < 1:
         raise UsageError("--batch-size, --steps, --repeats and --scan-steps must be >= 1")
-    if args.steps % args.scan_steps:
-        raise UsageError(f"--steps={args.steps} must be a multiple of --scan-steps="
-                         f"{args.scan_steps}")
+    if args.parity_steps < 1:
+        raise UsageError("--parity-steps must be >= 1")
     if args.loop_config and not os.path.isfile(args.loop_config):
         raise UsageError(f"--loop-config {args.loop_config!r} is not a file; pass a config "
                          "such as experiments/configs/ring8.py")
     spec = SPECS[args.model]
     chosen = parse_frameworks(args.frameworks, args.model)
+    if ("jax", "scan") in chosen and args.steps % args.scan_steps:
+        raise UsageError(f"--steps={args.steps} must be a multiple of --scan-steps="
+                         f"{args.scan_steps}")
     if any(f == "torch" for f, _ in chosen):
         try:
             import torch
@@ -505,8 +550,7 @@ def run(args) -> dict[str, Any]:
     runners = []
     for framework, variant in chosen:
         log(f"building {framework}/{variant} ...")
-        runners.append(JaxRunner(spec, args.batch_size,
-                                 args.scan_steps if variant == "scan" else 1)
+        runners.append(JaxRunner(spec, args.batch_size, variant, args.scan_steps)
                        if framework == "jax" else TorchRunner(spec, args.batch_size, variant))
     warmup = {}
     for runner in runners:
@@ -521,13 +565,14 @@ def run(args) -> dict[str, Any]:
             f"{r.framework}/{r.variant} {times[id(r)][-1] * 1000:.1f} ms" for r in runners))
 
     flops = next((r.flops for r in runners if r.framework == "jax"), None)
-    if flops is None:
-        flops = JaxRunner(spec, args.batch_size, 1).flops
+    if flops is None and spec.n_disc == 1:
+        flops = JaxRunner(spec, args.batch_size, "jit", 1).flops
     info = machine_info(args.threads)
-    peak = _peak(info.get("torch_device") or info["jax_device"], "float32")
     results = []
     for runner in runners:
         seconds = statistics.median(times[id(runner)])
+        peak = _peak(info.get("torch_device", "") if runner.framework == "torch"
+                     else info["jax_device"], "float32")
         result = {"framework": runner.framework, "variant": runner.variant,
                   "model": args.model, "batch_size": args.batch_size,
                   "ms_per_step": seconds * 1000, "images_per_sec": args.batch_size / seconds,
@@ -560,12 +605,12 @@ def table(report: dict[str, Any]) -> str:
                      f"{r['images_per_sec']:.0f} | {r['warmup_sec']:.1f} | "
                      + (f"{r['achieved_gflops']:.0f}" if r["achieved_gflops"] else "-")
                      + " | " + (f"{r['mfu']:.1%}" if r["mfu"] else "-") + " |")
-    for name, ratio in report["speedups"].items():
-        lines.append(f"\n{name}: {ratio:.2f}x")
+    lines.append("")
+    lines += [f"- {name}: {ratio:.2f}x" for name, ratio in report["speedups"].items()]
     if "loop" in report:
         loop = report["loop"]
-        lines.append(f"\nfit loop ({loop['config']}): {loop['loop_ms_per_step']:.3f} ms/step "
-                     f"against {loop['bare_ms_per_step']:.3f} bare: overhead "
+        lines.append(f"- fit loop ({loop['config']}): {loop['loop_ms_per_step']:.3f} ms/step "
+                     f"against {loop['bare_ms_per_step']:.3f} bare, overhead "
                      f"{loop['loop_overhead']:+.1%}")
     return "\n".join(lines)
 
@@ -596,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the report here")
     parser.add_argument("--markdown", help="write the table here")
     args = parser.parse_args(argv)
+    # Before jax starts: PyTorch shares the GPU, so jax must not take 75% of it up front.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
         available = sorted(os.sched_getaffinity(0))
         if not 1 <= args.threads <= len(available):

@@ -62,6 +62,8 @@ def dcgan_discriminator(resolution: int, channels: int, width: int,
                         normalization: str = "batch") -> nn.Module:
     """The PyTorch DCGAN example's discriminator (``ndf = width``) returning
     logits; ``normalization="layer"`` is the WGAN-GP critic's LayerNorm."""
+    if normalization not in ("batch", "layer"):
+        raise ValueError(f"the PyTorch twin has no {normalization!r} normalization")
     start, doublings = _plan(resolution)
     layers, features, previous = [], width, channels
     for i in range(doublings):
@@ -113,7 +115,11 @@ def copy_weights(variables: dict, module: nn.Module) -> None:
                          f"{list(params)}")
 
     def put(target, value):
-        target.data.copy_(torch.from_numpy(np.array(value, np.float32)))
+        value = torch.from_numpy(np.array(value, np.float32))
+        if value.shape != target.shape:  # copy_ would broadcast
+            raise ValueError(f"{type(module).__name__}: a flax leaf of shape "
+                             f"{tuple(value.shape)} meets a tensor of shape {tuple(target.shape)}")
+        target.data.copy_(value)
 
     with torch.no_grad():
         for leaf, layer in zip(convs, weighted, strict=True):

@@ -123,11 +123,24 @@ def test_benchmark_writes_the_contracts_json(tmp_path, torch, monkeypatch):
     (["--frameworks", "jax/pmap"], "unknown jax variant 'pmap'"),
     (["--steps", "5", "--scan-steps", "2"], "--steps=5 must be a multiple of --scan-steps=2"),
     (["--loop-config", "no/such/config.py"], "is not a file"),
+    (["--model", "wgan_gp", "--frameworks", "torch/compile"], "needs a double backward"),
+    (["--parity-steps", "0"], "--parity-steps must be >= 1"),
 ])
 def test_benchmark_bad_arguments_exit_2_with_one_line(argv, message, capsys):
     assert throughput.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_loop_overhead_compares_the_fit_loop_with_its_own_program():
+    smoke_path = os.path.join(ROOT, "experiments", "configs", "smoke.py")
+    loop = throughput.loop_overhead(smoke_path, intervals=2)
+    assert len(loop["loop_ms_blocks"]) == 2 and len(loop["bare_ms_blocks"]) == 4
+    assert loop["loop_ms_per_step"] > 0 and loop["bare_ms_per_step"] > 0
+    assert loop["loop_overhead"] == pytest.approx(
+        loop["loop_ms_per_step"] / loop["bare_ms_per_step"] - 1)
+    with pytest.raises(throughput.UsageError, match="unconditional config"):
+        throughput.loop_overhead(os.path.join(ROOT, "experiments", "configs", "cgan_digits.py"))
 
 
 class _Compiles(logging.Handler):
@@ -189,4 +202,5 @@ def test_the_fit_loop_compiles_its_program_once(tmp_path, compiles):
     assert len(lines) == config.num_steps // config.log_every
     assert compiles["multi_step"] == 1, compiles
     assert compiles["evaluate_one"] == 1, compiles
-    assert compiles["_all_finite"] == 1, compiles
+    # Module-level, so an earlier test in this process may have compiled it already.
+    assert compiles["_all_finite"] <= 1, compiles
