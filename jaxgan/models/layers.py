@@ -114,15 +114,18 @@ def _strided_conv(u: jax.Array, v: jax.Array) -> jax.Array:
     return conv2d(u, v, (2, 2), ((1, 1), (1, 1)))
 
 
-@jax.custom_vjp
-def _transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def _dilated_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     # A transposed convolution is a convolution of the 2x-dilated input with
     # the spatially flipped kernel, padded by k - 1 - p = 2.
     return _conv(x, kernel[::-1, ::-1], (1, 1), [(2, 2), (2, 2)], lhs_dilation=(2, 2))
 
 
+# The same forward pass, with the backward pass below.
+_transposed_conv = jax.custom_vjp(_dilated_transposed_conv)
+
+
 def _transposed_conv_fwd(x, kernel):
-    return _transposed_conv(x, kernel), (x, kernel)
+    return _dilated_transposed_conv(x, kernel), (x, kernel)
 
 
 def _transposed_conv_bwd(residuals, grad_out):
@@ -157,7 +160,7 @@ def upsample_conv(x: jax.Array, kernel: jax.Array, impl: str = "conv") -> jax.Ar
     if impl == "conv":
         return _transposed_conv(x, kernel)
     if impl == "xla":
-        return _conv(x, kernel[::-1, ::-1], (1, 1), [(2, 2), (2, 2)], lhs_dilation=(2, 2))
+        return _dilated_transposed_conv(x, kernel)
     if impl != "subpixel":
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     batch, height, width, _ = x.shape
