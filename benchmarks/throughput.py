@@ -198,10 +198,10 @@ class JaxRunner:
         start = time.perf_counter()
         self.compiled = jax.jit(step, donate_argnums=0).lower(self.state, self.batch).compile()
         self.compile_seconds = time.perf_counter() - start
-        # XLA's cost analysis counts a loop's body once, so a step whose
-        # critic updates run in a scan (n_disc > 1) gets no count.
-        self.flops = (flops_of(jax.jit(make_train_step(recipe)), self.state, self.batch)
-                      if spec.n_disc == 1 else None)
+        # XLA's cost analysis counts a loop's body once, so only the one-step
+        # program without a critic scan (n_disc = 1) gets a count.
+        self.flops = (flops_of(self.compiled)
+                      if variant == "jit" and spec.n_disc == 1 else None)
 
     def warmup(self) -> float:
         start = time.perf_counter()
@@ -230,10 +230,10 @@ class JaxRunner:
             return None
 
 
-def flops_of(jitted, *args) -> float | None:
+def flops_of(compiled) -> float | None:
     """XLA's count of floating-point operations for one call, or ``None``."""
     try:
-        analysis = jitted.lower(*args).compile().cost_analysis()
+        analysis = compiled.cost_analysis()
     except Exception:  # noqa: BLE001 - a backend without cost analysis
         return None
     if isinstance(analysis, list):
@@ -247,9 +247,9 @@ def flops_of(jitted, *args) -> float | None:
 # --------------------------------------------------------------------------
 
 
-def torch_gan(spec: ModelSpec, variables_g: dict, variables_d: dict, tuned: bool,
-              device: str = "cpu"):
-    """The PyTorch twin of ``spec`` holding jaxgan's weights, as a ``TorchGAN``."""
+def torch_gan(spec: ModelSpec, state, tuned: bool, device: str = "cpu"):
+    """The PyTorch twin of ``spec`` holding the weights of jaxgan's ``state``, as a
+    ``TorchGAN``."""
     import torch_twins
 
     if spec.kind == "dcgan":
@@ -261,8 +261,10 @@ def torch_gan(spec: ModelSpec, variables_g: dict, variables_d: dict, tuned: bool
         dim = int(np.prod(spec.example_shape))
         generator = torch_twins.mlp_generator(spec.latent_dim, spec.features, dim)
         discriminator = torch_twins.mlp_discriminator(dim, spec.features)
-    torch_twins.copy_weights(variables_g, generator)
-    torch_twins.copy_weights(variables_d, discriminator)
+    torch_twins.copy_weights({"params": state.g_params, "batch_stats": state.g_batch_stats},
+                             generator)
+    torch_twins.copy_weights({"params": state.d_params, "batch_stats": state.d_batch_stats},
+                             discriminator)
     generator.to(device).train()
     discriminator.to(device).train()
     return torch_twins.TorchGAN(generator, discriminator, spec.latent_dim, spec.loss,
@@ -288,9 +290,7 @@ class TorchRunner:
         self.variant, self._torch = variant, torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         state = create_state(jax_recipe(spec), jax.random.PRNGKey(seed), spec.example_shape)
-        self.gan = torch_gan(spec, {"params": state.g_params, "batch_stats": state.g_batch_stats},
-                             {"params": state.d_params, "batch_stats": state.d_batch_stats},
-                             tuned=variant != "eager_example", device=self.device)
+        self.gan = torch_gan(spec, state, tuned=variant != "eager_example", device=self.device)
         real = torch.from_numpy(to_torch_layout(spec, real_batch(spec, batch_size)))
         real = real.to(self.device)
         if variant != "eager_example" and self.device == "cuda" and spec.kind == "dcgan":
@@ -349,8 +349,7 @@ def parity(spec: ModelSpec, batch_size: int, steps: int = 3, tuned: bool = False
 
     recipe = jax_recipe(spec)
     state = create_state(recipe, jax.random.PRNGKey(seed), spec.example_shape)
-    gan = torch_gan(spec, {"params": state.g_params, "batch_stats": state.g_batch_stats},
-                    {"params": state.d_params, "batch_stats": state.d_batch_stats}, tuned=tuned)
+    gan = torch_gan(spec, state, tuned=tuned)
     # Full float32 on a GPU too (its default for float32 convolutions is TF32).
     train_step = make_train_step(recipe)
 
@@ -564,7 +563,7 @@ def run(args) -> dict[str, Any]:
         log(f"round {repeat + 1}/{args.repeats}: " + ", ".join(
             f"{r.framework}/{r.variant} {times[id(r)][-1] * 1000:.1f} ms" for r in runners))
 
-    flops = next((r.flops for r in runners if r.framework == "jax"), None)
+    flops = next((r.flops for r in runners if r.framework == "jax" and r.flops), None)
     if flops is None and spec.n_disc == 1:
         flops = JaxRunner(spec, args.batch_size, "jit", 1).flops
     info = machine_info(args.threads)

@@ -208,15 +208,16 @@ class TorchGAN:
                 self.D.zero_grad()
             real_loss, fake_loss = self._d_losses(self.D(real[i]), self.D(fake))
             loss = real_loss + fake_loss
+            penalty = 0.0
             if self.penalty_weight:
                 shape = (batch,) + (1,) * (real.ndim - 2)
-                penalty = self._penalty(real[i], fake, eps[i].reshape(shape))
+                penalty = self.penalty_weight * self._penalty(real[i], fake,
+                                                              eps[i].reshape(shape))
             if self.tuned:
-                (loss + self.penalty_weight * penalty if self.penalty_weight else loss).backward()
+                (loss + penalty).backward()
             else:  # the example's two backward passes
                 real_loss.backward()
-                (fake_loss + self.penalty_weight * penalty if self.penalty_weight
-                 else fake_loss).backward()
+                (fake_loss + penalty).backward()
             self.opt_d.step()
             d_total = d_total + (loss.detach() if self.tuned else loss.item())
         if self.tuned:

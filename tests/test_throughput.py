@@ -49,9 +49,7 @@ def test_copied_weights_give_pytorchs_generator_the_same_function(name, torch):
     spec = SMALL[name]
     recipe = throughput.jax_recipe(spec)
     state = create_state(recipe, jax.random.PRNGKey(0), spec.example_shape)
-    gan = throughput.torch_gan(spec, {"params": state.g_params, "batch_stats": state.g_batch_stats},
-                               {"params": state.d_params, "batch_stats": state.d_batch_stats},
-                               tuned=False)
+    gan = throughput.torch_gan(spec, state, tuned=False)
     z = np.random.default_rng(1).normal(size=(4, spec.latent_dim)).astype(np.float32)
     mine = np.asarray(generate_from(recipe, state, jnp.asarray(z)))
     with torch.no_grad():
