@@ -84,7 +84,7 @@ def put_per_device(stacked: PyTree) -> PyTree:
     a compiled pmap takes.
     """
     devices, local = jax.devices(), jax.local_devices()
-    sharding = NamedSharding(Mesh(np.asarray(devices), (AXIS,)), PartitionSpec(AXIS))
+    sharding = batch_sharding(data_mesh(devices), batch_axis=0)
 
     def put(x):
         x = np.asarray(x)

@@ -632,7 +632,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         while step_now < config.num_steps:
             states, metrics = multi_step(states, data if stream is None else next(stream))
             step_now += k
-            pending.append(one_copy(metrics))
+            pending.append(metrics)  # one copy is taken at the log step that reads them
             progress.update(k)
             is_eval = step_now % config.eval_every == 0 or step_now == config.num_steps
             is_log = step_now % config.log_every == 0 or is_eval
@@ -640,8 +640,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             diverged = None
             if is_log:
                 # Fetching the metrics is the one host sync of the interval.
-                means = {name: float(np.mean([np.asarray(m[name]) for m in pending]))
-                         for name in pending[0]}
+                copies = [one_copy(m) for m in pending]
+                means = {name: float(np.mean([np.asarray(m[name]) for m in copies]))
+                         for name in copies[0]}
                 diverged = _divergence(means, one_copy(states))
             elif is_save or (one_process and interrupt.raised):
                 diverged = _divergence({}, one_copy(states))
@@ -708,11 +709,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 stopping = interrupt.raised
             else:  # all processes must save together: they agree where all of them pass
                 stopping = (is_log or is_save) and parallel.any_process(interrupt.raised)
-            if is_save:
+            stopping = stopping and step_now < config.num_steps
+            if is_save or stopping:  # the state passed the divergence check above
                 checkpointer.save(step_now, one_copy(states), saved_config())
-            if stopping and step_now < config.num_steps:
-                if not is_save:  # the state passed the divergence check above
-                    checkpointer.save(step_now, one_copy(states), saved_config())
+            if stopping:
                 raise Interrupted(f"interrupted at step {step_now}; saved a checkpoint there; "
                                   "run the same command to resume")
             if not pending:
