@@ -118,10 +118,10 @@ def main(argv):
 
     steps = run.config.get("classifier_steps") or 1000
     cache = train.classifier_dir(run.config, workdir)
-    guide = load_or_fit_classifier(run.source, cache, steps, run.config.seed, log=log)
+    guide = load_or_fit_classifier(run.source, cache, steps, train.EVAL_SEED, log=log)
     # A second classifier, trained with another seed, judges the edits: images
     # that fool only the guide (adversarial edits) fail it.
-    checker = load_or_fit_classifier(run.source, cache, steps, run.config.seed + 1, log=log)
+    checker = load_or_fit_classifier(run.source, cache, steps, train.EVAL_SEED + 1, log=log)
     state = jax.tree.map(lambda x: x[0], run.states)  # the first seed
     recipe = run.recipe
     z0 = recipe.sample_latent(jax.random.PRNGKey(_SEED.value), _NUM_LATENTS.value)

@@ -6,11 +6,19 @@ holds everything that changes, and ``make_train_step(recipe)`` returns a pure
 The fit loop (:mod:`jaxgan.train`) is a thin layer on top.
 """
 
-from jaxgan import control, losses, penalties
+from jaxgan import control, losses, metrics, penalties
 from jaxgan.data import ArraySource, Mixture, digits, grid, ring
 from jaxgan.metrics import mode_coverage
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from jaxgan.state import GANRecipe, GANState, create_state, create_states, generate, generate_from
+from jaxgan.state import (
+    GANRecipe,
+    GANState,
+    create_state,
+    create_states,
+    generate,
+    generate_from,
+    generator_variables,
+)
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step, step_key
 
 __version__ = "0.1.0"
@@ -30,11 +38,13 @@ __all__ = [
     "digits",
     "generate",
     "generate_from",
+    "generator_variables",
     "grid",
     "losses",
     "make_multi_step",
     "make_sampling_step",
     "make_train_step",
+    "metrics",
     "mode_coverage",
     "penalties",
     "ring",

@@ -88,10 +88,16 @@ class Checkpointer:
         if not saved:  # no metadata: damage, not another model
             raise ValueError("its state metadata is missing")
         _check_fits(saved, like)
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        # Restore into the structure on disk, then move each leaf into
+        # ``like`` by name: a state whose pytree gained an empty field since
+        # (``None``, no leaves, such as a disabled moving average) still reads
+        # checkpoints written before that field existed.
+        wanted = _leaves_by_name(jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
+        target = jax.tree_util.tree_map_with_path(lambda path, _: wanted[_path_name(path)], saved)
         restored = self._manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract)))
-        return restored["state"]
+            state=ocp.args.StandardRestore(target)))["state"]
+        found = _leaves_by_name(restored)
+        return jax.tree_util.tree_map_with_path(lambda path, _: found[_path_name(path)], like)
 
     def restore_latest(self, like: PyTree, check_config: Callable[[int, dict], None] | None = None,
                        set_aside: bool = True) -> tuple[int, dict, PyTree] | None:
@@ -257,8 +263,8 @@ def _check_fits(saved: PyTree, like: PyTree) -> None:
                                           f"builds {tuple(b.shape)} {b.dtype}")
 
 
-def _leaves_by_name(tree: PyTree) -> dict[str, Any]:
-    """Leaves keyed by a path that reads the same for a dataclass, a namedtuple
+def _path_name(path) -> str:
+    """A leaf's path as text that reads the same for a dataclass, a namedtuple
     and the dicts and lists that orbax's metadata turns them into."""
 
     def part(key) -> str:
@@ -267,5 +273,9 @@ def _leaves_by_name(tree: PyTree) -> dict[str, Any]:
                 return str(getattr(key, attribute))
         return str(key)
 
-    return {"/".join(part(k) for k in path): leaf
-            for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+    return "/".join(part(k) for k in path)
+
+
+def _leaves_by_name(tree: PyTree) -> dict[str, Any]:
+    """Leaves keyed by :func:`_path_name`."""
+    return {_path_name(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}

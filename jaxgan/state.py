@@ -57,6 +57,11 @@ class GANRecipe:
         class-conditional, called as ``generator(z, labels, train=...)`` and
         ``discriminator(x, labels, train=...)``, and the train step takes
         ``(images, labels)`` batches (see :func:`jaxgan.step.make_train_step`).
+      ema_decay: 0 for none; otherwise the state keeps an exponential moving
+        average of the generator (``GANState.g_ema``) with this decay per
+        step, and :func:`generate` draws from it.
+      ema_start: steps before which the average just copies the generator
+        (its early, fast-changing weights would otherwise linger in it).
     """
 
     generator: nn.Module
@@ -73,6 +78,8 @@ class GANRecipe:
     penalty: Callable[..., jax.Array] | None = None
     penalty_weight: float = 1.0
     num_classes: int = 0
+    ema_decay: float = 0.0
+    ema_start: int = 0
 
     def __post_init__(self):
         if self.n_disc < 1:
@@ -83,6 +90,10 @@ class GANRecipe:
             raise ValueError(f"penalty_weight must be >= 0, got {self.penalty_weight}")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no average), got {self.ema_decay}")
+        if self.ema_start < 0:
+            raise ValueError(f"ema_start must be >= 0, got {self.ema_start}")
 
     @property
     def conditional(self) -> bool:
@@ -108,6 +119,14 @@ class GANState(struct.PyTreeNode):
       g_batch_stats, d_batch_stats: BatchNorm running statistics (empty dicts
         for networks without BatchNorm).
       g_opt_state, d_opt_state: the optimizers' states.
+      g_ema: with ``recipe.ema_decay > 0``, the generator's moving average
+        ``{"params": ..., "batch_stats": ...}``; else ``None`` (no leaves, so
+        a state without it has the same pytree as before EMA existed).
+
+    The average covers the BatchNorm statistics as well as the parameters:
+    they are averages of the live generator's activations already, and
+    averaging them over the same window keeps them in step with the averaged
+    weights (as timm's ``ModelEmaV2`` does with a network's buffers).
     """
 
     step: jax.Array
@@ -118,6 +137,7 @@ class GANState(struct.PyTreeNode):
     d_batch_stats: PyTree
     g_opt_state: optax.OptState
     d_opt_state: optax.OptState
+    g_ema: PyTree = None
 
 
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:
@@ -138,15 +158,21 @@ def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]
     d_vars = recipe.discriminator.init(d_key, jnp.zeros((1, *example_shape)), *labels,
                                        train=False)
     g_params, d_params = g_vars["params"], d_vars["params"]
+    g_batch_stats = g_vars.get("batch_stats", {})
+    g_ema = None
+    if recipe.ema_decay:
+        # Copies, not the same buffers: a donated state must not hold one twice.
+        g_ema = jax.tree.map(jnp.copy, {"params": g_params, "batch_stats": g_batch_stats})
     return GANState(
         step=jnp.zeros((), jnp.int32),
         key=train_key,
         g_params=g_params,
         d_params=d_params,
-        g_batch_stats=g_vars.get("batch_stats", {}),
+        g_batch_stats=g_batch_stats,
         d_batch_stats=d_vars.get("batch_stats", {}),
         g_opt_state=recipe.g_optimizer.init(g_params),
         d_opt_state=recipe.d_optimizer.init(d_params),
+        g_ema=g_ema,
     )
 
 
@@ -162,24 +188,39 @@ def create_states(recipe: GANRecipe, seeds: Sequence[int] | jax.Array,
 
 
 def generate(recipe: GANRecipe, state: GANState, key: jax.Array, num: int,
-             labels: jax.Array | None = None) -> jax.Array:
+             labels: jax.Array | None = None, ema: bool = True) -> jax.Array:
     """Draws ``num`` samples from the generator in inference mode.
 
     BatchNorm uses its running statistics, so samples do not depend on the
     other samples in the batch. A conditional generator needs ``labels``:
-    integer classes ``[num]`` or class weights ``[num, num_classes]``.
+    integer classes ``[num]`` or class weights ``[num, num_classes]``. A state
+    with a moving average (``recipe.ema_decay > 0``) draws from the average
+    unless ``ema=False``.
     """
-    return generate_from(recipe, state, recipe.sample_latent(key, num), labels)
+    return generate_from(recipe, state, recipe.sample_latent(key, num), labels, ema)
+
+
+def generator_variables(state: GANState, ema: bool = True) -> dict[str, PyTree]:
+    """The generator's flax variables: its moving average where the state has
+    one and ``ema`` is true, else the trained weights."""
+    if ema and state.g_ema is not None:
+        params, batch_stats = state.g_ema["params"], state.g_ema["batch_stats"]
+    else:
+        params, batch_stats = state.g_params, state.g_batch_stats
+    variables = {"params": params}
+    if batch_stats:
+        variables["batch_stats"] = batch_stats
+    return variables
 
 
 def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
-                  labels: jax.Array | None = None) -> jax.Array:
-    """The generator's output for given latents ``z`` (and labels), in inference mode."""
+                  labels: jax.Array | None = None, ema: bool = True) -> jax.Array:
+    """The generator's output for given latents ``z`` (and labels), in
+    inference mode, from its moving average unless ``ema=False`` (see
+    :func:`generate`)."""
     if recipe.conditional != (labels is not None):
         raise ValueError(f"the generator is conditional ({recipe.num_classes} classes); pass "
                          "labels" if recipe.conditional else
                          "the generator is unconditional; it takes no labels")
-    variables = {"params": state.g_params}
-    if state.g_batch_stats:
-        variables["batch_stats"] = state.g_batch_stats
-    return recipe.generator.apply(variables, z, *recipe.label_args(labels), train=False)
+    return recipe.generator.apply(generator_variables(state, ema), z,
+                                  *recipe.label_args(labels), train=False)

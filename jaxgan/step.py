@@ -7,6 +7,9 @@
    noise; the generator's output is a constant for this update.
 2. One generator update that differentiates through the discriminator *as just
    updated* but changes only the generator's parameters.
+3. With ``recipe.ema_decay > 0``, the generator's moving average takes in the
+   updated parameters and BatchNorm statistics:
+   ``ema <- decay * ema + (1 - decay) * new`` (a copy before ``recipe.ema_start``).
 
 BatchNorm statistics of both networks are threaded through every call, in call
 order (discriminator on real, then on fake), as PyTorch's train mode does.
@@ -247,6 +250,12 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
         g_updates, g_opt_state = recipe.g_optimizer.update(g_grads, state.g_opt_state,
                                                            state.g_params)
         g_params = optax.apply_updates(state.g_params, g_updates)
+        g_ema = state.g_ema
+        if recipe.ema_decay:
+            # Before ema_start the average is the generator itself (decay 0).
+            decay = jnp.where(state.step < recipe.ema_start, 0.0, recipe.ema_decay)
+            g_ema = jax.tree.map(lambda average, new: decay * average + (1 - decay) * new,
+                                 g_ema, {"params": g_params, "batch_stats": g_stats})
 
         metrics = {
             "d_loss": d_metrics["d_loss"].mean(),
@@ -271,6 +280,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             d_batch_stats=d_stats,
             g_opt_state=g_opt_state,
             d_opt_state=d_opt_state,
+            g_ema=g_ema,
         )
         if axis_name is not None:  # means over devices; the max norm is a max
             metrics = {name: (_nan_pmax if name == "d_grad_norm_max" else jax.lax.pmean)(

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -31,20 +32,22 @@ from tqdm.auto import tqdm
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import losses, parallel, penalties, viz
 from jaxgan.data import MIXTURES, ArraySource, Mixture
-from jaxgan.data.arrays import HostStream, digits, sample_streamed
+from jaxgan.data.arrays import HostStream, digits, sample_streamed, to_unit_range
 from jaxgan.data.images import DataError, load_folder, load_npz
 from jaxgan.metrics import mode_coverage
 from jaxgan.metrics.classifier import (
     FittedClassifier,
     classifier_scores,
+    holdout_split,
     label_accuracy,
     load_or_fit_classifier,
 )
 from jaxgan.metrics.coverage import nearest_modes
+from jaxgan.metrics.distribution import PR_NEIGHBOURS, distribution_metrics
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.models.conditioning import CONDITIONINGS
 from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
-from jaxgan.state import GANRecipe, GANState, create_states, generate
+from jaxgan.state import GANRecipe, GANState, create_states, generate, generate_from
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
 MODELS = ("mlp", "dcgan")
@@ -58,13 +61,27 @@ FILE_PREFIXES = ("npz:", "folder:")
 # Fields that only newer configs have, with the value older configs meant.
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
-                   "on_nan": "stop"}
+                   "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0}
 # The device-resident path is taken while the dataset needs at most this share
 # of the device's memory (the rest is for the model and its activations).
 _DEVICE_DATA_SHARE = 0.25
 # Latents for evaluation come from a key of their own, fixed for the whole run,
 # so that evaluation curves compare like with like.
 _EVAL_KEY_TAG = 0x0E7A1
+# The scoring classifier, its held-out split and the evaluation latents do not
+# depend on config.seed: runs that differ only in their seed are measured with
+# the same yardstick (and share one cached classifier).
+EVAL_SEED = 0
+# Folded into the evaluation key for KID's subsets (1 and 2 draw a mixture's real sets).
+_KID_KEY_TAG = 3
+# Evaluation generates and reads its samples this many at a time (lax.map), so
+# that its memory does not grow with num_eval_samples.
+EVAL_CHUNK = 500
+# Metrics of the live generator, beside those of its moving average, get this prefix.
+NO_EMA_PREFIX = "no_ema_"
+# The distribution metrics of held-out real data against the real reference
+# (the best a generator can hope for) get this prefix.
+REAL_PREFIX = "real_"
 
 
 class ConfigError(ValueError):
@@ -112,6 +129,8 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
     may_change = set(RESUME_MAY_CHANGE) | {LR_SCALE_KEY, DEVICES_KEY}
     if config.lr_schedule != "constant":
         may_change.discard("num_steps")  # it sets the schedule's length
+    if not saved.get("ema_decay", 0.0) and not _option(config, "ema_decay"):
+        may_change.add("ema_start")  # no moving average on either side: it means nothing
     for name in sorted(saved.keys() | current.keys()):
         # A field that one side's config predates had its default value there.
         before, now = (c.get(name, OPTIONAL_FIELDS.get(name)) for c in (saved, current))
@@ -167,6 +186,12 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     on_nan = _option(config, "on_nan")
     if on_nan not in ON_NAN:
         fail(f"on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
+    ema_decay = _option(config, "ema_decay")
+    if not isinstance(ema_decay, int | float) or not 0 <= ema_decay < 1:
+        fail(f"config.ema_decay must be in [0, 1) (0: no moving average), got {ema_decay!r}")
+    ema_start = _option(config, "ema_start")
+    if not isinstance(ema_start, int) or isinstance(ema_start, bool) or ema_start < 0:
+        fail(f"config.ema_start must be an integer >= 0, got {ema_start!r}")
     conditioning = _option(config, "conditioning")
     if conditioning not in ("none", *CONDITIONINGS):
         fail(f"conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
@@ -322,6 +347,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
         penalty_weight=config.d_penalty_weight,
         num_classes=classes,
+        ema_decay=float(_option(config, "ema_decay")),
+        ema_start=_option(config, "ema_start"),
     )
 
 
@@ -345,38 +372,122 @@ def eval_labels(recipe: GANRecipe, num: int) -> jax.Array | None:
     return jnp.arange(num) % recipe.num_classes if recipe.conditional else None
 
 
+Features = Callable[[jax.Array], jax.Array]
+
+
+def map_in_chunks(fn: Callable[[Any], Any], inputs: Any, chunk: int = EVAL_CHUNK) -> Any:
+    """``fn`` over the leading axis of ``inputs``, ``chunk`` rows per call
+    (``lax.map``; the last chunk is padded and the padding dropped), so that
+    no intermediate holds more than ``chunk`` rows."""
+    num = jax.tree.leaves(inputs)[0].shape[0]
+    chunk = min(chunk, num)
+    padded = -(-num // chunk) * chunk
+
+    def split(x):
+        x = jnp.concatenate([x, jnp.repeat(x[-1:], padded - num, axis=0)])
+        return x.reshape(padded // chunk, chunk, *x.shape[1:])
+
+    out = jax.lax.map(fn, jax.tree.map(split, inputs))
+    return jax.tree.map(lambda y: y.reshape(padded, *y.shape[2:])[:num], out)
+
+
+def real_examples(source: Mixture | ArraySource, num: int,
+                  seed: int) -> tuple[jax.Array, jax.Array]:
+    """Real data for the distribution metrics: ``(reference, held_out)``.
+
+    For a dataset, up to ``num`` of the examples that the scoring classifier
+    trains on, and up to ``num`` of those it holds out (:func:`holdout_split`
+    with ``seed``); for a mixture, two samples of ``num`` points.
+    """
+    if isinstance(source, Mixture):
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), _EVAL_KEY_TAG)
+        return tuple(source.sample(jax.random.fold_in(key, i), num) for i in (1, 2))
+    train_indices, holdout_indices = holdout_split(source.num_examples, seed)
+    return tuple(to_unit_range(jnp.asarray(source.images[np.sort(indices[:num])]))
+                 for indices in (train_indices, holdout_indices))
+
+
 def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples: int,
-                  eval_key: jax.Array, classifier: FittedClassifier | None = None):
+                  eval_key: jax.Array, classifier: FittedClassifier | None = None,
+                  features: Features | None = None, real_features: jax.Array | None = None):
     """Returns ``evaluate(states) -> (per-seed metrics, per-seed samples)``, jitted.
 
     Every seed is evaluated on the same latent vectors (and, for a conditional
-    GAN, the classes of :func:`eval_labels`). 2D mixtures are scored by mode
-    coverage; images by ``classifier`` when there is one (see
-    :mod:`jaxgan.metrics.classifier`), otherwise only drawn. A conditional GAN
-    is also scored by ``label_accuracy``: how often a sample lands in the mode,
-    or is classified as the class, it was generated for.
+    GAN, the classes of :func:`eval_labels`), generated ``EVAL_CHUNK`` at a
+    time. 2D mixtures are scored by mode coverage; images by ``classifier``
+    when there is one (see :mod:`jaxgan.metrics.classifier`), otherwise only
+    drawn. With ``features`` (``images -> [N, D]``) and the features of real
+    reference data ``real_features``, the samples are also compared with the
+    real data by :func:`jaxgan.metrics.distribution.distribution_metrics`. A
+    conditional GAN is also scored by ``label_accuracy``: how often a sample
+    lands in the mode, or is classified as the class, it was generated for.
+
+    A state with a generator moving average is scored on the average, and
+    its live generator too, under names prefixed ``no_ema_``; the samples
+    returned are the average's.
     """
     labels = eval_labels(recipe, num_samples)
+    z = recipe.sample_latent(eval_key, num_samples)
+    kid_key = jax.random.fold_in(eval_key, _KID_KEY_TAG)
+    compare = features is not None and real_features is not None
+    # The default features are the classifier's own: one pass gives both.
+    features_from_classifier = classifier is not None and features == classifier.features
 
-    def evaluate_one(state: GANState):
-        samples = generate(recipe, state, eval_key, num_samples, labels)
+    def score(state: GANState, ema: bool, real_features: jax.Array | None):
+        def read(inputs):  # one chunk: samples and what the networks make of them
+            chunk_z, chunk_labels = inputs
+            samples = generate_from(recipe, state, chunk_z, chunk_labels, ema)
+            out = {"samples": samples}
+            if compare and features_from_classifier:
+                out["probabilities"], out["features"] = (
+                    classifier.probabilities_and_features(samples))
+            else:
+                if classifier is not None:
+                    out["probabilities"] = classifier.probabilities(samples)
+                if compare:
+                    out["features"] = features(samples)
+            return out
+
+        out = map_in_chunks(read, (z, labels))
+        samples, metrics = out["samples"], {}
+        predicted = None
         if isinstance(source, Mixture):
-            metrics = mode_coverage(samples, source.centers, source.std)
+            metrics.update(mode_coverage(samples, source.centers, source.std))
             predicted = nearest_modes(samples, source.centers)[0]
-        elif classifier is None:
-            return {}, samples
-        else:
-            probabilities = classifier.probabilities(samples)
+        elif classifier is not None:
             # A conditional GAN is asked for balanced classes: compare with those.
             frequencies = (classifier.class_frequencies if labels is None else
                            jnp.bincount(labels, length=recipe.num_classes) / num_samples)
-            metrics = classifier_scores(probabilities, frequencies)
-            predicted = jnp.argmax(probabilities, -1)
-        if labels is not None:
+            metrics.update(classifier_scores(out["probabilities"], frequencies))
+            predicted = jnp.argmax(out["probabilities"], -1)
+        if compare:
+            metrics.update(distribution_metrics(real_features, out["features"], kid_key))
+        if labels is not None and predicted is not None:
             metrics.update(label_accuracy(predicted, labels, recipe.num_classes))
         return metrics, samples
 
-    return jax.jit(jax.vmap(evaluate_one))
+    def evaluate_one(state: GANState, real_features: jax.Array | None):
+        metrics, samples = score(state, True, real_features)
+        if state.g_ema is not None:
+            live, _ = score(state, False, real_features)
+            metrics.update({NO_EMA_PREFIX + name: value for name, value in live.items()})
+        return metrics, samples
+
+    # The real features are an argument, not a constant folded into the program.
+    evaluate = jax.jit(jax.vmap(evaluate_one, in_axes=(0, None)))
+    return lambda states: evaluate(states, real_features)
+
+
+def real_floor(features: Features, reference: jax.Array, held_out: jax.Array,
+               eval_key: jax.Array) -> tuple[jax.Array, dict[str, float]]:
+    """The reference's features, and the distribution metrics of held-out real
+    data against them (named ``real_...``): the floor that generated data is
+    measured against."""
+    reference_features, held_out_features = (
+        jax.jit(lambda x: map_in_chunks(features, x))(x) for x in (reference, held_out))
+    floor = jax.jit(distribution_metrics)(reference_features, held_out_features,
+                                          jax.random.fold_in(eval_key, _KID_KEY_TAG))
+    return reference_features, {REAL_PREFIX + name: float(value) for name, value in floor.items()}
 
 
 def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -469,6 +580,8 @@ def _plot_samples(path: str, source: Mixture | ArraySource, samples: np.ndarray,
             elif "confident_fraction" in per_seed:
                 scores = (f": {per_seed['confident_fraction'][i]:.0%} confident, "
                           f"{int(per_seed['classes_covered'][i])}/{source.num_classes} classes")
+            if "frechet_distance" in per_seed:
+                scores += f"{',' if scores else ':'} FD {per_seed['frechet_distance'][i]:.3g}"
             titles.append(f"seed {seeds[i]}{scores}")
         if classes:  # row k holds samples generated for class k
             columns = min(8, samples.shape[1] // classes)
@@ -510,8 +623,15 @@ def _build_gan(config: ml_collections.ConfigDict, progress=None):
     return source, recipe, seeds, create_states(recipe, seeds, source.example_shape)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       features: Features | None = None) -> dict[str, Any]:
     """Trains and evaluates as ``config`` says, writing results under ``workdir``.
+
+    Generated samples are compared with real data (Frechet distance, KID,
+    precision and recall; see :mod:`jaxgan.metrics.distribution`) on the
+    features of ``features``, an ``images [N, H, W, C] in [-1, 1] -> [N, D]``
+    function (bring your own, e.g. Inception), or by default on the scoring
+    classifier's penultimate layer when ``config.classifier_steps > 0``.
 
     Returns:
       The final evaluation (also written to ``eval.json``).
@@ -523,6 +643,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     source, recipe, seeds, states = _build_gan(
         config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
     examples_per_step = config.batch_size * config.n_disc
+    if features is not None or _wants_classifier(config, source):
+        _check_feature_sizes(config, source)
 
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                                config.keep_checkpoints)
@@ -583,9 +705,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         return program.lower(states, data).compile(), time.perf_counter() - start
 
     multi_step, compile_seconds = compile_steps(recipe)
-    eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), _EVAL_KEY_TAG)
+    eval_key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), _EVAL_KEY_TAG)
     classifier = _fit_classifier(config, source, workdir)
-    evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key, classifier)
+    if features is None and classifier is not None:
+        features = classifier.features
+    real_features, floor = None, {}
+    if features is not None:
+        reference, held_out = real_examples(source, config.num_eval_samples, EVAL_SEED)
+        real_features, floor = real_floor(features, reference, held_out, eval_key)
+        if primary:
+            tqdm.write(f"real data: {len(held_out)} held-out against {len(reference)} reference "
+                       f"examples: Frechet distance {floor['real_frechet_distance']:.3g}, "
+                       f"KID {floor['real_kid']:.3g}, precision {floor['real_precision']:.3f}, "
+                       f"recall {floor['real_recall']:.3f} (the floor)", file=sys.stderr)
+        floor["real_floor_num_examples"] = len(held_out)
+        floor["real_reference_num_examples"] = len(reference)
+    evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key, classifier,
+                             features, real_features)
 
     def open_stream(first_step):
         return (HostStream(source, first_step, k, examples_per_step,
@@ -690,8 +826,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 if interval_step == start_step:
                     record["compile_seconds"] = compile_seconds
                 if is_eval:
+                    eval_start = time.perf_counter()
                     last_eval = per_seed, samples = jax.device_get(evaluate(one_copy(states)))
                     record.update(_eval_record(per_seed))
+                    # The first evaluation's time includes compiling it.
+                    record["eval_seconds"] = time.perf_counter() - eval_start
                     if primary:
                         _plot_samples(os.path.join(samples_dir, f"step_{step_now:07d}.png"),
                                       source, samples, per_seed, seeds, step_now,
@@ -745,6 +884,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         # the generated images' scores.
         final["classifier_accuracy"] = classifier.accuracy
         final["real_confident_fraction"] = classifier.holdout_confident_fraction
+    final.update(floor)
     if not primary:
         return final
     _write_json(os.path.join(workdir, "eval.json"), final)
@@ -890,12 +1030,36 @@ def classifier_dir(config: ml_collections.ConfigDict, workdir: str) -> str:
                               or os.path.join(workdir, "classifier"))
 
 
+def _wants_classifier(config: ml_collections.ConfigDict,
+                      source: Mixture | ArraySource) -> bool:
+    """Whether the run scores its samples with a classifier: the config asks
+    (``classifier_steps > 0``) and the data has labels."""
+    return bool(_option(config, "classifier_steps") and isinstance(source, ArraySource)
+                and source.labels is not None)
+
+
+def _check_feature_sizes(config: ml_collections.ConfigDict,
+                         source: Mixture | ArraySource) -> None:
+    """Refuses, before anything is trained, sample sizes too small for the
+    distribution metrics (precision and recall need more points than
+    neighbours, in the samples and in the held-out real data)."""
+    held_out = (config.num_eval_samples if isinstance(source, Mixture) else
+                len(holdout_split(source.num_examples, EVAL_SEED)[1]))
+    smallest = min(config.num_eval_samples, held_out)
+    if smallest <= PR_NEIGHBOURS:
+        raise ConfigError(
+            f"the distribution metrics compare sets of at least {PR_NEIGHBOURS + 1} examples; "
+            f"this run has {smallest} (num_eval_samples={config.num_eval_samples}, "
+            f"{held_out} held-out real examples); raise num_eval_samples, use a larger "
+            "dataset, or set classifier_steps=0")
+
+
 def _fit_classifier(config: ml_collections.ConfigDict, source: Mixture | ArraySource,
                     workdir: str) -> FittedClassifier | None:
     """The classifier that scores samples (cached), if the config asks and labels exist."""
-    steps = _option(config, "classifier_steps")
-    if not steps or not isinstance(source, ArraySource) or source.labels is None:
+    if not _wants_classifier(config, source):
         return None
+    steps = _option(config, "classifier_steps")
     start = time.perf_counter()
 
     def log(line: str) -> None:  # from the first process only
@@ -905,7 +1069,7 @@ def _fit_classifier(config: ml_collections.ConfigDict, source: Mixture | ArraySo
     # In a multi-process run every process loads the cache, or fits the same
     # classifier without storing it (orbax would wait for the others to save).
     classifier = load_or_fit_classifier(
-        source, classifier_dir(config, workdir), num_steps=steps, seed=config.seed, log=log,
+        source, classifier_dir(config, workdir), num_steps=steps, seed=EVAL_SEED, log=log,
         write_cache=jax.process_count() == 1)
     log(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
         f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
@@ -963,7 +1127,8 @@ def headline_metrics(result: dict[str, Any]) -> list[str]:
     """The names of the final metrics worth printing on one line."""
     return [name for name in ("modes_covered", "high_quality_fraction", "reverse_kl",
                               "confident_fraction", "classes_covered", "class_kl",
-                              "label_accuracy")
+                              "label_accuracy", "frechet_distance", "kid", "precision",
+                              "recall", "real_frechet_distance")
             if name in result]
 
 
@@ -975,5 +1140,6 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
 
 
 __all__ = ["ConfigError", "build_recipe", "build_source", "check_resumable", "classifier_dir",
-           "default_workdir", "eval_labels", "headline_metrics", "num_classes",
-           "restore_run", "summarize_seeds", "train_and_evaluate", "validate_config"]
+           "default_workdir", "eval_labels", "headline_metrics", "make_evaluate",
+           "map_in_chunks", "num_classes", "real_examples", "real_floor", "restore_run",
+           "summarize_seeds", "train_and_evaluate", "validate_config"]

@@ -24,4 +24,5 @@ def get_config():
     config.num_eval_samples = 64
     config.num_final_samples = 64
     config.classifier_steps = 20
+    config.ema_start = 2  # so that the average differs from the generator by the end
     return config

@@ -45,6 +45,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.conditioning = "none"        # none | concat | projection (condition on the mode's index)
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
+    # moving average of the generator, used for evaluation and samples (0.0: none)
+    config.ema_decay = 0.0             # per-step decay (0.999: a window of about 1,000 steps)
+    config.ema_start = 0               # steps before which the average copies the generator
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"
     config.d_penalty = "r1"             # none | r1 | gradient_penalty (on D's input gradient)

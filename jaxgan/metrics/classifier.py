@@ -47,6 +47,32 @@ class FittedClassifier(NamedTuple):
     def probabilities(self, images: jax.Array) -> jax.Array:
         return jax.nn.softmax(self.model.apply({"params": self.params}, images))
 
+    def features(self, images: jax.Array) -> jax.Array:
+        """The penultimate layer, ``[B, 4 * width]``: what the distribution
+        metrics compare."""
+        return self.model.apply({"params": self.params}, images, with_features=True)[1]
+
+    def probabilities_and_features(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Both outputs of one pass of the network."""
+        logits, features = self.model.apply({"params": self.params}, images,
+                                            with_features=True)
+        return jax.nn.softmax(logits), features
+
+
+def holdout_split(num_examples: int, seed: int = 0, holdout_fraction: float = 0.1,
+                  max_examples: int = 60_000) -> tuple[np.ndarray, np.ndarray]:
+    """Which examples the classifier trains on and which it holds out.
+
+    A random subset of at most ``max_examples`` examples, in the order of a
+    permutation fixed by ``seed``; its last ``holdout_fraction`` (at least one)
+    is held out. Returns ``(train_indices, holdout_indices)`` into the source.
+    The held-out examples are also the real data that the distribution
+    metrics' floor compares with the training examples.
+    """
+    order = np.random.default_rng(seed).permutation(num_examples)[:max_examples]
+    num_holdout = max(1, int(holdout_fraction * len(order)))
+    return order[:-num_holdout], order[-num_holdout:]
+
 
 def fit_classifier(source: ArraySource, num_steps: int = 1000, batch_size: int = 128,
                    seed: int = 0, holdout_fraction: float = 0.1,
@@ -62,13 +88,14 @@ def fit_classifier(source: ArraySource, num_steps: int = 1000, batch_size: int =
     if source.labels is None:
         raise ValueError(f"{source.name} has no labels to train a classifier on")
     num_classes = source.num_classes
-    order = np.random.default_rng(seed).permutation(source.num_examples)[:max_examples]
-    num_holdout = max(1, int(holdout_fraction * len(order)))
+    train_indices, holdout_indices = holdout_split(source.num_examples, seed, holdout_fraction,
+                                                   max_examples)
+    order = np.concatenate([train_indices, holdout_indices])
     kept = np.sort(order)  # the subset, gathered in dataset order
     images = jnp.asarray(source.images[kept])
     labels = jnp.asarray(source.labels[kept])
-    position = np.searchsorted(kept, order)  # where each example of `order` sits in `kept`
-    train_idx, test_idx = position[:-num_holdout], position[-num_holdout:]
+    # Where each example sits in `kept`.
+    train_idx, test_idx = (np.searchsorted(kept, i) for i in (train_indices, holdout_indices))
     model = Classifier(num_classes)
     key = jax.random.PRNGKey(seed)
     params = model.init(key, to_unit_range(images[:1]))["params"]
