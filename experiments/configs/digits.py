@@ -8,7 +8,11 @@ Expected result, measured on 2 CPU cores in 9 to 10 minutes
 (experiments/results/digits/): samples/final.png shows digits of every class,
 about two thirds readable at a glance; a classifier trained on the real digits
 (held-out accuracy 0.989) gives confident_fraction 0.619 (p >= 0.9; 0.922 on
-held-out real digits), classes_covered 10/10, class_kl 0.036.
+held-out real digits), classes_covered 10/10, class_kl 0.036. On the
+classifier's features (experiments/results/digits_eval/, seeds 0-2, 1,000
+samples): frechet_distance 18.8 +- 1.9, kid 36 +- 5, precision 0.63, recall
+0.72; held-out real digits give real_frechet_distance 17.8 from only 179
+images (generated: 29.9 at that size).
 """
 
 import ml_collections
@@ -44,7 +48,9 @@ def get_config() -> ml_collections.ConfigDict:
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
     # moving average of the generator, used for evaluation and samples (0.0: none)
-    config.ema_decay = 0.999           # per-step decay (0.999: a window of about 1,000 steps)
+    # 0.999 from step 1,000 measured no better at step 5,000 (the cosine schedule has
+    # already stilled the generator) and worse in mid-run: see experiments/results/digits_eval
+    config.ema_decay = 0.0             # per-step decay (0.999: a window of about 1,000 steps)
     config.ema_start = 1_000           # steps before which the average copies the generator
     # non_saturating | minimax | wasserstein | hinge | least_squares
     config.loss = "non_saturating"

@@ -24,5 +24,8 @@ def get_config():
     config.num_eval_samples = 64
     config.num_final_samples = 64
     config.classifier_steps = 20
-    config.ema_start = 2  # so that the average differs from the generator by the end
+    # A moving average from step 2, so that the smoke runs exercise it (and it
+    # differs from the generator by the end).
+    config.ema_decay = 0.9
+    config.ema_start = 2
     return config
