@@ -1,0 +1,70 @@
+"""Summarises runs of one config that differ in seed: each eval.json metric's
+mean and standard error over the runs, for the moving average and the live
+generator, plus the Frechet distance and KID of the first N samples, with N
+the number of held-out real images behind the floor (equal sizes).
+
+  python experiments/results/digits_eval/summarize.py runs/digits_0 runs/digits_1 runs/digits_2
+
+Writes summary.json beside this file and prints a table.
+"""
+
+import json
+import math
+import os
+import sys
+
+import jax
+import numpy as np
+
+from jaxgan import train
+from jaxgan.metrics.classifier import load_or_fit_classifier
+from jaxgan.metrics.distribution import distribution_metrics
+from jaxgan.state import generate_from
+
+NAMES = ("frechet_distance", "kid", "precision", "recall", "classes_covered", "class_kl",
+         "confident_fraction")
+
+
+def one_run(workdir: str) -> dict[str, float]:
+    with open(os.path.join(workdir, "eval.json")) as f:
+        final = json.load(f)
+    run = train.restore_run(workdir)
+    classifier = load_or_fit_classifier(run.source, train.classifier_dir(run.config, workdir),
+                                        run.config.classifier_steps, train.EVAL_SEED)
+    state = jax.tree.map(lambda x: x[0], run.states)
+    eval_key = jax.random.fold_in(jax.random.PRNGKey(train.EVAL_SEED), train._EVAL_KEY_TAG)
+    z = run.recipe.sample_latent(eval_key, run.config.num_eval_samples)
+    reference, held_out = train.real_examples(run.source, run.config.num_eval_samples,
+                                              train.EVAL_SEED)
+    reference_features, size = classifier.features(reference), len(held_out)
+    row = {}
+    for tag, ema in (("ema", True), ("live", False)):
+        fake = classifier.features(generate_from(run.recipe, state, z, ema=ema))[:size]
+        small = distribution_metrics(reference_features, fake,
+                                     jax.random.fold_in(eval_key, train._KID_KEY_TAG))
+        row[f"{tag}_fd_at_{size}"] = float(small["frechet_distance"])
+        row[f"{tag}_kid_at_{size}"] = float(small["kid"])
+        prefix = "" if ema else train.NO_EMA_PREFIX
+        for name in NAMES:
+            row[f"{tag}_{name}"] = final[prefix + name]
+    for name in ("frechet_distance", "kid", "precision", "recall"):
+        row[f"real_{name}"] = final[f"real_{name}"]
+    return row
+
+
+def main(workdirs: list[str]) -> None:
+    rows = [one_run(w) for w in workdirs]
+    summary = {}
+    for name in rows[0]:
+        values = np.array([row[name] for row in rows])
+        stderr = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+        summary[name] = {"mean": float(values.mean()), "stderr": float(stderr),
+                         "per_seed": values.tolist()}
+        print(f"{name:28s} {values.mean():10.4f} +- {stderr:.4f}   {np.round(values, 4).tolist()}")
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
