@@ -2,7 +2,8 @@
 around the pure train step.
 
 ``train_and_evaluate(config, workdir)`` trains ``config.num_seeds`` seeds at
-once (the step ``vmap``-ed over stacked states), ``config.steps_per_dispatch``
+once (the step ``vmap``-ed or ``lax.map``-ped over stacked states, as
+``config.seed_batching`` says), ``config.steps_per_dispatch``
 steps per call (``lax.scan``), with the data sampled on the device. It writes,
 under ``workdir``: ``config.json``, ``metrics.jsonl`` (and TensorBoard event
 files beside it), ``eval.json``, ``samples/`` and ``checkpoints/``. Running it
@@ -61,7 +62,7 @@ FILE_PREFIXES = ("npz:", "folder:")
 # Fields that only newer configs have, with the value older configs meant.
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
-                   "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0}
+                   "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto"}
 # The device-resident path is taken while the dataset needs at most this share
 # of the device's memory (the rest is for the model and its activations).
 _DEVICE_DATA_SHARE = 0.25
@@ -97,6 +98,12 @@ class Interrupted(Exception):
 
 
 ON_NAN = ("stop", "rollback")
+# How the seeds of one run share a program: vmap batches them (one wide
+# computation: what accelerators want); map runs them one after another
+# inside the program (lax.map). XLA:CPU turns vmapped convolutions into
+# grouped convolutions, which it runs about 3x slower than the seeds one by
+# one, so "auto" maps convolutional models on the CPU and vmaps otherwise.
+SEED_BATCHING = ("auto", "vmap", "map")
 # on_nan="rollback": how many times, and by how much each lowers both rates.
 MAX_ROLLBACKS = 3
 ROLLBACK_LR_FACTOR = 0.5
@@ -115,7 +122,7 @@ RESUME_MAY_CHANGE = frozenset({
     "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
     "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_dir",
     "data_placement", "download", "classifier_steps", "classifier_dir", "on_nan",
-    "parallel"})
+    "parallel", "seed_batching"})
 
 
 def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
@@ -183,6 +190,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     classifier_steps = _option(config, "classifier_steps")
     if not isinstance(classifier_steps, int) or classifier_steps < 0:
         fail(f"config.classifier_steps must be an integer >= 0, got {classifier_steps!r}")
+    seed_batching = _option(config, "seed_batching")
+    if seed_batching not in SEED_BATCHING:
+        fail(f"seed_batching must be one of {', '.join(SEED_BATCHING)}, got {seed_batching!r}")
     on_nan = _option(config, "on_nan")
     if on_nan not in ON_NAN:
         fail(f"on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
@@ -264,6 +274,23 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 def _option(config: ml_collections.ConfigDict, name: str):
     return config.get(name, OPTIONAL_FIELDS[name])
+
+
+def seed_batching(config: ml_collections.ConfigDict) -> str:
+    """``vmap`` or ``map``: how ``config``'s seeds share the train program
+    (``config.seed_batching``, with ``auto`` resolved; see ``SEED_BATCHING``)."""
+    how = _option(config, "seed_batching")
+    if how == "auto":
+        return "map" if config.model == "dcgan" and jax.default_backend() == "cpu" else "vmap"
+    return how
+
+
+def over_seeds(fn, how: str):
+    """``fn(state, data)`` over states stacked on a leading seed axis, the
+    data shared: ``jax.vmap`` or ``jax.lax.map`` (see ``SEED_BATCHING``)."""
+    if how == "vmap":
+        return jax.vmap(fn, in_axes=(0, None))
+    return lambda states, data: jax.lax.map(lambda state: fn(state, data), states)
 
 
 def build_source(config: ml_collections.ConfigDict, progress=None) -> Mixture | ArraySource:
@@ -682,7 +709,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
     k = config.steps_per_dispatch
     streamed = isinstance(source, ArraySource) and not _place_on_device(config, source)
-    layout = _Layout(mode, num_devices, mesh, config.n_disc)
+    layout = _Layout(mode, num_devices, mesh, config.n_disc, seed_batching(config))
     if streamed:  # each call takes its K steps' batches, gathered on the host
         sampler = sample_streamed
         data = {"images": ((k, examples_per_step, *source.example_shape), source.images.dtype)}
@@ -949,8 +976,9 @@ class _Layout:
     """Where the fit loop's arrays live for ``config.parallel``, and the
     program that trains on them (see :mod:`jaxgan.parallel`)."""
 
-    def __init__(self, mode: str, num_devices: int, mesh, n_disc: int):
+    def __init__(self, mode: str, num_devices: int, mesh, n_disc: int, seeds: str = "vmap"):
         self.mode, self.num_devices, self.mesh, self.n_disc = mode, num_devices, mesh, n_disc
+        self.seeds = seeds  # vmap | map: see SEED_BATCHING
 
     def put_state(self, tree):
         """A state (or a device-resident dataset) where every device holds it."""
@@ -998,13 +1026,13 @@ class _Layout:
             step = make_sampling_step(make_train_step(recipe, parallel.AXIS), sampler, batch_size,
                                       self.n_disc, axis_name=parallel.AXIS,
                                       data_is_local=streamed)
-            return jax.pmap(jax.vmap(make_multi_step(step, steps, stacked=streamed),
-                                     in_axes=(0, None)), parallel.AXIS, donate_argnums=0,
+            return jax.pmap(over_seeds(make_multi_step(step, steps, stacked=streamed),
+                                       self.seeds), parallel.AXIS, donate_argnums=0,
                             devices=jax.devices())  # the order parallel's layouts use
         sharding = parallel.batch_sharding(self.mesh) if self.mode == "jit" else None
         step = make_sampling_step(make_train_step(recipe), sampler, batch_size, self.n_disc,
                                   batch_sharding=sharding)
-        many = jax.vmap(make_multi_step(step, steps, stacked=streamed), in_axes=(0, None))
+        many = over_seeds(make_multi_step(step, steps, stacked=streamed), self.seeds)
         if self.mode == "none":
             return jax.jit(many, donate_argnums=0)
         replicated = parallel.replicated(self.mesh)
@@ -1141,5 +1169,6 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
 
 __all__ = ["ConfigError", "build_recipe", "build_source", "check_resumable", "classifier_dir",
            "default_workdir", "eval_labels", "headline_metrics", "make_evaluate",
-           "map_in_chunks", "num_classes", "real_examples", "real_floor", "restore_run",
-           "summarize_seeds", "train_and_evaluate", "validate_config"]
+           "map_in_chunks", "num_classes", "over_seeds", "real_examples", "real_floor",
+           "restore_run", "seed_batching", "summarize_seeds", "train_and_evaluate",
+           "validate_config"]

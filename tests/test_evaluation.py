@@ -285,3 +285,30 @@ def test_too_few_evaluation_samples_for_the_metrics_is_refused_before_training(t
         train.train_and_evaluate(config, str(tmp_path))
     assert not (tmp_path / "config.json").exists()
 
+
+
+def test_seeds_mapped_or_vmapped_train_alike_and_as_each_seed_alone():
+    """The two ways a run's seeds share its program (config.seed_batching)
+    compute the same thing: what each seed computes in a run of its own."""
+    config = digits_smoke.get_config()
+    config.num_seeds = 2
+    source, recipe, _, states = train._build_gan(config)
+    data = source.device_data()
+    finals = {}
+    for how in ("vmap", "map"):
+        layout = train._Layout("none", 1, None, config.n_disc, how)
+        program = layout.program(recipe, source.sample_real, config.batch_size, 4, False)
+        finals[how], metrics = program(jax.tree.map(jnp.copy, states), data)
+        assert metrics["g_loss"].shape == (2, 4)  # [seeds, steps]
+    chex.assert_trees_all_close(finals["map"], finals["vmap"], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(finals["map"].g_params["project"]["kernel"][0],
+                           finals["map"].g_params["project"]["kernel"][1])
+    alone = jaxgan.create_states(recipe, [config.seed + 1], source.example_shape)
+    layout = train._Layout("none", 1, None, config.n_disc, "map")
+    program = layout.program(recipe, source.sample_real, config.batch_size, 4, False)
+    chex.assert_trees_all_close(program(alone, data)[0],
+                                jax.tree.map(lambda x: x[1:], finals["map"]), rtol=1e-6,
+                                atol=1e-7)
+    assert train.seed_batching(config) == "map"  # the DCGAN on the CPU
+    config.seed_batching = "vmap"
+    assert train.seed_batching(config) == "vmap"

@@ -1,0 +1,83 @@
+"""Times the two ways a run's seeds share one train program (config.seed_batching).
+
+  python benchmarks/seed_batching.py --config experiments/configs/digits.py --num-seeds 3
+
+Compiles ``steps`` scanned train steps of the config's GAN for one seed, for
+``num_seeds`` seeds under ``jax.vmap`` and for them under ``jax.lax.map``, and
+prints (and with --json writes) the best-of-``repeats`` milliseconds per step
+of each. The data stays on the device; nothing is written but the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import jax
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=os.path.join(ROOT, "experiments", "configs",
+                                                         "digits.py"))
+    parser.add_argument("--num-seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=25, help="train steps per timed call")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    if args.num_seeds < 1 or args.steps < 1 or args.repeats < 1:
+        print("error: --num-seeds, --steps and --repeats must be positive", file=sys.stderr)
+        sys.exit(2)
+
+    import importlib.util
+
+    from jaxgan import train
+    from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
+
+    spec = importlib.util.spec_from_file_location("config", args.config)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config()
+    source = train.build_source(config)
+    recipe = train.build_recipe(config, source.example_shape)
+    data = source.device_data() if hasattr(source, "device_data") else None  # None: a mixture
+    step = make_sampling_step(make_train_step(recipe), source.sample_real, config.batch_size,
+                              config.n_disc)
+    multi = make_multi_step(step, args.steps)
+
+    def time_per_step(how: str, num_seeds: int) -> float:
+        states = train.create_states(recipe, list(range(num_seeds)), source.example_shape)
+        program = jax.jit(train.over_seeds(multi, how)).lower(states, data).compile()
+        jax.block_until_ready(program(states, data))  # warm-up
+        best = float("inf")
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(program(states, data))
+            best = min(best, time.perf_counter() - start)
+        return 1000 * best / args.steps
+
+    results = {"one seed": time_per_step("vmap", 1)}
+    for how in ("vmap", "map"):
+        results[f"{args.num_seeds} seeds, {how}"] = time_per_step(how, args.num_seeds)
+    for name, ms in results.items():
+        print(f"{name:>16}: {ms:8.1f} ms per step")
+    if args.json:
+        with open(args.json, "w") as f:
+            machine = {"device": str(jax.devices()[0]), "backend": jax.default_backend(),
+                       "cpu_count": os.cpu_count(), "python": platform.python_version(),
+                       "jax": jax.__version__}
+            json.dump({"machine": machine,
+                       "config": os.path.relpath(args.config, ROOT), "steps": args.steps,
+                       "repeats": args.repeats, "ms_per_step": results}, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
