@@ -46,9 +46,10 @@ def main() -> None:
     spec.loader.exec_module(module)
     config = module.get_config()
     source = train.build_source(config)
-    recipe = train.build_recipe(config, source.example_shape)
+    recipe = train.build_recipe(config, source.example_shape, train.num_classes(config, source))
     data = source.device_data() if hasattr(source, "device_data") else None  # None: a mixture
-    step = make_sampling_step(make_train_step(recipe), source.sample_real, config.batch_size,
+    sampler = source.sample_labelled if recipe.conditional else source.sample_real
+    step = make_sampling_step(make_train_step(recipe), sampler, config.batch_size,
                               config.n_disc)
     multi = make_multi_step(step, args.steps)
 

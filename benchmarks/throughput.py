@@ -416,7 +416,7 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
     if isinstance(source, ArraySource) and not train._place_on_device(config, source):
         raise UsageError(f"--loop-config {config_path}: the data would be streamed from the "
                          "host; measure a config whose data fits on the device")
-    layout = train._Layout("none", 1, None, config.n_disc)
+    layout = train._Layout("none", 1, None, config.n_disc, train.seed_batching(config))
     data = source.device_data() if isinstance(source, ArraySource) else None
     k = config.steps_per_dispatch
     program = layout.program(recipe, source.sample_real, config.batch_size, k, False)

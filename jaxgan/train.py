@@ -12,6 +12,7 @@ again on the same workdir resumes from the latest checkpoint.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -290,7 +291,12 @@ def over_seeds(fn, how: str):
     data shared: ``jax.vmap`` or ``jax.lax.map`` (see ``SEED_BATCHING``)."""
     if how == "vmap":
         return jax.vmap(fn, in_axes=(0, None))
-    return lambda states, data: jax.lax.map(lambda state: fn(state, data), states)
+
+    @functools.wraps(fn)  # keeps fn's name for jit's compile logs and profiles
+    def one_seed_after_another(states, data):
+        return jax.lax.map(lambda state: fn(state, data), states)
+
+    return one_seed_after_another
 
 
 def build_source(config: ml_collections.ConfigDict, progress=None) -> Mixture | ArraySource:
@@ -436,7 +442,8 @@ def real_examples(source: Mixture | ArraySource, num: int,
 
 def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples: int,
                   eval_key: jax.Array, classifier: FittedClassifier | None = None,
-                  features: Features | None = None, real_features: jax.Array | None = None):
+                  features: Features | None = None, real_features: jax.Array | None = None,
+                  seeds: str = "vmap"):
     """Returns ``evaluate(states) -> (per-seed metrics, per-seed samples)``, jitted.
 
     Every seed is evaluated on the same latent vectors (and, for a conditional
@@ -451,8 +458,12 @@ def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples:
 
     A state with a generator moving average is scored on the average, and
     its live generator too, under names prefixed ``no_ema_``; the samples
-    returned are the average's.
+    returned are the average's. ``seeds`` (``vmap`` or ``map``) says how the
+    seeds share the program, as in :func:`over_seeds`.
     """
+    if (features is None) != (real_features is None):
+        raise ValueError("pass both features and real_features (the real data's features), "
+                         "or neither")
     labels = eval_labels(recipe, num_samples)
     z = recipe.sample_latent(eval_key, num_samples)
     kid_key = jax.random.fold_in(eval_key, _KID_KEY_TAG)
@@ -501,7 +512,7 @@ def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples:
         return metrics, samples
 
     # The real features are an argument, not a constant folded into the program.
-    evaluate = jax.jit(jax.vmap(evaluate_one, in_axes=(0, None)))
+    evaluate = jax.jit(over_seeds(evaluate_one, seeds))
     return lambda states: evaluate(states, real_features)
 
 
@@ -671,7 +682,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
     examples_per_step = config.batch_size * config.n_disc
     if features is not None or _wants_classifier(config, source):
-        _check_feature_sizes(config, source)
+        _check_feature_sizes(config, source, features)
 
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                                config.keep_checkpoints)
@@ -748,7 +759,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         floor["real_floor_num_examples"] = len(held_out)
         floor["real_reference_num_examples"] = len(reference)
     evaluate = make_evaluate(recipe, source, config.num_eval_samples, eval_key, classifier,
-                             features, real_features)
+                             features, real_features, seed_batching(config))
 
     def open_stream(first_step):
         return (HostStream(source, first_step, k, examples_per_step,
@@ -976,7 +987,7 @@ class _Layout:
     """Where the fit loop's arrays live for ``config.parallel``, and the
     program that trains on them (see :mod:`jaxgan.parallel`)."""
 
-    def __init__(self, mode: str, num_devices: int, mesh, n_disc: int, seeds: str = "vmap"):
+    def __init__(self, mode: str, num_devices: int, mesh, n_disc: int, seeds: str):
         self.mode, self.num_devices, self.mesh, self.n_disc = mode, num_devices, mesh, n_disc
         self.seeds = seeds  # vmap | map: see SEED_BATCHING
 
@@ -1066,8 +1077,8 @@ def _wants_classifier(config: ml_collections.ConfigDict,
                 and source.labels is not None)
 
 
-def _check_feature_sizes(config: ml_collections.ConfigDict,
-                         source: Mixture | ArraySource) -> None:
+def _check_feature_sizes(config: ml_collections.ConfigDict, source: Mixture | ArraySource,
+                         user_features: Features | None) -> None:
     """Refuses, before anything is trained, sample sizes too small for the
     distribution metrics (precision and recall need more points than
     neighbours, in the samples and in the held-out real data)."""
@@ -1078,8 +1089,8 @@ def _check_feature_sizes(config: ml_collections.ConfigDict,
         raise ConfigError(
             f"the distribution metrics compare sets of at least {PR_NEIGHBOURS + 1} examples; "
             f"this run has {smallest} (num_eval_samples={config.num_eval_samples}, "
-            f"{held_out} held-out real examples); raise num_eval_samples, use a larger "
-            "dataset, or set classifier_steps=0")
+            f"{held_out} held-out real examples); raise num_eval_samples or use a larger "
+            "dataset" + (", or set classifier_steps=0" if user_features is None else ""))
 
 
 def _fit_classifier(config: ml_collections.ConfigDict, source: Mixture | ArraySource,

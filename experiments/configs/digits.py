@@ -28,7 +28,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_size = 64              # real examples per discriminator update (global)
     config.num_steps = 5_000            # generator updates (about 180 epochs of the 1,797 digits)
     config.seed = 0                     # seeds seed..seed+num_seeds-1; seed s uses PRNGKey(s)
-    config.num_seeds = 1                # seeds trained together in one vmapped program
+    config.num_seeds = 1                # seeds trained together in one program
     config.log_every = 250              # steps between lines of metrics.jsonl
     config.eval_every = 1_000           # steps between evaluations and sample grids
     config.checkpoint_every = 1_000     # steps between checkpoints

@@ -26,7 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_size = 256             # real examples per discriminator update (global)
     config.num_steps = 30_000           # generator updates
     config.seed = 0                     # seeds seed..seed+num_seeds-1; seed s uses PRNGKey(s)
-    config.num_seeds = 1                # seeds trained together in one vmapped program
+    config.num_seeds = 1                # seeds trained together in one program
     config.log_every = 500              # steps between lines of metrics.jsonl
     config.eval_every = 5_000           # steps between evaluations and scatter plots
     config.checkpoint_every = 5_000     # steps between checkpoints

@@ -34,17 +34,19 @@ def one_run(workdir: str) -> dict[str, float]:
     state = jax.tree.map(lambda x: x[0], run.states)
     eval_key = jax.random.fold_in(jax.random.PRNGKey(train.EVAL_SEED), train._EVAL_KEY_TAG)
     z = run.recipe.sample_latent(eval_key, run.config.num_eval_samples)
+    labels = train.eval_labels(run.recipe, run.config.num_eval_samples)
     reference, held_out = train.real_examples(run.source, run.config.num_eval_samples,
                                               train.EVAL_SEED)
     reference_features, size = classifier.features(reference), len(held_out)
     row = {}
-    for tag, ema in (("ema", True), ("live", False)):
-        fake = classifier.features(generate_from(run.recipe, state, z, ema=ema))[:size]
+    generators = (("ema", True), ("live", False)) if state.g_ema is not None else (("live", False),)
+    for tag, ema in generators:
+        fake = classifier.features(generate_from(run.recipe, state, z, labels, ema=ema))[:size]
         small = distribution_metrics(reference_features, fake,
                                      jax.random.fold_in(eval_key, train._KID_KEY_TAG))
         row[f"{tag}_fd_at_{size}"] = float(small["frechet_distance"])
         row[f"{tag}_kid_at_{size}"] = float(small["kid"])
-        prefix = "" if ema else train.NO_EMA_PREFIX
+        prefix = train.NO_EMA_PREFIX if state.g_ema is not None and not ema else ""
         for name in NAMES:
             row[f"{tag}_{name}"] = final[prefix + name]
     for name in ("frechet_distance", "kid", "precision", "recall"):
