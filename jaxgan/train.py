@@ -37,6 +37,7 @@ from jaxgan.data import MIXTURES, ArraySource, Mixture
 from jaxgan.data.arrays import HostStream, digits, sample_streamed, to_unit_range
 from jaxgan.data.images import DataError, load_folder, load_npz
 from jaxgan.metrics import mode_coverage
+from jaxgan.metrics.chunks import map_in_chunks
 from jaxgan.metrics.classifier import (
     FittedClassifier,
     classifier_scores,
@@ -408,20 +409,10 @@ def eval_labels(recipe: GANRecipe, num: int) -> jax.Array | None:
 Features = Callable[[jax.Array], jax.Array]
 
 
-def map_in_chunks(fn: Callable[[Any], Any], inputs: Any, chunk: int = EVAL_CHUNK) -> Any:
-    """``fn`` over the leading axis of ``inputs``, ``chunk`` rows per call
-    (``lax.map``; the last chunk is padded and the padding dropped), so that
-    no intermediate holds more than ``chunk`` rows."""
-    num = jax.tree.leaves(inputs)[0].shape[0]
-    chunk = min(chunk, num)
-    padded = -(-num // chunk) * chunk
-
-    def split(x):
-        x = jnp.concatenate([x, jnp.repeat(x[-1:], padded - num, axis=0)])
-        return x.reshape(padded // chunk, chunk, *x.shape[1:])
-
-    out = jax.lax.map(fn, jax.tree.map(split, inputs))
-    return jax.tree.map(lambda y: y.reshape(padded, *y.shape[2:])[:num], out)
+def evaluation_key(seed: int = EVAL_SEED) -> jax.Array:
+    """The key of a run's evaluation latents (and, for a mixture, its real
+    reference sets), fixed for the whole run: see ``EVAL_SEED``."""
+    return jax.random.fold_in(jax.random.PRNGKey(seed), _EVAL_KEY_TAG)
 
 
 def real_examples(source: Mixture | ArraySource, num: int,
@@ -433,7 +424,7 @@ def real_examples(source: Mixture | ArraySource, num: int,
     with ``seed``); for a mixture, two samples of ``num`` points.
     """
     if isinstance(source, Mixture):
-        key = jax.random.fold_in(jax.random.PRNGKey(seed), _EVAL_KEY_TAG)
+        key = evaluation_key(seed)
         return tuple(source.sample(jax.random.fold_in(key, i), num) for i in (1, 2))
     train_indices, holdout_indices = holdout_split(source.num_examples, seed)
     return tuple(to_unit_range(jnp.asarray(source.images[np.sort(indices[:num])]))
@@ -467,7 +458,7 @@ def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples:
     labels = eval_labels(recipe, num_samples)
     z = recipe.sample_latent(eval_key, num_samples)
     kid_key = jax.random.fold_in(eval_key, _KID_KEY_TAG)
-    compare = features is not None and real_features is not None
+    compare = features is not None  # real_features too, as checked above
     # The default features are the classifier's own: one pass gives both.
     features_from_classifier = classifier is not None and features == classifier.features
 
@@ -486,7 +477,7 @@ def make_evaluate(recipe: GANRecipe, source: Mixture | ArraySource, num_samples:
                     out["features"] = features(samples)
             return out
 
-        out = map_in_chunks(read, (z, labels))
+        out = map_in_chunks(read, (z, labels), EVAL_CHUNK)
         samples, metrics = out["samples"], {}
         predicted = None
         if isinstance(source, Mixture):
@@ -522,7 +513,8 @@ def real_floor(features: Features, reference: jax.Array, held_out: jax.Array,
     data against them (named ``real_...``): the floor that generated data is
     measured against."""
     reference_features, held_out_features = (
-        jax.jit(lambda x: map_in_chunks(features, x))(x) for x in (reference, held_out))
+        jax.jit(lambda x: map_in_chunks(features, x, EVAL_CHUNK))(x)
+        for x in (reference, held_out))
     floor = jax.jit(distribution_metrics)(reference_features, held_out_features,
                                           jax.random.fold_in(eval_key, _KID_KEY_TAG))
     return reference_features, {REAL_PREFIX + name: float(value) for name, value in floor.items()}
@@ -743,7 +735,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         return program.lower(states, data).compile(), time.perf_counter() - start
 
     multi_step, compile_seconds = compile_steps(recipe)
-    eval_key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), _EVAL_KEY_TAG)
+    eval_key = evaluation_key()
     classifier = _fit_classifier(config, source, workdir)
     if features is None and classifier is not None:
         features = classifier.features
@@ -1179,7 +1171,7 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
 
 
 __all__ = ["ConfigError", "build_recipe", "build_source", "check_resumable", "classifier_dir",
-           "default_workdir", "eval_labels", "headline_metrics", "make_evaluate",
-           "map_in_chunks", "num_classes", "over_seeds", "real_examples", "real_floor",
+           "default_workdir", "eval_labels", "evaluation_key", "headline_metrics", "make_evaluate",
+           "num_classes", "over_seeds", "real_examples", "real_floor",
            "restore_run", "seed_batching", "summarize_seeds", "train_and_evaluate",
            "validate_config"]

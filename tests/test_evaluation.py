@@ -10,24 +10,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_step import sampling_step, small_recipe
 from test_train import DIGITS_SMOKE, digits_smoke, read_jsonl, run_script
 
 import jaxgan
 from jaxgan import checkpoint, train
 from jaxgan.data.arrays import digits, to_unit_range
+from jaxgan.metrics.chunks import map_in_chunks
 from jaxgan.metrics.classifier import classifier_scores, fit_classifier, holdout_split
 from jaxgan.metrics.distribution import distribution_metrics
-
-
-def mlp_recipe(**changes):
-    return jaxgan.GANRecipe(
-        generator=jaxgan.MLPGenerator(output_shape=(2,), features=(8, 8)),
-        discriminator=jaxgan.MLPDiscriminator(features=(8,)), latent_dim=4, **changes)
-
-
-def sampling_step(recipe):
-    return jaxgan.make_sampling_step(jaxgan.make_train_step(recipe), jaxgan.ring().sample_real,
-                                     16, recipe.n_disc)
 
 
 def test_classifier_reaches_97_percent_on_held_out_digits_and_exposes_its_features():
@@ -59,7 +50,7 @@ def test_holdout_split_is_disjoint_fixed_by_the_seed_and_capped():
 
 def test_moving_average_follows_its_formula_and_leaves_training_alone():
     decay, start = 0.8, 2
-    plain, averaged = mlp_recipe(), mlp_recipe(ema_decay=decay, ema_start=start)
+    plain, averaged = small_recipe(), small_recipe(ema_decay=decay, ema_start=start)
     key = jax.random.PRNGKey(0)
     state_plain = jaxgan.create_state(plain, key, (2,))
     state = jaxgan.create_state(averaged, key, (2,))
@@ -89,7 +80,7 @@ def test_moving_average_follows_its_formula_and_leaves_training_alone():
 
 
 def test_moving_average_state_compiles_once_and_survives_vmap_over_seeds():
-    recipe = mlp_recipe(ema_decay=0.9)
+    recipe = small_recipe(ema_decay=0.9)
     traces = []
 
     def counted(states, data):
@@ -107,7 +98,7 @@ def test_moving_average_state_compiles_once_and_survives_vmap_over_seeds():
 @pytest.mark.parametrize("value, message", [(1.0, "ema_decay"), (-0.1, "ema_decay")])
 def test_recipe_rejects_bad_moving_average_decay(value, message):
     with pytest.raises(ValueError, match=message):
-        mlp_recipe(ema_decay=value)
+        small_recipe(ema_decay=value)
 
 
 def test_map_in_chunks_equals_one_call_with_a_ragged_last_chunk():
@@ -118,7 +109,7 @@ def test_map_in_chunks_equals_one_call_with_a_ragged_last_chunk():
         rows, row_labels = inputs
         return {"sum": rows.sum(-1) + row_labels, "outer": rows[:, :, None] * rows[:, None]}
 
-    chunked = train.map_in_chunks(fn, (x, labels), chunk=5)
+    chunked = map_in_chunks(fn, (x, labels), chunk=5)
     chex.assert_trees_all_close(chunked, fn((x, labels)), rtol=1e-6)
 
 
@@ -215,7 +206,7 @@ class StateBeforeMovingAverages(flax.struct.PyTreeNode):
 
 
 def test_a_checkpoint_from_before_moving_averages_restores_bit_for_bit(tmp_path):
-    recipe = mlp_recipe()
+    recipe = small_recipe()
     state, _ = jax.jit(sampling_step(recipe))(
         jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,)), None)
     old = StateBeforeMovingAverages(**{f.name: getattr(state, f.name)
@@ -235,7 +226,7 @@ def test_a_checkpoint_from_before_moving_averages_restores_bit_for_bit(tmp_path)
     with pytest.raises(checkpoint.CheckpointMismatchError, match="g_ema"):
         reader = checkpoint.Checkpointer(str(tmp_path), 2)
         try:
-            reader.restore_latest(like=jaxgan.create_state(mlp_recipe(ema_decay=0.9),
+            reader.restore_latest(like=jaxgan.create_state(small_recipe(ema_decay=0.9),
                                                            jax.random.PRNGKey(1), (2,)))
         finally:
             reader.close()

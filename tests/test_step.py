@@ -80,11 +80,11 @@ def test_step_matches_hand_written_reference(r1_weight):
     np.testing.assert_array_equal(got.key, state.key)
 
 
-def small_recipe(n_disc=1):
+def small_recipe(n_disc=1, **changes):
     return jaxgan.GANRecipe(
         generator=jaxgan.MLPGenerator(output_shape=(2,), features=(8, 8)),
         discriminator=jaxgan.MLPDiscriminator(features=(8,)),
-        latent_dim=4, n_disc=n_disc)
+        latent_dim=4, n_disc=n_disc, **changes)
 
 
 def sampling_step(recipe, batch_size=16):

@@ -17,10 +17,10 @@ from coordinate differences, so a point's distance to its copy is exactly 0.
 faster on CPU as a matrix product, but cancels badly for features far from
 the origin and under TF32 matrix products on GPUs.)
 
-Distances are computed ``block_size`` query rows at a time (``jax.lax.map``
-with ``batch_size``), so memory is ``block_size x N``, never ``N x N``. Written
-in ``jax.numpy``: everything jits and vmaps over the generated features (real
-features shared).
+Distances are computed ``block_size`` query rows at a time
+(:func:`~jaxgan.metrics.chunks.map_in_chunks`), so memory is ``block_size x
+N``, never ``N x N``. Written in ``jax.numpy``: everything jits and vmaps over
+the generated features (real features shared).
 """
 
 from __future__ import annotations
@@ -28,27 +28,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxgan.metrics.chunks import map_in_chunks
+
 
 def _distances(query: jax.Array, references: jax.Array) -> jax.Array:
     """Euclidean distances from one ``query [D]`` to each of ``references [R, D]``, ``[R]``."""
     # XLA fuses the difference into the reduction, so no [R, D] temporary is
-    # kept per row (see _map_blocks for the one case where it was).
+    # kept per row (see map_in_chunks for the one case where it was).
     return jnp.sqrt(jnp.sum((references - query) ** 2, axis=-1))
-
-
-def _map_blocks(fn, rows, block_size: int) -> jax.Array:
-    """``jax.lax.map(fn, rows, batch_size=block_size)``, padded to whole blocks.
-
-    ``lax.map`` would handle a last partial block as a separate computation
-    outside its loop; XLA can then merge it with its twin of another call and
-    materialise a ``[block, R, D]`` difference (gigabytes). Padding keeps
-    every block inside the loop, and the padded results are dropped.
-    """
-    num = jax.tree.leaves(rows)[0].shape[0]
-    block_size = min(block_size, num)
-    padding = -num % block_size
-    padded = jax.tree.map(lambda x: jnp.concatenate([x, x[:padding]]), rows)
-    return jax.lax.map(fn, padded, batch_size=block_size)[:num]
 
 
 def _check_k(k: int, num: int, name: str) -> None:
@@ -86,7 +73,7 @@ def knn_radii(features: jax.Array, k: int = 3, block_size: int = 1024) -> jax.Ar
             distances = jnp.where(positions == jnp.argmin(distances), jnp.inf, distances)
         return jnp.min(distances)
 
-    return _map_blocks(radius, (features, jnp.arange(num)), block_size)
+    return map_in_chunks(jax.vmap(radius), (features, jnp.arange(num)), block_size)
 
 
 def in_manifold(queries: jax.Array, references: jax.Array, radii: jax.Array,
@@ -105,7 +92,7 @@ def in_manifold(queries: jax.Array, references: jax.Array, radii: jax.Array,
     def inside(query):
         return jnp.any(_distances(query, references) <= radii)
 
-    return _map_blocks(inside, queries, block_size)
+    return map_in_chunks(jax.vmap(inside), queries, block_size)
 
 
 def precision_recall(real: jax.Array, fake: jax.Array, k: int = 3,

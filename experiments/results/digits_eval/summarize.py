@@ -32,7 +32,7 @@ def one_run(workdir: str) -> dict[str, float]:
     classifier = load_or_fit_classifier(run.source, train.classifier_dir(run.config, workdir),
                                         run.config.classifier_steps, train.EVAL_SEED)
     state = jax.tree.map(lambda x: x[0], run.states)
-    eval_key = jax.random.fold_in(jax.random.PRNGKey(train.EVAL_SEED), train._EVAL_KEY_TAG)
+    eval_key = train.evaluation_key()
     z = run.recipe.sample_latent(eval_key, run.config.num_eval_samples)
     labels = train.eval_labels(run.recipe, run.config.num_eval_samples)
     reference, held_out = train.real_examples(run.source, run.config.num_eval_samples,
