@@ -279,3 +279,7 @@ def _path_name(path) -> str:
 def _leaves_by_name(tree: PyTree) -> dict[str, Any]:
     """Leaves keyed by :func:`_path_name`."""
     return {_path_name(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+__all__ = ["CheckpointMismatchError", "CheckpointUnreadableError", "Checkpointer", "PyTree",
+           "restore_tree", "save_tree"]

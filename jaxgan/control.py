@@ -190,3 +190,6 @@ def interpolate_classes(label_a: int, label_b: int, num_classes: int, num: int) 
             raise ValueError(f"{name}={label} is not a class of 0..{num_classes - 1}")
     return interpolate_latents(jax.nn.one_hot(label_a, num_classes),
                                jax.nn.one_hot(label_b, num_classes), num)
+
+
+__all__ = ["EditPath", "edit_latents", "interpolate_classes", "interpolate_latents"]

@@ -86,3 +86,7 @@ def reports_norm(penalty: Callable[..., Array]) -> bool:
         return "with_norm" in inspect.signature(penalty).parameters
     except (TypeError, ValueError):  # builtins and some wrappers have no signature
         return False
+
+
+__all__ = ["NORM_EPSILON", "PENALTIES", "Array", "DiscriminatorFn", "gradient_penalty",
+           "r1_penalty", "reports_norm"]

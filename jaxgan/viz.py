@@ -174,3 +174,6 @@ def plot_losses(metrics_path: str, path: str) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
+
+
+__all__ = ["image_grids", "image_rows", "plot_losses", "scatter_2d", "tile_images"]

@@ -143,3 +143,6 @@ def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySourc
                         "images at the top level; move them into subfolders or flatten it")
     name = os.path.basename(os.path.normpath(path))
     return ArraySource(name, images, None if (labels < 0).all() else labels, shuffle_seed)
+
+
+__all__ = ["IMAGE_EXTENSIONS", "DataError", "fit_image", "fit_images", "load_folder", "load_npz"]

@@ -136,3 +136,6 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
         bar.close()
     return ArraySource(name, np.concatenate(images),
                        np.concatenate(labels) if labels else None, shuffle_seed)
+
+
+__all__ = ["TFDS_DATASETS", "TFDSImages", "default_data_dir", "load_tfds", "prepare"]

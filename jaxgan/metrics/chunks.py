@@ -35,3 +35,6 @@ def map_in_chunks(fn: Callable[[Any], Any], inputs: Any, chunk: int) -> Any:
 
     out = jax.lax.map(fn, jax.tree.map(split, inputs))
     return jax.tree.map(lambda y: y.reshape(padded, *y.shape[2:])[:num], out)
+
+
+__all__ = ["map_in_chunks"]

@@ -233,3 +233,7 @@ def label_accuracy(predicted: jax.Array, requested: jax.Array,
     per_class = jnp.bincount(requested, weights=hits, length=num_classes) / jnp.maximum(counts, 1)
     return {"label_accuracy": jnp.mean(hits),
             **{f"label_accuracy_class_{k}": per_class[k] for k in range(num_classes)}}
+
+
+__all__ = ["FittedClassifier", "classifier_scores", "fit_classifier", "holdout_split",
+           "label_accuracy", "load_or_fit_classifier"]

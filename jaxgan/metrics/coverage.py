@@ -48,3 +48,6 @@ def mode_coverage(points: jax.Array, centers: jax.Array, std: float,
         "high_quality_fraction": jnp.mean(high_quality.astype(points.dtype)),
         "reverse_kl": jnp.where(total > 0, kl, jnp.log(float(num_modes))),
     }
+
+
+__all__ = ["mode_coverage", "nearest_modes"]

@@ -47,3 +47,6 @@ def distribution_metrics(real: jax.Array, fake: jax.Array, key: jax.Array,
     return {"frechet_distance": frechet_distance_from_features(real, fake),
             "kid": kid, "kid_subset_stderr": kid_stderr,
             "precision": pr["precision"], "recall": pr["recall"]}
+
+
+__all__ = ["KID_MAX_SUBSET", "KID_SUBSETS", "PR_NEIGHBOURS", "distribution_metrics"]

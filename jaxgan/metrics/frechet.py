@@ -115,3 +115,7 @@ def frechet_distance(mean1: jax.Array, cov1: jax.Array,
 def frechet_distance_from_features(real: jax.Array, fake: jax.Array) -> jax.Array:
     """:func:`frechet_distance` between Gaussians fitted to ``real [N, D]`` and ``fake [M, D]``."""
     return frechet_distance(*gaussian_fit(real), *gaussian_fit(fake))
+
+
+__all__ = ["frechet_distance", "frechet_distance_from_features", "gaussian_fit",
+           "trace_sqrt_product"]

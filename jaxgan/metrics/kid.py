@@ -143,3 +143,7 @@ def kernel_inception_distance(real: jax.Array, fake: jax.Array, key: jax.Array,
         raise ValueError(f"kernel_inception_distance needs num_subsets >= 2, got {num_subsets}")
     estimates = mmd2_subsets(real, fake, key, num_subsets, subset_size, kernel)
     return jnp.mean(estimates), jnp.std(estimates, ddof=1) / jnp.sqrt(num_subsets)
+
+
+__all__ = ["Kernel", "kernel_inception_distance", "mmd2_subsets", "mmd2_unbiased",
+           "polynomial_kernel"]

@@ -118,3 +118,6 @@ def precision_recall(real: jax.Array, fake: jax.Array, k: int = 3,
         "precision": jnp.mean(in_manifold(fake, real, real_radii, block_size).astype(real.dtype)),
         "recall": jnp.mean(in_manifold(real, fake, fake_radii, block_size).astype(real.dtype)),
     }
+
+
+__all__ = ["in_manifold", "knn_radii", "precision_recall"]

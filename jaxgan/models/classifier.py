@@ -43,3 +43,6 @@ class Classifier(nn.Module):
         features = jnp.mean(x, axis=(1, 2))
         logits = nn.Dense(self.num_classes, name="logits")(features)
         return (logits, features) if with_features else logits
+
+
+__all__ = ["Classifier"]

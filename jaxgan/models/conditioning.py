@@ -71,3 +71,6 @@ class ProjectionTerm(nn.Module):
         embedding = self.param("embedding", self.embedding_init,
                                (self.num_classes, features.shape[-1]))
         return jnp.sum((weights @ embedding) * features, axis=-1)
+
+
+__all__ = ["CONDITIONINGS", "ProjectionTerm", "append_to_channels", "class_weights"]

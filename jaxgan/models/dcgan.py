@@ -183,3 +183,6 @@ class DCGANDiscriminator(nn.Module):
             logit = logit + ProjectionTerm(self.num_classes, DCGAN_INIT, name="projection")(
                 jnp.sum(x, axis=(1, 2)), weights)
         return logit
+
+
+__all__ = ["DCGAN_INIT", "NORMALIZATIONS", "RESOLUTIONS", "DCGANDiscriminator", "DCGANGenerator"]

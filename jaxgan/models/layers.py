@@ -223,3 +223,6 @@ class Conv(nn.Module):
         kernel = self.param("kernel", self.kernel_init,
                             (*self.kernel_size, x.shape[-1], self.features))
         return conv2d(x, kernel, tuple(self.strides), tuple(map(tuple, self.padding)))
+
+
+__all__ = ["IMPLS", "Conv", "Project", "UpsampleConv", "conv2d", "upsample_conv"]

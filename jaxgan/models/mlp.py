@@ -107,3 +107,6 @@ class MLPDiscriminator(nn.Module):
             logit = logit + ProjectionTerm(self.num_classes, nn.initializers.lecun_normal(),
                                            name="projection")(x, weights)
         return logit
+
+
+__all__ = ["MLPDiscriminator", "MLPGenerator"]
