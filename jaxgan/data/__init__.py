@@ -1,10 +1,12 @@
 """Data sources.
 
-A *device source* can be sampled inside the jitted step. It offers
-``example_shape`` and ``sample_real(key, step, data, num)``, a pure sampler
-that :func:`jaxgan.step.make_sampling_step` calls with the step's data key,
-the step index and ``data``: arrays kept on the device, or ``None`` for
-procedural data such as the Gaussian mixtures.
+A source keeps the :class:`Source` protocol (:mod:`jaxgan.data.source`): an
+``example_shape``, ``num_classes``, the arrays to put on the device, and pure
+samplers ``sample_real(key, step, data, num)`` that
+:func:`jaxgan.step.make_sampling_step` calls inside the jitted step with the
+step's data key, the step index and ``data`` (``None`` for procedural data
+such as the Gaussian mixtures). :func:`load_dataset` resolves a dataset's
+name (:mod:`jaxgan.data.registry`).
 
 Image datasets (:class:`ArraySource`) come from :func:`digits` (bundled),
 :mod:`jaxgan.data.tfds_sources` (tensorflow-datasets, imported only there) and
@@ -12,6 +14,10 @@ Image datasets (:class:`ArraySource`) come from :func:`digits` (bundled),
 """
 
 from jaxgan.data.arrays import ArraySource, digits
+from jaxgan.data.images import DataError
 from jaxgan.data.mixtures import MIXTURES, Mixture, grid, ring
+from jaxgan.data.registry import load_dataset
+from jaxgan.data.source import HostArrays, ModeMixture, Source, check_source
 
-__all__ = ["MIXTURES", "ArraySource", "Mixture", "digits", "grid", "ring"]
+__all__ = ["MIXTURES", "ArraySource", "DataError", "HostArrays", "Mixture", "ModeMixture",
+           "Source", "check_source", "digits", "grid", "load_dataset", "ring"]

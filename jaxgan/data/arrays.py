@@ -31,7 +31,10 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ArraySource:
-    """Images (and optional labels) held on the device.
+    """Images (and optional labels) held in host memory.
+
+    The fit loop copies them to the device once when they fit there
+    (:meth:`device_data`), or streams each call's batches (:class:`HostStream`).
 
     Attributes:
       name: short name for logs and plots.
@@ -214,3 +217,7 @@ def digits(image_size: int = 32, shuffle_seed: int = 0) -> ArraySource:
     if image_size != 8:
         images = np.clip(resize_images(images, image_size), -1.0, 1.0)
     return ArraySource("digits", images, bunch.target.astype(np.int32), shuffle_seed)
+
+
+__all__ = ["ArraySource", "HostStream", "digits", "resize_images", "sample_streamed",
+           "to_unit_range"]

@@ -45,6 +45,10 @@ class Mixture:
         noise = jax.random.normal(noise_key, (num, 2))
         return jnp.asarray(self.centers)[modes] + self.std * noise, modes
 
+    def device_data(self) -> None:
+        """Nothing to put on the device: a mixture is procedural."""
+        return None
+
     def sample_real(self, key: jax.Array, step: jax.Array, data: None, num: int) -> jax.Array:
         """The sampler signature that :func:`jaxgan.step.make_sampling_step` takes.
 
@@ -80,3 +84,6 @@ def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixture:
 
 
 MIXTURES = {"ring8": ring, "grid25": grid}
+
+
+__all__ = ["MIXTURES", "Mixture", "grid", "ring"]

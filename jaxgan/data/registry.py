@@ -1,0 +1,75 @@
+"""Dataset names -> sources: the one place a name such as ``digits`` is resolved.
+
+``load_dataset(name, ...)`` returns a :class:`jaxgan.data.Source`. Names are
+the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits``, the
+tensorflow-datasets names of :data:`TFDS_NAMES` (tfds is imported only when
+one is asked for) and the file prefixes ``npz:PATH`` and ``folder:PATH``.
+The tables are constants; a user's own data need no registration, since
+:func:`jaxgan.fit` takes any source object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from jaxgan.data.arrays import ArraySource, digits
+from jaxgan.data.images import DataError, load_folder, load_npz
+from jaxgan.data.mixtures import MIXTURES, Mixture
+
+# tensorflow-datasets names; the module that reads them imports tfds lazily.
+TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
+IMAGE_DATASETS = ("digits", *TFDS_NAMES)
+FILE_LOADERS: dict[str, Callable[..., ArraySource]] = {"npz": load_npz, "folder": load_folder}
+
+
+def is_known(name: object) -> bool:
+    """Whether ``name`` names a dataset (without loading it)."""
+    return isinstance(name, str) and (
+        name in MIXTURES or name in IMAGE_DATASETS
+        or name.split(":", 1)[0] in FILE_LOADERS and ":" in name)
+
+
+def is_points(name: str) -> bool:
+    """Whether ``name`` is 2D point data (a mixture) rather than images."""
+    return name in MIXTURES
+
+
+def unknown_dataset_message(name: object) -> str:
+    return (f"unknown dataset {name!r}; available: {', '.join([*MIXTURES, *IMAGE_DATASETS])}, "
+            + ", ".join(f"{prefix}:PATH" for prefix in FILE_LOADERS))
+
+
+def load_dataset(name: str, image_size: int | None = None, data_dir: str | None = None,
+                 download: bool = True, shuffle_seed: int = 0,
+                 progress=None) -> Mixture | ArraySource:
+    """The source named ``name``.
+
+    Args:
+      name: see the module docstring.
+      image_size: side the images are resized to (unused by mixtures).
+      data_dir: where tensorflow-datasets keeps prepared datasets.
+      download: let tensorflow-datasets prepare a missing dataset (network).
+      shuffle_seed: seeds an image source's per-epoch order.
+      progress: optional ``tqdm``-like factory for long reads.
+
+    Raises:
+      DataError: an unknown name, or data that cannot be read, with the fix.
+    """
+    if not is_known(name):
+        raise DataError(unknown_dataset_message(name))
+    if name in MIXTURES:
+        return MIXTURES[name]()
+    if name == "digits":
+        return digits(image_size, shuffle_seed=shuffle_seed)
+    if name in TFDS_NAMES:
+        from jaxgan.data.tfds_sources import load_tfds  # imports tensorflow-datasets
+
+        return load_tfds(name, image_size, data_dir, download, shuffle_seed=shuffle_seed,
+                         progress=progress)
+    kind, path = name.split(":", 1)
+    return FILE_LOADERS[kind](os.path.expanduser(path), image_size, shuffle_seed=shuffle_seed)
+
+
+__all__ = ["FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "is_known", "is_points",
+           "load_dataset", "unknown_dataset_message"]
