@@ -38,24 +38,25 @@ def main() -> None:
 
     import importlib.util
 
-    from jaxgan import train
+    from jaxgan import config as config_lib
+    from jaxgan.programs import over_seeds
+    from jaxgan.state import create_states
     from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
     spec = importlib.util.spec_from_file_location("config", args.config)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()
-    source = train.build_source(config)
-    recipe = train.build_recipe(config, source.example_shape, train.num_classes(config, source))
-    data = source.device_data() if hasattr(source, "device_data") else None  # None: a mixture
+    recipe, source, _ = config_lib.build(config)
+    data = source.device_data()  # None for a mixture
     sampler = source.sample_labelled if recipe.conditional else source.sample_real
     step = make_sampling_step(make_train_step(recipe), sampler, config.batch_size,
                               config.n_disc)
     multi = make_multi_step(step, args.steps)
 
     def time_per_step(how: str, num_seeds: int) -> float:
-        states = train.create_states(recipe, list(range(num_seeds)), source.example_shape)
-        program = jax.jit(train.over_seeds(multi, how)).lower(states, data).compile()
+        states = create_states(recipe, list(range(num_seeds)), source.example_shape)
+        program = jax.jit(over_seeds(multi, how)).lower(states, data).compile()
         jax.block_until_ready(program(states, data))  # warm-up
         best = float("inf")
         for _ in range(args.repeats):

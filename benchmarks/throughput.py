@@ -47,7 +47,7 @@ whose critic updates run in a loop that the analysis counts once); with it come 
 achieved GFLOP/s and, on a known GPU, the model FLOPs utilisation (MFU)
 against the chip's dense peak for the compute type.
 
-``--loop-config CONFIG`` also measures what the fit loop (:mod:`jaxgan.train`)
+``--loop-config CONFIG`` also measures what the fit loop (:func:`jaxgan.fit`)
 adds over its own compiled program called bare, for that experiment config.
 ``--threads N`` pins both frameworks to N cores.
 """
@@ -393,8 +393,10 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
 
     import jax
 
-    from jaxgan import train
-    from jaxgan.data import ArraySource
+    from jaxgan import config as config_lib
+    from jaxgan import programs, train
+    from jaxgan.data import HostArrays
+    from jaxgan.state import create_states
 
     # Configs import their base as `configs.NAME`, from the experiments folder.
     experiments = os.path.dirname(os.path.dirname(os.path.abspath(config_path)))
@@ -412,12 +414,15 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
     config.num_eval_samples = config.num_final_samples = min(config.num_eval_samples, 256)
     if "classifier_steps" in config:
         config.classifier_steps = 0
-    source, recipe, _, states = train._build_gan(config)
-    if isinstance(source, ArraySource) and not train._place_on_device(config, source):
+    recipe, source, options = config_lib.build(config)
+    states = create_states(recipe, list(range(options.seed, options.seed + options.num_seeds)),
+                           source.example_shape)
+    if (isinstance(source, HostArrays)
+            and not programs.place_on_device(options.data_placement, source.nbytes)):
         raise UsageError(f"--loop-config {config_path}: the data would be streamed from the "
                          "host; measure a config whose data fits on the device")
-    layout = train._Layout("none", 1, None, config.n_disc, train.seed_batching(config))
-    data = source.device_data() if isinstance(source, ArraySource) else None
+    layout = programs.Layout("none", config.n_disc, options.seed_batching)
+    data = source.device_data()
     k = config.steps_per_dispatch
     program = layout.program(recipe, source.sample_real, config.batch_size, k, False)
     compiled = program.lower(states, data).compile()

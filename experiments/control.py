@@ -92,7 +92,8 @@ def main(argv):
     import numpy as np
 
     from jaxgan import control, train, viz
-    from jaxgan.data import ArraySource
+    from jaxgan.data import HostArrays
+    from jaxgan.evaluation import EVAL_SEED
     from jaxgan.metrics.classifier import load_or_fit_classifier
     from jaxgan.state import generate_from
 
@@ -101,7 +102,7 @@ def main(argv):
         run = train.restore_run(workdir)
     except train.ConfigError as e:
         _usage_error(str(e))
-    if not isinstance(run.source, ArraySource) or run.source.labels is None:
+    if not isinstance(run.source, HostArrays) or run.source.labels is None:
         _usage_error(f"{run.config.dataset!r} has no class labels to steer by; use a run on a "
                      "labelled image dataset (digits, mnist, ...)")
     num_classes = run.source.num_classes
@@ -118,10 +119,10 @@ def main(argv):
 
     steps = run.config.get("classifier_steps") or 1000
     cache = train.classifier_dir(run.config, workdir)
-    guide = load_or_fit_classifier(run.source, cache, steps, train.EVAL_SEED, log=log)
+    guide = load_or_fit_classifier(run.source, cache, steps, EVAL_SEED, log=log)
     # A second classifier, trained with another seed, judges the edits: images
     # that fool only the guide (adversarial edits) fail it.
-    checker = load_or_fit_classifier(run.source, cache, steps, train.EVAL_SEED + 1, log=log)
+    checker = load_or_fit_classifier(run.source, cache, steps, EVAL_SEED + 1, log=log)
     state = jax.tree.map(lambda x: x[0], run.states)  # the first seed
     recipe = run.recipe
     z0 = recipe.sample_latent(jax.random.PRNGKey(_SEED.value), _NUM_LATENTS.value)

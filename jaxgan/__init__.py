@@ -3,16 +3,21 @@
 The core is pure: a :class:`GANRecipe` says what to train, a :class:`GANState`
 holds everything that changes, and ``make_train_step(recipe)`` returns a pure
 ``(state, batch) -> (state, metrics)`` that jits, vmaps, scans and pmaps.
-The fit loop (:mod:`jaxgan.train`) is a thin layer on top.
+``fit(recipe, source, workdir, **options)`` (:mod:`jaxgan.loop`) is the fit
+loop on top, for any recipe and any data source; :mod:`jaxgan.train` runs it
+from an experiment config.
 """
 
 from jaxgan import control, losses, metrics, penalties
-from jaxgan.data import ArraySource, Mixture, digits, grid, ring
+from jaxgan.data import ArraySource, Mixture, Source, digits, grid, load_dataset, ring
+from jaxgan.loop import DivergenceError, FitError, FitOptions, Interrupted, fit
 from jaxgan.metrics import mode_coverage
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.state import (
     GANRecipe,
     GANState,
+    ModuleContractError,
+    check_modules,
     create_state,
     create_states,
     generate,
@@ -25,6 +30,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArraySource",
+    "DivergenceError",
+    "FitError",
+    "FitOptions",
+    "Interrupted",
+    "ModuleContractError",
+    "Source",
+    "check_modules",
+    "fit",
+    "load_dataset",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "GANRecipe",

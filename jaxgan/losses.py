@@ -147,6 +147,38 @@ def least_squares_generator_loss(fake_logits: Array) -> Array:
 
 
 # --------------------------------------------------------------------------
+# Relativistic pairing (Jolicoeur-Martineau 2019; Huang et al. 2024, "R3GAN")
+# --------------------------------------------------------------------------
+
+
+def relativistic_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+    r"""Relativistic pairing loss of the discriminator, per pair.
+
+    .. math:: \ell_D = \operatorname{softplus}(D(G(z_i)) - D(x_i))
+              = -\log \sigma(D(x_i) - D(G(z_i)))
+
+    Real example ``i`` is paired with fake example ``i``: the discriminator
+    is asked only to score each real example above its fake partner, which
+    the paper shows removes the mode-dropping optima of the plain BCE game.
+    """
+    return jax.nn.softplus(fake_logits - real_logits)
+
+
+def relativistic_generator_loss(fake_logits: Array, real_logits: Array) -> Array:
+    r"""Relativistic pairing loss of the generator, per pair:
+    :math:`\ell_G = \operatorname{softplus}(D(x_i) - D(G(z_i)))`.
+
+    It takes the real logits too, which its ``uses_real_logits`` attribute
+    tells :class:`jaxgan.GANRecipe` (the step then passes them).
+    """
+    return jax.nn.softplus(real_logits - fake_logits)
+
+
+# Read by GANRecipe: this generator loss is called as g(fake_logits, real_logits).
+relativistic_generator_loss.uses_real_logits = True
+
+
+# --------------------------------------------------------------------------
 # Named pairs, for configs
 # --------------------------------------------------------------------------
 
@@ -156,10 +188,11 @@ class LossPair:
     """A discriminator loss and the generator loss that plays against it."""
 
     discriminator: Callable[[Array, Array], Array]
-    generator: Callable[[Array], Array]
+    generator: Callable[..., Array]
 
 
-LOSS_NAMES = ("non_saturating", "minimax", "wasserstein", "hinge", "least_squares")
+LOSS_NAMES = ("non_saturating", "minimax", "wasserstein", "hinge", "least_squares",
+              "relativistic")
 
 
 def get_loss_pair(name: str, real_label: float = 1.0) -> LossPair:
@@ -184,6 +217,7 @@ def get_loss_pair(name: str, real_label: float = 1.0) -> LossPair:
         "hinge": LossPair(hinge_discriminator_loss, hinge_generator_loss),
         "least_squares": LossPair(least_squares_discriminator_loss,
                                   least_squares_generator_loss),
+        "relativistic": LossPair(relativistic_discriminator_loss, relativistic_generator_loss),
     }[name]
 
 
@@ -199,3 +233,11 @@ class _BCEDiscriminatorLoss:
 
     def __call__(self, real_logits: Array, fake_logits: Array) -> Array:
         return bce_discriminator_loss(real_logits, fake_logits, self.real_label)
+
+
+__all__ = ["LOSS_NAMES", "Array", "LossPair", "bce_discriminator_loss", "get_loss_pair",
+           "hinge_discriminator_loss", "least_squares_discriminator_loss",
+           "least_squares_generator_loss", "minimax_generator_loss",
+           "non_saturating_generator_loss", "relativistic_discriminator_loss",
+           "relativistic_generator_loss", "wasserstein_critic_loss",
+           "wasserstein_generator_loss"]

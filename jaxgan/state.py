@@ -17,6 +17,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import flax.errors
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -26,6 +27,23 @@ from flax import struct
 from jaxgan import losses
 
 PyTree = Any
+
+# The random streams a module may draw from (``self.make_rng(name)``, e.g.
+# ``nn.Dropout``'s "dropout"). The train step gives every module call its own
+# key for each, derived from the state's key and step (see jaxgan.step), so a
+# run stays a pure function of its key. In inference (``train=False``) modules
+# get none and must be deterministic.
+RNG_STREAMS = ("dropout", "noise", "augment")
+
+
+class ModuleContractError(ValueError):
+    """A generator or discriminator that breaks the module contract (see
+    :func:`check_modules`); the message names the fix."""
+
+
+def module_rngs(key: jax.Array) -> dict[str, jax.Array]:
+    """One key per stream of :data:`RNG_STREAMS`, derived from ``key``."""
+    return {name: jax.random.fold_in(key, i) for i, name in enumerate(RNG_STREAMS)}
 
 
 def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5,
@@ -62,6 +80,17 @@ class GANRecipe:
         step, and :func:`generate` draws from it.
       ema_start: steps before which the average just copies the generator
         (its early, fast-changing weights would otherwise linger in it).
+      g_loss_uses_real: the generator's loss is called as
+        ``g_loss(fake_logits, real_logits)``, with the discriminator's logits
+        on the last update's real batch too: what a relativistic objective
+        such as :func:`jaxgan.losses.relativistic_generator_loss` needs.
+        ``None`` (the default) reads the loss's ``uses_real_logits``
+        attribute (false where it has none).
+      step_metrics: ``(real, fake, real_logits, fake_logits) -> {name:
+        scalar}``, computed in every discriminator update (inside the jitted
+        step) and logged beside the step's own metrics, averaged over the
+        updates and devices: room for health signals such as the fakes'
+        diversity. ``None`` for none.
     """
 
     generator: nn.Module
@@ -80,8 +109,13 @@ class GANRecipe:
     num_classes: int = 0
     ema_decay: float = 0.0
     ema_start: int = 0
+    g_loss_uses_real: bool | None = None
+    step_metrics: Callable[..., dict[str, jax.Array]] | None = None
 
     def __post_init__(self):
+        if self.g_loss_uses_real is None:  # frozen: set the resolved value once, here
+            object.__setattr__(self, "g_loss_uses_real",
+                               bool(getattr(self.g_loss, "uses_real_logits", False)))
         if self.n_disc < 1:
             raise ValueError(f"n_disc must be at least 1, got {self.n_disc}")
         if self.latent_dim < 1:
@@ -106,6 +140,35 @@ class GANRecipe:
     def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
         """Draws ``num`` latent vectors, shape ``[num, latent_dim]``."""
         return self.latent_sampler(key, (num, self.latent_dim))
+
+    def with_learning_rate_scale(self, scale: float) -> GANRecipe:
+        """This recipe with both optimizers' updates multiplied by ``scale``.
+
+        For optimizers whose update is proportional to the learning rate (SGD,
+        Adam and their kin, with any schedule) that is the same as scaling the
+        rates. The optimizer states keep their structure, so a checkpoint
+        saved at one scale restores at another (the fit loop's rollback).
+        """
+        if scale == 1.0:
+            return self
+        return dataclasses.replace(self, g_optimizer=scale_updates(self.g_optimizer, scale),
+                                   d_optimizer=scale_updates(self.d_optimizer, scale))
+
+
+def scale_updates(optimizer: optax.GradientTransformation,
+                  scale: float) -> optax.GradientTransformation:
+    """``optimizer`` with its updates multiplied by ``scale`` and the same state.
+
+    Written here rather than as ``optax.chain(optimizer, optax.scale(scale))``
+    because the chain's state is a tuple that no longer matches a checkpoint
+    of the plain optimizer.
+    """
+
+    def update(updates, state, params=None):
+        updates, state = optimizer.update(updates, state, params)
+        return jax.tree.map(lambda u: scale * u, updates), state
+
+    return optax.GradientTransformation(optimizer.init, update)
 
 
 class GANState(struct.PyTreeNode):
@@ -140,6 +203,113 @@ class GANState(struct.PyTreeNode):
     g_ema: PyTree = None
 
 
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _trace_module(role: str, module: nn.Module, recipe: GANRecipe,
+                  x: jax.ShapeDtypeStruct) -> tuple[Any, set[type]]:
+    """Runs ``module.init`` in train mode abstractly (nothing is computed) on a
+    batch of 2; returns the output's shape and the classes of every module
+    that ran, or raises :class:`ModuleContractError` naming the fix."""
+    seen: set[type] = set()
+
+    def record(next_fun, args, kwargs, context):
+        seen.add(type(context.module))
+        return next_fun(*args, **kwargs)
+
+    labels = recipe.label_args(jnp.zeros((2,), jnp.int32))
+    streams = module_rngs(jax.random.PRNGKey(1))
+
+    def init_and_apply(x):
+        # Flax lets init fall back to the "params" stream for any name, so a
+        # train-mode apply with the step's streams alone is what tells.
+        variables = module.init({"params": jax.random.PRNGKey(0), **streams}, x, *labels,
+                                train=True)
+        return module.apply(variables, x, *labels, train=True, rngs=streams,
+                            mutable=["batch_stats"])[0]
+
+    inputs = "(z, labels, *, train)" if recipe.conditional else "(z, *, train)"
+    if role == "discriminator":
+        inputs = inputs.replace("z", "x")
+    try:
+        with nn.intercept_methods(record):
+            out = jax.eval_shape(init_and_apply, x)
+    except flax.errors.InvalidRngError as e:
+        raise ModuleContractError(
+            f"the {role} draws from a random stream the train step does not provide "
+            f"({_first_line(e)}); name its stream one of {', '.join(RNG_STREAMS)}") from e
+    except TypeError as e:
+        if "train" in str(e) or "argument" in str(e):
+            raise ModuleContractError(
+                f"the {role} cannot be called as {role}{inputs} ({_first_line(e)}); "
+                + ("recipe.num_classes > 0 makes both modules class-conditional" if
+                   recipe.conditional else "take train as a keyword-only argument")) from e
+        raise
+    return out, seen
+
+
+def check_modules(recipe: GANRecipe, example_shape: Sequence[int]) -> tuple[set[type], set[type]]:
+    """Checks the module contract, abstractly, before anything is initialised.
+
+    The contract: modules are called as ``generator(z, [labels,] train=...)``
+    and ``discriminator(x, [labels,] train=...)`` with ``train`` a keyword;
+    the generator makes examples of ``example_shape``; the discriminator
+    returns logits of shape ``[batch]``; a module's ``num_classes`` attribute,
+    where it has one, agrees with the recipe's; random numbers come only from
+    the streams of :data:`RNG_STREAMS`; and a discriminator with an
+    input-gradient penalty has no BatchNorm (which mixes the examples that
+    the penalty scores one by one; flax's ``nn.SpectralNorm`` is fine, though
+    it keeps its state in the same ``batch_stats`` collection).
+
+    Returns:
+      The classes of the modules that run in the generator and in the
+      discriminator.
+
+    Raises:
+      ModuleContractError: one line naming the broken rule and the fix.
+    """
+    if not (isinstance(example_shape, Sequence) and example_shape
+            and all(isinstance(n, int) and n > 0 for n in example_shape)):
+        raise ModuleContractError(f"example_shape must be the shape of one example, a tuple "
+                                  f"of positive ints such as (2,) or (32, 32, 1); got "
+                                  f"{example_shape!r}")
+    example_shape = tuple(example_shape)
+    for role in ("generator", "discriminator"):
+        classes = getattr(getattr(recipe, role), "num_classes", None)
+        if isinstance(classes, int) and classes != recipe.num_classes:
+            raise ModuleContractError(
+                f"the {role} has num_classes={classes} but the recipe has num_classes="
+                f"{recipe.num_classes}; give both the same number of classes")
+    fake, g_types = _trace_module("generator", recipe.generator, recipe,
+                                  jax.ShapeDtypeStruct((2, recipe.latent_dim), jnp.float32))
+    if not hasattr(fake, "shape") or tuple(fake.shape) != (2, *example_shape):
+        raise ModuleContractError(
+            f"the generator makes examples of shape {tuple(getattr(fake, 'shape', ()))[1:]} "
+            f"but the data's are {example_shape}; make its output [batch, "
+            f"{', '.join(map(str, example_shape))}]")
+    logits, d_types = _trace_module("discriminator", recipe.discriminator, recipe,
+                                    jax.ShapeDtypeStruct((2, *example_shape), jnp.float32))
+    if not hasattr(logits, "shape") or tuple(logits.shape) != (2,):
+        raise ModuleContractError(
+            f"the discriminator returns logits of shape {getattr(logits, 'shape', None)} for a "
+            "batch of 2; it must return one logit per example, shape [batch] (end it with "
+            "x.reshape(-1) or x[:, 0])")
+    if recipe.penalty is not None and any(issubclass(t, nn.BatchNorm) for t in d_types):
+        raise ModuleContractError(
+            "the discriminator has BatchNorm, which mixes the examples of a batch, and the "
+            "recipe has an input-gradient penalty, which scores each example's own gradient; "
+            "use LayerNorm, no normalisation or spectral norm, or drop the penalty")
+    return g_types, d_types
+
+
+def uses_convolution(recipe: GANRecipe, example_shape: Sequence[int]) -> bool:
+    """Whether either module runs a convolution (a module class named ``*Conv*``)."""
+    return any("Conv" in t.__name__ for types in check_modules(recipe, example_shape)
+               for t in types)
+
+
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:
     """Initialises both networks and optimizers.
 
@@ -150,13 +320,19 @@ def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]
       recipe: the GAN to build.
       key: PRNG key; split into the two initialisers and the training key.
       example_shape: shape of one real example, e.g. ``(2,)`` or ``(28, 28, 1)``.
+
+    Raises:
+      ModuleContractError: the modules break the contract of :func:`check_modules`.
     """
+    check_modules(recipe, example_shape)
     g_key, d_key, train_key = jax.random.split(key, 3)
     labels = recipe.label_args(jnp.zeros((1,), jnp.int32))
-    g_vars = recipe.generator.init(g_key, jnp.zeros((1, recipe.latent_dim)), *labels,
-                                   train=False)
-    d_vars = recipe.discriminator.init(d_key, jnp.zeros((1, *example_shape)), *labels,
-                                       train=False)
+    # Only the "params" stream initialises; the others are given for modules
+    # that draw random numbers even in inference mode.
+    g_vars = recipe.generator.init({"params": g_key, **module_rngs(g_key)},
+                                   jnp.zeros((1, recipe.latent_dim)), *labels, train=False)
+    d_vars = recipe.discriminator.init({"params": d_key, **module_rngs(d_key)},
+                                       jnp.zeros((1, *example_shape)), *labels, train=False)
     g_params, d_params = g_vars["params"], d_vars["params"]
     g_batch_stats = g_vars.get("batch_stats", {})
     g_ema = None
@@ -224,3 +400,9 @@ def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
                          "the generator is unconditional; it takes no labels")
     return recipe.generator.apply(generator_variables(state, ema), z,
                                   *recipe.label_args(labels), train=False)
+
+
+__all__ = ["RNG_STREAMS", "GANRecipe", "GANState", "ModuleContractError", "PyTree",
+           "check_modules", "create_state", "create_states", "default_optimizer", "generate",
+           "generate_from", "generator_variables", "module_rngs", "scale_updates",
+           "uses_convolution"]

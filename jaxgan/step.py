@@ -20,8 +20,12 @@ state.step)``, the latent noise of discriminator update ``i`` is drawn from
 ``fold_in(fold_in(k, 0), n_disc)``, data sampled on the device from
 ``fold_in(k, 1)``, and the penalty of update ``i`` (e.g. WGAN-GP's
 interpolation weights) from one key per example, split from
-``fold_in(fold_in(k, 2), i)``. Re-running a step therefore reproduces it
-exactly, and a resumed run continues the same random stream.
+``fold_in(fold_in(k, 2), i)``, and the modules' own random streams (see
+:data:`jaxgan.state.RNG_STREAMS`) of call ``c`` in update ``i`` from
+``fold_in(fold_in(k, 3), 4 * i + c)`` (calls: generator, discriminator on real,
+on fake, in the penalty; the generator update is ``i = n_disc``). Re-running a
+step therefore reproduces it exactly, and a resumed run continues the same
+random stream.
 
 The step works unchanged under ``jax.jit`` (donate the state; shard the batch
 with ``NamedSharding`` for data parallelism, see :mod:`jaxgan.parallel`),
@@ -46,7 +50,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import penalties
-from jaxgan.state import GANRecipe, GANState
+from jaxgan.state import GANRecipe, GANState, module_rngs
 
 PyTree = Any
 Metrics = dict[str, jax.Array]
@@ -55,6 +59,10 @@ TrainStep = Callable[[GANState, PyTree], tuple[GANState, Metrics]]
 _NOISE_STREAM = 0
 _DATA_STREAM = 1
 _PENALTY_STREAM = 2
+_MODULE_STREAM = 3
+# Module calls per discriminator update that get keys of their own: the
+# generator, the discriminator on real data, on fake data, and in the penalty.
+_CALLS_PER_UPDATE = 4
 
 
 def step_key(state: GANState) -> jax.Array:
@@ -94,22 +102,62 @@ def _nan_pmax(x: jax.Array, axis_name: str) -> jax.Array:
     return jnp.where(any_nan, jnp.nan, jax.lax.pmax(x, axis_name))
 
 
-def _sync_batch_norm(module, axis_name: str | None):
-    """``module`` with BatchNorm statistics taken over ``axis_name``, where it
-    supports that (jaxgan's modules do); a user's module is left as it is, and
-    its statistics are then per device, averaged after each update."""
-    if axis_name is not None and hasattr(module, "batch_norm_axis_name"):
-        return module.clone(batch_norm_axis_name=axis_name)
-    return module
+class DataParallel:
+    """The step's one data-parallel hook.
+
+    Without an axis name (one device, or sharded ``jax.jit``, where XLA
+    inserts the collectives) every method is the identity; under ``pmap``
+    (or ``shard_map``) over ``axis_name`` they are the collectives and slices
+    that make the data-parallel step compute the one-device step's function
+    of the global batch. The step's math is written once, against this.
+    """
+
+    def __init__(self, axis_name: str | None = None):
+        self.axis_name = axis_name
+
+    @property
+    def devices(self) -> int:
+        """The size of the data-parallel axis (1 without one)."""
+        return num_devices(self.axis_name)
+
+    def rows(self, x: jax.Array, axis: int = 0) -> jax.Array:
+        """This device's rows of a draw made for the global batch (:func:`local_rows`)."""
+        return local_rows(x, self.axis_name, axis)
+
+    def mean(self, tree: PyTree) -> PyTree:
+        """The mean over devices (gradients, BatchNorm statistics, metrics)."""
+        return tree if self.axis_name is None else jax.lax.pmean(tree, self.axis_name)
+
+    def max(self, x: jax.Array) -> jax.Array:
+        """The NaN-keeping maximum over devices (see :func:`_nan_max`)."""
+        return x if self.axis_name is None else _nan_pmax(x, self.axis_name)
+
+    def device_key(self, key: jax.Array) -> jax.Array:
+        """A key of this device's own, for draws made per device rather than
+        for the global batch (the modules' own random streams)."""
+        if self.axis_name is None:
+            return key
+        return jax.random.fold_in(key, jax.lax.axis_index(self.axis_name))
+
+    def module(self, module):
+        """``module`` with BatchNorm statistics taken over the axis, where it
+        supports that (jaxgan's modules do); a user's module is left as it
+        is, and its statistics are then per device, averaged after each update."""
+        if self.axis_name is not None and hasattr(module, "batch_norm_axis_name"):
+            return module.clone(batch_norm_axis_name=self.axis_name)
+        return module
 
 
-def _apply(module, params: PyTree, batch_stats: PyTree,
+def _apply(module, params: PyTree, batch_stats: PyTree, rngs: dict[str, jax.Array],
            *inputs: jax.Array) -> tuple[jax.Array, PyTree]:
-    """Applies ``module`` in train mode; returns its output and new statistics."""
+    """Applies ``module`` in train mode with random streams ``rngs``; returns
+    its output and new statistics. (Streams a module does not draw from cost
+    nothing: XLA drops the unused keys.)"""
     variables = {"params": params}
     if batch_stats:
         variables["batch_stats"] = batch_stats
-    out, mutated = module.apply(variables, *inputs, train=True, mutable=["batch_stats"])
+    out, mutated = module.apply(variables, *inputs, train=True, mutable=["batch_stats"],
+                                rngs=rngs)
     return out, mutated.get("batch_stats", batch_stats)
 
 
@@ -131,6 +179,59 @@ def _split_labels(recipe: GANRecipe, batch: PyTree) -> tuple[PyTree, jax.Array |
     return images, labels
 
 
+def _check_batch(recipe: GANRecipe, batch: PyTree) -> None:
+    """One-line errors for a batch of the wrong layout, naming the likely cause."""
+    shape = jax.tree.leaves(batch)[0].shape
+    if len(shape) > 2 and shape[0] != recipe.n_disc and shape[1] == recipe.n_disc:
+        raise ValueError(
+            f"batch has shape {shape}: one batch per step stacked over steps, it seems; "
+            "run such inputs through make_multi_step(..., stacked=True), which gives each "
+            "step its [n_disc, batch_size, ...] slice")
+    if shape[0] != recipe.n_disc:
+        raise ValueError(
+            f"batch has leading dimension {shape[0]} but the recipe does {recipe.n_disc} "
+            "discriminator update(s) per step; stack one real batch per update, shape "
+            "[n_disc, batch_size, ...]")
+
+
+def _moving_average(recipe: GANRecipe, state: GANState, g_params: PyTree,
+                    g_stats: PyTree) -> PyTree:
+    """The generator's moving average after this step's update (``None``
+    without one): ``decay * ema + (1 - decay) * new``, a copy before
+    ``recipe.ema_start`` (decay 0)."""
+    if not recipe.ema_decay:
+        return state.g_ema
+    decay = jnp.where(state.step < recipe.ema_start, 0.0, recipe.ema_decay)
+    return jax.tree.map(lambda average, new: decay * average + (1 - decay) * new,
+                        state.g_ema, {"params": g_params, "batch_stats": g_stats})
+
+
+def _step_metrics(recipe: GANRecipe, dp: DataParallel, d_metrics: Metrics, g_loss: jax.Array,
+                  logs_norms: bool) -> Metrics:
+    """The step's metrics from the ``n_disc`` updates' (stacked) and the
+    generator's loss, averaged over devices (the maximum norm is a maximum)."""
+    metrics = {
+        "d_loss": d_metrics["d_loss"].mean(),
+        "g_loss": g_loss,
+        "d_penalty": d_metrics["d_penalty"].mean(),
+        "d_real_logit": d_metrics["d_real_logit"][-1],
+        "d_fake_logit": d_metrics["d_fake_logit"][-1],
+        # The critic's estimate of the Wasserstein distance (for a WGAN
+        # critic; the logit gap for others), over all n_disc updates.
+        "d_wasserstein": jnp.mean(d_metrics["d_real_logit"] - d_metrics["d_fake_logit"]),
+    }
+    if logs_norms:
+        # Input-gradient norms where the penalty looks (interpolates for
+        # WGAN-GP, real data for R1): WGAN-GP wants them near 1.
+        metrics["d_grad_norm"] = d_metrics["d_grad_norm"].mean()
+    if recipe.step_metrics is not None:
+        metrics.update(jax.tree.map(jnp.mean, d_metrics["extra"]))
+    metrics = dp.mean(metrics)
+    if logs_norms:
+        metrics["d_grad_norm_max"] = dp.max(_nan_max(d_metrics["d_grad_norm_max"]))
+    return metrics
+
+
 def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainStep:
     """Builds the pure train step for ``recipe``.
 
@@ -141,8 +242,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
         ``check_vma=False``) over that axis, with each
         device given its own rows of the global batch (see
         :func:`local_rows`); gradients, BatchNorm statistics and metrics are
-        ``pmean``-ed across it, and the result equals the step on one device
-        with the whole batch (to float rounding).
+        ``pmean``-ed across it (:class:`DataParallel`), and the result equals
+        the step on one device with the whole batch (to float rounding).
 
     Returns:
       ``train_step(state, batch) -> (state, metrics)``. ``batch`` holds one
@@ -158,58 +259,55 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       ``n_disc`` updates), ``d_penalty`` (the unweighted penalty, likewise), ``g_loss``,
       ``d_real_logit`` and ``d_fake_logit`` (mean logits in the last
       discriminator update), ``d_wasserstein`` (mean real minus fake logit over
-      the updates: the critic's Wasserstein estimate) and, with a penalty,
+      the updates: the critic's Wasserstein estimate), with a penalty
       ``d_grad_norm`` and ``d_grad_norm_max`` (the discriminator's input-gradient
-      norm where the penalty is taken: mean, and max over the step).
+      norm where the penalty is taken: mean, and max over the step), and
+      whatever ``recipe.step_metrics`` adds (mean over the updates).
     """
-    generator = _sync_batch_norm(recipe.generator, axis_name)
-    discriminator = _sync_batch_norm(recipe.discriminator, axis_name)
-
-    def pmean(tree):
-        return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
-
+    dp = DataParallel(axis_name)
+    generator, discriminator = dp.module(recipe.generator), dp.module(recipe.discriminator)
     # A penalty that can report its gradient norms gets them logged.
     logs_norms = recipe.penalty is not None and penalties.reports_norm(recipe.penalty)
 
     def train_step(state: GANState, batch: PyTree) -> tuple[GANState, Metrics]:
-        if _leading_dim(batch) != recipe.n_disc:
-            raise ValueError(
-                f"batch has leading dimension {_leading_dim(batch)} but the recipe does "
-                f"{recipe.n_disc} discriminator update(s) per step; stack one real batch per "
-                "update, shape [n_disc, batch_size, ...]")
+        _check_batch(recipe, batch)
         images, labels = _split_labels(recipe, batch)
         key = step_key(state)
-        devices = num_devices(axis_name)
         noise_key = jax.random.fold_in(key, _NOISE_STREAM)
         penalty_key = jax.random.fold_in(key, _PENALTY_STREAM)
+        module_key = dp.device_key(jax.random.fold_in(key, _MODULE_STREAM))
+
+        def rngs(update_index, call):  # the modules' own streams for one call
+            return module_rngs(jax.random.fold_in(
+                module_key, update_index * _CALLS_PER_UPDATE + call))
 
         def latents(update_index, num):
             # Drawn for the global batch; this device keeps its rows.
-            z = recipe.sample_latent(jax.random.fold_in(noise_key, update_index), num * devices)
-            return local_rows(z, axis_name)
-
-        def generate(g_stats, update_index, num, cond):
-            z = latents(update_index, num)
-            return _apply(generator, state.g_params, g_stats, z, *cond)
+            return dp.rows(recipe.sample_latent(jax.random.fold_in(noise_key, update_index),
+                                                num * dp.devices))
 
         def discriminator_update(carry, inputs):
             d_params, d_stats, d_opt_state, g_stats = carry
             update_index, real, real_labels = inputs
             cond = recipe.label_args(real_labels)  # fakes get the real batch's labels
-            fake, g_stats = generate(g_stats, update_index, _leading_dim(real), cond)
+            num = _leading_dim(real)
+            fake, g_stats = _apply(generator, state.g_params, g_stats, rngs(update_index, 0),
+                                   latents(update_index, num), *cond)
             fake = jax.lax.stop_gradient(fake)
 
             def loss_fn(params):
-                real_logits, stats = _apply(discriminator, params, d_stats, real, *cond)
-                fake_logits, stats = _apply(discriminator, params, stats, fake, *cond)
+                real_logits, stats = _apply(discriminator, params, d_stats,
+                                            rngs(update_index, 1), real, *cond)
+                fake_logits, stats = _apply(discriminator, params, stats,
+                                            rngs(update_index, 2), fake, *cond)
                 loss = recipe.d_loss(real_logits, fake_logits).mean()
                 penalty, norms = jnp.zeros(()), None
                 if recipe.penalty is not None:
                     # Statistics updates from the penalty's extra calls are dropped.
-                    example_keys = local_rows(jax.random.split(
-                        jax.random.fold_in(penalty_key, update_index),
-                        _leading_dim(real) * devices), axis_name)
-                    args = (lambda x: _apply(discriminator, params, d_stats, x, *cond)[0],
+                    example_keys = dp.rows(jax.random.split(
+                        jax.random.fold_in(penalty_key, update_index), num * dp.devices))
+                    args = (lambda x: _apply(discriminator, params, d_stats,
+                                             rngs(update_index, 3), x, *cond)[0],
                             real, fake, example_keys)
                     if logs_norms:
                         penalty, norms = recipe.penalty(*args, with_norm=True)
@@ -217,61 +315,48 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                         penalty = recipe.penalty(*args)
                     penalty = penalty.mean()
                 return loss + recipe.penalty_weight * penalty, (
-                    stats, loss, penalty, real_logits.mean(), fake_logits.mean(), norms)
+                    stats, loss, penalty, real_logits, fake_logits, norms)
 
-            (_, (d_stats, loss, penalty, real_logit, fake_logit, norms)), grads = (
+            (_, (d_stats, loss, penalty, real_logits, fake_logits, norms)), grads = (
                 jax.value_and_grad(loss_fn, has_aux=True)(d_params))
-            grads, d_stats, g_stats = pmean((grads, d_stats, g_stats))
+            grads, d_stats, g_stats = dp.mean((grads, d_stats, g_stats))
             updates, d_opt_state = recipe.d_optimizer.update(grads, d_opt_state, d_params)
             d_params = optax.apply_updates(d_params, updates)
-            metrics = {"d_loss": loss, "d_penalty": penalty, "d_real_logit": real_logit,
-                       "d_fake_logit": fake_logit}
+            metrics = {"d_loss": loss, "d_penalty": penalty,
+                       "d_real_logit": real_logits.mean(), "d_fake_logit": fake_logits.mean()}
             if logs_norms:
                 metrics["d_grad_norm"], metrics["d_grad_norm_max"] = norms.mean(), _nan_max(norms)
+            if recipe.step_metrics is not None:
+                metrics["extra"] = recipe.step_metrics(real, fake, real_logits, fake_logits)
             return (d_params, d_stats, d_opt_state, g_stats), metrics
 
         carry = (state.d_params, state.d_batch_stats, state.d_opt_state, state.g_batch_stats)
         (d_params, d_stats, d_opt_state, g_stats), d_metrics = jax.lax.scan(
             discriminator_update, carry, (jnp.arange(recipe.n_disc), images, labels))
 
-        num_fake = jax.tree.leaves(images)[0].shape[1]  # the real batch size
+        last_real = jax.tree.map(lambda x: x[-1], images)
         g_cond = recipe.label_args(None if labels is None else labels[-1])
 
         def generator_loss_fn(g_params):
-            z = latents(recipe.n_disc, num_fake)
-            fake, new_g_stats = _apply(generator, g_params, g_stats, z, *g_cond)
-            fake_logits, new_d_stats = _apply(discriminator, d_params, d_stats, fake, *g_cond)
-            loss = recipe.g_loss(fake_logits).mean()
-            return loss, (new_g_stats, new_d_stats)
+            z = latents(recipe.n_disc, _leading_dim(last_real))
+            fake, new_g_stats = _apply(generator, g_params, g_stats, rngs(recipe.n_disc, 0), z,
+                                       *g_cond)
+            stats = d_stats
+            if recipe.g_loss_uses_real:  # a relativistic objective pairs real and fake
+                real_logits, stats = _apply(discriminator, d_params, stats,
+                                            rngs(recipe.n_disc, 2), last_real, *g_cond)
+            fake_logits, stats = _apply(discriminator, d_params, stats,
+                                        rngs(recipe.n_disc, 1), fake, *g_cond)
+            loss = (recipe.g_loss(fake_logits, real_logits) if recipe.g_loss_uses_real
+                    else recipe.g_loss(fake_logits)).mean()
+            return loss, (new_g_stats, stats)
 
         (g_loss, (g_stats, d_stats)), g_grads = jax.value_and_grad(
             generator_loss_fn, has_aux=True)(state.g_params)
-        g_grads, g_stats, d_stats = pmean((g_grads, g_stats, d_stats))
+        g_grads, g_stats, d_stats = dp.mean((g_grads, g_stats, d_stats))
         g_updates, g_opt_state = recipe.g_optimizer.update(g_grads, state.g_opt_state,
                                                            state.g_params)
         g_params = optax.apply_updates(state.g_params, g_updates)
-        g_ema = state.g_ema
-        if recipe.ema_decay:
-            # Before ema_start the average is the generator itself (decay 0).
-            decay = jnp.where(state.step < recipe.ema_start, 0.0, recipe.ema_decay)
-            g_ema = jax.tree.map(lambda average, new: decay * average + (1 - decay) * new,
-                                 g_ema, {"params": g_params, "batch_stats": g_stats})
-
-        metrics = {
-            "d_loss": d_metrics["d_loss"].mean(),
-            "g_loss": g_loss,
-            "d_penalty": d_metrics["d_penalty"].mean(),
-            "d_real_logit": d_metrics["d_real_logit"][-1],
-            "d_fake_logit": d_metrics["d_fake_logit"][-1],
-            # The critic's estimate of the Wasserstein distance (for a WGAN
-            # critic; the logit gap for others), over all n_disc updates.
-            "d_wasserstein": jnp.mean(d_metrics["d_real_logit"] - d_metrics["d_fake_logit"]),
-        }
-        if logs_norms:
-            # Input-gradient norms where the penalty looks (interpolates for
-            # WGAN-GP, real data for R1): WGAN-GP wants them near 1.
-            metrics["d_grad_norm"] = d_metrics["d_grad_norm"].mean()
-            metrics["d_grad_norm_max"] = _nan_max(d_metrics["d_grad_norm_max"])
         new_state = state.replace(
             step=state.step + 1,
             g_params=g_params,
@@ -280,13 +365,11 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             d_batch_stats=d_stats,
             g_opt_state=g_opt_state,
             d_opt_state=d_opt_state,
-            g_ema=g_ema,
+            g_ema=_moving_average(recipe, state, g_params, g_stats),
         )
-        if axis_name is not None:  # means over devices; the max norm is a max
-            metrics = {name: (_nan_pmax if name == "d_grad_norm_max" else jax.lax.pmean)(
-                value, axis_name) for name, value in metrics.items()}
-        return new_state, metrics
+        return new_state, _step_metrics(recipe, dp, d_metrics, g_loss, logs_norms)
 
+    train_step.n_disc = recipe.n_disc  # lets make_sampling_step check its own n_disc
     return train_step
 
 
@@ -327,13 +410,21 @@ def make_sampling_step(
       such as Gaussian mixtures). Its key is ``fold_in(step_key, 1)``.
     """
 
+    expected = getattr(train_step, "n_disc", n_disc)
+    if n_disc != expected:
+        raise ValueError(f"make_sampling_step got n_disc={n_disc} but the train step's recipe "
+                         f"does {expected} discriminator update(s) per step; pass "
+                         f"n_disc=recipe.n_disc")
+
+    dp = DataParallel(axis_name)
+
     def sampling_step(state: GANState, data: PyTree) -> tuple[GANState, Metrics]:
         key = jax.random.fold_in(step_key(state), _DATA_STREAM)
-        per_update = batch_size // num_devices(axis_name) if data_is_local else batch_size
+        per_update = batch_size // dp.devices if data_is_local else batch_size
         examples = sample_real(key, state.step, data, n_disc * per_update)
         batch = jax.tree.map(lambda x: x.reshape((n_disc, per_update, *x.shape[1:])), examples)
         if not data_is_local:
-            batch = jax.tree.map(lambda x: local_rows(x, axis_name, axis=1), batch)
+            batch = jax.tree.map(lambda x: dp.rows(x, axis=1), batch)
         if batch_sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
         return train_step(state, batch)
@@ -369,3 +460,7 @@ def make_multi_step(
         return jax.lax.scan(lambda s, _: step(s, inputs), state, None, length=num_steps)
 
     return multi_step
+
+
+__all__ = ["Metrics", "PyTree", "TrainStep", "local_rows", "make_multi_step", "make_sampling_step",
+           "make_train_step", "num_devices", "step_key"]

@@ -11,6 +11,7 @@ import numpy as np
 import optax
 import pytest
 
+from jaxgan import config as config_lib
 from jaxgan import losses, train
 from jaxgan.data import ArraySource, ring
 from jaxgan.data.arrays import HostStream, sample_streamed
@@ -189,7 +190,7 @@ def test_labelled_samplers_keep_each_example_with_its_label():
 def test_conditioning_needs_labels_and_a_known_kind(tmp_path):
     config = short_ring_config(conditioning="film")
     with pytest.raises(train.ConfigError, match="conditioning must be one of none, concat"):
-        train.validate_config(config)
+        config_lib.validate_config(config)
     np.savez(tmp_path / "unlabelled.npz", images=np.zeros((40, 28, 28, 1), np.uint8))
     config = digits_smoke.get_config()
     config.dataset = f"npz:{tmp_path / 'unlabelled.npz'}"

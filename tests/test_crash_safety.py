@@ -16,7 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, train
+from jaxgan import checkpoint, loop, train
+from jaxgan import config as config_lib
+from jaxgan.state import create_states
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "train.py")
@@ -55,7 +57,7 @@ def checkpoint_steps(workdir):
 def poison_after(monkeypatch, step, builds=None):
     """Makes the train step write NaN into the generator from ``step`` on (in
     the first ``builds`` programs built; all if None)."""
-    real = train.make_train_step
+    real = loop.make_train_step
     built = []
 
     def poisoned(recipe, axis_name=None):
@@ -73,7 +75,7 @@ def poison_after(monkeypatch, step, builds=None):
 
         return step_fn
 
-    monkeypatch.setattr(train, "make_train_step", poisoned)
+    monkeypatch.setattr(loop, "make_train_step", poisoned)
     return built
 
 
@@ -89,8 +91,8 @@ def test_a_nan_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(
     # Nothing non-finite was saved: 30 never was, and 20 reads back finite.
     assert checkpoint_steps(tmp_path) == [10, 20]
     config = ring_config()
-    recipe = train.build_recipe(config, (2,))
-    like = train.create_states(recipe, np.arange(config.num_seeds), (2,))
+    recipe = config_lib.build_recipe(config, (2,))
+    like = create_states(recipe, np.arange(config.num_seeds), (2,))
     checkpointer = checkpoint.Checkpointer(str(tmp_path / "checkpoints"), 5)
     step, _, states = checkpointer.restore_latest(like)
     checkpointer.close()
@@ -106,7 +108,7 @@ def test_rollback_reloads_the_last_good_checkpoint_and_halves_the_rates(tmp_path
     # Rebuilt once, from step 20, with both rates halved; recorded for a resume.
     assert len(built) == 2
     saved = json.loads((tmp_path / "checkpoints" / "40" / "config" / "metadata").read_text())
-    assert saved[train.LR_SCALE_KEY] == 0.5
+    assert saved[loop.LR_SCALE_KEY] == 0.5
     assert logged_steps(tmp_path) == [10, 20, 30, 40]
     # The rollback's run equals a run that had the halved rates from step 20:
     # a clean run, cut back to its step-20 checkpoint marked with lr_scale 0.5.
@@ -119,7 +121,7 @@ def test_rollback_reloads_the_last_good_checkpoint_and_halves_the_rates(tmp_path
         shutil.rmtree(reference / "checkpoints" / step)
     config_path = reference / "checkpoints" / "20" / "config" / "metadata"
     saved_20 = json.loads(config_path.read_text())
-    saved_20[train.LR_SCALE_KEY] = 0.5
+    saved_20[loop.LR_SCALE_KEY] = 0.5
     config_path.write_text(json.dumps(saved_20))
     train.train_and_evaluate(ring_config(), str(reference))
     np.testing.assert_array_equal(final_images(reference), final_images(tmp_path))
@@ -185,7 +187,7 @@ def test_ctrl_c_saves_a_checkpoint_where_it_stopped_and_the_resume_is_exact(
         tmp_path, monkeypatch):
     reference = tmp_path / "reference"
     train.train_and_evaluate(ring_config(checkpoint_every=20), str(reference))
-    real_check = train._divergence
+    real_check = loop.divergence
     presses = []
 
     def press_ctrl_c_once(means, states):  # runs after each logged call
@@ -194,7 +196,7 @@ def test_ctrl_c_saves_a_checkpoint_where_it_stopped_and_the_resume_is_exact(
             os.kill(os.getpid(), signal.SIGINT)
         return real_check(means, states)
 
-    monkeypatch.setattr(train, "_divergence", press_ctrl_c_once)
+    monkeypatch.setattr(loop, "divergence", press_ctrl_c_once)
     # Ctrl-C with its usual meaning, as in a terminal (CI may start us ignoring it).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = tmp_path / "interrupted"

@@ -14,7 +14,8 @@ from test_step import sampling_step, small_recipe
 from test_train import DIGITS_SMOKE, digits_smoke, read_jsonl, run_script
 
 import jaxgan
-from jaxgan import checkpoint, train
+from jaxgan import checkpoint, evaluation, programs, train
+from jaxgan import config as config_lib
 from jaxgan.data.arrays import digits, to_unit_range
 from jaxgan.metrics.chunks import map_in_chunks
 from jaxgan.metrics.classifier import classifier_scores, fit_classifier, holdout_split
@@ -115,7 +116,7 @@ def test_map_in_chunks_equals_one_call_with_a_ragged_last_chunk():
 
 def test_real_examples_are_disjoint_real_images_in_the_generators_range():
     source = digits(28)
-    reference, held_out = train.real_examples(source, 100, seed=0)
+    reference, held_out = evaluation.real_examples(source, 100, seed=0)
     assert reference.shape == (100, 28, 28, 1) and held_out.shape == (100, 28, 28, 1)
     assert float(reference.min()) >= -1 and float(reference.max()) <= 1
     flat_ref = np.asarray(reference).reshape(100, -1)
@@ -128,7 +129,7 @@ def test_distribution_metrics_put_real_data_near_the_floor_and_a_collapsed_set_f
     """A "generator" that outputs real points of the ring, and one stuck on
     one mode, scored on the points themselves as features."""
     source = jaxgan.ring()
-    reference, held_out = train.real_examples(source, 400, seed=0)
+    reference, held_out = evaluation.real_examples(source, 400, seed=0)
     key = jax.random.PRNGKey(0)
     floor = distribution_metrics(reference, held_out, key)
     collapsed = held_out[:, :] * 0.0 + source.centers[0]
@@ -147,7 +148,7 @@ def test_digits_run_with_two_seeds_and_moving_average_reports_every_metric(tmp_p
     names = ("frechet_distance", "kid", "kid_subset_stderr", "precision", "recall",
              "confident_fraction", "classes_covered", "class_kl")
     for name in names:
-        for prefix in ("", train.NO_EMA_PREFIX):
+        for prefix in ("", evaluation.NO_EMA_PREFIX):
             values = final[f"{prefix}{name}_per_seed"]
             assert len(values) == 2 and all(np.isfinite(values)), (prefix, name)
             np.testing.assert_allclose(final[prefix + name], np.mean(values), rtol=1e-6)
@@ -245,15 +246,15 @@ def test_evaluate_in_chunks_equals_scoring_all_samples_at_once():
                                      16, 1)
     states, _ = jax.jit(jax.vmap(jaxgan.make_multi_step(step, 3), in_axes=(0, None)))(
         states, None)
-    num, eval_key = train.EVAL_CHUNK + 1, jax.random.PRNGKey(7)
-    reference, _ = train.real_examples(source, 300, seed=0)
-    evaluate = train.make_evaluate(recipe, source, num, eval_key, features=lambda x: 2.0 * x,
+    num, eval_key = evaluation.EVAL_CHUNK + 1, jax.random.PRNGKey(7)
+    reference, _ = evaluation.real_examples(source, 300, seed=0)
+    evaluate = evaluation.make_evaluate(recipe, source, num, eval_key, features=lambda x: 2.0 * x,
                                    real_features=2.0 * reference)
     per_seed, samples = evaluate(states)
-    labels = train.eval_labels(recipe, num)
+    labels = evaluation.eval_labels(recipe, num)
     for i in range(2):
         state = jax.tree.map(lambda x, i=i: x[i], states)
-        for prefix, ema in (("", True), (train.NO_EMA_PREFIX, False)):
+        for prefix, ema in (("", True), (evaluation.NO_EMA_PREFIX, False)):
             points = jaxgan.generate(recipe, state, eval_key, num, labels, ema=ema)
             if ema:
                 np.testing.assert_allclose(samples[i], points, rtol=1e-5, atol=1e-6)
@@ -283,11 +284,12 @@ def test_seeds_mapped_or_vmapped_train_alike_and_as_each_seed_alone():
     compute the same thing: what each seed computes in a run of its own."""
     config = digits_smoke.get_config()
     config.num_seeds = 2
-    source, recipe, _, states = train._build_gan(config)
+    recipe, source, _ = config_lib.build(config)
+    states = jaxgan.create_states(recipe, [config.seed, config.seed + 1], source.example_shape)
     data = source.device_data()
     finals = {}
     for how in ("vmap", "map"):
-        layout = train._Layout("none", 1, None, config.n_disc, how)
+        layout = programs.Layout("none", config.n_disc, how)
         program = layout.program(recipe, source.sample_real, config.batch_size, 4, False)
         finals[how], metrics = program(jax.tree.map(jnp.copy, states), data)
         assert metrics["g_loss"].shape == (2, 4)  # [seeds, steps]
@@ -295,12 +297,12 @@ def test_seeds_mapped_or_vmapped_train_alike_and_as_each_seed_alone():
     assert not np.allclose(finals["map"].g_params["project"]["kernel"][0],
                            finals["map"].g_params["project"]["kernel"][1])
     alone = jaxgan.create_states(recipe, [config.seed + 1], source.example_shape)
-    layout = train._Layout("none", 1, None, config.n_disc, "map")
+    layout = programs.Layout("none", config.n_disc, "map")
     program = layout.program(recipe, source.sample_real, config.batch_size, 4, False)
     chex.assert_trees_all_close(program(alone, data)[0],
                                 jax.tree.map(lambda x: x[1:], finals["map"]), rtol=1e-6,
                                 atol=1e-7)
     # auto: the DCGAN is mapped on the CPU, vmapped on accelerators
-    assert train.seed_batching(config) == ("map" if jax.default_backend() == "cpu" else "vmap")
+    assert config_lib.seed_batching(config) == ("map" if jax.default_backend() == "cpu" else "vmap")
     config.seed_batching = "vmap"
-    assert train.seed_batching(config) == "vmap"
+    assert config_lib.seed_batching(config) == "vmap"

@@ -186,7 +186,8 @@ else:
     import json
     import socket
 
-    from jaxgan import checkpoint, train
+    from jaxgan import checkpoint, loop, train
+    from jaxgan import config as config_lib
 
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     SCRIPT = os.path.join(ROOT, "experiments", "train.py")
@@ -246,7 +247,7 @@ else:
         expected_step, _, expected = final_state(one_device_run)
         assert step == expected_step == 8
         assert_same(state, expected)
-        assert saved[train.DEVICES_KEY] == FAKE_DEVICES
+        assert saved[loop.DEVICES_KEY] == FAKE_DEVICES
         # The logged losses are the global batch's, as on one device.
         for got, want in zip(read_jsonl(tmp_path / "metrics.jsonl"),
                              read_jsonl(os.path.join(one_device_run, "metrics.jsonl")),
@@ -263,7 +264,7 @@ else:
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert "resuming a run saved on 8 device(s) on 4" in resumed.stdout + resumed.stderr
         step, saved, state = final_state(workdir)
-        assert step == 8 and saved[train.DEVICES_KEY] == 4
+        assert step == 8 and saved[loop.DEVICES_KEY] == 4
         assert_same(state, final_state(one_device_run)[2])
 
     def test_a_batch_that_does_not_split_exits_2_before_writing(tmp_path):
@@ -282,7 +283,7 @@ else:
         assert len(CONFIGS) >= 14
         config = CONFIGS[name].get_config()
         config.parallel = mode
-        train.validate_config(config)
+        config_lib.validate_config(config)
 
     @pytest.mark.slow
     @pytest.mark.parametrize("name", ["ring8", "digits", "wgan_gp_digits", "cgan_digits"])
@@ -339,7 +340,7 @@ else:
         assert len([f for f in os.listdir(workdir) if f.startswith("events.out")]) == 1
         # One process (this one, with 8 devices) restores what the two saved.
         step, saved, state = final_state(workdir)
-        assert step == 8 and saved[train.DEVICES_KEY] == 8
+        assert step == 8 and saved[loop.DEVICES_KEY] == 8
         assert_same(state, final_state(one_device_run)[2])
 
     def test_max_gradient_norm_keeps_a_nan_across_devices():

@@ -11,6 +11,7 @@ import pytest
 tfds = pytest.importorskip("tensorflow_datasets")
 
 from jaxgan import train  # noqa: E402
+from jaxgan.data import registry  # noqa: E402
 from jaxgan.data.images import DataError  # noqa: E402
 from jaxgan.data.tfds_sources import TFDS_DATASETS, load_tfds  # noqa: E402
 
@@ -27,7 +28,7 @@ EXPECTED = {  # name: (config module, example shape, has labels)
 
 
 def test_every_listed_dataset_has_a_config():
-    assert set(EXPECTED) == set(TFDS_DATASETS) == set(train.TFDS_NAMES)
+    assert set(EXPECTED) == set(TFDS_DATASETS) == set(registry.TFDS_NAMES)
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from jaxgan import config as config_lib
 from jaxgan import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -166,16 +167,16 @@ def saved_smoke_config(**changes):
 
 def test_check_resumable_allows_logging_changes_and_longer_runs():
     saved, config = saved_smoke_config(num_steps=20, log_every=20, eval_every=10)
-    train.check_resumable(saved, config, start_step=20)
+    config_lib.check_resumable(saved, config, start_step=20)
 
 
 def test_a_checkpoint_from_before_a_field_existed_resumes_with_its_default():
     saved, config = saved_smoke_config()
     del saved["conditioning"]  # configs written before conditional GANs lack it
-    train.check_resumable(saved, config, start_step=20)
+    config_lib.check_resumable(saved, config, start_step=20)
     config.conditioning = "projection"
     with pytest.raises(train.ConfigError, match="trained with conditioning='none'"):
-        train.check_resumable(saved, config, start_step=20)
+        config_lib.check_resumable(saved, config, start_step=20)
 
 
 @pytest.mark.parametrize("changes, start_step, expected", [
@@ -187,14 +188,14 @@ def test_a_checkpoint_from_before_a_field_existed_resumes_with_its_default():
 def test_check_resumable_refuses(changes, start_step, expected):
     saved, config = saved_smoke_config(**changes)
     with pytest.raises(train.ConfigError, match=re.escape(expected)):
-        train.check_resumable(saved, config, start_step)
+        config_lib.check_resumable(saved, config, start_step)
 
 
 def test_a_cosine_schedule_pins_num_steps():
     saved, config = saved_smoke_config(lr_schedule="cosine", num_steps=20)
     config.lr_schedule = "cosine"
     with pytest.raises(train.ConfigError, match="trained with num_steps=20"):
-        train.check_resumable(saved, config, start_step=20)
+        config_lib.check_resumable(saved, config, start_step=20)
 
 
 def test_incompatible_checkpoint_is_refused_and_nothing_is_overwritten(smoke_run):
@@ -306,7 +307,7 @@ def test_validate_config_names_the_field(field, value, expected):
     with config.unlocked():
         config[field] = value
     with pytest.raises(train.ConfigError) as info:
-        train.validate_config(config)
+        config_lib.validate_config(config)
     assert expected in str(info.value)
 
 
@@ -314,7 +315,7 @@ def test_label_smoothing_needs_a_bce_loss():
     config = smoke.get_config()
     config.loss, config.real_label = "hinge", 0.9
     with pytest.raises(train.ConfigError, match="needs a BCE loss"):
-        train.validate_config(config)
+        config_lib.validate_config(config)
 
 
 @pytest.mark.parametrize("field, value, expected", [
@@ -329,14 +330,14 @@ def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()
     config[field] = value
     with pytest.raises(train.ConfigError, match=re.escape(expected)):
-        train.validate_config(config)
+        config_lib.validate_config(config)
 
 
 @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist,
                                     fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
                                     wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist])
 def test_shipped_configs_are_valid(module):
-    train.validate_config(module.get_config())
+    config_lib.validate_config(module.get_config())
 
 
 def test_default_experiment_is_dcgan_on_the_bundled_digits():

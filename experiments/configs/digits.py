@@ -52,7 +52,7 @@ def get_config() -> ml_collections.ConfigDict:
     # already stilled the generator) and worse in mid-run: see experiments/results/digits_eval
     config.ema_decay = 0.0             # per-step decay (0.999: a window of about 1,000 steps)
     config.ema_start = 1_000           # steps before which the average copies the generator
-    # non_saturating | minimax | wasserstein | hinge | least_squares
+    # non_saturating | minimax | wasserstein | hinge | least_squares | relativistic
     config.loss = "non_saturating"
     config.d_penalty = "none"           # none | r1 | gradient_penalty (on D's input gradient)
     config.d_penalty_weight = 0.0       # weight of that penalty

@@ -48,7 +48,7 @@ def get_config() -> ml_collections.ConfigDict:
     # moving average of the generator, used for evaluation and samples (0.0: none)
     config.ema_decay = 0.0             # per-step decay (0.999: a window of about 1,000 steps)
     config.ema_start = 0               # steps before which the average copies the generator
-    # non_saturating | minimax | wasserstein | hinge | least_squares
+    # non_saturating | minimax | wasserstein | hinge | least_squares | relativistic
     config.loss = "non_saturating"
     config.d_penalty = "r1"             # none | r1 | gradient_penalty (on D's input gradient)
     config.d_penalty_weight = 0.1       # weight of that penalty (R1's gamma)

@@ -9,14 +9,13 @@ Writes summary.json beside this file and prints a table.
 """
 
 import json
-import math
 import os
 import sys
 
 import jax
 import numpy as np
 
-from jaxgan import train
+from jaxgan import evaluation, train
 from jaxgan.metrics.classifier import load_or_fit_classifier
 from jaxgan.metrics.distribution import distribution_metrics
 from jaxgan.state import generate_from
@@ -30,23 +29,23 @@ def one_run(workdir: str) -> dict[str, float]:
         final = json.load(f)
     run = train.restore_run(workdir)
     classifier = load_or_fit_classifier(run.source, train.classifier_dir(run.config, workdir),
-                                        run.config.classifier_steps, train.EVAL_SEED)
+                                        run.config.classifier_steps, evaluation.EVAL_SEED)
     state = jax.tree.map(lambda x: x[0], run.states)
-    eval_key = train.evaluation_key()
+    eval_key = evaluation.evaluation_key()
     z = run.recipe.sample_latent(eval_key, run.config.num_eval_samples)
-    labels = train.eval_labels(run.recipe, run.config.num_eval_samples)
-    reference, held_out = train.real_examples(run.source, run.config.num_eval_samples,
-                                              train.EVAL_SEED)
+    labels = evaluation.eval_labels(run.recipe, run.config.num_eval_samples)
+    reference, held_out = evaluation.real_examples(run.source, run.config.num_eval_samples,
+                                                   evaluation.EVAL_SEED)
     reference_features, size = classifier.features(reference), len(held_out)
     row = {}
     generators = (("ema", True), ("live", False)) if state.g_ema is not None else (("live", False),)
     for tag, ema in generators:
         fake = classifier.features(generate_from(run.recipe, state, z, labels, ema=ema))[:size]
         small = distribution_metrics(reference_features, fake,
-                                     jax.random.fold_in(eval_key, train._KID_KEY_TAG))
+                                     evaluation.kid_key(eval_key))
         row[f"{tag}_fd_at_{size}"] = float(small["frechet_distance"])
         row[f"{tag}_kid_at_{size}"] = float(small["kid"])
-        prefix = train.NO_EMA_PREFIX if state.g_ema is not None and not ema else ""
+        prefix = evaluation.NO_EMA_PREFIX if state.g_ema is not None and not ema else ""
         for name in NAMES:
             row[f"{tag}_{name}"] = final[prefix + name]
     for name in ("frechet_distance", "kid", "precision", "recall"):
@@ -56,13 +55,13 @@ def one_run(workdir: str) -> dict[str, float]:
 
 def main(workdirs: list[str]) -> None:
     rows = [one_run(w) for w in workdirs]
+    flat = evaluation.summarize_seeds({name: [row[name] for row in rows] for name in rows[0]})
     summary = {}
     for name in rows[0]:
-        values = np.array([row[name] for row in rows])
-        stderr = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-        summary[name] = {"mean": float(values.mean()), "stderr": float(stderr),
-                         "per_seed": values.tolist()}
-        print(f"{name:28s} {values.mean():10.4f} +- {stderr:.4f}   {np.round(values, 4).tolist()}")
+        summary[name] = {"mean": flat[name], "stderr": flat[f"{name}_stderr"],
+                         "per_seed": flat[f"{name}_per_seed"]}
+        print(f"{name:28s} {flat[name]:10.4f} +- {flat[f'{name}_stderr']:.4f}   "
+              f"{np.round(flat[f'{name}_per_seed'], 4).tolist()}")
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")

@@ -1,0 +1,294 @@
+"""The experiment config: its schema's defaults, cross-field checks, resume
+rules, and the one place a config becomes ``(recipe, source, options)``.
+
+A config is an ``ml_collections.ConfigDict`` (the shipped ones live in
+``experiments/configs/``, one comment per field). :func:`build` validates it
+and returns what :func:`jaxgan.fit` takes; every value is then checked again
+by the constructor that owns it (:class:`jaxgan.loop.FitOptions`,
+:class:`jaxgan.GANRecipe`, the modules), and this layer turns their errors
+into :class:`ConfigError`, the one-line, exit-2 message of the scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, NamedTuple
+
+import jax
+import ml_collections
+import optax
+
+from jaxgan import losses, penalties
+from jaxgan.data import registry
+from jaxgan.data.images import DataError
+from jaxgan.loop import FitError, FitOptions, check_options, check_same_run
+from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from jaxgan.models.conditioning import CONDITIONINGS
+from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
+from jaxgan.state import GANRecipe
+
+MODELS = ("mlp", "dcgan")
+LR_SCHEDULES = ("constant", "cosine")
+# Fields that only newer configs have, with the value older configs meant.
+OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
+                   "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
+                   "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto"}
+# Fields a resumed run may change: the fit options that steer logging and
+# evaluation, and where the data are read from.
+RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download"}
+
+
+class ConfigError(FitError):
+    """A user error in the config, the data or the workdir: reported in one line."""
+
+
+def option(config: ml_collections.ConfigDict, name: str):
+    """``config.name``, or the value a config that predates the field meant."""
+    return config.get(name, OPTIONAL_FIELDS[name])
+
+
+def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
+                    start_step: int) -> None:
+    """Refuses to resume a run whose training would change underneath it.
+
+    Raises:
+      ConfigError: naming the first field that differs from the checkpoint's.
+    """
+    current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
+    may_change = set(RESUME_MAY_CHANGE)
+    if config.lr_schedule != "constant":
+        may_change.discard("num_steps")  # it sets the schedule's length
+    if not saved.get("ema_decay", 0.0) and not option(config, "ema_decay"):
+        may_change.add("ema_start")  # no moving average on either side: it means nothing
+    try:
+        check_same_run(saved, current, may_change, start_step, OPTIONAL_FIELDS,
+                       subject="this config", new_workdir="a new --workdir")
+    except FitError as e:
+        raise ConfigError(str(e)) from e
+    if start_step > config.num_steps:
+        raise ConfigError(f"the checkpoint is at step {start_step}, past num_steps="
+                          f"{config.num_steps}; raise num_steps or use a new --workdir")
+    if start_step % config.steps_per_dispatch:
+        raise ConfigError(f"resuming at step {start_step} needs a steps_per_dispatch that "
+                          f"divides it, not {config.steps_per_dispatch}")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Checks the config before anything is built or compiled: the fields that
+    no constructor owns (model and data names, the model family's fields)
+    and the checks across fields.
+
+    Raises:
+      ConfigError: naming the first bad field and what would fix it.
+    """
+    def fail(message):
+        raise ConfigError(message)
+
+    dataset = config.dataset
+    if not registry.is_known(dataset):
+        fail(registry.unknown_dataset_message(dataset))
+    if config.model not in MODELS:
+        fail(f"unknown model {config.model!r}; available: {', '.join(MODELS)}")
+    points = registry.is_points(dataset)
+    if points and config.model != "mlp":
+        fail(f"dataset {dataset!r} is 2D points; it needs model='mlp', not {config.model!r}")
+    if not points:
+        size = config.image_size
+        if config.model == "dcgan" and size not in RESOLUTIONS:
+            fail(f"config.image_size must be one of {', '.join(map(str, RESOLUTIONS))} for "
+                 f"the DCGAN, got {size!r}")
+        if not _positive_int(size):
+            fail(f"config.image_size must be a positive integer, got {size!r}")
+    fit_options(config)  # the run's options check themselves
+    ema_decay = option(config, "ema_decay")
+    if not isinstance(ema_decay, int | float) or not 0 <= ema_decay < 1:
+        fail(f"config.ema_decay must be in [0, 1) (0: no moving average), got {ema_decay!r}")
+    ema_start = option(config, "ema_start")
+    if not isinstance(ema_start, int) or isinstance(ema_start, bool) or ema_start < 0:
+        fail(f"config.ema_start must be an integer >= 0, got {ema_start!r}")
+    conditioning = option(config, "conditioning")
+    if conditioning not in ("none", *CONDITIONINGS):
+        fail(f"conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
+             f"{conditioning!r}")
+    if config.d_penalty not in ("none", *penalties.PENALTIES):
+        fail(f"unknown d_penalty {config.d_penalty!r}; available: none, "
+             f"{', '.join(penalties.PENALTIES)}")
+    if not config.d_penalty_weight >= 0:
+        fail(f"config.d_penalty_weight must be >= 0, got {config.d_penalty_weight!r}")
+    if config.loss not in losses.LOSS_NAMES:
+        fail(f"unknown loss {config.loss!r}; available: {', '.join(losses.LOSS_NAMES)}")
+    if config.lr_schedule not in LR_SCHEDULES:
+        fail(f"unknown lr_schedule {config.lr_schedule!r}; available: {', '.join(LR_SCHEDULES)}")
+    for name in ("n_disc", "latent_dim"):
+        if not _positive_int(config[name]):
+            fail(f"config.{name} must be a positive integer, got {config[name]!r}")
+    for name in ("g_learning_rate", "d_learning_rate"):
+        if not config[name] > 0 or not math.isfinite(config[name]):
+            fail(f"config.{name} must be a positive number, got {config[name]!r}")
+    for name in ("adam_b1", "adam_b2"):
+        if not 0 <= config[name] < 1:
+            fail(f"config.{name} must be in [0, 1), got {config[name]!r}")
+    if not 0 < config.real_label <= 1:
+        fail(f"config.real_label must be in (0, 1], got {config.real_label!r}")
+    if config.real_label != 1 and config.loss not in ("non_saturating", "minimax"):
+        fail(f"label smoothing (config.real_label={config.real_label}) needs a BCE loss "
+             f"(non_saturating or minimax), not {config.loss!r}")
+    if config.model == "mlp":
+        for name in ("g_features", "d_features"):
+            widths = tuple(config[name])
+            if not widths or any(not _positive_int(w) for w in widths):
+                fail(f"config.{name} must be a non-empty list of positive widths, got "
+                     f"{widths!r}")
+    else:
+        for name in ("g_width", "d_width"):
+            if not _positive_int(config[name]):
+                fail(f"config.{name} must be a positive integer, got {config[name]!r}")
+        normalization = option(config, "d_normalization")
+        if normalization not in NORMALIZATIONS:
+            fail(f"d_normalization must be one of {', '.join(NORMALIZATIONS)}, got "
+                 f"{normalization!r}")
+        if normalization == "batch" and config.d_penalty != "none":
+            fail(f"d_penalty={config.d_penalty!r} scores each example's input gradient, which "
+                 "BatchNorm mixes across the batch; set d_normalization to layer, instance "
+                 "or none")
+
+
+def seed_batching(config: ml_collections.ConfigDict) -> str:
+    """``vmap`` or ``map``: how ``config``'s seeds share the train program
+    (``auto`` maps the DCGAN on the CPU; see :mod:`jaxgan.programs`)."""
+    how = option(config, "seed_batching")
+    if how == "auto":
+        return "map" if config.model == "dcgan" and jax.default_backend() == "cpu" else "vmap"
+    return how
+
+
+def fit_options(config: ml_collections.ConfigDict) -> FitOptions:
+    """The :class:`FitOptions` of ``config``.
+
+    Raises:
+      ConfigError: a bad option, in one line.
+    """
+    values = {name: option(config, name) if name in OPTIONAL_FIELDS else config[name]
+              for name in FitOptions.__dataclass_fields__}
+    try:
+        check_options(values, prefix="config.")  # the message names the config's fields
+    except FitError as e:
+        raise ConfigError(str(e)) from e
+    return FitOptions(**values)
+
+
+def build_source(config: ml_collections.ConfigDict, progress=None):
+    """The dataset named by ``config.dataset`` (see :mod:`jaxgan.data.registry`).
+
+    Raises:
+      ConfigError: the dataset cannot be read (missing file, tfds dataset not
+        prepared, ...), with how to fix it.
+    """
+    try:
+        return registry.load_dataset(config.dataset, config.image_size, config.data_dir,
+                                     option(config, "download"), shuffle_seed=config.seed,
+                                     progress=progress)
+    except DataError as e:
+        raise ConfigError(str(e)) from e
+
+
+def num_classes(config: ml_collections.ConfigDict, source) -> int:
+    """Classes the GAN is conditioned on: 0 unless ``config.conditioning`` asks.
+
+    A mixture's classes are its modes; an image dataset's, its labels.
+
+    Raises:
+      ConfigError: conditioning asked for on a dataset without labels.
+    """
+    if option(config, "conditioning") == "none":
+        return 0
+    classes = source.num_classes
+    if not classes:
+        raise ConfigError(f"conditioning={option(config, 'conditioning')!r} needs class "
+                          f"labels, and {config.dataset!r} has none; use an unconditional "
+                          "config (conditioning='none') or a labelled dataset")
+    return classes
+
+
+def build_recipe(config: ml_collections.ConfigDict, example_shape,
+                 classes: int = 0) -> GANRecipe:
+    """The GAN that ``config`` describes, for examples of ``example_shape``.
+
+    ``classes`` > 0 makes it class-conditional (see :func:`num_classes`).
+    """
+    pair = losses.get_loss_pair(config.loss, config.real_label)
+    conditioning = option(config, "conditioning")
+    d_conditioning = {"conditioning": conditioning} if classes else {}
+    if config.model == "dcgan":
+        generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
+                                   width=config.g_width, num_classes=classes)
+        discriminator = DCGANDiscriminator(resolution=example_shape[0], width=config.d_width,
+                                           normalization=option(config, "d_normalization"),
+                                           num_classes=classes, **d_conditioning)
+    else:
+        generator = MLPGenerator(output_shape=tuple(example_shape),
+                                 features=tuple(config.g_features),
+                                 batch_norm=config.g_batch_norm,
+                                 output_activation=None if len(example_shape) == 1 else "tanh",
+                                 num_classes=classes)
+        discriminator = MLPDiscriminator(features=tuple(config.d_features), num_classes=classes,
+                                         **d_conditioning)
+    return GANRecipe(
+        generator=generator,
+        discriminator=discriminator,
+        latent_dim=config.latent_dim,
+        d_loss=pair.discriminator,
+        g_loss=pair.generator,
+        g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
+        # The discriminator takes n_disc optimizer steps per train step.
+        d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc),
+        n_disc=config.n_disc,
+        penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
+        penalty_weight=config.d_penalty_weight,
+        num_classes=classes,
+        ema_decay=float(option(config, "ema_decay")),
+        ema_start=option(config, "ema_start"),
+    )
+
+
+def _adam(config: ml_collections.ConfigDict, learning_rate: float,
+          num_updates: int) -> optax.GradientTransformation:
+    if config.lr_schedule == "cosine":
+        # Decaying to zero takes out the jitter that a constant step size
+        # leaves in the generator's output near equilibrium.
+        learning_rate = optax.cosine_decay_schedule(learning_rate, num_updates)
+    return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2)
+
+
+class Built(NamedTuple):
+    """What :func:`build` makes of a config: :func:`jaxgan.fit`'s arguments."""
+
+    recipe: GANRecipe
+    source: Any
+    options: FitOptions
+
+
+def build(config: ml_collections.ConfigDict, progress=None) -> Built:
+    """Validates ``config`` and builds ``(recipe, source, options)``, once.
+
+    Raises:
+      ConfigError: a bad config or data, before anything is compiled or written.
+    """
+    validate_config(config)
+    source = build_source(config, progress=progress)
+    recipe = build_recipe(config, source.example_shape, num_classes(config, source))
+    options = fit_options(config)
+    # The config's own rule for "auto" (the DCGAN on the CPU), resolved here so
+    # that fit need not look inside the modules.
+    options = FitOptions(**{**options.as_dict(), "seed_batching": seed_batching(config)})
+    return Built(recipe, source, options)
+
+
+__all__ = ["LR_SCHEDULES", "MODELS", "OPTIONAL_FIELDS", "RESUME_MAY_CHANGE", "Built",
+           "ConfigError", "build", "build_recipe", "build_source", "check_resumable",
+           "fit_options", "num_classes", "option", "seed_batching", "validate_config"]

@@ -1,0 +1,329 @@
+"""The evaluation protocol of a run, as one object the loop and the scripts share.
+
+:class:`Evaluation` fixes, once per run, everything that makes evaluations
+comparable: the latents (from :func:`evaluation_key`, which does not depend on
+the run's seed), the classes asked of a conditional generator
+(:func:`eval_labels`), the real reference data and their features, and the
+real-data floor (:func:`real_floor`). Calling it on stacked states returns
+each seed's metrics and samples from one jitted program:
+
+- a mixture of known modes (:class:`jaxgan.data.ModeMixture`) is scored by
+  mode coverage;
+- labelled images by the scoring classifier (:mod:`jaxgan.metrics.classifier`);
+- with a feature function (the classifier's penultimate layer by default, or
+  the user's), by the distribution metrics (Frechet distance, KID,
+  precision/recall; :mod:`jaxgan.metrics.distribution`) against the real
+  reference;
+- with a user's ``metric_fn(samples)`` (``metric_fn(samples, labels)`` for a
+  conditional GAN), by whatever it returns.
+
+A state with a generator moving average is scored on the average, and its
+live generator too under the prefix :data:`NO_EMA_PREFIX`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxgan import parallel
+from jaxgan.data.arrays import to_unit_range
+from jaxgan.data.source import HostArrays, ModeMixture
+from jaxgan.metrics import mode_coverage
+from jaxgan.metrics.chunks import map_in_chunks
+from jaxgan.metrics.classifier import (
+    FittedClassifier,
+    classifier_scores,
+    holdout_split,
+    label_accuracy,
+    load_or_fit_classifier,
+)
+from jaxgan.metrics.coverage import nearest_modes
+from jaxgan.metrics.distribution import PR_NEIGHBOURS, distribution_metrics
+from jaxgan.programs import over_seeds
+from jaxgan.state import GANRecipe, GANState, generate_from
+
+Features = Callable[[jax.Array], jax.Array]
+MetricFn = Callable[..., dict[str, jax.Array]]
+
+# The scoring classifier, its held-out split and the evaluation latents do not
+# depend on the run's seed: runs that differ only in their seed are measured
+# with the same yardstick (and share one cached classifier).
+EVAL_SEED = 0
+# Latents for evaluation come from a key of their own, fixed for the whole run,
+# so that evaluation curves compare like with like.
+EVAL_KEY_TAG = 0x0E7A1
+# Folded into the evaluation key for KID's subsets (1 and 2 draw a mixture's real sets).
+KID_KEY_TAG = 3
+# Evaluation generates and reads its samples this many at a time (lax.map), so
+# that its memory does not grow with the number of samples.
+EVAL_CHUNK = 500
+# Metrics of the live generator, beside those of its moving average, get this prefix.
+NO_EMA_PREFIX = "no_ema_"
+# The distribution metrics of held-out real data against the real reference
+# (the best a generator can hope for) get this prefix.
+REAL_PREFIX = "real_"
+
+
+def eval_labels(recipe: GANRecipe, num: int) -> jax.Array | None:
+    """The classes asked of a conditional generator in evaluation: ``k mod
+    num_classes`` for sample ``k``, so every class gets the same share."""
+    return jnp.arange(num) % recipe.num_classes if recipe.conditional else None
+
+
+def evaluation_key(seed: int = EVAL_SEED) -> jax.Array:
+    """The key of a run's evaluation latents (and, for a mixture, its real
+    reference sets), fixed for the whole run: see ``EVAL_SEED``."""
+    return jax.random.fold_in(jax.random.PRNGKey(seed), EVAL_KEY_TAG)
+
+
+def kid_key(eval_key: jax.Array) -> jax.Array:
+    """The key of KID's random subsets, derived from the evaluation key."""
+    return jax.random.fold_in(eval_key, KID_KEY_TAG)
+
+
+def real_examples(source, num: int, seed: int = EVAL_SEED) -> tuple[jax.Array, jax.Array]:
+    """Real data for the distribution metrics: ``(reference, held_out)``.
+
+    For a dataset held as arrays, up to ``num`` of the examples that the
+    scoring classifier trains on, and up to ``num`` of those it holds out
+    (:func:`holdout_split` with ``seed``); for a mixture, two samples of
+    ``num`` points; otherwise the source's own ``real_examples(num, seed)``.
+    """
+    if isinstance(source, ModeMixture):
+        key = evaluation_key(seed)
+        return tuple(source.sample(jax.random.fold_in(key, i), num) for i in (1, 2))
+    if isinstance(source, HostArrays):
+        train_indices, holdout_indices = holdout_split(source.num_examples, seed)
+        return tuple(to_unit_range(jnp.asarray(source.images[np.sort(indices[:num])]))
+                     for indices in (train_indices, holdout_indices))
+    if hasattr(source, "real_examples"):
+        return source.real_examples(num, seed)
+    raise ValueError(f"{source.name} offers no real examples to compare features with; give "
+                     "it real_examples(num, seed) -> (reference, held_out), or pass no features")
+
+
+def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Array,
+                  classifier: FittedClassifier | None = None,
+                  features: Features | None = None, real_features: jax.Array | None = None,
+                  seeds: str = "vmap", metric_fn: MetricFn | None = None):
+    """Returns ``evaluate(states) -> (per-seed metrics, per-seed samples)``, jitted.
+
+    Every seed is evaluated on the same latent vectors (and, for a conditional
+    GAN, the classes of :func:`eval_labels`), generated ``EVAL_CHUNK`` at a
+    time. See the module docstring for what is scored. ``seeds`` (``vmap``
+    or ``map``) says how the seeds share the program, as in
+    :func:`jaxgan.programs.over_seeds`.
+    """
+    if (features is None) != (real_features is None):
+        raise ValueError("pass both features and real_features (the real data's features), "
+                         "or neither")
+    labels = eval_labels(recipe, num_samples)
+    z = recipe.sample_latent(eval_key, num_samples)
+    subsets_key = kid_key(eval_key)
+    compare = features is not None  # real_features too, as checked above
+    # The default features are the classifier's own: one pass gives both.
+    features_from_classifier = classifier is not None and features == classifier.features
+    mixture = isinstance(source, ModeMixture)
+
+    def score(state: GANState, ema: bool, real_features: jax.Array | None):
+        def read(inputs):  # one chunk: samples and what the networks make of them
+            chunk_z, chunk_labels = inputs
+            samples = generate_from(recipe, state, chunk_z, chunk_labels, ema)
+            out = {"samples": samples}
+            if compare and features_from_classifier:
+                out["probabilities"], out["features"] = (
+                    classifier.probabilities_and_features(samples))
+            else:
+                if classifier is not None:
+                    out["probabilities"] = classifier.probabilities(samples)
+                if compare:
+                    out["features"] = features(samples)
+            return out
+
+        out = map_in_chunks(read, (z, labels), EVAL_CHUNK)
+        samples, metrics = out["samples"], {}
+        predicted = None
+        if mixture:
+            metrics.update(mode_coverage(samples, source.centers, source.std))
+            predicted = nearest_modes(samples, source.centers)[0]
+        elif classifier is not None:
+            # A conditional GAN is asked for balanced classes: compare with those.
+            frequencies = (classifier.class_frequencies if labels is None else
+                           jnp.bincount(labels, length=recipe.num_classes) / num_samples)
+            metrics.update(classifier_scores(out["probabilities"], frequencies))
+            predicted = jnp.argmax(out["probabilities"], -1)
+        if compare:
+            metrics.update(distribution_metrics(real_features, out["features"], subsets_key))
+        if labels is not None and predicted is not None:
+            metrics.update(label_accuracy(predicted, labels, recipe.num_classes))
+        if metric_fn is not None:
+            metrics.update(metric_fn(samples, labels) if recipe.conditional
+                           else metric_fn(samples))
+        return metrics, samples
+
+    def evaluate_one(state: GANState, real_features: jax.Array | None):
+        metrics, samples = score(state, True, real_features)
+        if state.g_ema is not None:
+            live, _ = score(state, False, real_features)
+            metrics.update({NO_EMA_PREFIX + name: value for name, value in live.items()})
+        return metrics, samples
+
+    # The real features are an argument, not a constant folded into the program.
+    evaluate = jax.jit(over_seeds(evaluate_one, seeds))
+    return lambda states: evaluate(states, real_features)
+
+
+def real_floor(features: Features, reference: jax.Array, held_out: jax.Array,
+               eval_key: jax.Array) -> tuple[jax.Array, dict[str, float]]:
+    """The reference's features, and the distribution metrics of held-out real
+    data against them (named ``real_...``): the floor that generated data is
+    measured against."""
+    reference_features, held_out_features = (
+        jax.jit(lambda x: map_in_chunks(features, x, EVAL_CHUNK))(x)
+        for x in (reference, held_out))
+    floor = jax.jit(distribution_metrics)(reference_features, held_out_features,
+                                          kid_key(eval_key))
+    return reference_features, {REAL_PREFIX + name: float(value) for name, value in floor.items()}
+
+
+def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Flat summary: each metric's mean, standard error and per-seed list."""
+    summary: dict[str, Any] = {}
+    for name, values in per_seed.items():
+        values = np.asarray(values, np.float64)
+        summary[name] = float(values.mean())
+        summary[f"{name}_stderr"] = (float(values.std(ddof=1) / math.sqrt(values.size))
+                                     if values.size > 1 else 0.0)
+        summary[f"{name}_per_seed"] = values.tolist()
+    return summary
+
+
+def wants_classifier(source, classifier_steps: int) -> bool:
+    """Whether a run scores its samples with a classifier: it asks
+    (``classifier_steps > 0``) and the data are arrays with labels."""
+    return bool(classifier_steps and isinstance(source, HostArrays)
+                and source.labels is not None)
+
+
+def check_sample_sizes(source, num_samples: int, hint: str = "") -> None:
+    """Refuses, before anything is trained, sample sizes too small for the
+    distribution metrics (precision and recall need more points than
+    neighbours, in the samples and in the held-out real data).
+
+    Raises:
+      ValueError: one line, naming the sizes and the fix (``hint`` adds one).
+    """
+    held_out = (len(holdout_split(source.num_examples, EVAL_SEED)[1])
+                if isinstance(source, HostArrays) else num_samples)
+    smallest = min(num_samples, held_out)
+    if smallest <= PR_NEIGHBOURS:
+        raise ValueError(
+            f"the distribution metrics compare sets of at least {PR_NEIGHBOURS + 1} examples; "
+            f"this run has {smallest} (num_eval_samples={num_samples}, "
+            f"{held_out} held-out real examples); raise num_eval_samples or use a larger "
+            "dataset" + hint)
+
+
+class Evaluation:
+    """One run's evaluation protocol: see the module docstring.
+
+    Args:
+      recipe: the GAN (only its generator, latent sampler and classes matter,
+        so the evaluation outlives a rollback's new optimizers).
+      source: the training data.
+      num_samples: generated samples per seed and evaluation.
+      classifier: the scoring classifier, or ``None``.
+      features: ``images [N, ...] -> [N, D]`` for the distribution metrics;
+        the classifier's features by default when there is a classifier.
+      metric_fn: the user's own metrics of the samples (module docstring).
+      seeds: ``vmap`` or ``map``.
+      log: where to report the real-data floor (a line), or ``None``.
+    """
+
+    def __init__(self, recipe: GANRecipe, source, num_samples: int, *,
+                 classifier: FittedClassifier | None = None, features: Features | None = None,
+                 metric_fn: MetricFn | None = None, seeds: str = "vmap",
+                 log: Callable[[str], None] | None = None):
+        self.recipe, self.source, self.num_samples = recipe, source, num_samples
+        self.classifier = classifier
+        self.key = evaluation_key()
+        if features is None and classifier is not None:
+            features = classifier.features
+        real_features, self.floor = None, {}
+        if features is not None:
+            reference, held_out = real_examples(source, num_samples, EVAL_SEED)
+            real_features, self.floor = real_floor(features, reference, held_out, self.key)
+            if log is not None:
+                log(f"real data: {len(held_out)} held-out against {len(reference)} reference "
+                    f"examples: Frechet distance {self.floor['real_frechet_distance']:.3g}, KID "
+                    f"{self.floor['real_kid']:.3g}, precision {self.floor['real_precision']:.3f}"
+                    f", recall {self.floor['real_recall']:.3f} (the floor)")
+            self.floor["real_floor_num_examples"] = len(held_out)
+            self.floor["real_reference_num_examples"] = len(reference)
+        self._evaluate = make_evaluate(recipe, source, num_samples, self.key, classifier,
+                                       features, real_features, seeds, metric_fn)
+
+    def __call__(self, states: GANState) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Per-seed metrics and samples of stacked ``states``, on the host."""
+        return jax.device_get(self._evaluate(states))
+
+    def final(self, per_seed: dict[str, np.ndarray], step: int) -> dict[str, Any]:
+        """What ``eval.json`` holds: the step, each metric's summary over seeds,
+        the classifier's own scores on held-out real data and the floor."""
+        num_seeds = len(next(iter(per_seed.values()))) if per_seed else 0
+        final = {"step": int(step), "num_seeds": int(num_seeds), **summarize_seeds(per_seed)}
+        if self.classifier is not None:
+            # What the classifier makes of held-out real images: the yardstick
+            # for the generated images' scores.
+            final["classifier_accuracy"] = self.classifier.accuracy
+            final["real_confident_fraction"] = self.classifier.holdout_confident_fraction
+        final.update(self.floor)
+        return final
+
+    def final_samples(self, states: GANState, num: int) -> dict[str, np.ndarray]:
+        """``samples/final.npz``'s arrays: ``num`` samples of every seed from the
+        evaluation key (the evaluated samples when ``num == num_samples``)."""
+        labels = eval_labels(self.recipe, num)
+        points = np.asarray(jax.vmap(lambda s: generate_from(
+            self.recipe, s, self.recipe.sample_latent(self.key, num), labels))(states),
+            np.float32)
+        arrays = {"images": points[0], "images_per_seed": points}
+        if labels is not None:
+            arrays["labels"] = np.asarray(labels, np.int32)
+        return arrays
+
+
+def fit_scoring_classifier(source, steps: int, cache_dir: str) -> FittedClassifier:
+    """The classifier that scores samples, from ``cache_dir`` or trained now
+    (with :data:`EVAL_SEED`), with a line on how well it reads real data."""
+    start = time.perf_counter()
+
+    def log(line: str) -> None:  # from the first process only
+        if parallel.is_primary():
+            tqdm.write(line, file=sys.stderr)
+
+    # In a multi-process run every process loads the cache, or fits the same
+    # classifier without storing it (orbax would wait for the others to save).
+    classifier = load_or_fit_classifier(
+        source, os.path.expanduser(cache_dir), num_steps=steps, seed=EVAL_SEED, log=log,
+        write_cache=jax.process_count() == 1)
+    log(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
+        f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
+        f"({time.perf_counter() - start:.0f} s)")
+    return classifier
+
+
+__all__ = ["EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX", "Evaluation", "Features",
+           "MetricFn", "check_sample_sizes", "eval_labels", "evaluation_key",
+           "fit_scoring_classifier", "kid_key", "make_evaluate",
+           "real_examples", "real_floor", "summarize_seeds", "wants_classifier"]

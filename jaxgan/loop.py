@@ -1,0 +1,608 @@
+"""The fit loop: ``fit(recipe, source, workdir, **options)``.
+
+A thin layer around the pure train step. Given any :class:`~jaxgan.GANRecipe`
+and any object that keeps the data-source protocol (:mod:`jaxgan.data.source`),
+it trains ``num_seeds`` seeds ``steps_per_dispatch`` steps per call (data
+sampled inside the jitted program, or streamed from the host), and writes
+under ``workdir``: ``config.json``, ``metrics.jsonl`` (and TensorBoard events),
+``eval.json``, ``samples/`` and ``checkpoints/``. Running it again on the same
+workdir resumes from the latest checkpoint, bit for bit. Non-finite losses or
+parameters stop the run or roll it back; Ctrl-C saves a checkpoint and stops.
+
+The pieces it stands on: :mod:`jaxgan.programs` (placement and the compiled
+program), :mod:`jaxgan.evaluation` (the evaluation protocol),
+:mod:`jaxgan.run_io` (files, pictures, Ctrl-C), :mod:`jaxgan.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxgan import checkpoint as checkpoint_lib
+from jaxgan import parallel, run_io
+from jaxgan.data.arrays import HostStream, sample_streamed
+from jaxgan.data.source import HostArrays, check_source
+from jaxgan.evaluation import (
+    Evaluation,
+    Features,
+    MetricFn,
+    check_sample_sizes,
+    fit_scoring_classifier,
+    wants_classifier,
+)
+from jaxgan.programs import DATA_PLACEMENTS, SEED_BATCHING, Layout, place_on_device
+from jaxgan.state import (
+    GANRecipe,
+    GANState,
+    ModuleContractError,
+    check_modules,
+    create_states,
+    uses_convolution,
+)
+from jaxgan.step import make_train_step
+
+ON_NAN = ("stop", "rollback")
+# on_nan="rollback": how many times, and by how much each lowers both rates.
+MAX_ROLLBACKS = 3
+ROLLBACK_LR_FACTOR = 0.5
+# The learning-rate factor that rollbacks left, saved with each checkpoint
+# (beside the run's config) so that a resumed run keeps it.
+LR_SCALE_KEY = "lr_scale_after_rollbacks"
+# The number of devices that trained up to a checkpoint, saved beside it. A run
+# may resume on another number: the step computes the same function of the
+# global batch however many devices share it.
+DEVICES_KEY = "num_devices"
+
+
+class FitError(ValueError):
+    """A user error in what was passed to :func:`fit` or in its workdir,
+    reported in one line before anything in the workdir changes."""
+
+
+class DivergenceError(RuntimeError):
+    """Training produced non-finite losses or parameters (and no rollback is left)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped the run after saving a checkpoint."""
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """How :func:`fit` runs: every keyword it takes besides its hooks.
+
+    Attributes:
+      num_steps: generator updates in all.
+      batch_size: real examples per discriminator update, over all devices.
+      seed: seeds ``seed .. seed + num_seeds - 1``; seed ``s`` starts from ``PRNGKey(s)``.
+      num_seeds: seeds trained together in one program.
+      log_every: steps between records of ``metrics.jsonl``.
+      eval_every: steps between evaluations and sample pictures (and at the end).
+      checkpoint_every: steps between checkpoints (and at the end).
+      keep_checkpoints: checkpoints kept on disk.
+      num_eval_samples: generated samples per seed and evaluation.
+      num_final_samples: samples per seed in ``samples/final.npz``.
+      steps_per_dispatch: train steps per jitted call (``lax.scan``); divides
+        every ``*_every`` and ``num_steps``.
+      parallel: ``none``, ``jit`` (sharded over a mesh) or ``pmap``.
+      seed_batching: ``vmap``, ``map`` or ``auto`` (see :mod:`jaxgan.programs`).
+      data_placement: ``auto``, ``device`` or ``host`` (stream each call's batches).
+      on_nan: ``stop`` or ``rollback`` (to the last checkpoint, rates halved).
+      classifier_steps: > 0 trains (or loads) a classifier of the real data
+        to score labelled images; 0 for none.
+      classifier_dir: where that classifier is cached (default ``workdir/classifier``).
+    """
+
+    num_steps: int
+    batch_size: int
+    seed: int = 0
+    num_seeds: int = 1
+    log_every: int = 100
+    eval_every: int = 1000
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    num_eval_samples: int = 1000
+    num_final_samples: int = 1000
+    steps_per_dispatch: int = 1
+    parallel: str = "none"
+    seed_batching: str = "auto"
+    data_placement: str = "auto"
+    on_nan: str = "stop"
+    classifier_steps: int = 0
+    classifier_dir: str | None = None
+
+    # Fields a resumed run may change: they steer logging and evaluation, not
+    # what is trained. (num_steps too, unless a schedule depends on it: the
+    # config layer knows; fit's own check lets it change.)
+    RESUME_MAY_CHANGE = frozenset({
+        "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
+        "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_placement",
+        "classifier_steps", "classifier_dir", "on_nan", "parallel", "seed_batching"})
+
+    def __post_init__(self):
+        check_options(self.as_dict())
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_options(values: dict[str, Any], prefix: str = "") -> None:
+    """Checks :class:`FitOptions`' values; ``prefix`` goes before each field's
+    name in the message (``config.`` for the config path).
+
+    Raises:
+      FitError: naming the first bad field and the fix.
+    """
+    def fail(message):
+        raise FitError(message)
+
+    for name in ("batch_size", "num_steps", "num_seeds", "log_every", "eval_every",
+                 "checkpoint_every", "keep_checkpoints", "num_final_samples",
+                 "num_eval_samples", "steps_per_dispatch"):
+        if not _positive_int(values[name]):
+            fail(f"{prefix}{name} must be a positive integer, got {values[name]!r}")
+    if not isinstance(values["seed"], int) or isinstance(values["seed"], bool):
+        fail(f"{prefix}seed must be an integer, got {values['seed']!r}")
+    choices = {"parallel": parallel.MODES, "seed_batching": SEED_BATCHING,
+               "data_placement": DATA_PLACEMENTS, "on_nan": ON_NAN}
+    for name, allowed in choices.items():
+        if values[name] not in allowed:
+            fail(f"{name} must be one of {', '.join(allowed)}, got {values[name]!r}")
+    steps = values["classifier_steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        fail(f"{prefix}classifier_steps must be an integer >= 0, got {steps!r}")
+    directory = values["classifier_dir"]
+    if directory is not None and not isinstance(directory, str):
+        fail(f"{prefix}classifier_dir must be a path or None, got {directory!r}")
+    mode = values["parallel"]
+    if mode == "none" and jax.process_count() > 1:
+        fail(f"this is one of {jax.process_count()} processes; a multi-process run needs "
+             "parallel='jit' or 'pmap'")
+    if mode != "none":
+        try:
+            parallel.check_batch_size(values["batch_size"], jax.device_count())
+        except ValueError as e:
+            fail(f"parallel={mode!r}: {e}")
+    k = values["steps_per_dispatch"]
+    for name in ("num_steps", "log_every", "eval_every", "checkpoint_every"):
+        if values[name] % k:
+            fail(f"{prefix}{name}={values[name]} is not a multiple of "
+                 f"{prefix}steps_per_dispatch={k}; make it one, or lower steps_per_dispatch")
+
+
+def describe_recipe(recipe: GANRecipe) -> dict[str, Any]:
+    """What a checkpoint records of a recipe, to refuse resuming another GAN:
+    the modules (their flax reprs), the latent size, classes, losses, penalty,
+    ``n_disc`` and moving average. (Optimizers have no readable identity: a
+    changed optimizer shows only where its state no longer fits.)"""
+
+    def name(fn) -> str | None:
+        if fn is None:
+            return None
+        inner = getattr(fn, "func", fn)  # functools.partial: the function and its arguments
+        keywords = getattr(fn, "keywords", None)
+        base = getattr(inner, "__qualname__", type(inner).__name__)
+        return f"{base}({keywords})" if keywords else base
+
+    return {"generator": repr(recipe.generator), "discriminator": repr(recipe.discriminator),
+            "latent_dim": recipe.latent_dim, "num_classes": recipe.num_classes,
+            "n_disc": recipe.n_disc, "d_loss": name(recipe.d_loss),
+            "g_loss": name(recipe.g_loss), "penalty": name(recipe.penalty),
+            "penalty_weight": recipe.penalty_weight, "ema_decay": recipe.ema_decay,
+            "ema_start": recipe.ema_start, "g_loss_uses_real": recipe.g_loss_uses_real}
+
+
+def check_same_run(saved: dict[str, Any], current: dict[str, Any], may_change,
+                   start_step: int, defaults: dict[str, Any] | None = None,
+                   subject: str = "this run", new_workdir: str = "a new workdir") -> None:
+    """Refuses to resume when a field that shapes training differs.
+
+    A field missing on one side takes its value from ``defaults`` (a config
+    that predates the field meant that value). ``subject`` and
+    ``new_workdir`` word the message for the caller (a config, a script).
+
+    Raises:
+      FitError: naming the first such field and both values.
+    """
+    defaults = defaults or {}
+    may_change = set(may_change) | {LR_SCALE_KEY, DEVICES_KEY}
+    for name in sorted(saved.keys() | current.keys()):
+        before, now = (c.get(name, defaults.get(name)) for c in (saved, current))
+        if name not in may_change and before != now:
+            raise FitError(
+                f"the checkpoint at step {start_step} was trained with {name}={before!r}, "
+                f"{subject} has {name}={now!r}; pass the same value to resume, or use "
+                f"{new_workdir}")
+
+
+def _all_finite(states: GANState) -> jax.Array:
+    leaves = [leaf for leaf in jax.tree.leaves(states) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+_all_finite_jit = jax.jit(_all_finite)
+
+
+def divergence(means: dict[str, float], states: GANState) -> str | None:
+    """What is non-finite in the interval's mean metrics or in the state
+    (parameters, BatchNorm statistics, optimizer moments), or ``None``."""
+    bad = [f"{name}={value}" for name, value in means.items() if not math.isfinite(value)]
+    if not bool(_all_finite_jit(states)):
+        bad.append("non-finite parameters or optimizer state")
+    return ", ".join(bad) if bad else None
+
+
+class _Run:
+    """What changes during a fit and what a rollback rebuilds in one call
+    (:meth:`_Fit.start`): the recipe at its learning-rate scale, the compiled
+    program, the states, the data stream, the logs and the interval's timing."""
+
+    def __init__(self, recipe, program, compile_seconds, states, step, stream, logs):
+        self.recipe, self.program, self.compile_seconds = recipe, program, compile_seconds
+        self.states, self.step, self.stream, self.logs = states, step, stream, logs
+        self.first_step = step
+        self.pending: list[dict[str, jax.Array]] = []  # device metrics since the last record
+        self.last_eval = None  # (per-seed metrics, samples) at self.step, if evaluated there
+        self.interval_start, self.interval_step = time.perf_counter(), step
+
+    def close(self) -> None:
+        self.logs.close()
+        if self.stream is not None:
+            self.stream.close()
+
+
+class _Fit:
+    """The parts of a fit fixed for its whole length: options, layout, seeds,
+    paths, the checkpointer and the evaluation."""
+
+    def __init__(self, recipe: GANRecipe, source, workdir: str, options: FitOptions,
+                 record: dict[str, Any], check_resume: Callable[[int, dict], None]):
+        self.base_recipe, self.source, self.workdir, self.options = recipe, source, workdir, options
+        self.record, self.check_resume = record, check_resume
+        self.seeds = np.arange(options.seed, options.seed + options.num_seeds)
+        self.primary = parallel.is_primary()  # only process 0 writes files
+        self.one_process = jax.process_count() == 1
+        how = options.seed_batching
+        if how == "auto":
+            how = "map" if uses_convolution(recipe, source.example_shape) else "vmap"
+        self.seed_batching = how
+        self.layout = Layout(options.parallel, recipe.n_disc, how)
+        self.streamed = (isinstance(source, HostArrays)
+                         and not place_on_device(options.data_placement, source.nbytes))
+        self.samples_dir = os.path.join(workdir, "samples")
+        self.checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                                        options.keep_checkpoints)
+        self.lr_scale = 1.0
+        self.evaluation: Evaluation | None = None
+        self.progress = None
+
+    def say(self, line: str) -> None:
+        """A console line, from the first process only."""
+        if self.primary:
+            (self.progress or tqdm).write(line, file=sys.stderr)
+
+    def fresh_states(self, recipe: GANRecipe) -> GANState:
+        return create_states(recipe, self.seeds, self.source.example_shape)
+
+    def restore(self, like: GANState) -> tuple[int, GANState, int]:
+        """The latest checkpoint's ``(step, states, devices)``, or step 0 and ``like``."""
+        try:
+            latest = self.checkpointer.restore_latest(like=like, check_config=self.check_resume)
+        except checkpoint_lib.CheckpointMismatchError as e:
+            raise FitError(f"the newest checkpoint in {self.checkpointer.directory} does not "
+                           f"fit this run ({e}); use a new workdir") from e
+        except checkpoint_lib.CheckpointUnreadableError as e:
+            raise FitError(str(e)) from e
+        if latest is None:
+            return 0, like, self.layout.num_devices
+        step, saved, states = latest
+        self.lr_scale = saved.get(LR_SCALE_KEY, 1.0)
+        return step, states, saved.get(DEVICES_KEY, 1)
+
+    def saved_record(self) -> dict[str, Any]:
+        saved = dict(self.record)
+        if self.lr_scale != 1.0:
+            saved[LR_SCALE_KEY] = self.lr_scale
+        if self.layout.num_devices != 1:
+            saved[DEVICES_KEY] = self.layout.num_devices
+        return saved
+
+    def start(self, step: int, states: GANState) -> _Run:
+        """Compiles the program at the current learning-rate scale and opens the
+        data stream and the logs at ``step``: a new run or a rolled-back one."""
+        options, source, layout = self.options, self.source, self.layout
+        recipe = self.base_recipe.with_learning_rate_scale(self.lr_scale)
+        k = options.steps_per_dispatch
+        examples = options.batch_size * recipe.n_disc
+        if self.streamed:  # each call takes its K steps' batches, gathered on the host
+            sampler = sample_streamed
+            shapes = {"images": ((k, examples, *source.example_shape), source.images.dtype)}
+            if recipe.conditional:
+                shapes["labels"] = ((k, examples), np.int32)
+            self.data = layout.stream_spec(shapes)
+        else:  # each call takes the source's device data (or None), already placed
+            sampler = source.sample_labelled if recipe.conditional else source.sample_real
+            self.data = layout.put_state(source.device_data())
+        states = layout.put_state(states)
+        # One program runs K steps of every seed, with the state donated so that
+        # XLA updates it in place. It is compiled ahead of time: the compile is
+        # timed on its own (not charged to steps_per_sec), and a run cannot
+        # compile twice (a rollback builds a new program, with lower rates).
+        began = time.perf_counter()
+        program = layout.program(recipe, sampler, options.batch_size, k, self.streamed,
+                                 make_step=make_train_step).lower(states, self.data).compile()
+        stream = (HostStream(source, step, k, examples, with_labels=recipe.conditional,
+                             put=layout.put_stream) if self.streamed else None)
+        logs = run_io.RunLogs(self.workdir, step, enabled=self.primary)
+        return _Run(recipe, program, time.perf_counter() - began, states, step, stream, logs)
+
+    def rollback(self, run: _Run, diverged: str, rollbacks: int) -> _Run:
+        """The run rebuilt from the last good checkpoint (or step 0) with both
+        learning rates lowered by ``ROLLBACK_LR_FACTOR``."""
+        self.lr_scale *= ROLLBACK_LR_FACTOR
+        good = self.checkpointer.latest_step()
+        lr_scale = self.lr_scale
+        if good is None:
+            step, states = 0, self.fresh_states(self.base_recipe)
+        else:
+            step, states, _ = self.restore(self.layout.one_copy(run.states))
+        self.lr_scale = lr_scale  # the checkpoint's own scale is the one before this rollback
+        run.close()
+        self.say(f"diverged at step {run.step}: {diverged}; rolled back to step {step} with "
+                 f"learning rates x{self.lr_scale:g} (rollback {rollbacks} of {MAX_ROLLBACKS})")
+        new = self.start(step, states)
+        self.progress.reset(total=self.options.num_steps)
+        self.progress.update(step)
+        return new
+
+    def log_record(self, run: _Run, means: dict[str, float], is_eval: bool) -> None:
+        """Writes the interval's record (evaluating first at evaluation steps)."""
+        elapsed = time.perf_counter() - run.interval_start
+        record = {"step": run.step, **means,
+                  "steps_per_sec": (run.step - run.interval_step) / elapsed}
+        if run.interval_step == run.first_step:
+            record["compile_seconds"] = run.compile_seconds
+        if is_eval:
+            began = time.perf_counter()
+            run.last_eval = per_seed, samples = self.evaluation(self.layout.one_copy(run.states))
+            record.update({name: float(np.mean(values)) for name, values in per_seed.items()})
+            record["eval_seconds"] = time.perf_counter() - began  # the first includes compiling
+            if self.primary:
+                run_io.plot_samples(os.path.join(self.samples_dir, f"step_{run.step:07d}.png"),
+                                    self.source, samples, per_seed, self.seeds, run.step,
+                                    run.recipe.num_classes)
+        run.logs.write(record)
+        self.progress.set_postfix(d_loss=f"{means['d_loss']:.3f}",
+                                  g_loss=f"{means['g_loss']:.3f}", refresh=False)
+        if not sys.stderr.isatty():
+            self.say(run_io.console_line(record))
+
+    def finish(self, run: _Run) -> dict[str, Any]:
+        """Writes ``eval.json``, the final picture, ``final.npz`` and the loss curves."""
+        states = self.layout.one_copy(run.states)
+        final_png = os.path.join(self.samples_dir, "final.png")
+        if run.last_eval is not None:  # the loop just evaluated this state
+            per_seed, samples = run.last_eval
+            if self.primary:
+                shutil.copyfile(os.path.join(self.samples_dir, f"step_{run.step:07d}.png"),
+                                final_png)
+        else:  # resumed a finished run: evaluate it again
+            per_seed, samples = self.evaluation(states)
+            if self.primary:
+                run_io.plot_samples(final_png, self.source, samples, per_seed, self.seeds,
+                                    run.step, run.recipe.num_classes)
+        final = self.evaluation.final(per_seed, run.step)
+        final["num_seeds"] = int(self.options.num_seeds)
+        if self.primary:
+            run_io.write_json(os.path.join(self.workdir, "eval.json"), final)
+            run_io.write_npz(os.path.join(self.samples_dir, "final.npz"),
+                             self.evaluation.final_samples(states,
+                                                           self.options.num_final_samples))
+            run_io.plot_losses(run.logs.metrics_path,
+                               os.path.join(self.samples_dir, "losses.png"))
+        return final
+
+
+def fit(recipe: GANRecipe, source, workdir: str, *, features: Features | None = None,
+        metric_fn: MetricFn | None = None, config: dict[str, Any] | None = None,
+        check_resume: Callable[[int, dict], None] | None = None, **options) -> dict[str, Any]:
+    """Trains ``recipe`` on ``source``, writing results under ``workdir``.
+
+    Args:
+      recipe: the GAN: a user's own modules, losses, penalty and optimizers.
+      source: any object keeping :class:`jaxgan.data.Source`.
+      workdir: where the run writes (and from where it resumes).
+      features: ``images [N, ...] -> [N, D]``, jittable: samples are compared
+        with real data on these features (Frechet distance, KID,
+        precision/recall). By default the scoring classifier's, where there
+        is one (``classifier_steps > 0`` and labelled images).
+      metric_fn: the user's own evaluation, ``samples -> {name: scalar}``
+        (``(samples, labels)`` for a conditional recipe), jittable; its
+        values join the evaluation's.
+      config: the JSON-able description written to ``config.json`` and saved
+        with each checkpoint; by default the options and :func:`describe_recipe`.
+      check_resume: ``(step, saved_config)`` raising for a checkpoint this run
+        must not continue; by default :func:`check_same_run` on ``config``,
+        allowing what ``FitOptions.RESUME_MAY_CHANGE`` names.
+      **options: the fields of :class:`FitOptions` (``num_steps`` and
+        ``batch_size`` are required).
+
+    Returns:
+      The final evaluation (also written to ``eval.json``).
+
+    Raises:
+      FitError: bad options, data or workdir (one line); nothing in the
+        workdir has changed.
+      DivergenceError: non-finite values and no rollback left.
+      Interrupted: Ctrl-C, after saving a checkpoint.
+    """
+    try:
+        check_source(source)
+    except TypeError as e:
+        raise FitError(str(e)) from e
+    options = FitOptions(**options)
+    try:
+        check_modules(recipe, source.example_shape)
+    except ModuleContractError as e:
+        raise FitError(str(e)) from e
+    _check_sizes(recipe, source, options, features is not None)
+    if config is None:
+        config = {**options.as_dict(), "dataset": source.name, **describe_recipe(recipe)}
+    if check_resume is None:
+        def check_resume(step, saved):
+            check_same_run(saved, config, FitOptions.RESUME_MAY_CHANGE, step)
+    check = check_resume
+
+    def check_resume_and_length(step: int, saved: dict) -> None:
+        check(step, saved)
+        if step > options.num_steps:
+            raise FitError(f"the checkpoint is at step {step}, past num_steps="
+                           f"{options.num_steps}; raise num_steps or use a new workdir")
+        if step % options.steps_per_dispatch:
+            raise FitError(f"resuming at step {step} needs a steps_per_dispatch that "
+                           f"divides it, not {options.steps_per_dispatch}")
+
+    context = _Fit(recipe, source, workdir, options, config, check_resume_and_length)
+    try:
+        start_step, states, saved_devices = context.restore(context.fresh_states(recipe))
+    except BaseException:
+        context.checkpointer.close()
+        raise
+    if context.primary:
+        os.makedirs(context.samples_dir, exist_ok=True)
+        run_io.write_json(os.path.join(workdir, "config.json"), config)
+    try:
+        return _train(context, start_step, states, saved_devices, features, metric_fn)
+    finally:
+        context.checkpointer.close()
+
+
+def _check_sizes(recipe: GANRecipe, source, options: FitOptions, user_features: bool) -> None:
+    """Refuses, before anything is built, data and sample sizes that cannot work."""
+    examples_per_step = options.batch_size * recipe.n_disc
+    if isinstance(source, HostArrays) and source.num_examples < examples_per_step:
+        raise FitError(f"{source.name} has {source.num_examples} examples but a step reads "
+                       f"batch_size * n_disc = {examples_per_step}; lower batch_size")
+    if recipe.conditional and not source.num_classes:
+        raise FitError(f"the recipe is conditional ({recipe.num_classes} classes) and "
+                       f"{source.name} has no labels; use num_classes=0 or labelled data")
+    if recipe.conditional and options.num_eval_samples < recipe.num_classes:
+        raise FitError(f"num_eval_samples={options.num_eval_samples} cannot ask for each of "
+                       f"the {recipe.num_classes} classes; raise it to at least "
+                       f"{recipe.num_classes}")
+    if user_features or wants_classifier(source, options.classifier_steps):
+        try:
+            check_sample_sizes(source, options.num_eval_samples,
+                               "" if user_features else ", or set classifier_steps=0")
+        except ValueError as e:
+            raise FitError(str(e)) from e
+
+
+def _train(context: _Fit, start_step: int, states: GANState, saved_devices: int,
+           features: Features | None, metric_fn: MetricFn | None) -> dict[str, Any]:
+    options, layout = context.options, context.layout
+    run = context.start(start_step, states)
+    classifier = None
+    if wants_classifier(context.source, options.classifier_steps):
+        classifier = fit_scoring_classifier(
+            context.source, options.classifier_steps,
+            options.classifier_dir or os.path.join(context.workdir, "classifier"))
+    context.evaluation = Evaluation(
+        run.recipe, context.source, options.num_eval_samples, classifier=classifier,
+        features=features, metric_fn=metric_fn, seeds=context.seed_batching,
+        log=context.say)
+    k = options.steps_per_dispatch
+    context.progress = progress = tqdm(
+        total=options.num_steps, initial=start_step, unit="step",
+        desc=f"{context.source.name} x{options.num_seeds} seed(s)",
+        mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr,
+        disable=not context.primary)
+    spread = ("" if options.parallel == "none"
+              else f", {options.parallel} over {layout.num_devices} devices")
+    context.say(f"compiled {k} steps x {options.num_seeds} seed(s) per call in "
+                f"{run.compile_seconds:.1f} s{spread}")
+    if saved_devices != layout.num_devices:
+        context.say(f"resuming a run saved on {saved_devices} device(s) on "
+                    f"{layout.num_devices}: the global batch and its random draws are the "
+                    "same, so it trains on as it would have (to float rounding)")
+    rollbacks = 0
+    interrupt = run_io.InterruptFlag()
+    try:
+        while run.step < options.num_steps:
+            run.states, metrics = run.program(
+                run.states, context.data if run.stream is None else next(run.stream))
+            run.step += k
+            run.pending.append(metrics)  # one copy is taken at the log step that reads them
+            progress.update(k)
+            is_eval = run.step % options.eval_every == 0 or run.step == options.num_steps
+            is_log = run.step % options.log_every == 0 or is_eval
+            is_save = run.step % options.checkpoint_every == 0 or run.step == options.num_steps
+            diverged = means = None
+            if is_log:
+                # Fetching the metrics is the one host sync of the interval.
+                copies = [layout.one_copy(m) for m in run.pending]
+                means = {name: float(np.mean([np.asarray(m[name]) for m in copies]))
+                         for name in copies[0]}
+                diverged = divergence(means, layout.one_copy(run.states))
+            elif is_save or (context.one_process and interrupt.raised):
+                diverged = divergence({}, layout.one_copy(run.states))
+            if diverged is not None:  # never log, evaluate or save a diverged state
+                context.checkpointer.wait()
+                if options.on_nan != "rollback" or rollbacks >= MAX_ROLLBACKS:
+                    raise DivergenceError(_divergence_message(
+                        run.step, diverged, rollbacks, context.checkpointer.latest_step()))
+                rollbacks += 1
+                run = context.rollback(run, diverged, rollbacks)
+                continue
+            if is_log:
+                context.log_record(run, means, is_eval)
+                run.pending = []
+            if context.one_process:
+                stopping = interrupt.raised
+            else:  # all processes must save together: they agree where all of them pass
+                stopping = (is_log or is_save) and parallel.any_process(interrupt.raised)
+            stopping = stopping and run.step < options.num_steps
+            if is_save or stopping:  # the state passed the divergence check above
+                context.checkpointer.save(run.step, layout.one_copy(run.states),
+                                          context.saved_record())
+            if stopping:
+                raise Interrupted(f"interrupted at step {run.step}; saved a checkpoint there; "
+                                  "run the same command to resume")
+            if not run.pending:
+                # steps_per_sec counts train steps only: logging, evaluation and
+                # checkpointing happen between intervals.
+                run.interval_start, run.interval_step = time.perf_counter(), run.step
+    finally:
+        interrupt.restore()
+        progress.close()
+        run.close()
+        context.checkpointer.wait()
+    return context.finish(run)
+
+
+def _divergence_message(step: int, diverged: str, rollbacks: int, good: int | None) -> str:
+    tried = f" after {rollbacks} rollback(s)" if rollbacks else ""
+    return (f"training diverged at step {step}{tried}: {diverged}; the last good checkpoint "
+            "is " + (f"step {good}" if good else "none (step 0)") + "; lower the learning rates"
+            + ("" if rollbacks else ", or set on_nan='rollback'"))
+
+
+__all__ = ["DEVICES_KEY", "LR_SCALE_KEY", "MAX_ROLLBACKS", "ON_NAN", "ROLLBACK_LR_FACTOR",
+           "DivergenceError", "FitError", "FitOptions", "Interrupted", "check_options",
+           "check_same_run", "describe_recipe", "divergence", "fit"]
