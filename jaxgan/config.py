@@ -22,7 +22,7 @@ import optax
 from jaxgan import losses, penalties
 from jaxgan.data import registry
 from jaxgan.data.images import DataError
-from jaxgan.loop import FitError, FitOptions, check_options, check_same_run
+from jaxgan.loop import FitError, FitOptions, check_options, check_resume_step, check_same_run
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.models.conditioning import CONDITIONINGS
 from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
@@ -64,14 +64,10 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
     try:
         check_same_run(saved, current, may_change, start_step, OPTIONAL_FIELDS,
                        subject="this config", new_workdir="a new --workdir")
+        check_resume_step(start_step, config.num_steps, config.steps_per_dispatch,
+                          new_workdir="a new --workdir")
     except FitError as e:
         raise ConfigError(str(e)) from e
-    if start_step > config.num_steps:
-        raise ConfigError(f"the checkpoint is at step {start_step}, past num_steps="
-                          f"{config.num_steps}; raise num_steps or use a new --workdir")
-    if start_step % config.steps_per_dispatch:
-        raise ConfigError(f"resuming at step {start_step} needs a steps_per_dispatch that "
-                          f"divides it, not {config.steps_per_dispatch}")
 
 
 def _positive_int(value) -> bool:

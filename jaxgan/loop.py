@@ -17,6 +17,7 @@ program), :mod:`jaxgan.evaluation` (the evaluation protocol),
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -33,7 +34,7 @@ from tqdm.auto import tqdm
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import parallel, run_io
 from jaxgan.data.arrays import HostStream, sample_streamed
-from jaxgan.data.source import HostArrays, check_source
+from jaxgan.data.source import HostArrays, ModeMixture, check_source
 from jaxgan.evaluation import (
     Evaluation,
     Features,
@@ -42,7 +43,13 @@ from jaxgan.evaluation import (
     fit_scoring_classifier,
     wants_classifier,
 )
-from jaxgan.programs import DATA_PLACEMENTS, SEED_BATCHING, Layout, place_on_device
+from jaxgan.programs import (
+    DATA_PLACEMENTS,
+    SEED_BATCHING,
+    Layout,
+    place_on_device,
+    resolve_seed_batching,
+)
 from jaxgan.state import (
     GANRecipe,
     GANState,
@@ -205,7 +212,7 @@ def describe_recipe(recipe: GANRecipe) -> dict[str, Any]:
             "n_disc": recipe.n_disc, "d_loss": name(recipe.d_loss),
             "g_loss": name(recipe.g_loss), "penalty": name(recipe.penalty),
             "penalty_weight": recipe.penalty_weight, "ema_decay": recipe.ema_decay,
-            "ema_start": recipe.ema_start, "g_loss_uses_real": recipe.g_loss_uses_real}
+            "ema_start": recipe.ema_start, "g_loss_uses_real": recipe.generator_loss_uses_real}
 
 
 def check_same_run(saved: dict[str, Any], current: dict[str, Any], may_change,
@@ -229,6 +236,22 @@ def check_same_run(saved: dict[str, Any], current: dict[str, Any], may_change,
                 f"the checkpoint at step {start_step} was trained with {name}={before!r}, "
                 f"{subject} has {name}={now!r}; pass the same value to resume, or use "
                 f"{new_workdir}")
+
+
+def check_resume_step(start_step: int, num_steps: int, steps_per_dispatch: int,
+                      new_workdir: str = "a new workdir") -> None:
+    """Refuses a checkpoint past ``num_steps``, or at a step that calls of
+    ``steps_per_dispatch`` steps cannot reach.
+
+    Raises:
+      FitError: naming the step and the fix.
+    """
+    if start_step > num_steps:
+        raise FitError(f"the checkpoint is at step {start_step}, past num_steps={num_steps}; "
+                       f"raise num_steps or use {new_workdir}")
+    if start_step % steps_per_dispatch:
+        raise FitError(f"resuming at step {start_step} needs a steps_per_dispatch that "
+                       f"divides it, not {steps_per_dispatch}")
 
 
 def _all_finite(states: GANState) -> jax.Array:
@@ -280,7 +303,7 @@ class _Fit:
         self.one_process = jax.process_count() == 1
         how = options.seed_batching
         if how == "auto":
-            how = "map" if uses_convolution(recipe, source.example_shape) else "vmap"
+            how = resolve_seed_batching(how, uses_convolution(recipe, source.example_shape))
         self.seed_batching = how
         self.layout = Layout(options.parallel, recipe.n_disc, how)
         self.streamed = (isinstance(source, HostArrays)
@@ -291,11 +314,12 @@ class _Fit:
         self.lr_scale = 1.0
         self.evaluation: Evaluation | None = None
         self.progress = None
+        self.data = None  # what each call takes besides the state: placed once
 
-    def say(self, line: str) -> None:
-        """A console line, from the first process only."""
+    def say(self, line: str, stderr: bool = False) -> None:
+        """A console line (stdout, or stderr), from the first process only."""
         if self.primary:
-            (self.progress or tqdm).write(line, file=sys.stderr)
+            (self.progress or tqdm).write(line, file=sys.stderr if stderr else None)
 
     def fresh_states(self, recipe: GANRecipe) -> GANState:
         return create_states(recipe, self.seeds, self.source.example_shape)
@@ -336,9 +360,10 @@ class _Fit:
             if recipe.conditional:
                 shapes["labels"] = ((k, examples), np.int32)
             self.data = layout.stream_spec(shapes)
-        else:  # each call takes the source's device data (or None), already placed
+        else:  # each call takes the source's device data (or None), placed once
             sampler = source.sample_labelled if recipe.conditional else source.sample_real
-            self.data = layout.put_state(source.device_data())
+            if self.data is None:
+                self.data = layout.put_state(source.device_data())
         states = layout.put_state(states)
         # One program runs K steps of every seed, with the state donated so that
         # XLA updates it in place. It is compiled ahead of time: the compile is
@@ -347,10 +372,11 @@ class _Fit:
         began = time.perf_counter()
         program = layout.program(recipe, sampler, options.batch_size, k, self.streamed,
                                  make_step=make_train_step).lower(states, self.data).compile()
+        compile_seconds = time.perf_counter() - began
         stream = (HostStream(source, step, k, examples, with_labels=recipe.conditional,
                              put=layout.put_stream) if self.streamed else None)
         logs = run_io.RunLogs(self.workdir, step, enabled=self.primary)
-        return _Run(recipe, program, time.perf_counter() - began, states, step, stream, logs)
+        return _Run(recipe, program, compile_seconds, states, step, stream, logs)
 
     def rollback(self, run: _Run, diverged: str, rollbacks: int) -> _Run:
         """The run rebuilt from the last good checkpoint (or step 0) with both
@@ -397,11 +423,11 @@ class _Fit:
         """Writes ``eval.json``, the final picture, ``final.npz`` and the loss curves."""
         states = self.layout.one_copy(run.states)
         final_png = os.path.join(self.samples_dir, "final.png")
+        last_png = os.path.join(self.samples_dir, f"step_{run.step:07d}.png")
         if run.last_eval is not None:  # the loop just evaluated this state
             per_seed, samples = run.last_eval
-            if self.primary:
-                shutil.copyfile(os.path.join(self.samples_dir, f"step_{run.step:07d}.png"),
-                                final_png)
+            if self.primary and os.path.exists(last_png):  # some shapes are not drawn
+                shutil.copyfile(last_png, final_png)
         else:  # resumed a finished run: evaluate it again
             per_seed, samples = self.evaluation(states)
             if self.primary:
@@ -456,7 +482,10 @@ def fit(recipe: GANRecipe, source, workdir: str, *, features: Features | None = 
         check_source(source)
     except TypeError as e:
         raise FitError(str(e)) from e
-    options = FitOptions(**options)
+    try:
+        options = FitOptions(**options)
+    except TypeError as e:  # an unknown or missing option
+        raise FitError(f"fit: {e}; the options are FitOptions' fields") from e
     try:
         check_modules(recipe, source.example_shape)
     except ModuleContractError as e:
@@ -464,6 +493,10 @@ def fit(recipe: GANRecipe, source, workdir: str, *, features: Features | None = 
     _check_sizes(recipe, source, options, features is not None)
     if config is None:
         config = {**options.as_dict(), "dataset": source.name, **describe_recipe(recipe)}
+    try:  # as a checkpoint will read it back (tuples become lists)
+        config = json.loads(json.dumps(config))
+    except (TypeError, ValueError) as e:
+        raise FitError(f"the run's config must be JSON: {e}") from e
     if check_resume is None:
         def check_resume(step, saved):
             check_same_run(saved, config, FitOptions.RESUME_MAY_CHANGE, step)
@@ -471,23 +504,14 @@ def fit(recipe: GANRecipe, source, workdir: str, *, features: Features | None = 
 
     def check_resume_and_length(step: int, saved: dict) -> None:
         check(step, saved)
-        if step > options.num_steps:
-            raise FitError(f"the checkpoint is at step {step}, past num_steps="
-                           f"{options.num_steps}; raise num_steps or use a new workdir")
-        if step % options.steps_per_dispatch:
-            raise FitError(f"resuming at step {step} needs a steps_per_dispatch that "
-                           f"divides it, not {options.steps_per_dispatch}")
+        check_resume_step(step, options.num_steps, options.steps_per_dispatch)
 
     context = _Fit(recipe, source, workdir, options, config, check_resume_and_length)
     try:
         start_step, states, saved_devices = context.restore(context.fresh_states(recipe))
-    except BaseException:
-        context.checkpointer.close()
-        raise
-    if context.primary:
-        os.makedirs(context.samples_dir, exist_ok=True)
-        run_io.write_json(os.path.join(workdir, "config.json"), config)
-    try:
+        if context.primary:
+            os.makedirs(context.samples_dir, exist_ok=True)
+            run_io.write_json(os.path.join(workdir, "config.json"), config)
         return _train(context, start_step, states, saved_devices, features, metric_fn)
     finally:
         context.checkpointer.close()
@@ -506,6 +530,11 @@ def _check_sizes(recipe: GANRecipe, source, options: FitOptions, user_features: 
         raise FitError(f"num_eval_samples={options.num_eval_samples} cannot ask for each of "
                        f"the {recipe.num_classes} classes; raise it to at least "
                        f"{recipe.num_classes}")
+    if user_features and not (isinstance(source, HostArrays | ModeMixture)
+                              or hasattr(source, "real_examples")):
+        raise FitError(f"features compare samples with real data, and {source.name} offers "
+                       "none; give the source real_examples(num, seed) -> (reference, "
+                       "held_out), or pass metric_fn instead")
     if user_features or wants_classifier(source, options.classifier_steps):
         try:
             check_sample_sizes(source, options.num_eval_samples,
@@ -518,32 +547,35 @@ def _train(context: _Fit, start_step: int, states: GANState, saved_devices: int,
            features: Features | None, metric_fn: MetricFn | None) -> dict[str, Any]:
     options, layout = context.options, context.layout
     run = context.start(start_step, states)
-    classifier = None
-    if wants_classifier(context.source, options.classifier_steps):
-        classifier = fit_scoring_classifier(
-            context.source, options.classifier_steps,
-            options.classifier_dir or os.path.join(context.workdir, "classifier"))
-    context.evaluation = Evaluation(
-        run.recipe, context.source, options.num_eval_samples, classifier=classifier,
-        features=features, metric_fn=metric_fn, seeds=context.seed_batching,
-        log=context.say)
-    k = options.steps_per_dispatch
-    context.progress = progress = tqdm(
-        total=options.num_steps, initial=start_step, unit="step",
-        desc=f"{context.source.name} x{options.num_seeds} seed(s)",
-        mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr,
-        disable=not context.primary)
-    spread = ("" if options.parallel == "none"
-              else f", {options.parallel} over {layout.num_devices} devices")
-    context.say(f"compiled {k} steps x {options.num_seeds} seed(s) per call in "
-                f"{run.compile_seconds:.1f} s{spread}")
-    if saved_devices != layout.num_devices:
-        context.say(f"resuming a run saved on {saved_devices} device(s) on "
-                    f"{layout.num_devices}: the global batch and its random draws are the "
-                    "same, so it trains on as it would have (to float rounding)")
-    rollbacks = 0
-    interrupt = run_io.InterruptFlag()
+    interrupt = progress = None
     try:
+        classifier = None
+        if wants_classifier(context.source, options.classifier_steps):
+            classifier = fit_scoring_classifier(
+                context.source, options.classifier_steps,
+                options.classifier_dir or os.path.join(context.workdir, "classifier"))
+        context.evaluation = Evaluation(
+            run.recipe, context.source, options.num_eval_samples, classifier=classifier,
+            features=features, metric_fn=metric_fn, seeds=context.seed_batching,
+            log=lambda line: context.say(line, stderr=True))
+        k = options.steps_per_dispatch
+        context.progress = progress = tqdm(
+            total=options.num_steps, initial=start_step, unit="step",
+            desc=f"{context.source.name} x{options.num_seeds} seed(s)",
+            mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr,
+            disable=not context.primary)
+        spread = ("" if options.parallel == "none"
+                  else f", {options.parallel} over {layout.num_devices} devices")
+        context.say(f"compiled {k} steps x {options.num_seeds} seed(s) per call in "
+                    f"{run.compile_seconds:.1f} s{spread}")
+        if saved_devices != layout.num_devices:
+            context.say(f"resuming a run saved on {saved_devices} device(s) on "
+                        f"{layout.num_devices}: the global batch and its random draws are the "
+                        "same, so it trains on as it would have (to float rounding; modules' "
+                        "own random streams are drawn per device, so those differ)")
+        rollbacks = 0
+        interrupt = run_io.InterruptFlag()
+        run.interval_start = time.perf_counter()  # the set-up above is not training
         while run.step < options.num_steps:
             run.states, metrics = run.program(
                 run.states, context.data if run.stream is None else next(run.stream))
@@ -589,8 +621,10 @@ def _train(context: _Fit, start_step: int, states: GANState, saved_devices: int,
                 # checkpointing happen between intervals.
                 run.interval_start, run.interval_step = time.perf_counter(), run.step
     finally:
-        interrupt.restore()
-        progress.close()
+        if interrupt is not None:
+            interrupt.restore()
+        if progress is not None:
+            progress.close()
         run.close()
         context.checkpointer.wait()
     return context.finish(run)
@@ -605,4 +639,4 @@ def _divergence_message(step: int, diverged: str, rollbacks: int, good: int | No
 
 __all__ = ["DEVICES_KEY", "LR_SCALE_KEY", "MAX_ROLLBACKS", "ON_NAN", "ROLLBACK_LR_FACTOR",
            "DivergenceError", "FitError", "FitOptions", "Interrupted", "check_options",
-           "check_same_run", "describe_recipe", "divergence", "fit"]
+           "check_resume_step", "check_same_run", "describe_recipe", "divergence", "fit"]

@@ -14,6 +14,7 @@ seeds, with no template of functions needed to restore it.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -113,9 +114,6 @@ class GANRecipe:
     step_metrics: Callable[..., dict[str, jax.Array]] | None = None
 
     def __post_init__(self):
-        if self.g_loss_uses_real is None:  # frozen: set the resolved value once, here
-            object.__setattr__(self, "g_loss_uses_real",
-                               bool(getattr(self.g_loss, "uses_real_logits", False)))
         if self.n_disc < 1:
             raise ValueError(f"n_disc must be at least 1, got {self.n_disc}")
         if self.latent_dim < 1:
@@ -128,6 +126,14 @@ class GANRecipe:
             raise ValueError(f"ema_decay must be in [0, 1) (0: no average), got {self.ema_decay}")
         if self.ema_start < 0:
             raise ValueError(f"ema_start must be >= 0, got {self.ema_start}")
+
+    @property
+    def generator_loss_uses_real(self) -> bool:
+        """Whether ``g_loss`` is called as ``g_loss(fake_logits, real_logits)``:
+        ``g_loss_uses_real`` where set, else the loss's ``uses_real_logits``."""
+        if self.g_loss_uses_real is not None:
+            return self.g_loss_uses_real
+        return bool(getattr(self.g_loss, "uses_real_logits", False))
 
     @property
     def conditional(self) -> bool:
@@ -208,10 +214,16 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+# The batch that check_modules traces (abstractly: nothing is computed). Not 2:
+# layers such as a minibatch standard deviation over groups of 4 need more.
+CHECK_BATCH = 8
+
+
 def _trace_module(role: str, module: nn.Module, recipe: GANRecipe,
                   x: jax.ShapeDtypeStruct) -> tuple[Any, set[type]]:
-    """Runs ``module.init`` in train mode abstractly (nothing is computed) on a
-    batch of 2; returns the output's shape and the classes of every module
+    """Runs ``module.init`` and a train-mode ``apply`` abstractly on a batch
+    of :data:`CHECK_BATCH` (and, for the generator, an inference-mode apply);
+    returns the train-mode output's shape and the classes of every module
     that ran, or raises :class:`ModuleContractError` naming the fix."""
     seen: set[type] = set()
 
@@ -219,34 +231,47 @@ def _trace_module(role: str, module: nn.Module, recipe: GANRecipe,
         seen.add(type(context.module))
         return next_fun(*args, **kwargs)
 
-    labels = recipe.label_args(jnp.zeros((2,), jnp.int32))
+    labels = recipe.label_args(jnp.zeros((x.shape[0],), jnp.int32))
     streams = module_rngs(jax.random.PRNGKey(1))
+    call = "(z, labels, *, train)" if recipe.conditional else "(z, *, train)"
+    if role == "discriminator":
+        call = call.replace("z", "x")
+    try:
+        inspect.signature(type(module).__call__).bind(module, x, *labels, train=True)
+    except TypeError as e:
+        raise ModuleContractError(
+            f"the {role} cannot be called as {role}{call} ({_first_line(e)}); "
+            + ("recipe.num_classes > 0 makes both modules class-conditional" if
+               recipe.conditional else "take train as a keyword argument")) from e
 
     def init_and_apply(x):
         # Flax lets init fall back to the "params" stream for any name, so a
         # train-mode apply with the step's streams alone is what tells.
         variables = module.init({"params": jax.random.PRNGKey(0), **streams}, x, *labels,
                                 train=True)
-        return module.apply(variables, x, *labels, train=True, rngs=streams,
-                            mutable=["batch_stats"])[0]
+        out = module.apply(variables, x, *labels, train=True, rngs=streams,
+                           mutable=["batch_stats"])[0]
+        return variables, out
 
-    inputs = "(z, labels, *, train)" if recipe.conditional else "(z, *, train)"
-    if role == "discriminator":
-        inputs = inputs.replace("z", "x")
     try:
         with nn.intercept_methods(record):
-            out = jax.eval_shape(init_and_apply, x)
+            variables, out = jax.eval_shape(init_and_apply, x)
     except flax.errors.InvalidRngError as e:
         raise ModuleContractError(
             f"the {role} draws from a random stream the train step does not provide "
             f"({_first_line(e)}); name its stream one of {', '.join(RNG_STREAMS)}") from e
-    except TypeError as e:
-        if "train" in str(e) or "argument" in str(e):
+    except (TypeError, flax.errors.FlaxError) as e:
+        raise ModuleContractError(f"the {role} fails on a batch of {x.shape[0]} inputs of "
+                                  f"shape {x.shape[1:]}: {_first_line(e)}") from e
+    if role == "generator":  # samples are drawn in inference mode, with no streams
+        try:
+            jax.eval_shape(lambda v, x: module.apply(v, x, *labels, train=False),
+                           variables, x)
+        except flax.errors.InvalidRngError as e:
             raise ModuleContractError(
-                f"the {role} cannot be called as {role}{inputs} ({_first_line(e)}); "
-                + ("recipe.num_classes > 0 makes both modules class-conditional" if
-                   recipe.conditional else "take train as a keyword-only argument")) from e
-        raise
+                "the generator draws random numbers in inference mode (train=False), where "
+                f"it gets no streams ({_first_line(e)}); draw them only when train is "
+                "true") from e
     return out, seen
 
 
@@ -282,20 +307,21 @@ def check_modules(recipe: GANRecipe, example_shape: Sequence[int]) -> tuple[set[
             raise ModuleContractError(
                 f"the {role} has num_classes={classes} but the recipe has num_classes="
                 f"{recipe.num_classes}; give both the same number of classes")
+    batch = CHECK_BATCH
     fake, g_types = _trace_module("generator", recipe.generator, recipe,
-                                  jax.ShapeDtypeStruct((2, recipe.latent_dim), jnp.float32))
-    if not hasattr(fake, "shape") or tuple(fake.shape) != (2, *example_shape):
+                                  jax.ShapeDtypeStruct((batch, recipe.latent_dim), jnp.float32))
+    if not hasattr(fake, "shape") or tuple(fake.shape) != (batch, *example_shape):
         raise ModuleContractError(
             f"the generator makes examples of shape {tuple(getattr(fake, 'shape', ()))[1:]} "
             f"but the data's are {example_shape}; make its output [batch, "
             f"{', '.join(map(str, example_shape))}]")
     logits, d_types = _trace_module("discriminator", recipe.discriminator, recipe,
-                                    jax.ShapeDtypeStruct((2, *example_shape), jnp.float32))
-    if not hasattr(logits, "shape") or tuple(logits.shape) != (2,):
+                                    jax.ShapeDtypeStruct((batch, *example_shape), jnp.float32))
+    if not hasattr(logits, "shape") or tuple(logits.shape) != (batch,):
         raise ModuleContractError(
             f"the discriminator returns logits of shape {getattr(logits, 'shape', None)} for a "
-            "batch of 2; it must return one logit per example, shape [batch] (end it with "
-            "x.reshape(-1) or x[:, 0])")
+            f"batch of {batch}; it must return one logit per example, shape [batch] (end it "
+            "with x.reshape(-1) or x[:, 0])")
     if recipe.penalty is not None and any(issubclass(t, nn.BatchNorm) for t in d_types):
         raise ModuleContractError(
             "the discriminator has BatchNorm, which mixes the examples of a batch, and the "

@@ -23,7 +23,9 @@ interpolation weights) from one key per example, split from
 ``fold_in(fold_in(k, 2), i)``, and the modules' own random streams (see
 :data:`jaxgan.state.RNG_STREAMS`) of call ``c`` in update ``i`` from
 ``fold_in(fold_in(k, 3), 4 * i + c)`` (calls: generator, discriminator on real,
-on fake, in the penalty; the generator update is ``i = n_disc``). Re-running a
+on fake, in the penalty; in the generator update, ``i = n_disc`` and the
+calls are the generator, the discriminator on fake, and on real where the
+generator's loss reads real logits). Re-running a
 step therefore reproduces it exactly, and a resumed run continues the same
 random stream.
 
@@ -342,12 +344,12 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             fake, new_g_stats = _apply(generator, g_params, g_stats, rngs(recipe.n_disc, 0), z,
                                        *g_cond)
             stats = d_stats
-            if recipe.g_loss_uses_real:  # a relativistic objective pairs real and fake
+            if recipe.generator_loss_uses_real:  # a relativistic objective pairs real and fake
                 real_logits, stats = _apply(discriminator, d_params, stats,
                                             rngs(recipe.n_disc, 2), last_real, *g_cond)
             fake_logits, stats = _apply(discriminator, d_params, stats,
                                         rngs(recipe.n_disc, 1), fake, *g_cond)
-            loss = (recipe.g_loss(fake_logits, real_logits) if recipe.g_loss_uses_real
+            loss = (recipe.g_loss(fake_logits, real_logits) if recipe.generator_loss_uses_real
                     else recipe.g_loss(fake_logits)).mean()
             return loss, (new_g_stats, stats)
 

@@ -20,9 +20,30 @@ from tqdm.auto import tqdm
 
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config as config_lib
-from jaxgan.config import ConfigError
-from jaxgan.evaluation import Features
+
+# ConfigError and the first wave's other names re-exported here live in
+# config, evaluation and programs now; they stay importable from jaxgan.train
+# for code written against it (new code imports them from their modules).
+from jaxgan.config import (
+    ConfigError,
+    build_recipe,
+    build_source,
+    check_resumable,
+    num_classes,
+    seed_batching,
+    validate_config,
+)
+from jaxgan.evaluation import (
+    Features,
+    eval_labels,
+    evaluation_key,
+    make_evaluate,
+    real_examples,
+    real_floor,
+    summarize_seeds,
+)
 from jaxgan.loop import DivergenceError, FitError, Interrupted, fit
+from jaxgan.programs import over_seeds
 from jaxgan.state import GANRecipe, GANState, create_states
 
 
@@ -125,5 +146,8 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
     return os.path.join("runs", name)
 
 
-__all__ = ["ConfigError", "DivergenceError", "Interrupted", "TrainedRun", "classifier_dir",
-           "default_workdir", "headline_metrics", "restore_run", "train_and_evaluate"]
+__all__ = ["ConfigError", "DivergenceError", "Interrupted", "TrainedRun", "build_recipe",
+           "build_source", "check_resumable", "classifier_dir", "default_workdir",
+           "eval_labels", "evaluation_key", "headline_metrics", "make_evaluate", "num_classes",
+           "over_seeds", "real_examples", "real_floor", "restore_run", "seed_batching",
+           "summarize_seeds", "train_and_evaluate", "validate_config"]

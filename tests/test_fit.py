@@ -169,6 +169,14 @@ class OwnStream(nn.Module):
         return nn.Dense(1)(x + jax.random.normal(self.make_rng("jitter"), x.shape))[:, 0]
 
 
+class NoisyGenerator(nn.Module):
+    """Draws noise even in inference mode, where it gets no stream."""
+
+    @nn.compact
+    def __call__(self, z, *, train):
+        return nn.Dense(2)(z + jax.random.normal(self.make_rng("noise"), z.shape))
+
+
 def small_recipe(discriminator, **kwargs):
     return jaxgan.GANRecipe(generator=jaxgan.MLPGenerator(output_shape=(2,), features=(8,)),
                             discriminator=discriminator, latent_dim=4, **kwargs)
@@ -176,7 +184,7 @@ def small_recipe(discriminator, **kwargs):
 
 @pytest.mark.parametrize("discriminator, kwargs, expected", [
     (NoTrain(), {}, "cannot be called as discriminator(x, *, train)"),
-    (ColumnLogits(), {}, "returns logits of shape (2, 1) for a batch of 2"),
+    (ColumnLogits(), {}, "returns logits of shape (8, 1) for a batch of 8"),
     (BatchNormCritic(), {"penalty": jaxgan.penalties.r1_penalty},
      "the discriminator has BatchNorm"),
     (jaxgan.MLPDiscriminator(features=(8,), num_classes=3), {},
@@ -201,6 +209,10 @@ def test_the_contract_accepts_what_it_should():
         jaxgan.create_state(small_recipe(discriminator, **kwargs), jax.random.PRNGKey(0), (2,))
     with pytest.raises(jaxgan.ModuleContractError, match="the generator makes examples of shape"):
         jaxgan.create_state(small_recipe(SpectralCritic()), jax.random.PRNGKey(0), (3,))
+    noisy = jaxgan.GANRecipe(generator=NoisyGenerator(), discriminator=SpectralCritic(),
+                             latent_dim=4)
+    with pytest.raises(jaxgan.ModuleContractError, match="random numbers in inference mode"):
+        jaxgan.create_state(noisy, jax.random.PRNGKey(0), (2,))
     with pytest.raises(jaxgan.ModuleContractError, match="example_shape must be the shape"):
         jaxgan.create_state(small_recipe(SpectralCritic()), jax.random.PRNGKey(0), 2)
 
@@ -263,8 +275,8 @@ def test_relativistic_pairing_losses_by_hand():
                                [softplus(1.0), softplus(-2.0)], rtol=1e-6)
     pair = jaxgan.losses.get_loss_pair("relativistic")
     recipe = small_recipe(SpectralCritic(), d_loss=pair.discriminator, g_loss=pair.generator)
-    assert recipe.g_loss_uses_real  # read from the loss; False for the others
-    assert not small_recipe(SpectralCritic()).g_loss_uses_real
+    assert recipe.generator_loss_uses_real  # read from the loss; False for the others
+    assert not small_recipe(SpectralCritic()).generator_loss_uses_real
 
 
 def test_a_generator_loss_that_uses_real_logits_sees_the_last_real_batch():
