@@ -22,7 +22,14 @@ import optax
 from jaxgan import losses, penalties
 from jaxgan.data import registry
 from jaxgan.data.images import DataError
-from jaxgan.loop import FitError, FitOptions, check_options, check_resume_step, check_same_run
+from jaxgan.loop import (
+    FitError,
+    FitOptions,
+    check_options,
+    check_resume_step,
+    check_same_run,
+    is_positive_int,
+)
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.models.conditioning import CONDITIONINGS
 from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
@@ -70,10 +77,6 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
         raise ConfigError(str(e)) from e
 
 
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Checks the config before anything is built or compiled: the fields that
     no constructor owns (model and data names, the model family's fields)
@@ -98,7 +101,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         if config.model == "dcgan" and size not in RESOLUTIONS:
             fail(f"config.image_size must be one of {', '.join(map(str, RESOLUTIONS))} for "
                  f"the DCGAN, got {size!r}")
-        if not _positive_int(size):
+        if not is_positive_int(size):
             fail(f"config.image_size must be a positive integer, got {size!r}")
     fit_options(config)  # the run's options check themselves
     ema_decay = option(config, "ema_decay")
@@ -121,7 +124,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if config.lr_schedule not in LR_SCHEDULES:
         fail(f"unknown lr_schedule {config.lr_schedule!r}; available: {', '.join(LR_SCHEDULES)}")
     for name in ("n_disc", "latent_dim"):
-        if not _positive_int(config[name]):
+        if not is_positive_int(config[name]):
             fail(f"config.{name} must be a positive integer, got {config[name]!r}")
     for name in ("g_learning_rate", "d_learning_rate"):
         if not config[name] > 0 or not math.isfinite(config[name]):
@@ -137,12 +140,12 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if config.model == "mlp":
         for name in ("g_features", "d_features"):
             widths = tuple(config[name])
-            if not widths or any(not _positive_int(w) for w in widths):
+            if not widths or any(not is_positive_int(w) for w in widths):
                 fail(f"config.{name} must be a non-empty list of positive widths, got "
                      f"{widths!r}")
     else:
         for name in ("g_width", "d_width"):
-            if not _positive_int(config[name]):
+            if not is_positive_int(config[name]):
                 fail(f"config.{name} must be a positive integer, got {config[name]!r}")
         normalization = option(config, "d_normalization")
         if normalization not in NORMALIZATIONS:

@@ -277,10 +277,10 @@ class Evaluation:
         """Per-seed metrics and samples of stacked ``states``, on the host."""
         return jax.device_get(self._evaluate(states))
 
-    def final(self, per_seed: dict[str, np.ndarray], step: int) -> dict[str, Any]:
+    def final(self, per_seed: dict[str, np.ndarray], step: int,
+              num_seeds: int) -> dict[str, Any]:
         """What ``eval.json`` holds: the step, each metric's summary over seeds,
         the classifier's own scores on held-out real data and the floor."""
-        num_seeds = len(next(iter(per_seed.values()))) if per_seed else 0
         final = {"step": int(step), "num_seeds": int(num_seeds), **summarize_seeds(per_seed)}
         if self.classifier is not None:
             # What the classifier makes of held-out real images: the yardstick
@@ -303,6 +303,12 @@ class Evaluation:
         return arrays
 
 
+def classifier_cache_dir(directory: str | None, workdir: str) -> str:
+    """Where a run's scoring classifier is cached: ``directory`` (a cache shared
+    between runs) or ``<workdir>/classifier``."""
+    return os.path.expanduser(directory or os.path.join(workdir, "classifier"))
+
+
 def fit_scoring_classifier(source, steps: int, cache_dir: str) -> FittedClassifier:
     """The classifier that scores samples, from ``cache_dir`` or trained now
     (with :data:`EVAL_SEED`), with a line on how well it reads real data."""
@@ -315,7 +321,7 @@ def fit_scoring_classifier(source, steps: int, cache_dir: str) -> FittedClassifi
     # In a multi-process run every process loads the cache, or fits the same
     # classifier without storing it (orbax would wait for the others to save).
     classifier = load_or_fit_classifier(
-        source, os.path.expanduser(cache_dir), num_steps=steps, seed=EVAL_SEED, log=log,
+        source, cache_dir, num_steps=steps, seed=EVAL_SEED, log=log,
         write_cache=jax.process_count() == 1)
     log(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
         f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
@@ -324,6 +330,6 @@ def fit_scoring_classifier(source, steps: int, cache_dir: str) -> FittedClassifi
 
 
 __all__ = ["EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX", "Evaluation", "Features",
-           "MetricFn", "check_sample_sizes", "eval_labels", "evaluation_key",
-           "fit_scoring_classifier", "kid_key", "make_evaluate",
+           "MetricFn", "check_sample_sizes", "classifier_cache_dir", "eval_labels",
+           "evaluation_key", "fit_scoring_classifier", "kid_key", "make_evaluate",
            "real_examples", "real_floor", "summarize_seeds", "wants_classifier"]

@@ -40,6 +40,7 @@ from jaxgan.evaluation import (
     Features,
     MetricFn,
     check_sample_sizes,
+    classifier_cache_dir,
     fit_scoring_classifier,
     wants_classifier,
 )
@@ -86,7 +87,8 @@ class Interrupted(Exception):
     """Ctrl-C stopped the run after saving a checkpoint."""
 
 
-def _positive_int(value) -> bool:
+def is_positive_int(value) -> bool:
+    """Whether ``value`` is an int (not a bool) of at least 1."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
@@ -162,7 +164,7 @@ def check_options(values: dict[str, Any], prefix: str = "") -> None:
     for name in ("batch_size", "num_steps", "num_seeds", "log_every", "eval_every",
                  "checkpoint_every", "keep_checkpoints", "num_final_samples",
                  "num_eval_samples", "steps_per_dispatch"):
-        if not _positive_int(values[name]):
+        if not is_positive_int(values[name]):
             fail(f"{prefix}{name} must be a positive integer, got {values[name]!r}")
     if not isinstance(values["seed"], int) or isinstance(values["seed"], bool):
         fail(f"{prefix}seed must be an integer, got {values['seed']!r}")
@@ -433,8 +435,7 @@ class _Fit:
             if self.primary:
                 run_io.plot_samples(final_png, self.source, samples, per_seed, self.seeds,
                                     run.step, run.recipe.num_classes)
-        final = self.evaluation.final(per_seed, run.step)
-        final["num_seeds"] = int(self.options.num_seeds)
+        final = self.evaluation.final(per_seed, run.step, self.options.num_seeds)
         if self.primary:
             run_io.write_json(os.path.join(self.workdir, "eval.json"), final)
             run_io.write_npz(os.path.join(self.samples_dir, "final.npz"),
@@ -553,7 +554,7 @@ def _train(context: _Fit, start_step: int, states: GANState, saved_devices: int,
         if wants_classifier(context.source, options.classifier_steps):
             classifier = fit_scoring_classifier(
                 context.source, options.classifier_steps,
-                options.classifier_dir or os.path.join(context.workdir, "classifier"))
+                classifier_cache_dir(options.classifier_dir, context.workdir))
         context.evaluation = Evaluation(
             run.recipe, context.source, options.num_eval_samples, classifier=classifier,
             features=features, metric_fn=metric_fn, seeds=context.seed_batching,
@@ -639,4 +640,5 @@ def _divergence_message(step: int, diverged: str, rollbacks: int, good: int | No
 
 __all__ = ["DEVICES_KEY", "LR_SCALE_KEY", "MAX_ROLLBACKS", "ON_NAN", "ROLLBACK_LR_FACTOR",
            "DivergenceError", "FitError", "FitOptions", "Interrupted", "check_options",
-           "check_resume_step", "check_same_run", "describe_recipe", "divergence", "fit"]
+           "check_resume_step", "check_same_run", "describe_recipe", "divergence", "fit",
+           "is_positive_int"]

@@ -35,6 +35,7 @@ from jaxgan.config import (
 )
 from jaxgan.evaluation import (
     Features,
+    classifier_cache_dir,
     eval_labels,
     evaluation_key,
     make_evaluate,
@@ -126,8 +127,7 @@ def restore_run(workdir: str) -> TrainedRun:
 def classifier_dir(config: ml_collections.ConfigDict, workdir: str) -> str:
     """Where a run's scoring classifier is cached: ``config.classifier_dir`` (a
     cache shared between runs) or ``<workdir>/classifier``."""
-    return os.path.expanduser(config_lib.option(config, "classifier_dir")
-                              or os.path.join(workdir, "classifier"))
+    return classifier_cache_dir(config_lib.option(config, "classifier_dir"), workdir)
 
 
 def headline_metrics(result: dict[str, Any]) -> list[str]:
