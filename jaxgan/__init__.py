@@ -10,7 +10,7 @@ from an experiment config.
 
 from jaxgan import control, losses, metrics, penalties
 from jaxgan.data import ArraySource, Mixture, Source, digits, grid, load_dataset, ring
-from jaxgan.loop import DivergenceError, FitError, FitOptions, Interrupted, fit
+from jaxgan.loop import DivergenceError, FitError, FitOptions, Interrupted, Trainable, fit
 from jaxgan.metrics import mode_coverage
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.state import (
@@ -36,6 +36,7 @@ __all__ = [
     "Interrupted",
     "ModuleContractError",
     "Source",
+    "Trainable",
     "check_modules",
     "fit",
     "load_dataset",

@@ -11,11 +11,14 @@ into :class:`ConfigError`, the one-line, exit-2 message of the scripts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import re
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -32,15 +35,17 @@ from jaxgan.loop import (
 )
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.models.conditioning import CONDITIONINGS
-from jaxgan.models.dcgan import NORMALIZATIONS, RESOLUTIONS
-from jaxgan.state import GANRecipe
+from jaxgan.state import GANRecipe, ModuleContractError, check_modules
 
 MODELS = ("mlp", "dcgan")
 LR_SCHEDULES = ("constant", "cosine")
+# The compute dtypes a config may name (float16 would need loss scaling).
+COMPUTE_DTYPES = ("float32", "bfloat16")
 # Fields that only newer configs have, with the value older configs meant.
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
-                   "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto"}
+                   "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto",
+                   "compute_dtype": "float32"}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download"}
@@ -78,9 +83,13 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
-    """Checks the config before anything is built or compiled: the fields that
-    no constructor owns (model and data names, the model family's fields)
-    and the checks across fields.
+    """Checks the config before any data are read or anything is compiled.
+
+    This layer checks what only the config has (the model and dataset names,
+    the optimizer's fields) and what spans fields; every other value is
+    checked by the constructor that owns it (:class:`FitOptions`, the loss
+    pair, the modules, :class:`GANRecipe`, the module contract), which this
+    builds once on a stand-in example shape.
 
     Raises:
       ConfigError: naming the first bad field and what would fix it.
@@ -96,65 +105,50 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     points = registry.is_points(dataset)
     if points and config.model != "mlp":
         fail(f"dataset {dataset!r} is 2D points; it needs model='mlp', not {config.model!r}")
-    if not points:
-        size = config.image_size
-        if config.model == "dcgan" and size not in RESOLUTIONS:
-            fail(f"config.image_size must be one of {', '.join(map(str, RESOLUTIONS))} for "
-                 f"the DCGAN, got {size!r}")
-        if not is_positive_int(size):
-            fail(f"config.image_size must be a positive integer, got {size!r}")
+    if not points and not is_positive_int(config.image_size):
+        fail(f"config.image_size must be a positive integer, got {config.image_size!r}")
     fit_options(config)  # the run's options check themselves
-    ema_decay = option(config, "ema_decay")
-    if not isinstance(ema_decay, int | float) or not 0 <= ema_decay < 1:
-        fail(f"config.ema_decay must be in [0, 1) (0: no moving average), got {ema_decay!r}")
-    ema_start = option(config, "ema_start")
-    if not isinstance(ema_start, int) or isinstance(ema_start, bool) or ema_start < 0:
-        fail(f"config.ema_start must be an integer >= 0, got {ema_start!r}")
-    conditioning = option(config, "conditioning")
-    if conditioning not in ("none", *CONDITIONINGS):
-        fail(f"conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
-             f"{conditioning!r}")
     if config.d_penalty not in ("none", *penalties.PENALTIES):
         fail(f"unknown d_penalty {config.d_penalty!r}; available: none, "
              f"{', '.join(penalties.PENALTIES)}")
-    if not config.d_penalty_weight >= 0:
-        fail(f"config.d_penalty_weight must be >= 0, got {config.d_penalty_weight!r}")
-    if config.loss not in losses.LOSS_NAMES:
-        fail(f"unknown loss {config.loss!r}; available: {', '.join(losses.LOSS_NAMES)}")
+    conditioning = option(config, "conditioning")
+    if conditioning not in ("none", *CONDITIONINGS):
+        fail(f"config.conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
+             f"{conditioning!r}")
+    if option(config, "compute_dtype") not in COMPUTE_DTYPES:
+        fail(f"config.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got "
+             f"{option(config, 'compute_dtype')!r}")
     if config.lr_schedule not in LR_SCHEDULES:
         fail(f"unknown lr_schedule {config.lr_schedule!r}; available: {', '.join(LR_SCHEDULES)}")
-    for name in ("n_disc", "latent_dim"):
-        if not is_positive_int(config[name]):
-            fail(f"config.{name} must be a positive integer, got {config[name]!r}")
     for name in ("g_learning_rate", "d_learning_rate"):
-        if not config[name] > 0 or not math.isfinite(config[name]):
+        if (not isinstance(config[name], int | float) or not config[name] > 0
+                or not math.isfinite(config[name])):
             fail(f"config.{name} must be a positive number, got {config[name]!r}")
     for name in ("adam_b1", "adam_b2"):
-        if not 0 <= config[name] < 1:
+        if not isinstance(config[name], int | float) or not 0 <= config[name] < 1:
             fail(f"config.{name} must be in [0, 1), got {config[name]!r}")
-    if not 0 < config.real_label <= 1:
-        fail(f"config.real_label must be in (0, 1], got {config.real_label!r}")
-    if config.real_label != 1 and config.loss not in ("non_saturating", "minimax"):
-        fail(f"label smoothing (config.real_label={config.real_label}) needs a BCE loss "
-             f"(non_saturating or minimax), not {config.loss!r}")
-    if config.model == "mlp":
-        for name in ("g_features", "d_features"):
-            widths = tuple(config[name])
-            if not widths or any(not is_positive_int(w) for w in widths):
-                fail(f"config.{name} must be a non-empty list of positive widths, got "
-                     f"{widths!r}")
-    else:
-        for name in ("g_width", "d_width"):
-            if not is_positive_int(config[name]):
-                fail(f"config.{name} must be a positive integer, got {config[name]!r}")
-        normalization = option(config, "d_normalization")
-        if normalization not in NORMALIZATIONS:
-            fail(f"d_normalization must be one of {', '.join(NORMALIZATIONS)}, got "
-                 f"{normalization!r}")
-        if normalization == "batch" and config.d_penalty != "none":
-            fail(f"d_penalty={config.d_penalty!r} scores each example's input gradient, which "
-                 "BatchNorm mixes across the batch; set d_normalization to layer, instance "
-                 "or none")
+    # The constructors, on a stand-in for the data (one channel, ten classes).
+    shape = (2,) if points else (config.image_size, config.image_size, 1)
+    classes = 0 if conditioning == "none" else 10
+    recipe = build_recipe(config, shape, classes)
+    if recipe.penalty is not None:  # the one contract rule a config can break
+        try:
+            check_modules(recipe, shape)
+        except ModuleContractError as e:
+            fail(f"config.d_penalty={config.d_penalty!r} with "
+                 f"d_normalization={option(config, 'd_normalization')!r}: {e}")
+
+
+@contextlib.contextmanager
+def _built_from(**fields: str):
+    """Turns a constructor's ``ValueError`` into a :class:`ConfigError` naming
+    the config fields (keys) whose argument names (values) the message names,
+    or all of them."""
+    try:
+        yield
+    except ValueError as e:
+        named = [f for f, arg in fields.items() if re.search(rf"\b{arg}\b", str(e))]
+        raise ConfigError(f"{', '.join('config.' + f for f in named or fields)}: {e}") from e
 
 
 def seed_batching(config: ml_collections.ConfigDict) -> str:
@@ -219,40 +213,57 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
     """The GAN that ``config`` describes, for examples of ``example_shape``.
 
     ``classes`` > 0 makes it class-conditional (see :func:`num_classes`).
+
+    Raises:
+      ConfigError: a constructor refused a value, naming the config's field.
     """
-    pair = losses.get_loss_pair(config.loss, config.real_label)
+    with _built_from(loss="loss", real_label="real_label"):
+        pair = losses.get_loss_pair(config.loss, config.real_label)
     conditioning = option(config, "conditioning")
     d_conditioning = {"conditioning": conditioning} if classes else {}
+    # Under a compute dtype the modules' own layers follow it too (GANRecipe.compute_dtype).
+    dtype = None if option(config, "compute_dtype") == "float32" else jnp.dtype(
+        option(config, "compute_dtype"))
     if config.model == "dcgan":
-        generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
-                                   width=config.g_width, num_classes=classes)
-        discriminator = DCGANDiscriminator(resolution=example_shape[0], width=config.d_width,
-                                           normalization=option(config, "d_normalization"),
-                                           num_classes=classes, **d_conditioning)
+        with _built_from(image_size="resolution", g_width="width"):
+            generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
+                                       width=config.g_width, num_classes=classes, dtype=dtype)
+        with _built_from(image_size="resolution", d_width="width",
+                         d_normalization="normalization"):
+            discriminator = DCGANDiscriminator(
+                resolution=example_shape[0], width=config.d_width,
+                normalization=option(config, "d_normalization"), num_classes=classes,
+                dtype=dtype, **d_conditioning)
     else:
-        generator = MLPGenerator(output_shape=tuple(example_shape),
-                                 features=tuple(config.g_features),
-                                 batch_norm=config.g_batch_norm,
-                                 output_activation=None if len(example_shape) == 1 else "tanh",
-                                 num_classes=classes)
-        discriminator = MLPDiscriminator(features=tuple(config.d_features), num_classes=classes,
-                                         **d_conditioning)
-    return GANRecipe(
-        generator=generator,
-        discriminator=discriminator,
-        latent_dim=config.latent_dim,
-        d_loss=pair.discriminator,
-        g_loss=pair.generator,
-        g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
-        # The discriminator takes n_disc optimizer steps per train step.
-        d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc),
-        n_disc=config.n_disc,
-        penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
-        penalty_weight=config.d_penalty_weight,
-        num_classes=classes,
-        ema_decay=float(option(config, "ema_decay")),
-        ema_start=option(config, "ema_start"),
-    )
+        with _built_from(g_features="features"):
+            generator = MLPGenerator(
+                output_shape=tuple(example_shape), features=tuple(config.g_features),
+                batch_norm=config.g_batch_norm,
+                output_activation=None if len(example_shape) == 1 else "tanh",
+                num_classes=classes, dtype=dtype)
+        with _built_from(d_features="features"):
+            discriminator = MLPDiscriminator(features=tuple(config.d_features),
+                                             num_classes=classes, dtype=dtype, **d_conditioning)
+    with _built_from(latent_dim="latent_dim", n_disc="n_disc", d_penalty_weight="penalty_weight",
+                     ema_decay="ema_decay", ema_start="ema_start"):
+        return GANRecipe(
+            generator=generator,
+            discriminator=discriminator,
+            latent_dim=config.latent_dim,
+            d_loss=pair.discriminator,
+            g_loss=pair.generator,
+            g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
+            # The discriminator takes n_disc optimizer steps per train step.
+            d_optimizer=_adam(config, config.d_learning_rate,
+                              config.num_steps * config.n_disc),
+            n_disc=config.n_disc,
+            penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
+            penalty_weight=config.d_penalty_weight,
+            num_classes=classes,
+            ema_decay=option(config, "ema_decay"),
+            ema_start=option(config, "ema_start"),
+            compute_dtype=dtype,
+        )
 
 
 def _adam(config: ml_collections.ConfigDict, learning_rate: float,
@@ -288,6 +299,6 @@ def build(config: ml_collections.ConfigDict, progress=None) -> Built:
     return Built(recipe, source, options)
 
 
-__all__ = ["LR_SCHEDULES", "MODELS", "OPTIONAL_FIELDS", "RESUME_MAY_CHANGE", "Built",
-           "ConfigError", "build", "build_recipe", "build_source", "check_resumable",
+__all__ = ["COMPUTE_DTYPES", "LR_SCHEDULES", "MODELS", "OPTIONAL_FIELDS", "RESUME_MAY_CHANGE",
+           "Built", "ConfigError", "build", "build_recipe", "build_source", "check_resumable",
            "fit_options", "num_classes", "option", "seed_batching", "validate_config"]

@@ -19,6 +19,12 @@ each seed's metrics and samples from one jitted program:
 
 A state with a generator moving average is scored on the average, and its
 live generator too under the prefix :data:`NO_EMA_PREFIX`.
+
+The fit loop builds one for its run; a script reading a finished run builds
+the same one with :meth:`Evaluation.of_run`, and reads one seed's evaluation
+samples (:meth:`Evaluation.generate`) or compares any set of features with
+the real reference (:meth:`Evaluation.compare`) without re-deriving the
+latents, classes, real data or keys by hand.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from jaxgan.metrics.classifier import (
 from jaxgan.metrics.coverage import nearest_modes
 from jaxgan.metrics.distribution import PR_NEIGHBOURS, distribution_metrics
 from jaxgan.programs import over_seeds
-from jaxgan.state import GANRecipe, GANState, generate_from
+from jaxgan.state import GANRecipe, GANState
 
 Features = Callable[[jax.Array], jax.Array]
 MetricFn = Callable[..., dict[str, jax.Array]]
@@ -138,7 +144,7 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     def score(state: GANState, ema: bool, real_features: jax.Array | None):
         def read(inputs):  # one chunk: samples and what the networks make of them
             chunk_z, chunk_labels = inputs
-            samples = generate_from(recipe, state, chunk_z, chunk_labels, ema)
+            samples = recipe.generate(state, chunk_z, chunk_labels, ema)
             out = {"samples": samples}
             if compare and features_from_classifier:
                 out["probabilities"], out["features"] = (
@@ -173,7 +179,7 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
 
     def evaluate_one(state: GANState, real_features: jax.Array | None):
         metrics, samples = score(state, True, real_features)
-        if state.g_ema is not None:
+        if recipe.has_moving_average:
             live, _ = score(state, False, real_features)
             metrics.update({NO_EMA_PREFIX + name: value for name, value in live.items()})
         return metrics, samples
@@ -238,8 +244,9 @@ class Evaluation:
     """One run's evaluation protocol: see the module docstring.
 
     Args:
-      recipe: the GAN (only its generator, latent sampler and classes matter,
-        so the evaluation outlives a rollback's new optimizers).
+      recipe: the GAN, a :class:`jaxgan.loop.Trainable` (only its
+        ``generate``, ``sample_latent``, classes and ``has_moving_average``
+        matter, so the evaluation outlives a rollback's new optimizers).
       source: the training data.
       num_samples: generated samples per seed and evaluation.
       classifier: the scoring classifier, or ``None``.
@@ -248,6 +255,15 @@ class Evaluation:
       metric_fn: the user's own metrics of the samples (module docstring).
       seeds: ``vmap`` or ``map``.
       log: where to report the real-data floor (a line), or ``None``.
+
+    Attributes:
+      key: the evaluation key (:func:`evaluation_key`).
+      features: the feature function in use (the classifier's by default),
+        or ``None``.
+      reference_features: the real reference's features, ``[N, D]``, that
+        samples are compared with, or ``None`` without features.
+      floor: the real-data floor (``real_...``, :func:`real_floor`) and the
+        sizes of the two real sets behind it; empty without features.
     """
 
     def __init__(self, recipe: GANRecipe, source, num_samples: int, *,
@@ -259,6 +275,7 @@ class Evaluation:
         self.key = evaluation_key()
         if features is None and classifier is not None:
             features = classifier.features
+        self.features = features
         real_features, self.floor = None, {}
         if features is not None:
             reference, held_out = real_examples(source, num_samples, EVAL_SEED)
@@ -270,8 +287,41 @@ class Evaluation:
                     f", recall {self.floor['real_recall']:.3f} (the floor)")
             self.floor["real_floor_num_examples"] = len(held_out)
             self.floor["real_reference_num_examples"] = len(reference)
+        self.reference_features = real_features
         self._evaluate = make_evaluate(recipe, source, num_samples, self.key, classifier,
                                        features, real_features, seeds, metric_fn)
+
+    @classmethod
+    def of_run(cls, run, workdir: str, *, classifier_steps: int | None = None,
+               features: Features | None = None, metric_fn: MetricFn | None = None,
+               seeds: str = "vmap", log: Callable[[str], None] | None = None) -> Evaluation:
+        """The evaluation protocol of a run trained from a config, as its fit
+        loop built it: for scripts that read the run back.
+
+        Args:
+          run: the run, as :func:`jaxgan.train.restore_run` returns it (its
+            ``config``, ``source`` and ``recipe`` are used).
+          workdir: the run's workdir, where its scoring classifier is cached
+            unless its config names a shared ``classifier_dir``.
+          classifier_steps: the scoring classifier's training steps; the
+            run's own ``classifier_steps`` by default. As in the loop, there
+            is a classifier when these are > 0 and the data are labelled
+            images; it is loaded from the cache, or trained now and cached
+            (:func:`fit_scoring_classifier`).
+          features, metric_fn, seeds, log: as for :class:`Evaluation`.
+        """
+        # The config module imports the fit loop, which imports this module.
+        from jaxgan import config as config_lib
+
+        if classifier_steps is None:
+            classifier_steps = config_lib.option(run.config, "classifier_steps")
+        classifier = None
+        if wants_classifier(run.source, classifier_steps):
+            classifier = fit_scoring_classifier(
+                run.source, classifier_steps,
+                classifier_cache_dir(config_lib.option(run.config, "classifier_dir"), workdir))
+        return cls(run.recipe, run.source, run.config.num_eval_samples, classifier=classifier,
+                   features=features, metric_fn=metric_fn, seeds=seeds, log=log)
 
     def __call__(self, states: GANState) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Per-seed metrics and samples of stacked ``states``, on the host."""
@@ -290,13 +340,32 @@ class Evaluation:
         final.update(self.floor)
         return final
 
+    def generate(self, state: GANState, ema: bool = True) -> jax.Array:
+        """The evaluation samples of one seed's (un-stacked) ``state``: the
+        latents and classes that a call scores, generated in one go, from the
+        moving average unless ``ema=False``."""
+        return self.recipe.generate(state, self.recipe.sample_latent(self.key, self.num_samples),
+                                    eval_labels(self.recipe, self.num_samples), ema)
+
+    def compare(self, features: jax.Array) -> dict[str, jax.Array]:
+        """The distribution metrics (:func:`distribution_metrics`) of any
+        ``features [M, D]``, e.g. those of part of one seed's samples, against
+        the real reference's, with the KID subsets of a call.
+
+        Raises:
+          ValueError: the evaluation has no features to compare.
+        """
+        if self.reference_features is None:
+            raise ValueError("this evaluation has no features to compare (no classifier and no "
+                             "features were given)")
+        return distribution_metrics(self.reference_features, features, kid_key(self.key))
+
     def final_samples(self, states: GANState, num: int) -> dict[str, np.ndarray]:
         """``samples/final.npz``'s arrays: ``num`` samples of every seed from the
         evaluation key (the evaluated samples when ``num == num_samples``)."""
         labels = eval_labels(self.recipe, num)
-        points = np.asarray(jax.vmap(lambda s: generate_from(
-            self.recipe, s, self.recipe.sample_latent(self.key, num), labels))(states),
-            np.float32)
+        points = np.asarray(jax.vmap(lambda s: self.recipe.generate(
+            s, self.recipe.sample_latent(self.key, num), labels))(states), np.float32)
         arrays = {"images": points[0], "images_per_seed": points}
         if labels is not None:
             arrays["labels"] = np.asarray(labels, np.int32)

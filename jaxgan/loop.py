@@ -1,9 +1,10 @@
 """The fit loop: ``fit(recipe, source, workdir, **options)``.
 
 A thin layer around the pure train step. Given any :class:`~jaxgan.GANRecipe`
-and any object that keeps the data-source protocol (:mod:`jaxgan.data.source`),
-it trains ``num_seeds`` seeds ``steps_per_dispatch`` steps per call (data
-sampled inside the jitted program, or streamed from the host), and writes
+(or another recipe that keeps :class:`Trainable`) and any object that keeps
+the data-source protocol (:mod:`jaxgan.data.source`), it trains
+``num_seeds`` seeds ``steps_per_dispatch`` steps per call (data sampled
+inside the jitted program, or streamed from the host), and writes
 under ``workdir``: ``config.json``, ``metrics.jsonl`` (and TensorBoard events),
 ``eval.json``, ``samples/`` and ``checkpoints/``. Running it again on the same
 workdir resumes from the latest checkpoint, bit for bit. Non-finite losses or
@@ -24,7 +25,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -51,15 +52,7 @@ from jaxgan.programs import (
     place_on_device,
     resolve_seed_batching,
 )
-from jaxgan.state import (
-    GANRecipe,
-    GANState,
-    ModuleContractError,
-    check_modules,
-    create_states,
-    uses_convolution,
-)
-from jaxgan.step import make_train_step
+from jaxgan.state import ModuleContractError
 
 ON_NAN = ("stop", "rollback")
 # on_nan="rollback": how many times, and by how much each lowers both rates.
@@ -72,6 +65,65 @@ LR_SCALE_KEY = "lr_scale_after_rollbacks"
 # may resume on another number: the step computes the same function of the
 # global batch however many devices share it.
 DEVICES_KEY = "num_devices"
+
+
+class Trainable(Protocol):
+    """What :func:`fit` asks of a recipe. :class:`jaxgan.GANRecipe` keeps it;
+    a recipe of other networks (CycleGAN's two generators and two
+    discriminators, say) keeps it over a state of its own, and gets the
+    whole loop without a fork.
+
+    The states are pytrees with a scalar ``step`` (int32: completed train
+    steps) and ``key`` (the run's base key; each step's randomness is folded
+    from ``(key, step)``, so a resumed run continues the same stream). Every
+    method is pure, and ``make_train_step``'s step keeps the contract of
+    :func:`jaxgan.step.make_train_step`: ``(state, batch [n_disc, batch,
+    ...]) -> (state, {name: scalar})``, with ``d_loss`` and ``g_loss`` among
+    the metrics.
+    """
+
+    n_disc: int  # real batches a train step reads
+    num_classes: int  # 0, or the classes that batches and samples carry
+
+    @property
+    def conditional(self) -> bool: ...
+
+    @property
+    def has_moving_average(self) -> bool: ...
+
+    def check(self, example_shape: tuple[int, ...]) -> None:
+        """Raises :class:`jaxgan.ModuleContractError` for modules that cannot work."""
+
+    def uses_convolution(self, example_shape: tuple[int, ...]) -> bool: ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able identity, recorded with checkpoints (a resume must match it)."""
+
+    def create_states(self, seeds, example_shape: tuple[int, ...]) -> Any:
+        """One state per seed, stacked on a leading axis."""
+
+    def make_train_step(self, axis_name: str | None = None) -> Callable: ...
+
+    def with_learning_rate_scale(self, scale: float) -> Trainable:
+        """The same recipe with every optimizer's updates scaled (rollback)."""
+
+    def sample_latent(self, key: jax.Array, num: int) -> jax.Array: ...
+
+    def generate(self, state: Any, z: jax.Array, labels: jax.Array | None = None,
+                 ema: bool = True) -> jax.Array:
+        """Samples for ``z`` (and labels) from one state, in inference mode."""
+
+
+def check_trainable(recipe) -> None:
+    """Raises :class:`FitError` naming what ``recipe`` lacks of :class:`Trainable`."""
+    names = ("n_disc", "num_classes", "conditional", "has_moving_average", "check",
+             "uses_convolution", "describe", "create_states", "make_train_step",
+             "with_learning_rate_scale", "sample_latent", "generate")
+    missing = [name for name in names if not hasattr(recipe, name)]
+    if missing:
+        raise FitError(f"fit takes a jaxgan.GANRecipe or another recipe that keeps "
+                       f"jaxgan.loop.Trainable; {type(recipe).__name__} lacks "
+                       f"{', '.join(missing)}")
 
 
 class FitError(ValueError):
@@ -195,26 +247,10 @@ def check_options(values: dict[str, Any], prefix: str = "") -> None:
                  f"{prefix}steps_per_dispatch={k}; make it one, or lower steps_per_dispatch")
 
 
-def describe_recipe(recipe: GANRecipe) -> dict[str, Any]:
-    """What a checkpoint records of a recipe, to refuse resuming another GAN:
-    the modules (their flax reprs), the latent size, classes, losses, penalty,
-    ``n_disc`` and moving average. (Optimizers have no readable identity: a
-    changed optimizer shows only where its state no longer fits.)"""
-
-    def name(fn) -> str | None:
-        if fn is None:
-            return None
-        inner = getattr(fn, "func", fn)  # functools.partial: the function and its arguments
-        keywords = getattr(fn, "keywords", None)
-        base = getattr(inner, "__qualname__", type(inner).__name__)
-        return f"{base}({keywords})" if keywords else base
-
-    return {"generator": repr(recipe.generator), "discriminator": repr(recipe.discriminator),
-            "latent_dim": recipe.latent_dim, "num_classes": recipe.num_classes,
-            "n_disc": recipe.n_disc, "d_loss": name(recipe.d_loss),
-            "g_loss": name(recipe.g_loss), "penalty": name(recipe.penalty),
-            "penalty_weight": recipe.penalty_weight, "ema_decay": recipe.ema_decay,
-            "ema_start": recipe.ema_start, "g_loss_uses_real": recipe.generator_loss_uses_real}
+def describe_recipe(recipe: Trainable) -> dict[str, Any]:
+    """What a checkpoint records of a recipe: ``recipe.describe()``
+    (:meth:`jaxgan.GANRecipe.describe`)."""
+    return recipe.describe()
 
 
 def check_same_run(saved: dict[str, Any], current: dict[str, Any], may_change,
@@ -256,7 +292,7 @@ def check_resume_step(start_step: int, num_steps: int, steps_per_dispatch: int,
                        f"divides it, not {steps_per_dispatch}")
 
 
-def _all_finite(states: GANState) -> jax.Array:
+def _all_finite(states: Any) -> jax.Array:
     leaves = [leaf for leaf in jax.tree.leaves(states) if jnp.issubdtype(leaf.dtype, jnp.floating)]
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
@@ -264,7 +300,7 @@ def _all_finite(states: GANState) -> jax.Array:
 _all_finite_jit = jax.jit(_all_finite)
 
 
-def divergence(means: dict[str, float], states: GANState) -> str | None:
+def divergence(means: dict[str, float], states: Any) -> str | None:
     """What is non-finite in the interval's mean metrics or in the state
     (parameters, BatchNorm statistics, optimizer moments), or ``None``."""
     bad = [f"{name}={value}" for name, value in means.items() if not math.isfinite(value)]
@@ -296,7 +332,7 @@ class _Fit:
     """The parts of a fit fixed for its whole length: options, layout, seeds,
     paths, the checkpointer and the evaluation."""
 
-    def __init__(self, recipe: GANRecipe, source, workdir: str, options: FitOptions,
+    def __init__(self, recipe: Trainable, source, workdir: str, options: FitOptions,
                  record: dict[str, Any], check_resume: Callable[[int, dict], None]):
         self.base_recipe, self.source, self.workdir, self.options = recipe, source, workdir, options
         self.record, self.check_resume = record, check_resume
@@ -305,7 +341,7 @@ class _Fit:
         self.one_process = jax.process_count() == 1
         how = options.seed_batching
         if how == "auto":
-            how = resolve_seed_batching(how, uses_convolution(recipe, source.example_shape))
+            how = resolve_seed_batching(how, recipe.uses_convolution(source.example_shape))
         self.seed_batching = how
         self.layout = Layout(options.parallel, recipe.n_disc, how)
         self.streamed = (isinstance(source, HostArrays)
@@ -323,10 +359,10 @@ class _Fit:
         if self.primary:
             (self.progress or tqdm).write(line, file=sys.stderr if stderr else None)
 
-    def fresh_states(self, recipe: GANRecipe) -> GANState:
-        return create_states(recipe, self.seeds, self.source.example_shape)
+    def fresh_states(self, recipe: Trainable):
+        return recipe.create_states(self.seeds, self.source.example_shape)
 
-    def restore(self, like: GANState) -> tuple[int, GANState, int]:
+    def restore(self, like: Any) -> tuple[int, Any, int]:
         """The latest checkpoint's ``(step, states, devices)``, or step 0 and ``like``."""
         try:
             latest = self.checkpointer.restore_latest(like=like, check_config=self.check_resume)
@@ -349,7 +385,7 @@ class _Fit:
             saved[DEVICES_KEY] = self.layout.num_devices
         return saved
 
-    def start(self, step: int, states: GANState) -> _Run:
+    def start(self, step: int, states: Any) -> _Run:
         """Compiles the program at the current learning-rate scale and opens the
         data stream and the logs at ``step``: a new run or a rolled-back one."""
         options, source, layout = self.options, self.source, self.layout
@@ -372,8 +408,8 @@ class _Fit:
         # timed on its own (not charged to steps_per_sec), and a run cannot
         # compile twice (a rollback builds a new program, with lower rates).
         began = time.perf_counter()
-        program = layout.program(recipe, sampler, options.batch_size, k, self.streamed,
-                                 make_step=make_train_step).lower(states, self.data).compile()
+        program = layout.program(recipe, sampler, options.batch_size, k,
+                                 self.streamed).lower(states, self.data).compile()
         compile_seconds = time.perf_counter() - began
         stream = (HostStream(source, step, k, examples, with_labels=recipe.conditional,
                              put=layout.put_stream) if self.streamed else None)
@@ -446,13 +482,14 @@ class _Fit:
         return final
 
 
-def fit(recipe: GANRecipe, source, workdir: str, *, features: Features | None = None,
+def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = None,
         metric_fn: MetricFn | None = None, config: dict[str, Any] | None = None,
         check_resume: Callable[[int, dict], None] | None = None, **options) -> dict[str, Any]:
     """Trains ``recipe`` on ``source``, writing results under ``workdir``.
 
     Args:
-      recipe: the GAN: a user's own modules, losses, penalty and optimizers.
+      recipe: the GAN: a :class:`jaxgan.GANRecipe` of a user's own modules,
+        losses, penalty and optimizers, or any recipe keeping :class:`Trainable`.
       source: any object keeping :class:`jaxgan.data.Source`.
       workdir: where the run writes (and from where it resumes).
       features: ``images [N, ...] -> [N, D]``, jittable: samples are compared
@@ -487,8 +524,9 @@ def fit(recipe: GANRecipe, source, workdir: str, *, features: Features | None = 
         options = FitOptions(**options)
     except TypeError as e:  # an unknown or missing option
         raise FitError(f"fit: {e}; the options are FitOptions' fields") from e
+    check_trainable(recipe)
     try:
-        check_modules(recipe, source.example_shape)
+        recipe.check(source.example_shape)
     except ModuleContractError as e:
         raise FitError(str(e)) from e
     _check_sizes(recipe, source, options, features is not None)
@@ -518,7 +556,7 @@ def fit(recipe: GANRecipe, source, workdir: str, *, features: Features | None = 
         context.checkpointer.close()
 
 
-def _check_sizes(recipe: GANRecipe, source, options: FitOptions, user_features: bool) -> None:
+def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: bool) -> None:
     """Refuses, before anything is built, data and sample sizes that cannot work."""
     examples_per_step = options.batch_size * recipe.n_disc
     if isinstance(source, HostArrays) and source.num_examples < examples_per_step:
@@ -544,7 +582,7 @@ def _check_sizes(recipe: GANRecipe, source, options: FitOptions, user_features: 
             raise FitError(str(e)) from e
 
 
-def _train(context: _Fit, start_step: int, states: GANState, saved_devices: int,
+def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
            features: Features | None, metric_fn: MetricFn | None) -> dict[str, Any]:
     options, layout = context.options, context.layout
     run = context.start(start_step, states)
@@ -639,6 +677,7 @@ def _divergence_message(step: int, diverged: str, rollbacks: int, good: int | No
 
 
 __all__ = ["DEVICES_KEY", "LR_SCALE_KEY", "MAX_ROLLBACKS", "ON_NAN", "ROLLBACK_LR_FACTOR",
-           "DivergenceError", "FitError", "FitOptions", "Interrupted", "check_options",
+           "DivergenceError", "FitError", "FitOptions", "Interrupted", "Trainable",
+           "check_options", "check_trainable",
            "check_resume_step", "check_same_run", "describe_recipe", "divergence", "fit",
            "is_positive_int"]

@@ -20,8 +20,7 @@ import jax
 import numpy as np
 
 from jaxgan import parallel
-from jaxgan.state import GANRecipe
-from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
+from jaxgan.step import make_multi_step, make_sampling_step
 
 # How the seeds of one run share a program: vmap batches them (one wide
 # computation: what accelerators want); map runs them one after another
@@ -127,23 +126,22 @@ class Layout:
 
         return parallel.put_per_device(parallel.local_slices(jax.tree.map(per_device, host)))
 
-    def program(self, recipe: GANRecipe, sampler: Callable, batch_size: int, steps: int,
-                streamed: bool, make_step: Callable = make_train_step):
+    def program(self, recipe, sampler: Callable, batch_size: int, steps: int, streamed: bool):
         """``steps`` steps of every seed in one call, not yet compiled.
 
-        ``make_step(recipe, axis_name)`` builds the one-device train step
-        (:func:`jaxgan.step.make_train_step` by default); only ``pmap``
-        passes it an axis name.
+        ``recipe.make_train_step(axis_name)`` builds the one-device train step
+        (a :class:`jaxgan.loop.Trainable`'s; :func:`jaxgan.step.make_train_step`
+        for a :class:`jaxgan.GANRecipe`); only ``pmap`` passes it an axis name.
         """
         if self.mode == "pmap":
-            step = make_sampling_step(make_step(recipe, parallel.AXIS), sampler, batch_size,
+            step = make_sampling_step(recipe.make_train_step(parallel.AXIS), sampler, batch_size,
                                       self.n_disc, axis_name=parallel.AXIS,
                                       data_is_local=streamed)
             return jax.pmap(over_seeds(make_multi_step(step, steps, stacked=streamed),
                                        self.seeds), parallel.AXIS, donate_argnums=0,
                             devices=jax.devices())  # the order parallel's layouts use
         sharding = parallel.batch_sharding(self.mesh) if self.mode == "jit" else None
-        step = make_sampling_step(make_step(recipe, None), sampler, batch_size, self.n_disc,
+        step = make_sampling_step(recipe.make_train_step(None), sampler, batch_size, self.n_disc,
                                   batch_sharding=sharding)
         many = over_seeds(make_multi_step(step, steps, stacked=streamed), self.seeds)
         if self.mode == "none":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -92,6 +93,17 @@ class GANRecipe:
         step) and logged beside the step's own metrics, averaged over the
         updates and devices: room for health signals such as the fakes'
         diversity. ``None`` for none.
+      compute_dtype: the mixed-precision policy. ``None`` (the default): the
+        modules compute in their own dtypes. A dtype such as
+        ``jnp.bfloat16``: every module call, in the step and when sampling,
+        gets its parameters and its floating-point inputs cast to it, and
+        its output cast back to float32; the parameters, optimizer states,
+        BatchNorm statistics, moving average, losses, penalty and metrics stay
+        float32 (bfloat16 keeps float32's range, so no loss scaling is
+        needed). Layers whose output dtype is promoted from float32 state
+        (flax's normalisation layers, which keep float32 statistics) need
+        their own ``dtype`` set to the same to stay in it: jaxgan's modules
+        take a ``dtype`` attribute for that.
     """
 
     generator: nn.Module
@@ -112,20 +124,43 @@ class GANRecipe:
     ema_start: int = 0
     g_loss_uses_real: bool | None = None
     step_metrics: Callable[..., dict[str, jax.Array]] | None = None
+    compute_dtype: Any = None
 
     def __post_init__(self):
-        if self.n_disc < 1:
-            raise ValueError(f"n_disc must be at least 1, got {self.n_disc}")
-        if self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
-        if self.penalty_weight < 0:
-            raise ValueError(f"penalty_weight must be >= 0, got {self.penalty_weight}")
-        if self.num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1) (0: no average), got {self.ema_decay}")
-        if self.ema_start < 0:
-            raise ValueError(f"ema_start must be >= 0, got {self.ema_start}")
+        def integer(value):
+            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+        for name, least in (("n_disc", 1), ("latent_dim", 1), ("num_classes", 0),
+                            ("ema_start", 0)):
+            value = getattr(self, name)
+            if not integer(value) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if not isinstance(self.penalty_weight, numbers.Real) or not self.penalty_weight >= 0:
+            raise ValueError(f"penalty_weight must be a number >= 0, got {self.penalty_weight!r}")
+        if not isinstance(self.ema_decay, numbers.Real) or not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no moving average), got "
+                             f"{self.ema_decay!r}")
+        if self.compute_dtype is not None:
+            try:
+                dtype = jnp.dtype(self.compute_dtype)
+            except TypeError:
+                dtype = None
+            if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+                raise ValueError(f"compute_dtype must be None or a floating-point dtype such "
+                                 f"as jnp.bfloat16, got {self.compute_dtype!r}")
+
+    def in_compute_dtype(self, tree: PyTree) -> PyTree:
+        """``tree`` with its floating-point leaves cast to ``compute_dtype``
+        (unchanged without one): what a module call gets under the policy."""
+        if self.compute_dtype is None:
+            return tree
+        return jax.tree.map(lambda x: x.astype(self.compute_dtype)
+                            if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x, tree)
+
+    def module_output(self, x: jax.Array) -> jax.Array:
+        """A module's output as the policy hands it on: float32 under a
+        ``compute_dtype``, unchanged without one."""
+        return x if self.compute_dtype is None else x.astype(jnp.float32)
 
     @property
     def generator_loss_uses_real(self) -> bool:
@@ -146,6 +181,62 @@ class GANRecipe:
     def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
         """Draws ``num`` latent vectors, shape ``[num, latent_dim]``."""
         return self.latent_sampler(key, (num, self.latent_dim))
+
+    # What the fit loop asks of a recipe (jaxgan.loop.Trainable): a recipe of
+    # other networks (CycleGAN's four) keeps the same methods over its own state.
+
+    @property
+    def has_moving_average(self) -> bool:
+        """Whether states keep a moving average of the generator (``ema_decay > 0``)."""
+        return bool(self.ema_decay)
+
+    def check(self, example_shape: Sequence[int]) -> None:
+        """Checks the module contract (:func:`check_modules`)."""
+        check_modules(self, example_shape)
+
+    def uses_convolution(self, example_shape: Sequence[int]) -> bool:
+        """Whether either module runs a convolution (see :func:`uses_convolution`)."""
+        return uses_convolution(self, example_shape)
+
+    def create_states(self, seeds: Sequence[int] | jax.Array,
+                      example_shape: Sequence[int]) -> GANState:
+        """One state per seed, stacked (:func:`create_states`)."""
+        return create_states(self, seeds, example_shape)
+
+    def make_train_step(self, axis_name: str | None = None):
+        """The pure train step (:func:`jaxgan.step.make_train_step`)."""
+        from jaxgan.step import make_train_step  # the step module imports this one
+
+        return make_train_step(self, axis_name)
+
+    def generate(self, state: GANState, z: jax.Array, labels: jax.Array | None = None,
+                 ema: bool = True) -> jax.Array:
+        """Samples for latents ``z`` in inference mode (:func:`generate_from`)."""
+        return generate_from(self, state, z, labels, ema)
+
+    def describe(self) -> dict[str, Any]:
+        """What a checkpoint records of this recipe, to refuse resuming
+        another GAN: the modules (their flax reprs), the latent size,
+        classes, losses, penalty, ``n_disc``, moving average and compute
+        dtype. (Optimizers have no readable identity: a changed optimizer
+        shows only where its state no longer fits.)"""
+
+        def name(fn) -> str | None:
+            if fn is None:
+                return None
+            inner = getattr(fn, "func", fn)  # functools.partial: the function and its arguments
+            keywords = getattr(fn, "keywords", None)
+            base = getattr(inner, "__qualname__", type(inner).__name__)
+            return f"{base}({keywords})" if keywords else base
+
+        return {"generator": repr(self.generator), "discriminator": repr(self.discriminator),
+                "latent_dim": self.latent_dim, "num_classes": self.num_classes,
+                "n_disc": self.n_disc, "d_loss": name(self.d_loss),
+                "g_loss": name(self.g_loss), "penalty": name(self.penalty),
+                "penalty_weight": self.penalty_weight, "ema_decay": self.ema_decay,
+                "ema_start": self.ema_start, "g_loss_uses_real": self.generator_loss_uses_real,
+                "compute_dtype": (None if self.compute_dtype is None
+                                  else jnp.dtype(self.compute_dtype).name)}
 
     def with_learning_rate_scale(self, scale: float) -> GANRecipe:
         """This recipe with both optimizers' updates multiplied by ``scale``.
@@ -424,8 +515,10 @@ def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
         raise ValueError(f"the generator is conditional ({recipe.num_classes} classes); pass "
                          "labels" if recipe.conditional else
                          "the generator is unconditional; it takes no labels")
-    return recipe.generator.apply(generator_variables(state, ema), z,
-                                  *recipe.label_args(labels), train=False)
+    variables = generator_variables(state, ema)
+    variables["params"] = recipe.in_compute_dtype(variables["params"])
+    return recipe.module_output(recipe.generator.apply(
+        variables, *recipe.in_compute_dtype((z, *recipe.label_args(labels))), train=False))
 
 
 __all__ = ["RNG_STREAMS", "GANRecipe", "GANState", "ModuleContractError", "PyTree",

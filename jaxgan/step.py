@@ -150,17 +150,21 @@ class DataParallel:
         return module
 
 
-def _apply(module, params: PyTree, batch_stats: PyTree, rngs: dict[str, jax.Array],
-           *inputs: jax.Array) -> tuple[jax.Array, PyTree]:
-    """Applies ``module`` in train mode with random streams ``rngs``; returns
-    its output and new statistics. (Streams a module does not draw from cost
-    nothing: XLA drops the unused keys.)"""
-    variables = {"params": params}
+def _apply(recipe: GANRecipe, module, params: PyTree, batch_stats: PyTree,
+           rngs: dict[str, jax.Array], *inputs: jax.Array) -> tuple[jax.Array, PyTree]:
+    """Applies ``module`` in train mode with random streams ``rngs``, under
+    the recipe's compute-dtype policy; returns its output and new statistics.
+    (Streams a module does not draw from cost nothing: XLA drops the unused
+    keys.)"""
+    variables = {"params": recipe.in_compute_dtype(params)}
     if batch_stats:
         variables["batch_stats"] = batch_stats
-    out, mutated = module.apply(variables, *inputs, train=True, mutable=["batch_stats"],
-                                rngs=rngs)
-    return out, mutated.get("batch_stats", batch_stats)
+    out, mutated = module.apply(variables, *recipe.in_compute_dtype(inputs), train=True,
+                                mutable=["batch_stats"], rngs=rngs)
+    new_stats = mutated.get("batch_stats", batch_stats)
+    if recipe.compute_dtype is not None:  # statistics keep their dtype (a carry of the scan)
+        new_stats = jax.tree.map(lambda new, old: new.astype(old.dtype), new_stats, batch_stats)
+    return recipe.module_output(out), new_stats
 
 
 def _leading_dim(tree: PyTree) -> int:
@@ -293,14 +297,14 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             update_index, real, real_labels = inputs
             cond = recipe.label_args(real_labels)  # fakes get the real batch's labels
             num = _leading_dim(real)
-            fake, g_stats = _apply(generator, state.g_params, g_stats, rngs(update_index, 0),
-                                   latents(update_index, num), *cond)
+            fake, g_stats = _apply(recipe, generator, state.g_params, g_stats,
+                                   rngs(update_index, 0), latents(update_index, num), *cond)
             fake = jax.lax.stop_gradient(fake)
 
             def loss_fn(params):
-                real_logits, stats = _apply(discriminator, params, d_stats,
+                real_logits, stats = _apply(recipe, discriminator, params, d_stats,
                                             rngs(update_index, 1), real, *cond)
-                fake_logits, stats = _apply(discriminator, params, stats,
+                fake_logits, stats = _apply(recipe, discriminator, params, stats,
                                             rngs(update_index, 2), fake, *cond)
                 loss = recipe.d_loss(real_logits, fake_logits).mean()
                 penalty, norms = jnp.zeros(()), None
@@ -308,7 +312,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                     # Statistics updates from the penalty's extra calls are dropped.
                     example_keys = dp.rows(jax.random.split(
                         jax.random.fold_in(penalty_key, update_index), num * dp.devices))
-                    args = (lambda x: _apply(discriminator, params, d_stats,
+                    args = (lambda x: _apply(recipe, discriminator, params, d_stats,
                                              rngs(update_index, 3), x, *cond)[0],
                             real, fake, example_keys)
                     if logs_norms:
@@ -341,13 +345,13 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
 
         def generator_loss_fn(g_params):
             z = latents(recipe.n_disc, _leading_dim(last_real))
-            fake, new_g_stats = _apply(generator, g_params, g_stats, rngs(recipe.n_disc, 0), z,
-                                       *g_cond)
+            fake, new_g_stats = _apply(recipe, generator, g_params, g_stats,
+                                       rngs(recipe.n_disc, 0), z, *g_cond)
             stats = d_stats
             if recipe.generator_loss_uses_real:  # a relativistic objective pairs real and fake
-                real_logits, stats = _apply(discriminator, d_params, stats,
+                real_logits, stats = _apply(recipe, discriminator, d_params, stats,
                                             rngs(recipe.n_disc, 2), last_real, *g_cond)
-            fake_logits, stats = _apply(discriminator, d_params, stats,
+            fake_logits, stats = _apply(recipe, discriminator, d_params, stats,
                                         rngs(recipe.n_disc, 1), fake, *g_cond)
             loss = (recipe.g_loss(fake_logits, real_logits) if recipe.generator_loss_uses_real
                     else recipe.g_loss(fake_logits)).mean()

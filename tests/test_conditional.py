@@ -189,7 +189,7 @@ def test_labelled_samplers_keep_each_example_with_its_label():
 
 def test_conditioning_needs_labels_and_a_known_kind(tmp_path):
     config = short_ring_config(conditioning="film")
-    with pytest.raises(train.ConfigError, match="conditioning must be one of none, concat"):
+    with pytest.raises(train.ConfigError, match="config.conditioning must be one of none, concat"):
         config_lib.validate_config(config)
     np.savez(tmp_path / "unlabelled.npz", images=np.zeros((40, 28, 28, 1), np.uint8))
     config = digits_smoke.get_config()

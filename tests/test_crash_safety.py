@@ -18,7 +18,7 @@ import pytest
 
 from jaxgan import checkpoint, loop, train
 from jaxgan import config as config_lib
-from jaxgan.state import create_states
+from jaxgan.state import GANRecipe, create_states
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "train.py")
@@ -57,7 +57,7 @@ def checkpoint_steps(workdir):
 def poison_after(monkeypatch, step, builds=None):
     """Makes the train step write NaN into the generator from ``step`` on (in
     the first ``builds`` programs built; all if None)."""
-    real = loop.make_train_step
+    real = GANRecipe.make_train_step
     built = []
 
     def poisoned(recipe, axis_name=None):
@@ -75,7 +75,7 @@ def poison_after(monkeypatch, step, builds=None):
 
         return step_fn
 
-    monkeypatch.setattr(loop, "make_train_step", poisoned)
+    monkeypatch.setattr(GANRecipe, "make_train_step", poisoned)
     return built
 
 

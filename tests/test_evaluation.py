@@ -269,6 +269,42 @@ def test_evaluate_in_chunks_equals_scoring_all_samples_at_once():
     assert not np.allclose(per_seed["frechet_distance"], per_seed["no_ema_frechet_distance"])
 
 
+def test_the_protocol_of_a_restored_run_reads_one_seed_as_a_call_does(tmp_path):
+    """Evaluation.of_run builds a config run's protocol (its classifier cache
+    and sample count); generate and compare give one seed's samples and
+    distribution metrics as a call on the stacked states does."""
+    config = digits_smoke.get_config()
+    config.num_seeds = 2
+    recipe, source, _ = config_lib.build(config)
+    states = jaxgan.create_states(recipe, [0, 1], source.example_shape)
+    run = train.TrainedRun(config, source, recipe, states, 0)
+    protocol = evaluation.Evaluation.of_run(run, str(tmp_path))
+    assert protocol.num_samples == config.num_eval_samples
+    assert protocol.features == protocol.classifier.features
+    assert (tmp_path / "classifier").is_dir()
+    reference, held_out = evaluation.real_examples(source, config.num_eval_samples)
+    reference_features, floor = evaluation.real_floor(protocol.features, reference, held_out,
+                                                      evaluation.evaluation_key())
+    np.testing.assert_array_equal(protocol.reference_features, reference_features)
+    assert floor.items() <= protocol.floor.items()
+    per_seed, samples = protocol(states)
+    for i in range(2):
+        state = jax.tree.map(lambda x, i=i: x[i], states)
+        for prefix, ema in (("", True), (evaluation.NO_EMA_PREFIX, False)):
+            points = protocol.generate(state, ema)
+            if ema:
+                np.testing.assert_allclose(points, samples[i], rtol=1e-5, atol=1e-6)
+            metrics = protocol.compare(protocol.features(points))
+            for name in ("frechet_distance", "kid", "precision", "recall"):
+                np.testing.assert_allclose(metrics[name], per_seed[prefix + name][i],
+                                           rtol=2e-4, atol=1e-5, err_msg=prefix + name)
+    # Without a classifier (nor features) there is nothing to compare.
+    bare = evaluation.Evaluation.of_run(run, str(tmp_path), classifier_steps=0)
+    assert bare.classifier is None and bare.reference_features is None and bare.floor == {}
+    with pytest.raises(ValueError, match="no features to compare"):
+        bare.compare(jnp.zeros((4, 2)))
+
+
 def test_too_few_evaluation_samples_for_the_metrics_is_refused_before_training(tmp_path):
     config = digits_smoke.get_config()
     config.num_eval_samples = 3

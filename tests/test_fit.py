@@ -4,8 +4,10 @@ source written here with its own evaluation function. Each learns the ring,
 resumes bit for bit and writes every contract file; the module contract is
 checked with one-line errors when the state is created."""
 
+import dataclasses
 import json
 import os
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -13,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import struct
 
 import jaxgan
 
@@ -89,6 +92,117 @@ def ring_recipe(discriminator, steps=RING_STEPS):
         penalty=jaxgan.penalties.r1_penalty, penalty_weight=0.1)
 
 
+class TwoCriticState(struct.PyTreeNode):
+    """The state of a recipe of three networks: what the loop asks of any
+    state is a scalar ``step`` and the run's ``key``."""
+
+    step: jax.Array
+    key: jax.Array
+    g_params: Any
+    d_params: Any  # one parameter tree per critic
+    g_opt_state: Any
+    d_opt_state: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoCriticRecipe:
+    """A user's recipe of three networks, written against jaxgan.loop.Trainable
+    alone: one generator against the mean of two discriminators (GMAN, Durugkar
+    et al. 2017), each with the non-saturating loss and R1."""
+
+    critics: tuple = (jaxgan.MLPDiscriminator(features=(64, 64, 64)),
+                      jaxgan.MLPDiscriminator(features=(32, 32)))
+    generator: nn.Module = jaxgan.MLPGenerator(output_shape=(2,), features=(64, 64, 64),
+                                               batch_norm=False)
+    latent_dim: int = 16
+    g_optimizer: Any = optax.adam(optax.cosine_decay_schedule(1e-3, RING_STEPS), b1=0.5)
+    d_optimizer: Any = optax.adam(optax.cosine_decay_schedule(1e-3, RING_STEPS), b1=0.5)
+    r1_weight: float = 0.1
+    n_disc = 1
+    num_classes = 0
+    conditional = False
+    has_moving_average = False
+
+    def check(self, example_shape):
+        for critic in self.critics:  # jaxgan's contract, one pair at a time
+            jaxgan.check_modules(jaxgan.GANRecipe(self.generator, critic, self.latent_dim),
+                                 example_shape)
+
+    def uses_convolution(self, example_shape):
+        return False
+
+    def describe(self):
+        return {"generator": repr(self.generator), "critics": [repr(c) for c in self.critics],
+                "latent_dim": self.latent_dim, "r1_weight": self.r1_weight}
+
+    def sample_latent(self, key, num):
+        return jax.random.normal(key, (num, self.latent_dim))
+
+    def create_states(self, seeds, example_shape):
+        def create(seed):
+            g_key, *d_keys, key = jax.random.split(jax.random.PRNGKey(seed), 2 + len(self.critics))
+            g_params = self.generator.init(g_key, jnp.zeros((1, self.latent_dim)),
+                                           train=False)["params"]
+            d_params = tuple(c.init(k, jnp.zeros((1, *example_shape)), train=False)["params"]
+                             for c, k in zip(self.critics, d_keys, strict=True))
+            return TwoCriticState(jnp.zeros((), jnp.int32), key, g_params, d_params,
+                                  self.g_optimizer.init(g_params),
+                                  self.d_optimizer.init(d_params))
+
+        return jax.vmap(create)(jnp.asarray(seeds))
+
+    def make_train_step(self, axis_name=None):
+        if axis_name is not None:
+            raise NotImplementedError("this recipe runs on one device or under sharded jit")
+
+        def logits(params, x):
+            return [c.apply({"params": p}, x, train=True)
+                    for c, p in zip(self.critics, params, strict=True)]
+
+        def step(state, batch):
+            real = batch[0]  # [n_disc = 1, batch, 2]
+            key = jaxgan.step_key(state)
+            fake = self.generator.apply({"params": state.g_params}, self.sample_latent(
+                jax.random.fold_in(key, 0), real.shape[0]), train=True)
+
+            def d_loss_fn(d_params):
+                losses = [jaxgan.losses.bce_discriminator_loss(r, f).mean()
+                          for r, f in zip(logits(d_params, real), logits(d_params, fake),
+                                          strict=True)]
+                r1 = [jaxgan.penalties.r1_penalty(
+                    lambda x, c=c, p=p: c.apply({"params": p}, x, train=True),
+                    real, fake, None).mean() for c, p in zip(self.critics, d_params, strict=True)]
+                return sum(losses) + self.r1_weight * sum(r1), jnp.mean(jnp.stack(losses))
+
+            (_, d_loss), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(state.d_params)
+            updates, d_opt_state = self.d_optimizer.update(grads, state.d_opt_state)
+            d_params = optax.apply_updates(state.d_params, updates)
+
+            def g_loss_fn(g_params):
+                fake = self.generator.apply({"params": g_params}, self.sample_latent(
+                    jax.random.fold_in(key, 1), real.shape[0]), train=True)
+                return jnp.mean(jnp.stack([
+                    jaxgan.losses.non_saturating_generator_loss(f).mean()
+                    for f in logits(d_params, fake)]))
+
+            g_loss, g_grads = jax.value_and_grad(g_loss_fn)(state.g_params)
+            updates, g_opt_state = self.g_optimizer.update(g_grads, state.g_opt_state)
+            new = state.replace(step=state.step + 1, g_params=optax.apply_updates(
+                state.g_params, updates), d_params=d_params, g_opt_state=g_opt_state,
+                d_opt_state=d_opt_state)
+            return new, {"d_loss": d_loss, "g_loss": g_loss}
+
+        return step
+
+    def with_learning_rate_scale(self, scale):
+        return dataclasses.replace(
+            self, g_optimizer=jaxgan.state.scale_updates(self.g_optimizer, scale),
+            d_optimizer=jaxgan.state.scale_updates(self.d_optimizer, scale))
+
+    def generate(self, state, z, labels=None, ema=True):
+        return self.generator.apply({"params": state.g_params}, z, train=False)
+
+
 OPTIONS = dict(batch_size=128, steps_per_dispatch=500, log_every=500, eval_every=RING_STEPS,
                checkpoint_every=1500, num_eval_samples=2500, num_final_samples=500)
 
@@ -113,11 +227,14 @@ def assert_contract_files(workdir, metric):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["dropout_on_jaxgan_ring", "spectral_norm_on_user_source"])
+@pytest.mark.parametrize("case", ["dropout_on_jaxgan_ring", "spectral_norm_on_user_source",
+                                  "three_networks_on_jaxgan_ring"])
 def test_user_modules_learn_the_ring_and_resume_bit_for_bit(case, tmp_path):
     if case == "dropout_on_jaxgan_ring":
         recipe, source, hooks, metric = ring_recipe(DropoutCritic()), jaxgan.ring(), {}, (
             "modes_covered")
+    elif case == "three_networks_on_jaxgan_ring":
+        recipe, source, hooks, metric = TwoCriticRecipe(), jaxgan.ring(), {}, "modes_covered"
     else:
         recipe, source, metric = ring_recipe(SpectralCritic()), UserRing(), "user_modes"
         hooks = {"metric_fn": user_metrics}

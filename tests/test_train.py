@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -258,8 +259,9 @@ def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
     (["--config.parallel=tpu"], "parallel must be one of none, pmap, jit"),
     (["--config.d_penalty=r2"], "unknown d_penalty 'r2'"),
     ([f"--config={DIGITS_SMOKE}", "--config.image_size=30"],
-     "config.image_size must be one of 28, 32, 64"),
-    ([f"--config={DIGITS_SMOKE}", "--config.d_penalty=r1"], "BatchNorm mixes"),
+     "config.image_size: DCGANGenerator resolution must be one of 28, 32, 64"),
+    ([f"--config={DIGITS_SMOKE}", "--config.d_penalty=r1"],
+     "config.d_penalty='r1' with d_normalization='batch': the discriminator has BatchNorm"),
     ([f"--config={DIGITS_SMOKE}", "--config.conditioning=concat",
       "--config.num_eval_samples=5"], "cannot ask for each of the 10 classes"),
     ([f"--config={DIGITS_SMOKE}", "--config.dataset=npz:tests/data/not_an_npz.npz"],
@@ -287,20 +289,23 @@ def test_bad_override_of_the_default_config_exits_2_with_one_line():
 @pytest.mark.parametrize("field, value, expected", [
     ("batch_size", 0, "batch_size must be a positive integer"),
     ("num_seeds", -1, "num_seeds must be a positive integer"),
-    ("n_disc", 0, "n_disc must be a positive integer"),
+    ("n_disc", 0, "config.n_disc: n_disc must be an integer >= 1"),
+    ("latent_dim", -2, "config.latent_dim: latent_dim must be an integer >= 1"),
+    ("ema_decay", 1.0, "config.ema_decay: ema_decay must be in [0, 1)"),
     ("g_learning_rate", 0.0, "g_learning_rate must be a positive number"),
     ("d_learning_rate", float("nan"), "d_learning_rate must be a positive number"),
     ("adam_b1", 1.0, "adam_b1 must be in [0, 1)"),
-    ("real_label", 0.0, "real_label must be in (0, 1]"),
-    ("loss", "bce", "unknown loss 'bce'"),
+    ("real_label", 0.0, "config.real_label: real_label must be in (0, 1]"),
+    ("loss", "bce", "config.loss: unknown loss 'bce'"),
     ("model", "resnet", "unknown model 'resnet'"),
     ("parallel", "tpu", "parallel must be one of"),
     ("d_penalty", "r2", "unknown d_penalty 'r2'"),
     ("lr_schedule", "step", "unknown lr_schedule 'step'"),
-    ("d_penalty_weight", -1.0, "d_penalty_weight must be >= 0"),
-    ("g_features", (), "g_features must be a non-empty list"),
+    ("d_penalty_weight", -1.0, "config.d_penalty_weight: penalty_weight must be a number >= 0"),
+    ("g_features", (), "config.g_features: MLPGenerator features must be a non-empty list"),
     ("log_every", 15, "log_every=15 is not a multiple"),
     ("dataset", "folder", "unknown dataset 'folder'"),
+    ("compute_dtype", "float16", "config.compute_dtype must be one of float32, bfloat16"),
 ])
 def test_validate_config_names_the_field(field, value, expected):
     config = smoke.get_config()
@@ -311,20 +316,35 @@ def test_validate_config_names_the_field(field, value, expected):
     assert expected in str(info.value)
 
 
+def test_compute_dtype_reaches_the_recipe_and_its_modules():
+    config = digits_smoke.get_config()
+    config.compute_dtype = "bfloat16"
+    recipe = config_lib.build_recipe(config, (28, 28, 1))
+    assert recipe.compute_dtype == jnp.bfloat16
+    assert recipe.generator.dtype == recipe.discriminator.dtype == jnp.bfloat16
+    config.compute_dtype = "float32"
+    recipe = config_lib.build_recipe(config, (28, 28, 1))
+    assert recipe.compute_dtype is None and recipe.generator.dtype is None
+
+
 def test_label_smoothing_needs_a_bce_loss():
     config = smoke.get_config()
     config.loss, config.real_label = "hinge", 0.9
-    with pytest.raises(train.ConfigError, match="needs a BCE loss"):
+    with pytest.raises(train.ConfigError,
+                       match=r"config.real_label: label smoothing .* only to BCE losses"):
         config_lib.validate_config(config)
 
 
 @pytest.mark.parametrize("field, value, expected", [
-    ("image_size", 48, "image_size must be one of 28, 32, 64 for the DCGAN"),
-    ("g_width", 0, "g_width must be a positive integer"),
+    ("image_size", 48, "config.image_size: DCGANGenerator resolution must be one of 28, 32, 64"),
+    ("g_width", 0, "config.g_width: DCGANGenerator width must be a positive integer"),
     ("data_placement", "disk", "data_placement must be one of auto, device, host"),
     ("classifier_steps", -5, "classifier_steps must be an integer >= 0"),
-    ("d_normalization", "group", "d_normalization must be one of batch, none, layer, instance"),
-    ("d_penalty", "gradient_penalty", "BatchNorm mixes across the batch; set d_normalization"),
+    ("d_normalization", "group",
+     "config.d_normalization: normalization must be one of batch, none, layer, instance"),
+    ("d_penalty", "gradient_penalty",
+     "config.d_penalty='gradient_penalty' with d_normalization='batch': the discriminator has "
+     "BatchNorm"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()

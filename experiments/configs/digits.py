@@ -64,6 +64,9 @@ def get_config() -> ml_collections.ConfigDict:
     # how the num_seeds seeds share the program: vmap (batched) | map (one after another;
     # XLA:CPU runs vmapped convolutions ~3x slower) | auto (map for the DCGAN on CPU)
     config.seed_batching = "auto"
+    # float32 | bfloat16: what the networks compute in (parameters, optimizer and losses
+    # stay float32; see GANRecipe.compute_dtype)
+    config.compute_dtype = "float32"
     config.num_eval_samples = 1_000     # generated images per seed scored at each evaluation
     config.data_placement = "auto"      # auto | device | host (stream batches from host memory)
     config.download = True              # tfds datasets: prepare a missing dataset (network)

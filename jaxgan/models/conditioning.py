@@ -25,6 +25,13 @@ import jax.numpy as jnp
 CONDITIONINGS = ("concat", "projection")
 
 
+def check_conditioning(conditioning: str) -> None:
+    """Raises ``ValueError`` unless ``conditioning`` is one of :data:`CONDITIONINGS`."""
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got "
+                         f"{conditioning!r}")
+
+
 def class_weights(labels: jax.Array | None, num_classes: int, module: str) -> jax.Array | None:
     """Labels as float class weights ``[B, num_classes]`` (``None`` for unconditional).
 
@@ -73,4 +80,5 @@ class ProjectionTerm(nn.Module):
         return jnp.sum((weights @ embedding) * features, axis=-1)
 
 
-__all__ = ["CONDITIONINGS", "ProjectionTerm", "append_to_channels", "class_weights"]
+__all__ = ["CONDITIONINGS", "ProjectionTerm", "append_to_channels", "check_conditioning",
+           "class_weights"]

@@ -30,14 +30,16 @@ features (``"projection"``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxgan.models.conditioning import (
-    CONDITIONINGS,
     ProjectionTerm,
     append_to_channels,
+    check_conditioning,
     class_weights,
 )
 from jaxgan.models.layers import Conv, Project, UpsampleConv
@@ -54,28 +56,38 @@ RESOLUTIONS = (28, 32, 64)
 NORMALIZATIONS = ("batch", "none", "layer", "instance")
 
 
+def _check_fields(module: nn.Module) -> None:
+    """The checks both DCGAN modules make when they are built."""
+    name = type(module).__name__
+    if module.resolution not in RESOLUTIONS:
+        raise ValueError(f"{name} resolution must be one of "
+                         f"{', '.join(map(str, RESOLUTIONS))}, got {module.resolution!r}")
+    if not isinstance(module.width, int) or isinstance(module.width, bool) or module.width < 1:
+        raise ValueError(f"{name} width must be a positive integer, got {module.width!r}")
+
+
 def _plan(resolution: int) -> tuple[int, int]:
     """(side of the first feature map, number of resolution doublings)."""
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"DCGAN resolution must be one of {RESOLUTIONS}, got {resolution}")
     start = 7 if resolution == 28 else 4
     doublings = {28: 2, 32: 3, 64: 4}[resolution]
     return start, doublings
 
 
-def _batch_norm(train: bool, axis_name: str | None) -> nn.BatchNorm:
+def _batch_norm(train: bool, axis_name: str | None, dtype: Any) -> nn.BatchNorm:
     # flax momentum 0.9 is PyTorch's momentum=0.1; epsilon as in PyTorch.
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                        scale_init=_bn_scale_init, axis_name=axis_name)
+                        scale_init=_bn_scale_init, axis_name=axis_name, dtype=dtype)
 
 
-def _normalize(kind: str, train: bool, x: jax.Array, axis_name: str | None) -> jax.Array:
+def _normalize(kind: str, train: bool, x: jax.Array, axis_name: str | None,
+               dtype: Any) -> jax.Array:
     if kind == "batch":
-        return _batch_norm(train, axis_name)(x)
+        return _batch_norm(train, axis_name, dtype)(x)
     if kind == "layer":
-        return nn.LayerNorm(reduction_axes=(1, 2, 3), feature_axes=-1, epsilon=1e-5)(x)
+        return nn.LayerNorm(reduction_axes=(1, 2, 3), feature_axes=-1, epsilon=1e-5,
+                            dtype=dtype)(x)
     if kind == "instance":
-        return nn.GroupNorm(num_groups=None, group_size=1, epsilon=1e-5)(x)
+        return nn.GroupNorm(num_groups=None, group_size=1, epsilon=1e-5, dtype=dtype)(x)
     return x
 
 
@@ -96,6 +108,9 @@ class DCGANGenerator(nn.Module):
       batch_norm_axis_name: the data-parallel axis over which BatchNorm takes
         its batch statistics (synchronised BatchNorm), or ``None``. The train
         step sets it when it runs under ``pmap``; leave it ``None``.
+      dtype: the normalisation layers' output dtype; ``None`` follows their
+        inputs and float32 statistics. Set it to the recipe's
+        ``compute_dtype`` (see :class:`jaxgan.GANRecipe`).
     """
 
     resolution: int = 64
@@ -104,6 +119,11 @@ class DCGANGenerator(nn.Module):
     impl: str = "conv"
     num_classes: int = 0
     batch_norm_axis_name: str | None = None
+    dtype: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_fields(self)
 
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
@@ -114,13 +134,14 @@ class DCGANGenerator(nn.Module):
             z = jnp.concatenate([z, weights.astype(z.dtype)], axis=-1)
         features = self.width * 2 ** (doublings - 1)
         x = Project(features, start, kernel_init=DCGAN_INIT, name="project")(z)
-        x = nn.relu(_batch_norm(train, self.batch_norm_axis_name)(x))
+        x = nn.relu(_batch_norm(train, self.batch_norm_axis_name, self.dtype)(x))
         for i in range(doublings):
             last = i == doublings - 1
             features = self.channels if last else features // 2
             x = UpsampleConv(features, kernel_init=DCGAN_INIT, impl=self.impl,
                              name=f"up_{i}")(x)
-            x = jnp.tanh(x) if last else nn.relu(_batch_norm(train, self.batch_norm_axis_name)(x))
+            x = (jnp.tanh(x) if last else
+                 nn.relu(_batch_norm(train, self.batch_norm_axis_name, self.dtype)(x)))
         return x
 
 
@@ -141,7 +162,7 @@ class DCGANDiscriminator(nn.Module):
       conditioning: ``"concat"`` (the one-hot class as extra input channels)
         or ``"projection"`` (a class embedding dotted with the spatially
         summed last features, added to the logit).
-      batch_norm_axis_name: as in :class:`DCGANGenerator`.
+      batch_norm_axis_name, dtype: as in :class:`DCGANGenerator`.
     """
 
     resolution: int = 64
@@ -150,16 +171,19 @@ class DCGANDiscriminator(nn.Module):
     num_classes: int = 0
     conditioning: str = "concat"
     batch_norm_axis_name: str | None = None
+    dtype: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_fields(self)
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got "
+                             f"{self.normalization!r}")
+        check_conditioning(self.conditioning)
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
                  train: bool) -> jax.Array:
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
-                             f"{self.normalization!r}")
-        if self.conditioning not in CONDITIONINGS:
-            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got "
-                             f"{self.conditioning!r}")
         start, doublings = _plan(self.resolution)
         if x.shape[1:3] != (self.resolution, self.resolution):
             raise ValueError(f"DCGANDiscriminator(resolution={self.resolution}) got images of "
@@ -173,7 +197,8 @@ class DCGANDiscriminator(nn.Module):
             x = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
                      kernel_init=DCGAN_INIT, name=f"down_{i}")(x)
             if i > 0:  # never on the input layer
-                x = _normalize(self.normalization, train, x, self.batch_norm_axis_name)
+                x = _normalize(self.normalization, train, x, self.batch_norm_axis_name,
+                               self.dtype)
             x = nn.leaky_relu(x, 0.2)
             features *= 2
         # start x start -> 1x1: one logit.

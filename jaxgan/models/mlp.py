@@ -14,12 +14,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.conditioning import CONDITIONINGS, ProjectionTerm, class_weights
+from jaxgan.models.conditioning import ProjectionTerm, check_conditioning, class_weights
+
+
+def check_features(module: nn.Module) -> None:
+    """Raises ``ValueError`` unless ``module.features`` is a non-empty sequence
+    of positive integer widths."""
+    widths = module.features
+    if (not isinstance(widths, Sequence) or not widths
+            or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths)):
+        raise ValueError(f"{type(module).__name__} features must be a non-empty list of "
+                         f"positive widths, got {widths!r}")
 
 
 class MLPGenerator(nn.Module):
@@ -39,6 +50,9 @@ class MLPGenerator(nn.Module):
       batch_norm_axis_name: the data-parallel axis over which BatchNorm takes
         its batch statistics (synchronised BatchNorm), or ``None``. The train
         step sets it when it runs under ``pmap``; leave it ``None``.
+      dtype: the layers' computation dtype; ``None`` follows their inputs
+        (BatchNorm's float32 statistics then promote to float32). Set it to
+        the recipe's ``compute_dtype`` (see :class:`jaxgan.GANRecipe`).
     """
 
     output_shape: Sequence[int]
@@ -48,6 +62,14 @@ class MLPGenerator(nn.Module):
     batch_norm_momentum: float = 0.9
     num_classes: int = 0
     batch_norm_axis_name: str | None = None
+    dtype: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_features(self)
+        if self.output_activation not in (None, "tanh"):
+            raise ValueError(f"unknown output_activation {self.output_activation!r}; "
+                             "use None or 'tanh'")
 
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
@@ -57,18 +79,15 @@ class MLPGenerator(nn.Module):
         if weights is not None:
             x = jnp.concatenate([x, weights.astype(x.dtype)], axis=-1)
         for width in self.features:
-            x = nn.Dense(width, use_bias=not self.batch_norm)(x)
+            x = nn.Dense(width, use_bias=not self.batch_norm, dtype=self.dtype)(x)
             if self.batch_norm:
                 x = nn.BatchNorm(use_running_average=not train,
                                  momentum=self.batch_norm_momentum,
-                                 axis_name=self.batch_norm_axis_name)(x)
+                                 axis_name=self.batch_norm_axis_name, dtype=self.dtype)(x)
             x = nn.relu(x)
-        x = nn.Dense(math.prod(self.output_shape))(x)
+        x = nn.Dense(math.prod(self.output_shape), dtype=self.dtype)(x)
         if self.output_activation == "tanh":
             x = jnp.tanh(x)
-        elif self.output_activation is not None:
-            raise ValueError(f"unknown output_activation {self.output_activation!r}; "
-                             "use None or 'tanh'")
         return x.reshape((z.shape[0], *self.output_shape))
 
 
@@ -82,31 +101,35 @@ class MLPDiscriminator(nn.Module):
         called as ``discriminator(x, labels, train=...)``.
       conditioning: ``"concat"`` (one-hot class appended to the input) or
         ``"projection"`` (a class embedding dotted with the last hidden layer).
+      dtype: as in :class:`MLPGenerator`.
     """
 
     features: Sequence[int] = (256, 256, 256)
     negative_slope: float = 0.2
     num_classes: int = 0
     conditioning: str = "concat"
+    dtype: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_features(self)
+        check_conditioning(self.conditioning)
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
                  train: bool) -> jax.Array:
         del train  # no train-dependent layers; kept for the common signature
-        if self.conditioning not in CONDITIONINGS:
-            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got "
-                             f"{self.conditioning!r}")
         weights = class_weights(labels, self.num_classes, "MLPDiscriminator")
         x = x.reshape((x.shape[0], -1))
         if weights is not None and self.conditioning == "concat":
             x = jnp.concatenate([x, weights.astype(x.dtype)], axis=-1)
         for width in self.features:
-            x = nn.leaky_relu(nn.Dense(width)(x), self.negative_slope)
-        logit = nn.Dense(1)(x)[:, 0]
+            x = nn.leaky_relu(nn.Dense(width, dtype=self.dtype)(x), self.negative_slope)
+        logit = nn.Dense(1, dtype=self.dtype)(x)[:, 0]
         if weights is not None and self.conditioning == "projection":
             logit = logit + ProjectionTerm(self.num_classes, nn.initializers.lecun_normal(),
                                            name="projection")(x, weights)
         return logit
 
 
-__all__ = ["MLPDiscriminator", "MLPGenerator"]
+__all__ = ["MLPDiscriminator", "MLPGenerator", "check_features"]

@@ -16,9 +16,6 @@ import jax
 import numpy as np
 
 from jaxgan import evaluation, train
-from jaxgan.metrics.classifier import load_or_fit_classifier
-from jaxgan.metrics.distribution import distribution_metrics
-from jaxgan.state import generate_from
 
 NAMES = ("frechet_distance", "kid", "precision", "recall", "classes_covered", "class_kl",
          "confident_fraction")
@@ -28,21 +25,13 @@ def one_run(workdir: str) -> dict[str, float]:
     with open(os.path.join(workdir, "eval.json")) as f:
         final = json.load(f)
     run = train.restore_run(workdir)
-    classifier = load_or_fit_classifier(run.source, train.classifier_dir(run.config, workdir),
-                                        run.config.classifier_steps, evaluation.EVAL_SEED)
+    protocol = evaluation.Evaluation.of_run(run, workdir)
     state = jax.tree.map(lambda x: x[0], run.states)
-    eval_key = evaluation.evaluation_key()
-    z = run.recipe.sample_latent(eval_key, run.config.num_eval_samples)
-    labels = evaluation.eval_labels(run.recipe, run.config.num_eval_samples)
-    reference, held_out = evaluation.real_examples(run.source, run.config.num_eval_samples,
-                                                   evaluation.EVAL_SEED)
-    reference_features, size = classifier.features(reference), len(held_out)
+    size = protocol.floor["real_floor_num_examples"]
     row = {}
     generators = (("ema", True), ("live", False)) if state.g_ema is not None else (("live", False),)
     for tag, ema in generators:
-        fake = classifier.features(generate_from(run.recipe, state, z, labels, ema=ema))[:size]
-        small = distribution_metrics(reference_features, fake,
-                                     evaluation.kid_key(eval_key))
+        small = protocol.compare(protocol.features(protocol.generate(state, ema))[:size])
         row[f"{tag}_fd_at_{size}"] = float(small["frechet_distance"])
         row[f"{tag}_kid_at_{size}"] = float(small["kid"])
         prefix = evaluation.NO_EMA_PREFIX if state.g_ema is not None and not ema else ""
