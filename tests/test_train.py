@@ -30,6 +30,7 @@ from configs import (  # noqa: E402
     fashion_mnist,
     grid25,
     mnist,
+    mnist5k,
     ring8,
     smoke,
     wgan_gp_cifar10,
@@ -353,7 +354,7 @@ def test_validate_image_config_names_the_field(field, value, expected):
         config_lib.validate_config(config)
 
 
-@pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist,
+@pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist, mnist5k,
                                     fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
                                     wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist])
 def test_shipped_configs_are_valid(module):

