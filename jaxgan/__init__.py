@@ -8,7 +8,7 @@ loop on top, for any recipe and any data source; :mod:`jaxgan.train` runs it
 from an experiment config.
 """
 
-from jaxgan import control, losses, metrics, penalties
+from jaxgan import augment, control, losses, metrics, penalties
 from jaxgan.data import ArraySource, Mixture, Source, digits, grid, load_dataset, ring
 from jaxgan.loop import DivergenceError, FitError, FitOptions, Interrupted, Trainable, fit
 from jaxgan.metrics import mode_coverage
@@ -47,6 +47,7 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "Mixture",
+    "augment",
     "control",
     "create_state",
     "create_states",

@@ -23,6 +23,7 @@ import ml_collections
 import optax
 
 from jaxgan import losses, penalties
+from jaxgan.augment import DiffAugment
 from jaxgan.data import registry
 from jaxgan.data.images import DataError
 from jaxgan.loop import (
@@ -45,7 +46,7 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
                    "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto",
-                   "compute_dtype": "float32"}
+                   "compute_dtype": "float32", "augment": "none"}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download"}
@@ -105,6 +106,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     points = registry.is_points(dataset)
     if points and config.model != "mlp":
         fail(f"dataset {dataset!r} is 2D points; it needs model='mlp', not {config.model!r}")
+    if points and option(config, "augment") != "none":
+        fail(f"config.augment={option(config, 'augment')!r} transforms images, and "
+             f"{dataset!r} is 2D points; set augment='none'")
     if not points and not is_positive_int(config.image_size):
         fail(f"config.image_size must be a positive integer, got {config.image_size!r}")
     fit_options(config)  # the run's options check themselves
@@ -244,6 +248,9 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         with _built_from(d_features="features"):
             discriminator = MLPDiscriminator(features=tuple(config.d_features),
                                              num_classes=classes, dtype=dtype, **d_conditioning)
+    if option(config, "augment") != "none":
+        with _built_from(augment="policy"):
+            discriminator = DiffAugment(discriminator, policy=option(config, "augment"))
     with _built_from(latent_dim="latent_dim", n_disc="n_disc", d_penalty_weight="penalty_weight",
                      ema_decay="ema_decay", ema_start="ema_start"):
         return GANRecipe(

@@ -307,6 +307,7 @@ def test_bad_override_of_the_default_config_exits_2_with_one_line():
     ("log_every", 15, "log_every=15 is not a multiple"),
     ("dataset", "folder", "unknown dataset 'folder'"),
     ("compute_dtype", "float16", "config.compute_dtype must be one of float32, bfloat16"),
+    ("augment", "translation", "config.augment='translation' transforms images, and 'ring8'"),
 ])
 def test_validate_config_names_the_field(field, value, expected):
     config = smoke.get_config()
@@ -315,6 +316,14 @@ def test_validate_config_names_the_field(field, value, expected):
     with pytest.raises(train.ConfigError) as info:
         config_lib.validate_config(config)
     assert expected in str(info.value)
+
+
+def test_augment_wraps_the_discriminator():
+    config = digits_smoke.get_config()
+    config.augment = "translation,cutout"
+    recipe = config_lib.build_recipe(config, (28, 28, 1))
+    assert recipe.discriminator.policy == "translation,cutout"
+    assert recipe.discriminator.discriminator.resolution == 28
 
 
 def test_compute_dtype_reaches_the_recipe_and_its_modules():
@@ -346,6 +355,7 @@ def test_label_smoothing_needs_a_bce_loss():
     ("d_penalty", "gradient_penalty",
      "config.d_penalty='gradient_penalty' with d_normalization='batch': the discriminator has "
      "BatchNorm"),
+    ("augment", "colour", "config.augment: augmentation policy 'colour' must be a"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()

@@ -45,6 +45,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.g_width = 32                 # generator's last hidden width (PyTorch's ngf)
     config.d_width = 32                 # discriminator's first width (PyTorch's ndf)
     config.d_normalization = "batch"    # batch | layer | instance | none (no BatchNorm: penalties)
+    # DiffAugment of every image the discriminator sees (real and fake): none, or a
+    # comma-separated list of color, translation, cutout
+    config.augment = "none"
     config.conditioning = "none"        # none | concat | projection (class-conditional GAN)
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
