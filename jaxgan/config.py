@@ -12,6 +12,7 @@ into :class:`ConfigError`, the one-line, exit-2 message of the scripts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import re
@@ -253,16 +254,12 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
             discriminator = DiffAugment(discriminator, policy=option(config, "augment"))
     with _built_from(latent_dim="latent_dim", n_disc="n_disc", d_penalty_weight="penalty_weight",
                      ema_decay="ema_decay", ema_start="ema_start"):
-        return GANRecipe(
+        recipe = GANRecipe(
             generator=generator,
             discriminator=discriminator,
             latent_dim=config.latent_dim,
             d_loss=pair.discriminator,
             g_loss=pair.generator,
-            g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
-            # The discriminator takes n_disc optimizer steps per train step.
-            d_optimizer=_adam(config, config.d_learning_rate,
-                              config.num_steps * config.n_disc),
             n_disc=config.n_disc,
             penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
             penalty_weight=config.d_penalty_weight,
@@ -271,6 +268,11 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
             ema_start=option(config, "ema_start"),
             compute_dtype=dtype,
         )
+    # The optimizers once n_disc is known good: the discriminator takes n_disc
+    # optimizer steps per train step (a schedule's length counts them).
+    return dataclasses.replace(
+        recipe, g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
+        d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc))
 
 
 def _adam(config: ml_collections.ConfigDict, learning_rate: float,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -229,7 +230,13 @@ class GANRecipe:
             base = getattr(inner, "__qualname__", type(inner).__name__)
             return f"{base}({keywords})" if keywords else base
 
-        return {"generator": repr(self.generator), "discriminator": repr(self.discriminator),
+        def identity(module) -> str:
+            # jaxgan's modules gained a dtype field after runs were saved
+            # with their repr: left out at its default, so those still resume.
+            return re.sub(r"\n\s*dtype = None", "", repr(module))
+
+        return {"generator": identity(self.generator),
+                "discriminator": identity(self.discriminator),
                 "latent_dim": self.latent_dim, "num_classes": self.num_classes,
                 "n_disc": self.n_disc, "d_loss": name(self.d_loss),
                 "g_loss": name(self.g_loss), "penalty": name(self.penalty),

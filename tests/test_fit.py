@@ -365,6 +365,15 @@ def test_step_errors_name_their_own_cause():
         step(state, stacked)
 
 
+def test_a_recipes_record_leaves_out_the_module_dtype_at_its_default():
+    """Runs saved before jaxgan's modules had a dtype field still resume."""
+    record = small_recipe(jaxgan.MLPDiscriminator(features=(8,))).describe()
+    assert "dtype" not in record["generator"] and "dtype" not in record["discriminator"]
+    low = jaxgan.MLPGenerator(output_shape=(2,), features=(8,), dtype=jnp.bfloat16)
+    assert "dtype = bfloat16" in jaxgan.GANRecipe(low, SpectralCritic(), 4).describe()[
+        "generator"]
+
+
 def test_fit_refuses_what_is_not_a_source_or_a_bad_option(tmp_path):
     recipe = small_recipe(jaxgan.MLPDiscriminator(features=(8,)))
     with pytest.raises(jaxgan.FitError, match="is not a data source: it lacks .*device_data"):

@@ -290,6 +290,31 @@ def test_compute_dtype_policy_keeps_state_in_float32_and_computes_in_bfloat16():
     assert samples.dtype == jnp.float32
 
 
+def test_a_bfloat16_dcgan_with_augmentation_keeps_its_state_in_float32():
+    """jaxgan's convolutions meet float32 parameters at init and bfloat16 ones
+    in the step; BatchNorm's statistics in the scan carry stay float32."""
+    def recipe(dtype):
+        return jaxgan.GANRecipe(
+            generator=jaxgan.DCGANGenerator(resolution=28, channels=1, width=4, dtype=dtype),
+            discriminator=jaxgan.augment.DiffAugment(
+                jaxgan.DCGANDiscriminator(resolution=28, width=4, dtype=dtype)),
+            latent_dim=8, n_disc=2, ema_decay=0.9, compute_dtype=dtype)
+
+    batch = jax.random.uniform(jax.random.PRNGKey(1), (2, 8, 28, 28, 1), minval=-1)
+    results = {}
+    for dtype in (None, jnp.bfloat16):
+        state = jaxgan.create_state(recipe(dtype), jax.random.PRNGKey(0), (28, 28, 1))
+        step = jax.jit(jaxgan.make_train_step(recipe(dtype)))
+        results[dtype] = step(state, batch)
+        if dtype is not None:
+            convolutions = [line for line in step.lower(state, batch).as_text().splitlines()
+                            if "stablehlo.convolution" in line]
+            assert convolutions and all("bf16>" in line for line in convolutions)
+    (plain, plain_metrics), (low, low_metrics) = results[None], results[jnp.bfloat16]
+    chex.assert_trees_all_equal_dtypes((low, low_metrics), (plain, plain_metrics))
+    assert all(np.isfinite(v) for v in low_metrics.values())
+
+
 def test_every_loss_pair_trains_one_step_with_finite_results():
     for name in losses.LOSS_NAMES:
         pair = losses.get_loss_pair(name)

@@ -356,6 +356,8 @@ def test_label_smoothing_needs_a_bce_loss():
      "config.d_penalty='gradient_penalty' with d_normalization='batch': the discriminator has "
      "BatchNorm"),
     ("augment", "colour", "config.augment: augmentation policy 'colour' must be a"),
+    # A cosine schedule's length counts n_disc: the recipe's check comes first.
+    ("n_disc", 0, "config.n_disc: n_disc must be an integer >= 1, got 0"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()

@@ -30,6 +30,7 @@ features (``"projection"``).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import flax.linen as nn
@@ -62,7 +63,8 @@ def _check_fields(module: nn.Module) -> None:
     if module.resolution not in RESOLUTIONS:
         raise ValueError(f"{name} resolution must be one of "
                          f"{', '.join(map(str, RESOLUTIONS))}, got {module.resolution!r}")
-    if not isinstance(module.width, int) or isinstance(module.width, bool) or module.width < 1:
+    width = module.width
+    if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < 1:
         raise ValueError(f"{name} width must be a positive integer, got {module.width!r}")
 
 

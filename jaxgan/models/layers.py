@@ -187,6 +187,8 @@ class UpsampleConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features))
+        # One dtype for both (a bfloat16 input meets float32 parameters at init).
+        x, kernel = nn.dtypes.promote_dtype(x, kernel)
         return upsample_conv(x, kernel, self.impl)
 
 
@@ -206,6 +208,7 @@ class Project(nn.Module):
     def __call__(self, z: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init,
                             (self.side, self.side, z.shape[-1], self.features))
+        z, kernel = nn.dtypes.promote_dtype(z, kernel)
         return jnp.einsum("bi,hwio->bhwo", z, kernel)
 
 
@@ -222,6 +225,7 @@ class Conv(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init,
                             (*self.kernel_size, x.shape[-1], self.features))
+        x, kernel = nn.dtypes.promote_dtype(x, kernel)
         return conv2d(x, kernel, tuple(self.strides), tuple(map(tuple, self.padding)))
 
 

@@ -13,6 +13,7 @@ features (``"projection"``).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,8 @@ def check_features(module: nn.Module) -> None:
     of positive integer widths."""
     widths = module.features
     if (not isinstance(widths, Sequence) or not widths
-            or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths)):
+            or any(not isinstance(w, numbers.Integral) or isinstance(w, bool) or w < 1
+                   for w in widths)):
         raise ValueError(f"{type(module).__name__} features must be a non-empty list of "
                          f"positive widths, got {widths!r}")
 
