@@ -135,6 +135,8 @@ def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
     """Judges ``workdir``'s ``samples/final.npz``; writes and returns ``judge.json``'s dict."""
     import numpy as np
 
+    from jaxgan.run_io import write_json
+
     config_path = os.path.join(workdir, "config.json")
     final_path = os.path.join(workdir, "samples", "final.npz")
     if not (os.path.exists(config_path) and os.path.exists(final_path)):
@@ -159,8 +161,7 @@ def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
               **{f"judge_{k}": v for k, v in samples.items()},
               **{f"real_judge_{k}": v for k, v in real.items()},
               "real_num_examples": len(test_y)}
-    with open(os.path.join(workdir, "judge.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(os.path.join(workdir, "judge.json"), result)  # atomic: no half-written file
     return result
 
 
