@@ -93,7 +93,7 @@ def main(argv):
 
     from jaxgan import control, train, viz
     from jaxgan.data import HostArrays
-    from jaxgan.evaluation import EVAL_SEED, Evaluation
+    from jaxgan.evaluation import EVAL_SEED, fit_scoring_classifier
     from jaxgan.metrics.classifier import load_or_fit_classifier
     from jaxgan.state import generate_from
 
@@ -117,14 +117,14 @@ def main(argv):
     def log(line):
         print(line, file=sys.stderr)
 
-    # The guide is the run's scoring classifier, as its evaluation protocol has
-    # it (trained now, with 1000 steps, for a run that scored without one).
+    # The guide is the run's scoring classifier, loaded as the loop loads it
+    # (trained now, with 1000 steps, for a run that scored without one).
     steps = run.config.get("classifier_steps") or 1000
-    guide = Evaluation.of_run(run, workdir, classifier_steps=steps).classifier
+    cache = train.classifier_dir(run.config, workdir)
+    guide = fit_scoring_classifier(run.source, steps, cache)
     # A second classifier, trained with another seed, judges the edits: images
     # that fool only the guide (adversarial edits) fail it.
-    checker = load_or_fit_classifier(run.source, train.classifier_dir(run.config, workdir),
-                                     steps, EVAL_SEED + 1, log=log)
+    checker = load_or_fit_classifier(run.source, cache, steps, EVAL_SEED + 1, log=log)
     state = jax.tree.map(lambda x: x[0], run.states)  # the first seed
     recipe = run.recipe
     z0 = recipe.sample_latent(jax.random.PRNGKey(_SEED.value), _NUM_LATENTS.value)

@@ -18,7 +18,6 @@ import math
 import re
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
@@ -37,6 +36,7 @@ from jaxgan.loop import (
 )
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.models.conditioning import CONDITIONINGS
+from jaxgan.programs import resolve_seed_batching
 from jaxgan.state import GANRecipe, ModuleContractError, check_modules
 
 MODELS = ("mlp", "dcgan")
@@ -159,10 +159,7 @@ def _built_from(**fields: str):
 def seed_batching(config: ml_collections.ConfigDict) -> str:
     """``vmap`` or ``map``: how ``config``'s seeds share the train program
     (``auto`` maps the DCGAN on the CPU; see :mod:`jaxgan.programs`)."""
-    how = option(config, "seed_batching")
-    if how == "auto":
-        return "map" if config.model == "dcgan" and jax.default_backend() == "cpu" else "vmap"
-    return how
+    return resolve_seed_batching(option(config, "seed_batching"), config.model == "dcgan")
 
 
 def fit_options(config: ml_collections.ConfigDict) -> FitOptions:
