@@ -59,6 +59,43 @@ def r1_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
     return 0.5 * squared
 
 
+def r2_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
+               keys: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
+    r"""The R2 penalty, per example: R1's form taken on generated data.
+
+    .. math:: R_2 = \tfrac12 \lVert \nabla_x D(x) \rVert^2, \quad x \sim p_G
+
+    The train step hands the penalty fakes that carry no gradient to the
+    generator, so R2 regularises the discriminator only. ``real`` and ``keys``
+    are unused.
+    """
+    del real
+    return r1_penalty(discriminator_fn, fake, None, keys, with_norm)
+
+
+def r1_r2_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
+                  keys: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
+    r"""R1 plus R2 with one weight, per example (R3GAN, Huang et al. 2024).
+
+    .. math:: \tfrac12 \lVert \nabla_x D(x) \rVert^2
+              + \tfrac12 \lVert \nabla_y D(y) \rVert^2, \quad
+              x \sim p_{data},\ y \sim p_G
+
+    With the relativistic pairing loss (``jaxgan.losses``'s
+    ``relativistic``) this is R3GAN's objective: penalising the
+    discriminator's slope on both distributions is what their convergence
+    argument needs, where R1 alone leaves the fakes' side free. With
+    ``with_norm`` the norm reported is the gradient's over both inputs,
+    :math:`\sqrt{\lVert \nabla_x \rVert^2 + \lVert \nabla_y \rVert^2}`.
+    """
+    del keys
+    squared = (_squared_norm(_input_gradients(discriminator_fn, real))
+               + _squared_norm(_input_gradients(discriminator_fn, fake)))
+    if with_norm:
+        return 0.5 * squared, jnp.sqrt(squared + NORM_EPSILON)
+    return 0.5 * squared
+
+
 def gradient_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array,
                      keys: Array, with_norm: bool = False) -> Array | tuple[Array, Array]:
     r"""The WGAN-GP gradient penalty (Gulrajani et al. 2017), per example.
@@ -77,7 +114,8 @@ def gradient_penalty(discriminator_fn: DiscriminatorFn, real: Array, fake: Array
     return ((norm - 1.0) ** 2, norm) if with_norm else (norm - 1.0) ** 2
 
 
-PENALTIES = {"r1": r1_penalty, "gradient_penalty": gradient_penalty}
+PENALTIES = {"r1": r1_penalty, "r2": r2_penalty, "r1_r2": r1_r2_penalty,
+             "gradient_penalty": gradient_penalty}
 
 
 def reports_norm(penalty: Callable[..., Array]) -> bool:
@@ -89,4 +127,4 @@ def reports_norm(penalty: Callable[..., Array]) -> bool:
 
 
 __all__ = ["NORM_EPSILON", "PENALTIES", "Array", "DiscriminatorFn", "gradient_penalty",
-           "r1_penalty", "reports_norm"]
+           "r1_penalty", "r1_r2_penalty", "r2_penalty", "reports_norm"]

@@ -95,6 +95,40 @@ def test_critic_normalizations_score_each_example_on_its_own(normalization):
     assert not np.allclose(mixed[:1], single, atol=1e-3)
 
 
+def test_spectral_normalization_divides_each_kernel_by_its_largest_singular_value():
+    critic = DCGANDiscriminator(resolution=28, width=8, normalization="spectral",
+                                num_classes=10, conditioning="projection")
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 28, 28, 1))
+    labels = jnp.arange(4)
+    variables = critic.init(jax.random.PRNGKey(1), x, labels, train=False)
+    # No normalisation layers: the convolutions and the embedding are reparametrised.
+    assert sorted(variables["params"]) == ["down_0", "down_1", "input_bias", "logit",
+                                           "projection"]
+    # Power iteration: each training call takes one step and stores its estimate.
+    for _ in range(30):
+        _, updates = critic.apply(variables, x, labels, train=True, mutable=["batch_stats"])
+        variables = {**variables, **updates}
+    stats = {key: value for module in variables["batch_stats"].values()
+             for key, value in module.items()}
+    for name, kernel in (("down_1/kernel", variables["params"]["down_1"]["kernel"]),
+                         ("projection/embedding", variables["params"]["projection"]["embedding"])):
+        matrix = np.asarray(kernel).reshape(-1, kernel.shape[-1])
+        top = np.linalg.svd(matrix, compute_uv=False)[0]
+        np.testing.assert_allclose(stats[f"{name}/sigma"], top, rtol=1e-3)
+    # The logit is linear in the normalised weights: scaling every kernel
+    # leaves it unchanged, which BatchNorm-free, unnormalised networks are not.
+    scaled = {**variables, "params": jax.tree.map(lambda p: 3.0 * p, variables["params"])}
+    scaled["params"]["input_bias"] = variables["params"]["input_bias"]
+    np.testing.assert_allclose(critic.apply(scaled, x, labels, train=False),
+                               critic.apply(variables, x, labels, train=False), rtol=1e-4,
+                               atol=1e-5)
+    # Each example is scored on its own, so penalties may join it.
+    together = critic.apply(variables, x, labels, train=False)
+    alone = jnp.concatenate([critic.apply(variables, x[i:i + 1], labels[i:i + 1], train=False)
+                             for i in range(4)])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
+
+
 def test_weights_are_initialised_from_n_0_002():
     variables = DCGANGenerator(resolution=64, width=64).init(
         jax.random.PRNGKey(0), jnp.zeros((1, 100)), train=False)

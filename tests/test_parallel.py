@@ -203,13 +203,18 @@ else:
 
     # The hardest path through the loop: streamed from the host, conditional,
     # two discriminator updates per step (so each device takes its rows of
-    # both updates' batches). Constant rates, so that a run may be extended.
+    # both updates' batches), a spectrally normalised projection
+    # discriminator (its power-iteration vectors are state that every device
+    # must keep equal), synchronised BatchNorm in the generator. Constant
+    # rates, so that a run may be extended.
     HARD = ("--config.data_placement=host", "--config.conditioning=projection",
-            "--config.n_disc=2", "--config.classifier_steps=0", "--config.lr_schedule=constant")
+            "--config.d_normalization=spectral", "--config.n_disc=2",
+            "--config.classifier_steps=0", "--config.lr_schedule=constant")
 
     def hard_config(**fields):
         config = digits_smoke.get_config()
         config.data_placement, config.conditioning, config.n_disc = "host", "projection", 2
+        config.d_normalization = "spectral"
         config.classifier_steps, config.lr_schedule = 0, "constant"
         for name, value in fields.items():
             config[name] = value

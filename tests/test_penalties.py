@@ -40,6 +40,25 @@ def test_r1_of_linear_critic_is_half_squared_norm():
     np.testing.assert_allclose(got, np.full(3, 0.5 * np.sum(np.asarray(W) ** 2)), rtol=1e-6)
 
 
+def test_r2_and_r1_r2_take_the_slope_where_each_is_defined():
+    # f(x) = c . x^2 (per example) has gradient 2 c x: R1 reads the real
+    # inputs, R2 the fake ones, and R1+R2 adds the two.
+    c = jnp.array([[1.0, -2.0]])
+    critic = lambda x: jnp.sum(c * x ** 2, axis=1)  # noqa: E731
+    real = jnp.array([[1.0, 0.5], [0.0, 2.0]])
+    fake = jnp.array([[-1.0, 1.0], [3.0, 0.0]])
+
+    def half_squared(x):
+        return 0.5 * np.sum((2 * np.asarray(c) * np.asarray(x)) ** 2, axis=1)
+
+    np.testing.assert_allclose(penalties.r2_penalty(critic, real, fake, None), half_squared(fake),
+                               rtol=1e-6)
+    both, norm = penalties.r1_r2_penalty(critic, real, fake, None, with_norm=True)
+    np.testing.assert_allclose(both, half_squared(real) + half_squared(fake), rtol=1e-6)
+    np.testing.assert_allclose(norm, np.sqrt(2 * (half_squared(real) + half_squared(fake))),
+                               rtol=1e-6)
+
+
 def test_penalties_are_per_example():
     # Critic with a different slope per example position: f(x_i) = c * x_i^2,
     # grad = 2 c x_i, so each example's penalty depends on its own input only.
@@ -83,7 +102,7 @@ def test_penalty_gradients_match_finite_differences():
     def tanh_critic(w):
         return lambda x: jnp.tanh(jnp.sum(x * w, axis=(1, 2)))
 
-    for penalty in (penalties.gradient_penalty, penalties.r1_penalty):
+    for penalty in (penalties.gradient_penalty, penalties.r1_penalty, penalties.r1_r2_penalty):
         def loss(w, penalty=penalty):
             return penalty(tanh_critic(w), real, fake, keys(3, 3)).mean()
 
