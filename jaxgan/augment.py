@@ -21,10 +21,23 @@ U(0, 2) about the pixel's channel mean, contrast scaled by U(0.5, 1.5) about
 the image's mean, as the paper's code has them), ``translation`` (shifted by
 up to 1/8 of the side in each direction, zeros filling in) and ``cutout``
 (a square of half the side, anywhere it at least partly fits, set to zero).
+
+Adaptive augmentation (ADA; Karras et al. 2020): rather than always
+transforming, each operation transforms an example with probability ``p``,
+and ``p`` is steered by how sure the discriminator is of the real images it
+trains on. The signal is ``r = E[sign(D(real))]``: near 0 while the
+discriminator generalises, near 1 once it has learned the real set by heart.
+:class:`AdaptiveProbability` raises ``p`` while ``r`` is above a target
+(ADA's 0.6) and lowers it while below. ``DiffAugment(adaptive=True)`` keeps
+``p`` as a variable of its ``batch_stats`` collection, which the train state
+carries and checkpoints, so a resumed run continues with the same ``p``; the
+recipe's ``d_stats_update`` hook (:class:`jaxgan.GANRecipe`) runs the
+controller after every discriminator update.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import flax.linen as nn
@@ -32,6 +45,7 @@ import jax
 import jax.numpy as jnp
 
 TRANSLATION_RATIO = 0.125
+PROBABILITY = "probability"  # an adaptive DiffAugment's p, in its batch_stats
 CUTOUT_RATIO = 0.5
 
 
@@ -95,14 +109,15 @@ def parse_policy(policy: str) -> tuple[str, ...]:
 
 
 def diff_augment(key: jax.Array, x: jax.Array, policy: str,
-                 probability: float = 1.0) -> jax.Array:
+                 probability: float | jax.Array = 1.0) -> jax.Array:
     """``x`` transformed by each operation of ``policy`` in turn; each example
     is transformed by each operation with ``probability`` (1: always, as in
-    DiffAugment)."""
+    DiffAugment; an array: ADA's traced ``p``)."""
+    always = isinstance(probability, int | float) and probability >= 1.0
     for i, name in enumerate(parse_policy(policy)):
         op_key, coin_key = jax.random.split(jax.random.fold_in(key, i))
         augmented = OPERATIONS[name](op_key, x)
-        if probability < 1.0:
+        if not always:
             apply = jax.random.bernoulli(coin_key, probability, (x.shape[0], 1, 1, 1))
             augmented = jnp.where(apply, augmented, x)
         x = augmented
@@ -118,6 +133,9 @@ class DiffAugment(nn.Module):
         [labels,] train=...)``; its variables sit under ``inner``.
       policy: the operations, e.g. ``"color,translation,cutout"``.
       probability: the chance that each operation transforms an example.
+      adaptive: ADA: the chance is instead the variable
+        ``batch_stats["probability"]``, starting at 0, which
+        :class:`AdaptiveProbability` steers (module docstring).
       batch_norm_axis_name: passed on to the wrapped module where it has
         that attribute (the train step sets it under ``pmap``).
     """
@@ -125,6 +143,7 @@ class DiffAugment(nn.Module):
     discriminator: nn.Module
     policy: str = "color,translation,cutout"
     probability: float = 1.0
+    adaptive: bool = False
     batch_norm_axis_name: str | None = None
 
     def __post_init__(self):
@@ -145,15 +164,67 @@ class DiffAugment(nn.Module):
         changes = ({"batch_norm_axis_name": self.batch_norm_axis_name}
                    if hasattr(self.discriminator, "batch_norm_axis_name") else {})
         self.inner = self.discriminator.clone(parent=None, **changes)
+        if self.adaptive:  # ADA's p, in the state beside the discriminator's statistics
+            self.p = self.variable("batch_stats", PROBABILITY,
+                                   lambda: jnp.zeros((), jnp.float32))
 
     def __call__(self, x: jax.Array, *labels: jax.Array, train: bool) -> jax.Array:
         if x.ndim != 4:
             raise ValueError(f"DiffAugment transforms images [batch, height, width, channels], "
                              f"got shape {x.shape}")
+        probability = self.p.value if self.adaptive else self.probability
         if train:
-            x = diff_augment(self.make_rng("augment"), x, self.policy, self.probability)
+            x = diff_augment(self.make_rng("augment"), x, self.policy, probability)
         return self.inner(x, *labels, train=train)
 
 
-__all__ = ["CUTOUT_RATIO", "OPERATIONS", "TRANSLATION_RATIO", "DiffAugment", "color", "cutout",
+@dataclasses.dataclass(frozen=True)
+class AdaptiveProbability:
+    """ADA's controller of an adaptive :class:`DiffAugment`'s ``p``, as a
+    recipe's ``d_stats_update`` hook.
+
+    After every discriminator update, with ``r`` the mean sign of that
+    update's real logits over the whole batch (all devices)::
+
+        p <- clip(p + step * sign(r - target), 0, 1)
+
+    ADA moves ``p`` every 4 updates by ``batch * 4 / 500,000``, so that it
+    can cross from 0 to 1 in 500k images; runs here are shorter, so the
+    default ``step`` lets it cross in 2,000 updates (128k images at batch 64).
+
+    A frozen dataclass so that two recipes built alike compare equal (and
+    share a jit cache entry).
+
+    Attributes:
+      target: the value of ``r`` to hold (ADA: 0.6).
+      step: the change of ``p`` per discriminator update.
+    """
+
+    target: float = 0.6
+    step: float = 5e-4
+
+    def __post_init__(self):
+        if not 0 <= self.target < 1:
+            raise ValueError(f"the adaptive augmentation target must be in [0, 1), got "
+                             f"{self.target!r}")
+        if not 0 < self.step <= 1:
+            raise ValueError(f"the adaptive augmentation step must be in (0, 1], got "
+                             f"{self.step!r}")
+
+    def __call__(self, d_stats: dict, real_logits: jax.Array,
+                 mean: Callable[[jax.Array], jax.Array]) -> tuple[dict, dict[str, jax.Array]]:
+        """``(d_batch_stats, real_logits, mean over devices) -> (d_batch_stats,
+        metrics)``; the metrics are ``augment_p`` (after the update) and
+        ``d_real_sign`` (``r``)."""
+        if PROBABILITY not in d_stats:
+            raise ValueError("AdaptiveProbability steers an adaptive DiffAugment; wrap the "
+                             "discriminator in DiffAugment(..., adaptive=True)")
+        overfitting = mean(jnp.mean(jnp.sign(real_logits).astype(jnp.float32)))
+        p = jnp.clip(d_stats[PROBABILITY] + self.step * jnp.sign(overfitting - self.target),
+                     0.0, 1.0)
+        return {**d_stats, PROBABILITY: p}, {"augment_p": p, "d_real_sign": overfitting}
+
+
+__all__ = ["CUTOUT_RATIO", "OPERATIONS", "PROBABILITY", "TRANSLATION_RATIO", "AdaptiveProbability",
+           "DiffAugment", "color", "cutout",
            "diff_augment", "parse_policy", "translation"]

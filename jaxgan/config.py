@@ -23,7 +23,7 @@ import ml_collections
 import optax
 
 from jaxgan import losses, penalties
-from jaxgan.augment import DiffAugment
+from jaxgan.augment import AdaptiveProbability, DiffAugment
 from jaxgan.data import registry
 from jaxgan.data.images import DataError
 from jaxgan.loop import (
@@ -47,7 +47,8 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
                    "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto",
-                   "compute_dtype": "float32", "augment": "none"}
+                   "compute_dtype": "float32", "augment": "none", "augment_target": 0.0,
+                   "augment_p_step": 5e-4}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download"}
@@ -246,9 +247,19 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         with _built_from(d_features="features"):
             discriminator = MLPDiscriminator(features=tuple(config.d_features),
                                              num_classes=classes, dtype=dtype, **d_conditioning)
+    controller = None
+    if option(config, "augment_target"):  # ADA: p steered towards the target
+        if option(config, "augment") == "none":
+            raise ConfigError(f"config.augment_target={option(config, 'augment_target')!r} "
+                              "steers augmentation, and config.augment is 'none'; name the "
+                              "operations, e.g. augment='translation,cutout'")
+        with _built_from(augment_target="target", augment_p_step="step"):
+            controller = AdaptiveProbability(option(config, "augment_target"),
+                                             option(config, "augment_p_step"))
     if option(config, "augment") != "none":
         with _built_from(augment="policy"):
-            discriminator = DiffAugment(discriminator, policy=option(config, "augment"))
+            discriminator = DiffAugment(discriminator, policy=option(config, "augment"),
+                                        adaptive=controller is not None)
     with _built_from(latent_dim="latent_dim", n_disc="n_disc", d_penalty_weight="penalty_weight",
                      ema_decay="ema_decay", ema_start="ema_start"):
         recipe = GANRecipe(
@@ -263,6 +274,7 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
             num_classes=classes,
             ema_decay=option(config, "ema_decay"),
             ema_start=option(config, "ema_start"),
+            d_stats_update=controller,
             compute_dtype=dtype,
         )
     # The optimizers once n_disc is known good: the discriminator takes n_disc

@@ -94,6 +94,14 @@ class GANRecipe:
         step) and logged beside the step's own metrics, averaged over the
         updates and devices: room for health signals such as the fakes'
         diversity. ``None`` for none.
+      d_stats_update: ``(d_batch_stats, real_logits, mean) -> (d_batch_stats,
+        {name: scalar})``, run inside the step after every discriminator
+        update, with that update's real logits (this device's rows) and
+        ``mean``, which averages an array over the data-parallel devices
+        (the identity on one): a controller that steers state of the
+        discriminator's own, such as ADA's augmentation probability
+        (:class:`jaxgan.augment.AdaptiveProbability`). Its metrics are logged
+        as of the step's last discriminator update. ``None`` for none.
       compute_dtype: the mixed-precision policy. ``None`` (the default): the
         modules compute in their own dtypes. A dtype such as
         ``jnp.bfloat16``: every module call, in the step and when sampling,
@@ -125,6 +133,7 @@ class GANRecipe:
     ema_start: int = 0
     g_loss_uses_real: bool | None = None
     step_metrics: Callable[..., dict[str, jax.Array]] | None = None
+    d_stats_update: Callable[..., tuple[PyTree, dict[str, jax.Array]]] | None = None
     compute_dtype: Any = None
 
     def __post_init__(self):
@@ -242,6 +251,8 @@ class GANRecipe:
                 "g_loss": name(self.g_loss), "penalty": name(self.penalty),
                 "penalty_weight": self.penalty_weight, "ema_decay": self.ema_decay,
                 "ema_start": self.ema_start, "g_loss_uses_real": self.generator_loss_uses_real,
+                **({} if self.d_stats_update is None
+                   else {"d_stats_update": repr(self.d_stats_update)}),
                 "compute_dtype": (None if self.compute_dtype is None
                                   else jnp.dtype(self.compute_dtype).name)}
 

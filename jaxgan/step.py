@@ -232,6 +232,8 @@ def _step_metrics(recipe: GANRecipe, dp: DataParallel, d_metrics: Metrics, g_los
         metrics["d_grad_norm"] = d_metrics["d_grad_norm"].mean()
     if recipe.step_metrics is not None:
         metrics.update(jax.tree.map(jnp.mean, d_metrics["extra"]))
+    if recipe.d_stats_update is not None:  # the state it steers, as the last update left it
+        metrics.update(jax.tree.map(lambda value: value[-1], d_metrics["controlled"]))
     metrics = dp.mean(metrics)
     if logs_norms:
         metrics["d_grad_norm_max"] = dp.max(_nan_max(d_metrics["d_grad_norm_max"]))
@@ -268,7 +270,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       the updates: the critic's Wasserstein estimate), with a penalty
       ``d_grad_norm`` and ``d_grad_norm_max`` (the discriminator's input-gradient
       norm where the penalty is taken: mean, and max over the step), and
-      whatever ``recipe.step_metrics`` adds (mean over the updates).
+      whatever ``recipe.step_metrics`` adds (mean over the updates) and
+      what ``recipe.d_stats_update`` reports (as of the last update).
     """
     dp = DataParallel(axis_name)
     generator, discriminator = dp.module(recipe.generator), dp.module(recipe.discriminator)
@@ -330,6 +333,9 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             d_params = optax.apply_updates(d_params, updates)
             metrics = {"d_loss": loss, "d_penalty": penalty,
                        "d_real_logit": real_logits.mean(), "d_fake_logit": fake_logits.mean()}
+            if recipe.d_stats_update is not None:
+                d_stats, metrics["controlled"] = recipe.d_stats_update(d_stats, real_logits,
+                                                                       dp.mean)
             if logs_norms:
                 metrics["d_grad_norm"], metrics["d_grad_norm_max"] = norms.mean(), _nan_max(norms)
             if recipe.step_metrics is not None:

@@ -117,3 +117,59 @@ def test_an_augmented_dcgan_trains_a_step_and_the_state_key_fixes_its_draws():
     other, _ = step(state.replace(key=jax.random.PRNGKey(9)), batch)
     assert not np.array_equal(other.d_params["inner"]["logit"]["kernel"],
                               once.d_params["inner"]["logit"]["kernel"])
+
+
+def test_adaptive_probability_moves_p_one_step_towards_the_target_and_stays_in_0_1():
+    controller = augment.AdaptiveProbability(target=0.6, step=0.1)
+    mean = lambda x: x  # noqa: E731 (one device)
+    # Signs of the real logits: 4 of 5 positive, r = (4 - 1) / 5 = 0.6 + 0, so
+    # r - target = 0 and p stays; 5 of 5: r = 1 > 0.6, p rises; 1 of 5: falls.
+    cases = [(jnp.array([1.0, 2.0, 3.0, 0.5, -1.0]), 0.5, 0.5),
+             (jnp.array([1.0, 2.0, 3.0, 0.5, 1.0]), 0.5, 0.6),
+             (jnp.array([1.0, -2.0, -3.0, -0.5, -1.0]), 0.5, 0.4),
+             (jnp.ones(5), 0.95, 1.0),
+             (-jnp.ones(5), 0.05, 0.0)]
+    for logits, before, after in cases:
+        stats, metrics = controller({"probability": jnp.float32(before), "inner": {}}, logits,
+                                    mean)
+        np.testing.assert_allclose(stats["probability"], after, atol=1e-6)
+        np.testing.assert_allclose(metrics["augment_p"], after, atol=1e-6)
+        np.testing.assert_allclose(metrics["d_real_sign"], jnp.mean(jnp.sign(logits)))
+        assert stats["inner"] == {}
+    with pytest.raises(ValueError, match="adaptive=True"):
+        controller({"inner": {}}, jnp.ones(5), mean)
+    with pytest.raises(ValueError, match="target must be in"):
+        augment.AdaptiveProbability(target=1.0)
+
+
+def test_a_traced_probability_of_0_is_the_identity_and_of_1_is_always():
+    x = images(n=8)
+    key = jax.random.PRNGKey(3)
+    np.testing.assert_array_equal(augment.diff_augment(key, x, "translation,cutout",
+                                                       jnp.float32(0.0)), x)
+    np.testing.assert_array_equal(
+        augment.diff_augment(key, x, "translation,cutout", jnp.float32(1.0)),
+        augment.diff_augment(key, x, "translation,cutout"))
+
+
+def test_ada_keeps_p_in_the_state_and_steers_it_each_discriminator_update():
+    recipe = jaxgan.GANRecipe(
+        generator=jaxgan.DCGANGenerator(resolution=28, channels=1, width=4),
+        discriminator=augment.DiffAugment(jaxgan.DCGANDiscriminator(resolution=28, width=4),
+                                          policy="translation", adaptive=True),
+        latent_dim=8, n_disc=2, d_stats_update=augment.AdaptiveProbability(0.6, 0.25))
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (28, 28, 1))
+    assert float(state.d_batch_stats["probability"]) == 0.0  # starts off, in the state
+    step = jax.jit(jaxgan.make_train_step(recipe))
+    batch = jnp.stack([images(n=16, side=28, seed=1), images(n=16, side=28, seed=2)])
+    p = 0.0
+    for _ in range(3):
+        state, metrics = step(state, batch)
+        # Two discriminator updates per step; the metric reports the last one's r.
+        assert float(metrics["augment_p"]) == float(state.d_batch_stats["probability"])
+        assert 0.0 <= float(metrics["augment_p"]) <= 1.0
+        assert abs(float(metrics["augment_p"]) - p) <= 0.5 + 1e-6
+        p = float(metrics["augment_p"])
+    assert "augment_p" in metrics and "d_real_sign" in metrics
+    # The recipe records the controller, so a resume with another is refused.
+    assert "AdaptiveProbability(target=0.6, step=0.25)" in recipe.describe()["d_stats_update"]

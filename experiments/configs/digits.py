@@ -48,6 +48,11 @@ def get_config() -> ml_collections.ConfigDict:
     # DiffAugment of every image the discriminator sees (real and fake): none, or a
     # comma-separated list of color, translation, cutout
     config.augment = "none"
+    # ADA (> 0): each operation applies with a probability p, kept in the state and moved
+    # by augment_p_step per discriminator update towards holding E[sign(D(real))] at
+    # this target (ADA: 0.6); 0: always applied (DiffAugment)
+    config.augment_target = 0.0
+    config.augment_p_step = 5e-4        # 0 to 1 in 2,000 updates
     config.conditioning = "none"        # none | concat | projection (class-conditional GAN)
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
