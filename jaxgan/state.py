@@ -240,9 +240,10 @@ class GANRecipe:
             return f"{base}({keywords})" if keywords else base
 
         def identity(module) -> str:
-            # jaxgan's modules gained a dtype field after runs were saved
-            # with their repr: left out at its default, so those still resume.
-            return re.sub(r"\n\s*dtype = None", "", repr(module))
+            # jaxgan's modules gained fields (dtype, DiffAugment's adaptive)
+            # after runs were saved with their repr: left out at their
+            # defaults, so those still resume.
+            return re.sub(r"\n\s*(dtype = None|adaptive = False)", "", repr(module))
 
         return {"generator": identity(self.generator),
                 "discriminator": identity(self.discriminator),

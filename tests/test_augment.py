@@ -173,3 +173,9 @@ def test_ada_keeps_p_in_the_state_and_steers_it_each_discriminator_update():
     assert "augment_p" in metrics and "d_real_sign" in metrics
     # The recipe records the controller, so a resume with another is refused.
     assert "AdaptiveProbability(target=0.6, step=0.25)" in recipe.describe()["d_stats_update"]
+    assert "adaptive = True" in recipe.describe()["discriminator"]
+    # Runs saved before DiffAugment had the field record none and still resume.
+    fixed = jaxgan.GANRecipe(recipe.generator, augment.DiffAugment(
+        jaxgan.DCGANDiscriminator(resolution=28, width=4), policy="translation"), 8)
+    assert "adaptive" not in fixed.describe()["discriminator"]
+    assert "d_stats_update" not in fixed.describe()
