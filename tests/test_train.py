@@ -24,6 +24,7 @@ from configs import (  # noqa: E402
     celeb_a64,
     cgan_digits,
     cgan_mnist,
+    cgan_mnist5k,
     cifar10,
     digits,
     digits_smoke,
@@ -31,8 +32,10 @@ from configs import (  # noqa: E402
     grid25,
     mnist,
     mnist5k,
+    r3gan_digits,
     ring8,
     smoke,
+    sngan_digits,
     wgan_gp_cifar10,
     wgan_gp_digits,
     wgan_gp_mnist,
@@ -372,7 +375,8 @@ def test_validate_image_config_names_the_field(field, value, expected):
 
 @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist, mnist5k,
                                     fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
-                                    wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist])
+                                    wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist,
+                                    cgan_mnist5k, sngan_digits, r3gan_digits])
 def test_shipped_configs_are_valid(module):
     config_lib.validate_config(module.get_config())
 

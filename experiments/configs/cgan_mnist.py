@@ -8,10 +8,14 @@ Command:
 
   python experiments/train.py --config experiments/configs/cgan_mnist.py --workdir runs/cgan_mnist
 
-Expected result: not yet measured here (no network to fetch MNIST on the
-development machines). On the 1,797 digits the same model draws the asked-for
-class for well over 90% of samples; with 33 times more data we expect
-label_accuracy near the classifier's own held-out accuracy.
+The discriminator takes the class as ten extra input channels (concat): on
+the bundled real MNIST digits (configs/cgan_mnist5k.py, the same model at
+5,000 steps) concat reaches label_accuracy 0.939 and the projection
+discriminator (--config.conditioning=projection) 0.684.
+
+Expected result here: not yet measured (no network to fetch MNIST on the
+development machines); with twelve times the digits of mnist5k we expect
+label_accuracy at least as high.
 """
 
 from configs import mnist
@@ -19,5 +23,5 @@ from configs import mnist
 
 def get_config():
     config = mnist.get_config()
-    config.conditioning = "projection"  # none | concat | projection
+    config.conditioning = "concat"      # none | concat | projection
     return config

@@ -10,7 +10,15 @@ Command (no network needed):
 
   python experiments/train.py --config experiments/configs/sngan_digits.py --workdir runs/sngan
 
-Expected result: see experiments/results/README.md (the spectral norm's ablation row).
+Expected result, measured on 2 CPU cores in 6 min 30 s (seed 0;
+experiments/results/sngan_digits/; no BatchNorm makes a step about a third
+faster than the default's): samples/final.png shows digits of every class,
+about two thirds readable. Beside the default (configs/digits.py, same seed
+and steps): the project's classifier gives confident_fraction 0.676 (default
+0.600; held-out real digits 0.922), frechet_distance 13.4 at 1,000 samples
+(default 16.9), precision 0.673 (0.645), recall 0.813, class_kl 0.018; the
+independent judge (experiments/judge.py) confident 0.637 (default 0.588; real
+0.881), plausible 0.817 (0.783; real 0.950).
 """
 
 from configs import digits
