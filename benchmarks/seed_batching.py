@@ -1,6 +1,6 @@
 """Times the two ways a run's seeds share one train program (config.seed_batching).
 
-  python benchmarks/seed_batching.py --config experiments/configs/digits.py --num-seeds 3
+  python benchmarks/seed_batching.py --config experiments/configs/dcgan_digits.py --num-seeds 3
 
 Compiles ``steps`` scanned train steps of the config's GAN for one seed, for
 ``num_seeds`` seeds under ``jax.vmap`` and for them under ``jax.lax.map``, and
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "experiments"))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=os.path.join(ROOT, "experiments", "configs",
-                                                         "digits.py"))
+                                                         "dcgan_digits.py"))
     parser.add_argument("--num-seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=25, help="train steps per timed call")
     parser.add_argument("--repeats", type=int, default=3)

@@ -26,6 +26,7 @@ from configs import (  # noqa: E402
     cgan_mnist,
     cgan_mnist5k,
     cifar10,
+    dcgan_digits,
     digits,
     digits_smoke,
     fashion_mnist,
@@ -376,7 +377,7 @@ def test_validate_image_config_names_the_field(field, value, expected):
 @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist, mnist5k,
                                     fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
                                     wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist,
-                                    cgan_mnist5k, sngan_digits, r3gan_digits])
+                                    cgan_mnist5k, sngan_digits, r3gan_digits, dcgan_digits])
 def test_shipped_configs_are_valid(module):
     config_lib.validate_config(module.get_config())
 

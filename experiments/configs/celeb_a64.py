@@ -19,11 +19,11 @@ as in the PyTorch example. CelebA has no class labels, so eval.json has no
 classifier scores; look at samples/.
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def get_config():
-    config = digits.get_config()
+    config = dcgan_digits.get_config()
     config.dataset = "celeb_a"
     config.image_size = 64
     config.batch_size = 128

@@ -22,10 +22,10 @@ the projection discriminator gained its input-layer bias, the fix of the
 28x28 failure; at 32x32 it learned without it.)
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def get_config():
-    config = digits.get_config()
+    config = dcgan_digits.get_config()
     config.conditioning = "projection"  # none | concat | projection
     return config

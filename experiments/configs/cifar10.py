@@ -14,11 +14,11 @@ the classifier scores are weak on CIFAR-10 (its own held-out accuracy is about
 0.7 after 5k steps), so compare runs by class_kl rather than by confidence.
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def get_config():
-    config = digits.get_config()
+    config = dcgan_digits.get_config()
     config.dataset = "cifar10"          # 50,000 colour images, 10 classes (150 MB as uint8)
     config.image_size = 32
     config.batch_size = 128

@@ -6,11 +6,11 @@ Expected: finishes in about a minute on 2 CPU cores and writes every file of
 the training contract; the numbers mean nothing.
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def get_config():
-    config = digits.get_config()
+    config = dcgan_digits.get_config()
     config.image_size = 28
     config.batch_size = 16
     config.num_steps = 8

@@ -14,11 +14,11 @@ every class by 10k steps: confident_fraction above 0.9 and classes_covered
 10/10 in eval.json, class_kl below 0.05.
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def get_config():
-    config = digits.get_config()
+    config = dcgan_digits.get_config()
     config.dataset = "mnist"            # 60,000 training digits, kept on the device (47 MB)
     config.image_size = 28              # native size
     config.batch_size = 128

@@ -16,11 +16,11 @@ on 28x28 pixels): confident 0.428 (real 0.650), plausible 0.724 (real 0.950).
 This is the starting point that the quality work measures against.
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def get_config():
-    config = digits.get_config()
+    config = dcgan_digits.get_config()
     config.dataset = "mnist5k"          # 5,000 real MNIST training digits, 500 a class
     config.image_size = 28              # native size
     return config

@@ -5,7 +5,7 @@ The discriminator scores each real digit against a fake partner
 (softplus(D(fake) - D(real))), and its input gradient is penalised on both
 real and generated digits with one weight (jaxgan.penalties.r1_r2_penalty).
 The penalties score examples one by one, so the discriminator has no
-BatchNorm. Everything else is the default experiment's (configs/digits.py).
+BatchNorm. Everything else is the course's DCGAN's (configs/dcgan_digits.py).
 
 Command (no network needed):
 
@@ -14,11 +14,11 @@ Command (no network needed):
 Expected result: see experiments/results/README.md (the objective's ablation row).
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def get_config():
-    config = digits.get_config()
+    config = dcgan_digits.get_config()
     config.loss = "relativistic"        # softplus(D(fake) - D(real)) per pair, and the reverse
     config.real_label = 1.0             # no label smoothing outside BCE
     config.d_penalty = "r1_r2"          # R1 on real plus R2 on generated digits

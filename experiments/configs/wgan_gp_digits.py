@@ -21,7 +21,7 @@ samples/final.npz (DCGAN: 62%; real digits: 92%), class_kl 0.030, and still
 rising at the end (29% at step 500, 42% at 1,000).
 """
 
-from configs import digits
+from configs import dcgan_digits
 
 
 def wgan_gp(config):
@@ -41,7 +41,7 @@ def wgan_gp(config):
 
 
 def get_config():
-    config = wgan_gp(digits.get_config())
+    config = wgan_gp(dcgan_digits.get_config())
     config.num_steps = 1_500            # generator updates (7,500 critic updates)
     config.eval_every = 500
     config.checkpoint_every = 500
