@@ -206,6 +206,10 @@ class DCGANDiscriminator(nn.Module):
         spectral = self.normalization == "spectral"
 
         def layer(module, *args):
+            # flax's SpectralNorm stores the weights it initialises already
+            # divided by its first (rough) estimate of their largest singular
+            # value, so they start larger than DCGAN_INIT's; the forward pass
+            # divides again and sees unit spectral norm either way.
             if spectral:
                 return nn.SpectralNorm(module, dtype=self.dtype)(*args, update_stats=train)
             return module(*args)
