@@ -24,7 +24,10 @@ At 28x28 (--config.image_size=28; experiments/results/cgan_mnist5k/, 9 min
 17 s with another job beside it): label_accuracy 0.939, every class at least
 0.83, frechet_distance 6.00 (real floor 5.59), SVM label accuracy 0.967; with
 projection as well (experiments/results/cgan_mnist5k_projection/):
-label_accuracy 0.684 (sixes 0.41), frechet_distance 9.54.
+label_accuracy 0.684 (sixes 0.41), frechet_distance 9.54. Projection at
+32x32 (experiments/results/cgan_mnist5k_32_projection/, 7 min 15 s):
+label_accuracy 0.983, every class at least 0.91, frechet_distance 9.0, SVM
+label accuracy 0.991; cleaner digits, less varied within a class.
 """
 
 from configs import mnist5k
