@@ -111,6 +111,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if points and option(config, "augment") != "none":
         fail(f"config.augment={option(config, 'augment')!r} transforms images, and "
              f"{dataset!r} is 2D points; set augment='none'")
+    if option(config, "augment_target") and option(config, "augment") == "none":
+        fail(f"config.augment_target={option(config, 'augment_target')!r} steers augmentation, "
+             "and config.augment is 'none'; name the operations, e.g. "
+             "augment='translation,cutout'")
     if not points and not is_positive_int(config.image_size):
         fail(f"config.image_size must be a positive integer, got {config.image_size!r}")
     fit_options(config)  # the run's options check themselves
@@ -249,10 +253,6 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
                                              num_classes=classes, dtype=dtype, **d_conditioning)
     controller = None
     if option(config, "augment_target"):  # ADA: p steered towards the target
-        if option(config, "augment") == "none":
-            raise ConfigError(f"config.augment_target={option(config, 'augment_target')!r} "
-                              "steers augmentation, and config.augment is 'none'; name the "
-                              "operations, e.g. augment='translation,cutout'")
         with _built_from(augment_target="target", augment_p_step="step"):
             controller = AdaptiveProbability(option(config, "augment_target"),
                                              option(config, "augment_p_step"))
