@@ -3,6 +3,7 @@
 import functools
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -103,6 +104,32 @@ def test_frechet_distance_non_commuting_covariances_match_scipy_float64():
     # Swapping the Gaussians gives the same distance.
     swapped = frechet_distance(*(jnp.asarray(v, jnp.float32) for v in (m2, c2, m1, c1)))
     np.testing.assert_allclose(swapped, got, rtol=1e-5)
+
+
+def test_vmapped_frechet_distance_decomposes_one_matrix_at_a_time_and_agrees():
+    """Batched eigh or svd on the CPU can deadlock XLA's thread pool (see
+    frechet.trace_sqrt_product): under vmap (over seeds, the real statistics
+    shared) every decomposition must see a single matrix, and the distances
+    must equal those computed one seed at a time."""
+    rng = np.random.default_rng(4)
+    dim, seeds = 6, 3
+    real = [jnp.asarray(v, jnp.float32) for v in (rng.normal(size=dim), _random_spd(rng, dim))]
+    means = jnp.asarray(rng.normal(size=(seeds, dim)), jnp.float32)
+    covs = jnp.asarray(np.stack([_random_spd(rng, dim) for _ in range(seeds)]), jnp.float32)
+    batched = jax.vmap(frechet_distance, in_axes=(None, None, 0, 0))
+
+    def decompositions(jaxpr):
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name in ("eigh", "svd"):
+                yield eqn
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                yield from decompositions(sub)
+
+    found = list(decompositions(jax.make_jaxpr(batched)(*real, means, covs).jaxpr))
+    assert found and all(eqn.invars[0].aval.ndim == 2 for eqn in found), found
+    np.testing.assert_allclose(
+        jax.jit(batched)(*real, means, covs),
+        [frechet_distance(*real, means[i], covs[i]) for i in range(seeds)], rtol=1e-5)
 
 
 def test_frechet_distance_singular_covariance():

@@ -80,11 +80,23 @@ def _psd_sqrt(matrix: jax.Array) -> jax.Array:
     return jnp.matmul(eigenvectors * root, eigenvectors.T, precision=_HIGHEST)
 
 
+# Under vmap this runs once per batch element, in a loop, so that eigh and
+# svd always see one matrix. Given a batch, jaxlib's CPU LAPACK kernels split
+# it over XLA's intra-op thread pool and block a pool thread until the parts
+# are done; two such kernels running at once on a 2-thread pool (the
+# evaluation's two scorings of a vmapped pair of seeds) each held a thread and
+# waited for parts that no thread was left to run: the process hung for good
+# (seen in gdb: both "tf_XLAEigen" threads in lapack_ssyevd_ffi ->
+# ParallelBatchMap -> BlockingCounter::Wait). One matrix at a time runs
+# inline. The price: seeds' decompositions run one after another, also on an
+# accelerator, once per evaluation.
+@jax.custom_batching.sequential_vmap
 def trace_sqrt_product(cov1: jax.Array, cov2: jax.Array) -> jax.Array:
     """:math:`\\operatorname{tr} (C_1 C_2)^{1/2}` for symmetric PSD ``[D, D]`` matrices.
 
     The sum of the singular values of :math:`C_1^{1/2} C_2^{1/2}`, see the
     module docstring for why this equals the trace and why it is computed so.
+    Under ``jax.vmap`` it loops over the batch (see the comment above).
     """
     product = jnp.matmul(_psd_sqrt(cov1), _psd_sqrt(cov2), precision=_HIGHEST)
     return jnp.sum(jnp.linalg.svd(product, compute_uv=False))
