@@ -7,9 +7,10 @@ With no ``--config`` it runs the default experiment (no network needed); with
 no ``--workdir`` it writes to ``runs/<dataset>``. Running the same command again
 resumes from the latest checkpoint in the workdir. Exit code 0 on success, 2 on
 a user error (bad flag or config value, unknown or unavailable dataset,
-incompatible checkpoint), 1 when training diverges (non-finite losses or
-parameters), 130 after Ctrl-C has saved a checkpoint; each with a one-line
-message on stderr.
+incompatible checkpoint, a workdir that another run holds), 1 when training
+diverges (non-finite losses or parameters), 130 after Ctrl-C and 143 after
+SIGTERM (a scheduler's preemption) have saved a checkpoint; each with a
+one-line message on stderr.
 
 Data parallelism: ``--config.parallel=jit`` (or ``pmap``) spreads each batch over
 every device. For several processes (hosts), start the same command in each
@@ -21,7 +22,9 @@ writes the logs and samples, and all of them save the checkpoints together.
 
 import os
 import sys
+import traceback
 
+import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -35,17 +38,90 @@ def _usage_error(message: str) -> None:
     sys.exit(2)
 
 
+def _config_path() -> str:
+    """The --config value as given (also while flags are being parsed)."""
+    for i, arg in enumerate(sys.argv):
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+        if arg == "--config" and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+    return DEFAULT_CONFIG
+
+
+def _config_file_error(error: BaseException) -> str:
+    """One line for a config file that does not load: the file and line, the
+    exception, and the fix."""
+    while (error.__cause__ or error.__context__) is not None:  # the root cause
+        error = error.__cause__ or error.__context__
+    if isinstance(error, SyntaxError):
+        where = f"{error.filename}:{error.lineno}: "
+        what = f"SyntaxError: {error.msg}"
+    else:
+        # The innermost frame in the user's file (not in a library or here).
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+                  if "site-packages" not in frame.filename
+                  and os.path.abspath(frame.filename) != os.path.abspath(__file__)
+                  and not frame.filename.startswith("<")]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
+        text = str(error).strip().splitlines()
+        what = f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+    return f"cannot load the config file {_config_path()}: {where}{what}; fix the file"
+
+
 def _flag_errors_exit_2(parse, *args, **kwargs):
-    """Runs a flag definition or parse; a bad flag exits 2 with one line."""
+    """Runs a flag definition or parse; a bad flag or config file exits 2 with one line."""
     try:
         return parse(*args, **kwargs)
     except (AttributeError, KeyError) as e:
-        # config_flags reports an unknown --config.FIELD this way, as just "'FIELD'".
-        field = str(e).strip("\"' ")
-        _usage_error(f"the config has no field {field!r}; check the name against the "
+        inner = e
+        while isinstance(inner, BaseException) and inner.args:  # KeyError(KeyError(...))
+            inner = inner.args[0]
+        message = str(inner)
+        if "get_config" in message:
+            _usage_error(f"the config file {_config_path()} defines no get_config(); a config "
+                         "file is a module whose get_config() returns an "
+                         "ml_collections.ConfigDict")
+        # config_flags reports an unknown --config.FIELD as "'FIELD'", perhaps
+        # followed by a line of suggestions.
+        lines = message.strip().splitlines()
+        field = lines[0].strip("\"' ") if lines else message
+        hint = f" ({lines[1].strip()})" if len(lines) > 1 else ""
+        _usage_error(f"the config has no field {field!r}{hint}; check the name against the "
                      "config file (--config)")
-    except (flags.Error, TypeError, ValueError) as e:
+    except flags.Error as e:
+        text = str(e).strip()
+        cause = e.__cause__ or e.__context__
+        if "parsing config file" in text and cause is not None:  # the file's own error
+            _usage_error(_config_file_error(cause))
+        _usage_error(text.splitlines()[0] if text else repr(e))
+    except (TypeError, ValueError) as e:
         _usage_error(str(e).strip().splitlines()[0] if str(e).strip() else repr(e))
+    except Exception as e:  # the config file's own code failed  # noqa: BLE001
+        _usage_error(_config_file_error(e))
+
+
+def _load_config():
+    """The config, checked to be a ConfigDict with every field a run needs."""
+    from jaxgan import config as config_lib
+
+    path = _config_path().split(":", 1)[0]
+    if not os.path.isfile(path):
+        _usage_error(f"cannot load the config file {path}: no such file")
+    try:
+        config = _CONFIG.value
+        if not isinstance(config, ml_collections.ConfigDict | dict):
+            config.to_dict()  # config_flags' stand-in for a file it could not read raises
+    except Exception as e:  # config_flags loads a file on first use  # noqa: BLE001
+        cause = e.__cause__ or e.__context__
+        if isinstance(e, flags.Error) and "None" in str(e):
+            _usage_error(f"the config file {_config_path()}: get_config() returned None; "
+                         "return an ml_collections.ConfigDict")
+        _usage_error(_config_file_error(cause if cause is not None else e))
+    try:
+        config_lib.validate_config(config)
+    except config_lib.ConfigError as e:
+        _usage_error(str(e))
+    return config
 
 
 def _define_flags():
@@ -79,13 +155,7 @@ def main(argv):
     except ValueError as e:
         _usage_error(str(e))
 
-    try:
-        config = _CONFIG.value
-        config.to_dict()  # config_flags reports a bad file only on first use
-    except OSError as e:
-        reason = str(e).strip().splitlines()[-1].strip()
-        _usage_error(f"cannot load --config={flags.FLAGS['config'].serialize().split('=', 1)[-1]}"
-                     f": {reason}")
+    config = _load_config()
     workdir = _WORKDIR.value or train.default_workdir(config)
     try:
         result = train.train_and_evaluate(config, workdir)
@@ -96,7 +166,7 @@ def main(argv):
         sys.exit(1)
     except train.Interrupted as e:
         print(str(e), file=sys.stderr)
-        sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
+        sys.exit(128 + e.signum)  # the shell's code: 130 after Ctrl-C, 143 after SIGTERM
     if not parallel.is_primary():
         return  # process 0 reports for the whole run
     summary = "".join(f", {k} {result[k]:.3g}" for k in train.headline_metrics(result))
@@ -106,5 +176,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # Quiet until main() sets the run's verbosity: config_flags logs a warning
+    # beside the error for a config file whose get_config() returns None.
+    logging.set_verbosity(logging.ERROR)
     _CONFIG, _WORKDIR = _define_flags()
     app.run(main, flags_parser=lambda argv: _flag_errors_exit_2(flags.FLAGS, argv))

@@ -12,11 +12,13 @@ description beside it, such as a trained classifier in its cache.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
 import warnings
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +36,11 @@ class CheckpointMismatchError(ValueError):
 
 class CheckpointUnreadableError(RuntimeError):
     """Checkpoints exist, but none of them reads back."""
+
+
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (no space, a path that is not a
+    directory, a read-only disk); the checkpoints already written are intact."""
 
 
 def _first_sentence(error: Exception) -> str:
@@ -54,9 +61,17 @@ class Checkpointer:
         self.directory = os.path.abspath(directory)
         self._manager = ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=keep, create=True,
+                # The step's directory is made in save(), in the caller's
+                # thread: a path that cannot hold it fails there, at once.
+                # Made in the background, the failure left orbax's threads
+                # waiting for a signal that never came, and the process
+                # could not exit.
+                async_options=ocp.AsyncOptions(create_directories_asynchronously=False)),
             item_handlers={"state": ocp.StandardCheckpointHandler(),
-                           "config": ocp.JsonCheckpointHandler()},
+                           "config": ocp.JsonCheckpointHandler(),
+                           _CHECKSUMS: ocp.JsonCheckpointHandler()},
         )
 
     def latest_step(self) -> int | None:
@@ -66,15 +81,50 @@ class Checkpointer:
         # A private host copy: the caller donates the device buffers to the next
         # step while orbax is still writing.
         host_state = jax.tree.map(np.array, state)
-        self._manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(host_state),
-            config=ocp.args.JsonSave(config),
-        ))
+        needed = sum(leaf.nbytes for leaf in jax.tree.leaves(host_state))
+        try:
+            free = shutil.disk_usage(self.directory).free
+        except OSError:
+            free = None  # not there yet: the save says why
+        # Orbax writes a new checkpoint before it drops the oldest: the whole
+        # state must fit beside the ones kept (with room for its metadata).
+        if free is not None and free < needed + (1 << 20):
+            raise CheckpointWriteError(
+                f"no room for the checkpoint at step {step} in {self.directory}: it needs "
+                f"{_megabytes(needed)} and {_megabytes(free)} is free; free some space (the "
+                "checkpoints already there are intact)")
+        try:
+            self._manager.save(step, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(host_state),
+                config=ocp.args.JsonSave(config),
+                **{_CHECKSUMS: ocp.args.JsonSave(checksums(host_state, config))},
+            ))
+        except OSError as e:
+            raise _write_error(step, self.directory, e) from e
+
+    def _saved_checksums(self, step: int) -> dict | None:
+        """The checksums saved with ``step``; ``None`` for a checkpoint written
+        before they were (nothing to verify)."""
+        if not os.path.isdir(os.path.join(self.directory, str(step), _CHECKSUMS)):
+            return None
+        saved = self._manager.restore(step, args=ocp.args.Composite(
+            **{_CHECKSUMS: ocp.args.JsonRestore()}))[_CHECKSUMS]
+        if not isinstance(saved, dict):
+            raise ValueError(f"its checksums item holds {type(saved).__name__}, not a dict")
+        return saved
 
     def restore_config(self, step: int) -> dict:
-        """The config saved with the checkpoint at ``step``, as a JSON dict."""
-        return self._manager.restore(step, args=ocp.args.Composite(
+        """The config saved with the checkpoint at ``step``, as a JSON dict.
+
+        Raises:
+          ValueError: the config does not match its checksum (damage).
+        """
+        config = self._manager.restore(step, args=ocp.args.Composite(
             config=ocp.args.JsonRestore()))["config"]
+        saved = self._saved_checksums(step)
+        if saved is not None and saved.get(CONFIG_CHECKSUM) != config_checksum(config):
+            raise ValueError("its config does not match the checksum saved with it")
+        return config
 
     def restore(self, step: int, like: PyTree) -> PyTree:
         """Restores the state saved at ``step`` into the structure of ``like``.
@@ -96,6 +146,11 @@ class Checkpointer:
         target = jax.tree_util.tree_map_with_path(lambda path, _: wanted[_path_name(path)], saved)
         restored = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(target)))["state"]
+        saved_sums = self._saved_checksums(step)
+        if saved_sums is not None:
+            for name, leaf in _leaves_by_name(restored).items():
+                if saved_sums.get(name) != _array_checksum(np.asarray(leaf)):
+                    raise ValueError(f"{name} does not match the checksum saved with it")
         found = _leaves_by_name(restored)
         return jax.tree_util.tree_map_with_path(lambda path, _: found[_path_name(path)], like)
 
@@ -121,9 +176,14 @@ class Checkpointer:
         which steps exist (else they disagree on whether the next save is
         new, and orbax's collective save waits forever).
 
+        Every array is checked against the checksum saved with it
+        (:func:`checksums`): one that differs is damage like any other.
+
         Raises:
-          CheckpointMismatchError: the newest readable checkpoint does not fit
-            ``like`` (another model): not damage, so nothing is moved.
+          CheckpointMismatchError: the newest checkpoint does not fit ``like``
+            and no older one does either (another model): not damage, so
+            nothing is moved. (When an older one fits, the newest was damaged
+            in its metadata, and is set aside as above.)
           CheckpointUnreadableError: checkpoints exist but none reads back
             (all are left in place).
         """
@@ -141,9 +201,7 @@ class Checkpointer:
                 check_config(step, config)
             try:
                 state = self.restore(step, like)
-            except CheckpointMismatchError:
-                raise
-            except Exception as e:
+            except Exception as e:  # a mismatch too: damage if an older one fits
                 failures.append((step, e))
                 continue
             for bad_step, error in failures:  # newer than the one that reads: damaged
@@ -155,6 +213,8 @@ class Checkpointer:
             return step, config, state
         if failures:
             step, error = failures[0]
+            if isinstance(error, CheckpointMismatchError):  # another model, not damage
+                raise error
             raise CheckpointUnreadableError(
                 f"none of the {len(steps)} checkpoints in {self.directory} reads back (the newest, "
                 f"step {step}: {_first_sentence(error)}); nothing was moved. Use a new --workdir")
@@ -174,15 +234,68 @@ class Checkpointer:
         return os.path.join(target, str(step))
 
     def wait(self) -> None:
-        """Waits for the asynchronous save in flight, if any."""
-        self._manager.wait_until_finished()
+        """Waits for the asynchronous save in flight, if any.
+
+        Raises:
+          CheckpointWriteError: that save failed (one line).
+        """
+        try:
+            self._manager.wait_until_finished()
+        except OSError as e:
+            raise _write_error(None, self.directory, e) from e
 
     def close(self) -> None:
-        self._manager.wait_until_finished()
-        self._manager.close()
+        try:
+            self.wait()
+        finally:
+            self._manager.close()
+
+
+def _megabytes(num_bytes: int) -> str:
+    return f"{num_bytes / 1e6:.1f} MB"
+
+
+def _write_error(step: int | None, directory: str, error: OSError) -> CheckpointWriteError:
+    what = "a checkpoint" if step is None else f"the checkpoint at step {step}"
+    reason = error.strerror or str(error).splitlines()[0]
+    where = error.filename or directory
+    fix = ("free some space" if error.errno == errno.ENOSPC
+           else "make it a writable directory, or use another --workdir")
+    return CheckpointWriteError(f"cannot write {what} in {directory} ({reason}: "
+                                f"{where}); {fix} (the checkpoints already there are intact)")
 
 
 _METADATA = "metadata.json"
+_CHECKSUMS = "checksums"
+_TREE_CHECKSUMS = "checksums.json"
+CONFIG_CHECKSUM = "__config__"
+
+
+def _array_checksum(array: np.ndarray) -> str:
+    """CRC-32 of an array's bytes (C order), as 8 hex digits."""
+    return f"{zlib.crc32(np.ascontiguousarray(array).view(np.uint8).reshape(-1)):08x}"
+
+
+def config_checksum(config: dict) -> str:
+    """The checksum :func:`checksums` stores for a config (under
+    :data:`CONFIG_CHECKSUM`): CRC-32 of its JSON with sorted keys."""
+    return f"{zlib.crc32(json.dumps(config, sort_keys=True).encode()):08x}"
+
+
+def checksums(host_tree: PyTree, config: dict) -> dict[str, str]:
+    """What a checkpoint stores beside its arrays: the CRC-32 of every leaf of
+    ``host_tree`` (keyed by its path) and of ``config``.
+
+    Computed from the very host copy that orbax writes, and checked against
+    what reads back, so a flipped bit on disk (or in transit) is caught
+    wherever it lands: orbax and tensorstore verify no data of their own.
+    CRC-32 catches every single-bit and burst error up to 32 bits; it is not
+    a defence against deliberate tampering.
+    """
+    sums = {name: _array_checksum(np.asarray(leaf))
+            for name, leaf in _leaves_by_name(host_tree).items()}
+    sums[CONFIG_CHECKSUM] = config_checksum(config)
+    return sums
 
 
 def save_tree(directory: str, tree: PyTree, metadata: dict) -> None:
@@ -199,10 +312,13 @@ def save_tree(directory: str, tree: PyTree, metadata: dict) -> None:
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
     try:
+        host_tree = jax.tree.map(np.asarray, tree)
         checkpointer = ocp.StandardCheckpointer()
-        checkpointer.save(os.path.join(staging, "tree"), jax.tree.map(np.asarray, tree))
+        checkpointer.save(os.path.join(staging, "tree"), host_tree)
         checkpointer.wait_until_finished()
         checkpointer.close()
+        with open(os.path.join(staging, _TREE_CHECKSUMS), "w") as f:
+            json.dump(checksums(host_tree, metadata), f, indent=2, sort_keys=True)
         with open(os.path.join(staging, _METADATA), "w") as f:
             json.dump(metadata, f, indent=2, sort_keys=True)
         if os.path.exists(directory):  # move the old entry aside, then drop it
@@ -235,6 +351,13 @@ def restore_tree(directory: str, like: PyTree) -> tuple[PyTree, dict] | None:
             metadata = json.load(f)
         _check_fits(checkpointer.metadata(path).item_metadata.tree, like)
         tree = checkpointer.restore(path, jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
+        sums_path = os.path.join(directory, _TREE_CHECKSUMS)
+        if os.path.exists(sums_path):  # absent in entries saved before checksums
+            with open(sums_path) as f:
+                saved = json.load(f)
+            if saved != checksums(jax.tree.map(np.asarray, tree), metadata):
+                raise ValueError("its arrays or metadata do not match the checksums saved "
+                                 "with them")
     except CheckpointMismatchError:
         raise
     except Exception as e:  # orbax raises many kinds for a damaged directory
@@ -281,5 +404,6 @@ def _leaves_by_name(tree: PyTree) -> dict[str, Any]:
     return {_path_name(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
-__all__ = ["CheckpointMismatchError", "CheckpointUnreadableError", "Checkpointer", "PyTree",
+__all__ = ["CONFIG_CHECKSUM", "CheckpointMismatchError", "CheckpointUnreadableError",
+           "CheckpointWriteError", "Checkpointer", "PyTree", "checksums", "config_checksum",
            "restore_tree", "save_tree"]

@@ -97,6 +97,18 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     Raises:
       ConfigError: naming the first bad field and what would fix it.
     """
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ConfigError(f"a config is an ml_collections.ConfigDict, not "
+                          f"{type(config).__name__}; make get_config() return one")
+    try:
+        _validate(config)
+    except (AttributeError, KeyError) as e:  # ml_collections' word for a missing field
+        field = str(e.args[0] if e.args else e).strip("\"' ")
+        raise ConfigError(f"the config has no field {field!r}, which every config needs; "
+                          "start from a shipped one (experiments/configs/)") from e
+
+
+def _validate(config: ml_collections.ConfigDict) -> None:
     def fail(message):
         raise ConfigError(message)
 

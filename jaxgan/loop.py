@@ -17,11 +17,13 @@ program), :mod:`jaxgan.evaluation` (the evaluation protocol),
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -136,7 +138,18 @@ class DivergenceError(RuntimeError):
 
 
 class Interrupted(Exception):
-    """Ctrl-C stopped the run after saving a checkpoint."""
+    """Ctrl-C or SIGTERM stopped the run, after saving a checkpoint where it
+    stopped (when it had trained since the last one).
+
+    Attributes:
+      signum: the signal that stopped it (``signal.SIGINT`` or ``SIGTERM``);
+        the scripts exit with ``128 + signum``, as a shell reports a process
+        that such a signal ended.
+    """
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
 
 
 def is_positive_int(value) -> bool:
@@ -309,6 +322,23 @@ def divergence(means: dict[str, float], states: Any) -> str | None:
     return ", ".join(bad) if bad else None
 
 
+def _check_program_memory(program) -> None:
+    """Refuses a compiled program that XLA says needs more memory than the
+    device has, before its first call."""
+    analysis, available = None, available_memory()
+    with contextlib.suppress(Exception):  # not every backend analyses memory
+        analysis = program.memory_analysis()
+    if analysis is None or available is None:
+        return
+    needed = (analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+              - analysis.alias_size_in_bytes + analysis.temp_size_in_bytes)
+    if needed > available:
+        raise FitError(f"the compiled train program needs {_gigabytes(needed)} "
+                       f"({_gigabytes(analysis.temp_size_in_bytes)} of it temporary) and "
+                       f"{_gigabytes(available)} is available; lower batch_size, num_seeds or "
+                       "steps_per_dispatch")
+
+
 class _Run:
     """What changes during a fit and what a rollback rebuilds in one call
     (:meth:`_Fit.start`): the recipe at its learning-rate scale, the compiled
@@ -411,6 +441,7 @@ class _Fit:
         program = layout.program(recipe, sampler, options.batch_size, k,
                                  self.streamed).lower(states, self.data).compile()
         compile_seconds = time.perf_counter() - began
+        _check_program_memory(program)
         stream = (HostStream(source, step, k, examples, with_labels=recipe.conditional,
                              put=layout.put_stream) if self.streamed else None)
         logs = run_io.RunLogs(self.workdir, step, enabled=self.primary)
@@ -514,7 +545,7 @@ def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = 
       FitError: bad options, data or workdir (one line); nothing in the
         workdir has changed.
       DivergenceError: non-finite values and no rollback left.
-      Interrupted: Ctrl-C, after saving a checkpoint.
+      Interrupted: Ctrl-C or SIGTERM, after saving a checkpoint.
     """
     try:
         check_source(source)
@@ -545,15 +576,95 @@ def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = 
         check(step, saved)
         check_resume_step(step, options.num_steps, options.steps_per_dispatch)
 
-    context = _Fit(recipe, source, workdir, options, config, check_resume_and_length)
+    with workdir_lock(workdir):
+        if parallel.is_primary():
+            check_outputs(workdir, options.classifier_dir
+                          if wants_classifier(source, options.classifier_steps) else None)
+        return _fit(recipe, source, workdir, options, config, check_resume_and_length,
+                    features, metric_fn)
+
+
+def _fit(recipe, source, workdir, options, config, check_resume, features, metric_fn):
+    _check_memory(recipe, source, options)
+    context = _Fit(recipe, source, workdir, options, config, check_resume)
+    failed = False
     try:
         start_step, states, saved_devices = context.restore(context.fresh_states(recipe))
-        if context.primary:
-            os.makedirs(context.samples_dir, exist_ok=True)
-            run_io.write_json(os.path.join(workdir, "config.json"), config)
         return _train(context, start_step, states, saved_devices, features, metric_fn)
+    except checkpoint_lib.CheckpointWriteError as e:
+        failed = True
+        raise FitError(str(e)) from e
     finally:
-        context.checkpointer.close()
+        try:
+            context.checkpointer.close()
+        except checkpoint_lib.CheckpointWriteError as e:
+            if not failed:  # else already reported
+                raise FitError(str(e)) from e
+        finally:
+            # A run refused before its first save leaves no empty folder behind.
+            with contextlib.suppress(OSError):
+                os.rmdir(context.checkpointer.directory)
+
+
+def check_outputs(workdir: str, classifier_dir: str | None = None) -> None:
+    """Refuses, before anything is loaded or compiled, a workdir whose outputs
+    cannot be written: a file where a folder goes or the reverse, or a
+    ``classifier_dir`` (when a classifier is cached there) that cannot be
+    made or written.
+
+    Raises:
+      FitError: one line naming the path and the fix.
+    """
+    for name in ("checkpoints", "samples"):
+        path = os.path.join(workdir, name)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise FitError(f"{path} is a file where the run keeps a folder; move it away or "
+                           "use another --workdir")
+    for name in ("config.json", "metrics.jsonl", "eval.json"):
+        path = os.path.join(workdir, name)
+        if os.path.isdir(path):
+            raise FitError(f"{path} is a folder where the run writes a file; move it away or "
+                           "use another --workdir")
+    if classifier_dir is not None:
+        try:
+            os.makedirs(os.path.expanduser(classifier_dir), exist_ok=True)
+            writable = os.access(os.path.expanduser(classifier_dir), os.W_OK)
+        except OSError:
+            writable = False
+        if not writable:
+            raise FitError(f"cannot write the classifier cache classifier_dir={classifier_dir}; "
+                           "point it at a writable folder, or leave it unset to cache in "
+                           "the workdir")
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: str):
+    """Holds ``workdir``'s lock (:class:`jaxgan.run_io.WorkdirLock`) for the
+    ``with`` block: taken by the first process of a run only, re-entered by a
+    process that holds it already.
+
+    Raises:
+      FitError: another live run holds it, or the workdir cannot be created
+        or written; one line, and nothing in the workdir has changed.
+    """
+    if not parallel.is_primary():
+        yield
+        return
+    lock = run_io.WorkdirLock(workdir)
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise FitError(f"the workdir {lock.workdir} is a file, not a folder; choose another "
+                       "--workdir")
+    try:
+        lock.acquire()
+    except run_io.WorkdirBusyError as e:
+        raise FitError(str(e)) from e
+    except OSError as e:
+        raise FitError(f"cannot write the workdir {lock.workdir} ({e.strerror or e}); choose a "
+                       "writable --workdir") from e
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: bool) -> None:
@@ -582,12 +693,67 @@ def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: 
             raise FitError(str(e)) from e
 
 
+def available_memory(device: jax.Device | None = None) -> int | None:
+    """Bytes a run may still allocate on ``device`` (the first by default):
+    the accelerator's limit less what is in use, or on the CPU the host's
+    available memory (``MemAvailable``); ``None`` where neither is known."""
+    device = device or jax.local_devices()[0]
+    stats = None
+    with contextlib.suppress(Exception):  # not every backend reports memory
+        stats = device.memory_stats()
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _gigabytes(num_bytes: float) -> str:
+    return f"{num_bytes / 2**30:.3g} GiB"
+
+
+def _check_memory(recipe: Trainable, source, options: FitOptions) -> None:
+    """Refuses, before any array is made, a run whose state and one batch
+    already cannot fit: a cheap estimate from shapes (the compiled program's
+    own memory analysis checks the rest, in :meth:`_Fit.start`)."""
+    available = available_memory()
+    if available is None:
+        return
+    seeds = np.arange(options.seed, options.seed + options.num_seeds)
+    shapes = jax.eval_shape(lambda: recipe.create_states(seeds, source.example_shape))
+    state = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(shapes))
+    # One batch of real examples and latents, as float32, per seed and step of a call.
+    latent = int(np.prod(jax.eval_shape(lambda: recipe.sample_latent(
+        jax.random.PRNGKey(0), 1)).shape))
+    batch = (options.batch_size * recipe.n_disc * options.num_seeds * options.steps_per_dispatch
+             * (int(np.prod(source.example_shape)) + latent) * 4)
+    # A step holds the state three times over: as it came in, its gradients
+    # and optimizer moments in flight, and the state it returns.
+    if 3 * state + batch > available:
+        raise FitError(f"this run needs at least {_gigabytes(3 * state + batch)} (3 x "
+                       f"{_gigabytes(state)} of state for {options.num_seeds} seed(s), "
+                       f"{_gigabytes(batch)} for one batch of {options.batch_size}) and "
+                       f"{_gigabytes(available)} is available; lower batch_size, num_seeds or "
+                       "steps_per_dispatch")
+
+
 def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
            features: Features | None, metric_fn: MetricFn | None) -> dict[str, Any]:
     options, layout = context.options, context.layout
-    run = context.start(start_step, states)
-    interrupt = progress = None
+    # Ctrl-C and SIGTERM become a flag from here on: while the program
+    # compiles and the classifier trains, too (the loop stops before its
+    # first call then).
+    interrupt, progress, run = run_io.InterruptFlag(), None, None
     try:
+        run = context.start(start_step, states)
+        if context.primary:  # the program compiled and fits: the run is on
+            os.makedirs(context.samples_dir, exist_ok=True)
+            run_io.write_json(os.path.join(context.workdir, "config.json"), context.record)
         classifier = None
         if wants_classifier(context.source, options.classifier_steps):
             classifier = fit_scoring_classifier(
@@ -613,9 +779,14 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                         "same, so it trains on as it would have (to float rounding; modules' "
                         "own random streams are drawn per device, so those differ)")
         rollbacks = 0
-        interrupt = run_io.InterruptFlag()
         run.interval_start = time.perf_counter()  # the set-up above is not training
         while run.step < options.num_steps:
+            if run.step == start_step and context.one_process and interrupt.raised:
+                # Stopped during the set-up: the newest checkpoint (if any)
+                # already holds this step.
+                raise Interrupted(f"interrupted at step {run.step}, before training; nothing "
+                                  "new to save; run the same command to resume",
+                                  interrupt.signum)
             run.states, metrics = run.program(
                 run.states, context.data if run.stream is None else next(run.stream))
             run.step += k
@@ -654,17 +825,17 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                                           context.saved_record())
             if stopping:
                 raise Interrupted(f"interrupted at step {run.step}; saved a checkpoint there; "
-                                  "run the same command to resume")
+                                  "run the same command to resume", interrupt.signum)
             if not run.pending:
                 # steps_per_sec counts train steps only: logging, evaluation and
                 # checkpointing happen between intervals.
                 run.interval_start, run.interval_step = time.perf_counter(), run.step
     finally:
-        if interrupt is not None:
-            interrupt.restore()
+        interrupt.restore()
         if progress is not None:
             progress.close()
-        run.close()
+        if run is not None:
+            run.close()
         context.checkpointer.wait()
     return context.finish(run)
 
@@ -680,4 +851,4 @@ __all__ = ["DEVICES_KEY", "LR_SCALE_KEY", "MAX_ROLLBACKS", "ON_NAN", "ROLLBACK_L
            "DivergenceError", "FitError", "FitOptions", "Interrupted", "Trainable",
            "check_options", "check_trainable",
            "check_resume_step", "check_same_run", "describe_recipe", "divergence", "fit",
-           "is_positive_int"]
+           "available_memory", "check_outputs", "is_positive_int", "workdir_lock"]

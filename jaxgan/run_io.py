@@ -1,5 +1,6 @@
 """What a run writes and hears: metrics.jsonl with TensorBoard events, JSON
-written atomically, sample pictures, and Ctrl-C turned into a flag.
+written atomically, sample pictures, the workdir's lock, and Ctrl-C or
+SIGTERM turned into a flag.
 
 Nothing here trains; the loop (:mod:`jaxgan.loop`) calls these between calls
 of the compiled program.
@@ -7,11 +8,15 @@ of the compiled program.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import threading
+import time
+import warnings
 from typing import Any
 
 import jax
@@ -38,9 +43,11 @@ class RunLogs:
 
         kept = []
         if os.path.exists(self.metrics_path):
-            with open(self.metrics_path) as f:
-                kept = [line for line in f if line.strip()
-                        and json.loads(line)["step"] <= start_step]
+            records, torn = read_records(self.metrics_path)
+            if torn:
+                warnings.warn(f"dropped {torn} unreadable line(s) of {self.metrics_path} (a "
+                              "crash in the middle of a write)", stacklevel=2)
+            kept = [json.dumps(r) + "\n" for r in records if r["step"] <= start_step]
         tmp = f"{self.metrics_path}.tmp"
         with open(tmp, "w") as f:
             f.writelines(kept)
@@ -51,6 +58,11 @@ class RunLogs:
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:
             return
+        if not os.path.exists(self.metrics_path):  # deleted (or moved) while the run goes on
+            warnings.warn(f"{self.metrics_path} disappeared; starting it again from step "
+                          f"{record['step']}", stacklevel=2)
+            self._jsonl.close()
+            self._jsonl = open(self.metrics_path, "a")  # noqa: SIM115  (closed in close())
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
         for name, value in record.items():
@@ -62,6 +74,27 @@ class RunLogs:
         if self.enabled:
             self._jsonl.close()
             self._tensorboard.close()
+
+
+def read_records(metrics_path: str) -> tuple[list[dict[str, Any]], int]:
+    """The records of a ``metrics.jsonl`` and how many lines could not be read
+    (a line cut off by a crash mid-write, or otherwise damaged), which are
+    skipped."""
+    records, torn = [], 0
+    with open(metrics_path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                torn += 1
+                continue
+            if isinstance(record, dict) and isinstance(record.get("step"), int):
+                records.append(record)
+            else:
+                torn += 1
+    return records, torn
 
 
 def write_json(path: str, obj: Any) -> None:
@@ -142,8 +175,13 @@ def plot_samples(path: str, source, samples: np.ndarray, per_seed: dict[str, np.
 
 
 def plot_losses(metrics_path: str, path: str) -> None:
-    """The loss curves of ``metrics.jsonl`` as a PNG."""
+    """The loss curves of ``metrics.jsonl`` as a PNG (with a warning instead,
+    when the log is gone)."""
     from jaxgan import viz  # matplotlib: only when a picture is drawn
+
+    if not os.path.exists(metrics_path):
+        warnings.warn(f"{metrics_path} is gone; no loss curves drawn", stacklevel=2)
+        return
 
     viz.plot_losses(metrics_path, path)
 
@@ -154,32 +192,179 @@ def console_line(record: dict[str, Any]) -> str:
                     for n, v in record.items() if not n.startswith("label_accuracy_class_"))
 
 
+class WorkdirBusyError(RuntimeError):
+    """Another live run holds the workdir's lock."""
+
+
+LOCK_NAME = ".lock"
+
+
+class WorkdirLock:
+    """One run at a time in a workdir: ``<workdir>/.lock`` names the holder
+    (host, pid, start time) for as long as the run lasts.
+
+    Taking it creates the file with ``O_CREAT | O_EXCL``, which is atomic on a
+    local filesystem and on NFSv3 and later. A lock left by a process that is
+    gone (same host, no such pid) is taken over with a warning. A lock held
+    from another host cannot be checked from here and is refused; the message
+    says to delete the file if that run is gone. A lock that this process
+    already holds is re-entered (:func:`jaxgan.train.train_and_evaluate`
+    takes it before loading data, then :func:`jaxgan.fit` again), and only the
+    outermost holder releases it.
+
+    What it does not promise: on a filesystem without atomic exclusive
+    create (some object-store mounts), two runs starting within the same
+    instant may both get it; and a pid reused by an unrelated process keeps
+    a stale lock looking alive (delete the file by hand).
+
+    Use it as a context manager; a workdir that it created, and that is
+    still empty on release, is removed again.
+    """
+
+    def __init__(self, workdir: str):
+        self.workdir = os.path.abspath(workdir)
+        self.path = os.path.join(self.workdir, LOCK_NAME)
+        self._owned = False
+        self._created_workdir = False
+
+    @staticmethod
+    def _me() -> dict[str, Any]:
+        return {"host": socket.gethostname(), "pid": os.getpid()}
+
+    def _holder(self) -> dict[str, Any] | None:
+        """The lock file's holder, ``{}`` if unreadable, ``None`` if there is none."""
+        try:
+            with open(self.path) as f:
+                holder = json.load(f)
+            return holder if isinstance(holder, dict) else {}
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):  # half-written by a holder killed mid-write
+            return {}
+
+    def _alive(self, holder: dict[str, Any]) -> bool:
+        """Whether the lock's holder may still run (yes, where it cannot be told)."""
+        if not holder:  # unreadable: being written now, or by a holder killed mid-write
+            try:
+                return time.time() - os.path.getmtime(self.path) < 60
+            except FileNotFoundError:
+                return False
+        if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+            return True  # another host's process cannot be checked from here
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's live process
+            return True
+        return True
+
+    def acquire(self) -> WorkdirLock:
+        """Takes the lock.
+
+        Raises:
+          WorkdirBusyError: a live run holds it (one line naming the holder).
+          OSError: the workdir cannot be created or written.
+        """
+        if not os.path.isdir(self.workdir):
+            os.makedirs(self.workdir)
+            self._created_workdir = True
+        for _ in range(3):  # a stale lock taken over by another starter in between
+            holder = self._holder()
+            if holder is not None and holder.get("host") == socket.gethostname() \
+                    and holder.get("pid") == os.getpid():
+                return self  # re-entered: the outer holder releases it
+            if holder is not None:
+                if self._alive(holder):
+                    since = time.strftime("%Y-%m-%d %H:%M:%S",
+                                          time.localtime(holder.get("started", 0)))
+                    raise WorkdirBusyError(
+                        f"{self.workdir} is in use by another run (pid {holder.get('pid')} on "
+                        f"{holder.get('host')}, since {since}); wait for it, use another "
+                        f"--workdir, or delete {self.path} if that run is gone")
+                try:  # stale: move it aside atomically, so only one starter takes over
+                    aside = f"{self.path}.stale.{os.getpid()}"
+                    os.rename(self.path, aside)
+                    os.remove(aside)
+                except FileNotFoundError:
+                    continue
+                warnings.warn(f"took over the lock of {self.workdir} from a run that is gone "
+                              f"(pid {holder.get('pid')} on {holder.get('host')})", stacklevel=2)
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({**self._me(), "started": time.time()}, f)
+            self._owned = True
+            return self
+        raise WorkdirBusyError(f"could not take the lock {self.path}: other runs keep "
+                               "starting in this workdir; use another --workdir")
+
+    def release(self) -> None:
+        if self._owned:
+            self._owned = False
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path)
+        if self._created_workdir:
+            self._created_workdir = False
+            with contextlib.suppress(OSError):  # only if nothing else was written
+                os.rmdir(self.workdir)
+
+    def __enter__(self) -> WorkdirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class InterruptFlag:
-    """Turns the first Ctrl-C into a flag that the loop checks after each call
-    (so it stops with a consistent state and saves it); a second Ctrl-C
-    interrupts at once. Only where Ctrl-C has Python's default meaning: a
-    process that ignores SIGINT (started in the background) or a host
-    program with its own handler keeps it."""
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM, what a cluster scheduler
+    sends before it preempts a job, into a flag that the loop checks after
+    each call (so it stops with a consistent state and saves it).
+
+    A second Ctrl-C interrupts at once (``KeyboardInterrupt``); a second
+    SIGTERM has its default meaning and ends the process at once. Each signal
+    is taken only where it has its default meaning (Python's for SIGINT, the
+    system's for SIGTERM) in the main thread: a process started ignoring
+    SIGINT (in the background) or a host program with its own handlers keeps
+    them. :meth:`restore` gives the previous handlers back.
+
+    Attributes:
+      signum: the first signal received, or ``None``.
+    """
+
+    _DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
     def __init__(self):
-        self.raised = False
-        self._previous = None
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, default in self._DEFAULTS.items():
+            if signal.getsignal(signum) is default:
+                self._previous[signum] = signal.signal(signum, self._handle)
+
+    @property
+    def raised(self) -> bool:
+        return self.signum is not None
 
     def _handle(self, signum, frame):
         if self.raised:
             raise KeyboardInterrupt
-        self.raised = True
-        tqdm.write("interrupt: saving a checkpoint after this call (Ctrl-C again to abort)",
-                   file=sys.stderr)
+        self.signum = signum
+        if signum == signal.SIGTERM:  # a second one ends the process, even mid-call
+            signal.signal(signum, signal.SIG_DFL)
+        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        tqdm.write(f"{signal.Signals(signum).name}: saving a checkpoint after this call "
+                   f"({again} again to abort)", file=sys.stderr)
 
     def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
 
 
-__all__ = ["InterruptFlag", "RunLogs", "class_rows", "console_line", "plot_losses", "plot_samples",
+__all__ = ["LOCK_NAME", "InterruptFlag", "RunLogs", "WorkdirBusyError", "WorkdirLock",
+           "class_rows", "console_line", "plot_losses", "plot_samples", "read_records",
            "write_json", "write_npz"]

@@ -43,7 +43,7 @@ from jaxgan.evaluation import (
     real_floor,
     summarize_seeds,
 )
-from jaxgan.loop import DivergenceError, FitError, Interrupted, fit
+from jaxgan.loop import DivergenceError, FitError, Interrupted, fit, workdir_lock
 from jaxgan.programs import over_seeds
 from jaxgan.state import GANRecipe, GANState, create_states
 
@@ -61,15 +61,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       The final evaluation (also written to ``eval.json``).
 
     Raises:
-      ConfigError: for a bad config or an incompatible checkpoint in
-        ``workdir``; nothing in ``workdir`` is written before these checks.
+      ConfigError: for a bad config, an incompatible checkpoint in
+        ``workdir`` or a workdir that another live run holds; nothing in
+        ``workdir`` is written before these checks.
     """
-    recipe, source, options = config_lib.build(
-        config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
+    validate_config(config)  # a bad value is refused before the workdir is touched
     try:
-        return fit(recipe, source, workdir, features=features, config=config.to_dict(),
-                   check_resume=lambda step, saved: config_lib.check_resumable(
-                       saved, config, step), **options.as_dict())
+        # One run at a time in a workdir: refused before the data load.
+        with workdir_lock(workdir):
+            recipe, source, options = config_lib.build(
+                config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
+            return fit(recipe, source, workdir, features=features, config=config.to_dict(),
+                       check_resume=lambda step, saved: config_lib.check_resumable(
+                           saved, config, step), **options.as_dict())
     except ConfigError:
         raise
     except FitError as e:  # the scripts report every user error as the config's

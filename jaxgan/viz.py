@@ -6,7 +6,6 @@ here touches global state or needs a display.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -153,13 +152,11 @@ def image_rows(path: str, rows: np.ndarray, row_labels: Sequence[str],
 
 
 def plot_losses(metrics_path: str, path: str) -> None:
-    """Plots ``d_loss`` and ``g_loss`` against ``step`` from a ``metrics.jsonl``."""
-    records = []
-    with open(metrics_path) as f:
-        for line in f:
-            if line.strip():
-                records.append(json.loads(line))
-    records = [r for r in records if "d_loss" in r]
+    """Plots ``d_loss`` and ``g_loss`` against ``step`` from a ``metrics.jsonl``
+    (unreadable lines skipped); draws nothing when it has no losses."""
+    from jaxgan.run_io import read_records
+
+    records = [r for r in read_records(metrics_path)[0] if "d_loss" in r and "g_loss" in r]
     if not records:
         return
     steps = [r["step"] for r in records]

@@ -7,16 +7,18 @@ import os
 import pickle
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, loop, train
+from jaxgan import checkpoint, loop, run_io, train
 from jaxgan import config as config_lib
 from jaxgan.state import GANRecipe, create_states
 
@@ -123,6 +125,10 @@ def test_rollback_reloads_the_last_good_checkpoint_and_halves_the_rates(tmp_path
     saved_20 = json.loads(config_path.read_text())
     saved_20[loop.LR_SCALE_KEY] = 0.5
     config_path.write_text(json.dumps(saved_20))
+    sums_path = reference / "checkpoints" / "20" / "checksums" / "metadata"
+    sums = json.loads(sums_path.read_text())  # an edit by hand, not damage: sign it
+    sums[checkpoint.CONFIG_CHECKSUM] = checkpoint.config_checksum(saved_20)
+    sums_path.write_text(json.dumps(sums))
     train.train_and_evaluate(ring_config(), str(reference))
     np.testing.assert_array_equal(final_images(reference), final_images(tmp_path))
 
@@ -183,33 +189,44 @@ def test_nothing_is_unpickled_when_resuming_or_reading_caches(tmp_path, monkeypa
                 assert "import pickle" not in source and "allow_pickle=True" not in source, name
 
 
-def test_ctrl_c_saves_a_checkpoint_where_it_stopped_and_the_resume_is_exact(
-        tmp_path, monkeypatch):
-    reference = tmp_path / "reference"
-    train.train_and_evaluate(ring_config(checkpoint_every=20), str(reference))
-    real_check = loop.divergence
-    presses = []
+@pytest.fixture(scope="module")
+def ring_reference(tmp_path_factory):
+    """A finished ring run (checkpoints every 20 steps), to compare resumes with."""
+    workdir = tmp_path_factory.mktemp("ring_reference")
+    train.train_and_evaluate(ring_config(checkpoint_every=20), str(workdir))
+    return workdir
 
-    def press_ctrl_c_once(means, states):  # runs after each logged call
-        if not presses:
-            presses.append(1)
-            os.kill(os.getpid(), signal.SIGINT)
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_saves_a_checkpoint_where_it_stopped_and_the_resume_is_exact(
+        tmp_path, monkeypatch, ring_reference, signum):
+    real_check = loop.divergence
+    sent = []
+
+    def signal_once(means, states):  # runs after each logged call
+        if not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signum)
         return real_check(means, states)
 
-    monkeypatch.setattr(loop, "divergence", press_ctrl_c_once)
-    # Ctrl-C with its usual meaning, as in a terminal (CI may start us ignoring it).
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    monkeypatch.setattr(loop, "divergence", signal_once)
+    # Each signal with its usual meaning, as in a terminal (CI may start us ignoring SIGINT).
+    default = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}[signum]
+    previous = signal.signal(signum, default)
     workdir = tmp_path / "interrupted"
     try:
-        with pytest.raises(train.Interrupted, match="interrupted at step 10; saved a checkpoint"):
+        with pytest.raises(train.Interrupted,
+                           match="interrupted at step 10; saved a checkpoint") as stopped:
             train.train_and_evaluate(ring_config(checkpoint_every=20), str(workdir))
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+        assert stopped.value.signum == signum
+        assert signal.getsignal(signum) is default  # restored
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
     assert checkpoint_steps(workdir) == [10]  # saved although 10 is not a checkpoint step
+    assert not (workdir / ".lock").exists()  # released
     monkeypatch.undo()
     train.train_and_evaluate(ring_config(checkpoint_every=20), str(workdir))
-    np.testing.assert_array_equal(final_images(workdir), final_images(reference))
+    np.testing.assert_array_equal(final_images(workdir), final_images(ring_reference))
 
 
 # --------------------------------------------------------------------------
@@ -311,3 +328,234 @@ def test_when_no_checkpoint_reads_back_the_run_refuses_and_moves_nothing(tmp_pat
     assert checkpoint_steps(tmp_path) == [10, 20]
     assert not (tmp_path / "checkpoints-unreadable").exists()
     assert (tmp_path / "metrics.jsonl").read_text() == before  # the logs are not restarted
+
+
+# --------------------------------------------------------------------------
+# SIGTERM and the workdir lock, on the real script
+# --------------------------------------------------------------------------
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_workdir_and_sigterm_saves_it(
+        tmp_path):
+    """Run A trains; run B on A's workdir exits 2 with one line naming A,
+    before it reads data (B's dataset does not exist, and that is not what it
+    reports) and without touching A's files; SIGTERM then stops A with a
+    checkpoint at the step it names and exit code 143; the same command resumes
+    A to the end, every interval logged once."""
+    config_path = os.path.join(ROOT, "experiments", "configs", "smoke.py")
+    args = ["--config.steps_per_dispatch=10", "--config.checkpoint_every=50",
+            "--config.log_every=50", "--config.eval_every=100000"]
+    workdir = tmp_path / "run"
+    first = start(config_path, workdir, "--config.num_steps=100000", *args)
+    try:
+        wait_for(after_checkpoint(50)(workdir), first)
+        config_json = (workdir / "config.json").read_text()
+        second = start(config_path, workdir, "--config.dataset=npz:/no/such/file.npz",
+                       "--config.image_size=8")
+        _, stderr = second.communicate(timeout=120)
+        assert second.returncode == 2, stderr
+        assert stderr.strip().splitlines()[-1].startswith(
+            f"error: {workdir} is in use by another run (pid {first.pid} on "), stderr
+        assert "file.npz" not in stderr
+        assert (workdir / "config.json").read_text() == config_json
+        assert json.loads((workdir / ".lock").read_text())["pid"] == first.pid
+        assert first.poll() is None  # A trains on
+
+        began = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        _, stderr = first.communicate(timeout=120)
+        print(f"SIGTERM to exit: {time.monotonic() - began:.2f} s")
+        assert first.returncode == 143, stderr
+        last = stderr.strip().splitlines()[-1]
+        assert last.startswith("interrupted at step ") and "saved a checkpoint there" in last, last
+        stopped = int(last.split()[3].rstrip(";"))
+        assert stopped in checkpoint_steps(workdir)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert not (workdir / ".lock").exists()
+
+    final = stopped + 20
+    resumed = start(config_path, workdir, f"--config.num_steps={final}", *args)
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    assert logged_steps(workdir) == sorted({*range(50, final + 1, 50), final})
+
+
+def test_a_checkpoint_write_that_fails_mid_run_ends_the_script_at_once_with_one_line(tmp_path):
+    """The checkpoints folder replaced by a file mid-run: the next save fails,
+    and the script exits 2 with one line within seconds (it used to wait for
+    ever on orbax's threads); the checkpoints written before are intact."""
+    config_path = os.path.join(ROOT, "experiments", "configs", "smoke.py")
+    workdir = tmp_path / "run"
+    process = start(config_path, workdir, "--config.num_steps=100000",
+                    "--config.steps_per_dispatch=10", "--config.checkpoint_every=50",
+                    "--config.log_every=50", "--config.eval_every=100000")
+    try:
+        wait_for(after_checkpoint(50)(workdir), process)
+        os.rename(workdir / "checkpoints", tmp_path / "moved")
+        (workdir / "checkpoints").write_text("in the way")
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot write the checkpoint at step ") and (
+        f"in {workdir / 'checkpoints'} (Not a directory" in last), last
+    ckpt = checkpoint.Checkpointer(str(tmp_path / "moved"), keep=5)
+    try:
+        assert ckpt.restore_latest(create_states(
+            config_lib.build(ring_config())[0], [0], (2,)))[0] >= 50
+    finally:
+        ckpt.close()
+
+
+def test_no_room_for_a_checkpoint_is_one_line_naming_the_sizes(tmp_path, monkeypatch):
+    real = shutil.disk_usage
+    calls = []
+
+    def full_after_the_first_save(path):
+        calls.append(path)
+        usage = real(path)
+        return usage._replace(free=0) if len(calls) > 1 else usage
+
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", full_after_the_first_save)
+    with pytest.raises(train.ConfigError,
+                       match=r"^no room for the checkpoint at step 20 in .*checkpoints: it needs "
+                             r"[0-9.]+ MB and 0.0 MB is free; free some space"):
+        train.train_and_evaluate(ring_config(num_steps=40), str(tmp_path))
+    assert checkpoint_steps(tmp_path) == [10]
+
+
+def test_a_compiled_program_too_big_for_the_device_is_refused_before_its_first_call(
+        tmp_path, monkeypatch):
+    real = loop.available_memory
+    calls = []
+
+    def room_for_the_estimate_only(device=None):  # the shapes' estimate, then the program's
+        calls.append(device)
+        return real(device) if len(calls) == 1 else 1024
+
+    monkeypatch.setattr(loop, "available_memory", room_for_the_estimate_only)
+    with pytest.raises(train.ConfigError, match=r"^the compiled train program needs [0-9.e-]+ "
+                                                r"GiB .* and 9.54e-07 GiB is available; lower "
+                                                "batch_size"):
+        train.train_and_evaluate(ring_config(), str(tmp_path / "w"))
+    assert not (tmp_path / "w").exists()  # nothing written, the workdir not even made
+
+
+def test_the_workdir_lock_refuses_live_holders_takes_over_dead_ones_and_re_enters(tmp_path):
+    workdir = tmp_path / "held"
+    workdir.mkdir()
+    lock_path = workdir / run_io.LOCK_NAME
+
+    def hold(host, pid):
+        lock_path.write_text(json.dumps({"host": host, "pid": pid, "started": time.time()}))
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                              stdin=subprocess.PIPE)
+    try:
+        hold(socket.gethostname(), holder.pid)
+        with pytest.raises(run_io.WorkdirBusyError, match=f"pid {holder.pid} on "):
+            run_io.WorkdirLock(str(workdir)).acquire()
+        hold("another-host", 1)  # cannot be checked from here: refused
+        with pytest.raises(run_io.WorkdirBusyError, match=f"delete {lock_path} if that run"):
+            run_io.WorkdirLock(str(workdir)).acquire()
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    hold(socket.gethostname(), holder.pid)  # that process is gone now
+    with pytest.warns(UserWarning, match=f"from a run that is gone \\(pid {holder.pid}"), \
+            run_io.WorkdirLock(str(workdir)):
+        assert json.loads(lock_path.read_text())["pid"] == os.getpid()
+        with run_io.WorkdirLock(str(workdir)):  # this process holds it: re-entered
+            pass
+        assert lock_path.exists()  # only the outer holder releases it
+    assert not lock_path.exists() and workdir.is_dir()
+    fresh = tmp_path / "fresh"  # a workdir the lock created, and nothing else wrote to
+    with run_io.WorkdirLock(str(fresh)):
+        assert fresh.is_dir()
+    assert not fresh.exists()
+
+
+def test_a_torn_log_line_is_dropped_a_deleted_log_restarted_and_pictures_still_drawn(
+        tmp_path):
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text('{"step": 10, "d_loss": 1.0, "g_loss": 2.0}\n'
+                       '{"step": 20, "d_loss": 0.5, "g_loss": 1.5}\n'
+                       '{"step": 30, "d_loss": 0.')  # a crash in the middle of a write
+    with pytest.warns(UserWarning, match="dropped 1 unreadable line"):
+        logs = run_io.RunLogs(str(tmp_path), start_step=20)
+    assert logged_steps(tmp_path) == [10, 20]
+    logs.write({"step": 30, "d_loss": 0.25, "g_loss": 1.0})
+    os.remove(metrics)
+    with pytest.warns(UserWarning, match="disappeared; starting it again from step 40"):
+        logs.write({"step": 40, "d_loss": 0.125, "g_loss": 0.5})
+    logs.close()
+    assert logged_steps(tmp_path) == [40]
+    run_io.plot_losses(str(metrics), str(tmp_path / "losses.png"))
+    assert (tmp_path / "losses.png").stat().st_size > 0
+    os.remove(metrics)
+    with pytest.warns(UserWarning, match="no loss curves drawn"):
+        run_io.plot_losses(str(metrics), str(tmp_path / "again.png"))
+
+
+# --------------------------------------------------------------------------
+# Silent corruption: checksums
+# --------------------------------------------------------------------------
+
+
+def flip_bits_and_restore(directory, flips, seed=0):
+    """Saves checkpoints of a small state at steps 1 and 2 under ``directory``,
+    then ``flips`` times: copies them, flips one random bit in the files of
+    step 2 (a file picked in proportion to its size) and restores the latest.
+    Returns how often the newest came back unchanged, the older one was used
+    instead, the restore refused, or values came back changed."""
+    rng = np.random.default_rng(seed)
+    base = directory / "base"
+    like = {"params": {"kernel": np.zeros((64, 32), np.float32),
+                       "bias": np.zeros(32, np.float32)},
+            "step": np.zeros((), np.int32)}
+    saved = {}
+    checkpointer = checkpoint.Checkpointer(str(base), keep=3)
+    for step in (1, 2):
+        saved[step] = jax.tree.map(lambda x: (rng.normal(size=x.shape) * 100).astype(x.dtype),
+                                   like)
+        checkpointer.save(step, saved[step], {"step": step})
+    checkpointer.close()
+    files = sorted(p for p in (base / "2").rglob("*") if p.is_file())
+    sizes = np.array([p.stat().st_size for p in files], np.float64)
+    outcomes = dict.fromkeys(("unchanged", "older used", "refused", "changed"), 0)
+    for i in range(flips):
+        copy = directory / f"flip{i}"
+        shutil.copytree(base, copy)
+        target = copy / files[rng.choice(len(files), p=sizes / sizes.sum())].relative_to(base)
+        data = bytearray(target.read_bytes())
+        bit = int(rng.integers(len(data) * 8))
+        data[bit // 8] ^= 1 << (bit % 8)
+        target.write_bytes(bytes(data))
+        checkpointer = checkpoint.Checkpointer(str(copy), keep=3)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                step, _, state = checkpointer.restore_latest(like)
+        except Exception:  # refusing is safe: nothing was read wrongly
+            outcomes["refused"] += 1
+            continue
+        finally:
+            checkpointer.close()
+            shutil.rmtree(copy)
+        same = all(np.array_equal(np.asarray(a), b) for a, b in
+                   zip(jax.tree.leaves(state), jax.tree.leaves(saved[step]), strict=True))
+        outcomes["changed" if not same else "unchanged" if step == 2 else "older used"] += 1
+    return outcomes
+
+
+def test_no_bit_flip_in_a_checkpoint_restores_different_values(tmp_path):
+    """Before checksums, about 60% of single-bit flips in a checkpoint's data
+    restored silently different arrays. Now each flip is caught (the older
+    checkpoint is used) or changes nothing that is read back."""
+    outcomes = flip_bits_and_restore(tmp_path, flips=24, seed=1)
+    assert outcomes["changed"] == 0, outcomes
+    assert outcomes["older used"] >= 6, outcomes  # the checksums did catch flips

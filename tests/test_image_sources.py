@@ -2,6 +2,7 @@
 uint8 storage and host streaming."""
 
 import gzip
+import os
 
 import jax
 import jax.numpy as jnp
@@ -97,6 +98,27 @@ def test_folder_source_labels_images_by_subfolder(tmp_path):
     assert source.images.shape == (3, 4, 4, 1)
     np.testing.assert_array_equal(source.labels, [0, 0, 1])
     np.testing.assert_array_equal(source.images[:, 0, 0, 0], [10, 20, 30])
+
+
+def test_folder_source_reads_each_folder_and_file_once_through_links(tmp_path):
+    write_png(tmp_path / "cats" / "a.png", 10)
+    write_png(tmp_path / "dogs" / "c.png", 30)
+    os.symlink(tmp_path, tmp_path / "cats" / "loop")  # a link back up the tree
+    os.symlink(tmp_path / "cats" / "a.png", tmp_path / "cats" / "again.png")
+    os.symlink(tmp_path / "dogs", tmp_path / "cats" / "more_dogs")
+    source = load_folder(str(tmp_path), image_size=4)
+    np.testing.assert_array_equal(source.images[:, 0, 0, 0], [10, 30])
+    np.testing.assert_array_equal(source.labels, [0, 1])
+
+
+def test_a_label_far_beyond_the_data_is_refused_before_anything_is_allocated(tmp_path):
+    path = tmp_path / "stray.npz"
+    np.savez(path, images=np.zeros((4, 8, 8), np.uint8), labels=np.array([0, 1, 2, 10**8]))
+    with pytest.raises(DataError, match="the largest, 100000000, exceeds both the 4 examples"):
+        load_npz(str(path), image_size=8)
+    np.savez(path, images=np.zeros((4, 8, 8), np.uint8), labels=np.array([0, 1, -3, 2]))
+    with pytest.raises(DataError, match=r"non-negative class indices; labels\[2\] is -3"):
+        load_npz(str(path), image_size=8)
 
 
 def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):

@@ -252,7 +252,13 @@ def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
      "two_images.npz has 2 examples but a step reads batch_size * n_disc = 32"),
     (["--config.bogus=1"], "the config has no field 'bogus'"),
     (["--config.batch_size=abc"], "batch_size"),
-    (["--config=experiments/configs/no_such.py"], "cannot load --config"),
+    (["--config=experiments/configs/no_such.py"],
+     "cannot load the config file experiments/configs/no_such.py: no such file"),
+    (["--config.batch_size=1000000000"], "this run needs at least 373 GiB"),
+    (["--config.batch_sizee=3"],
+     "the config has no field 'batch_sizee' (Did you mean \"batch_size\" instead of"),
+    ([f"--config={SMOKE}:foo"],
+     "TypeError: get_config() takes 0 positional arguments but 1 was given; fix the file"),
     (["--config.num_steps=35"], "not a multiple of config.steps_per_dispatch"),
     (["--config.on_nan=retry"], "on_nan must be one of stop, rollback"),
     (["--config.conditioning=film"], "conditioning must be one of none, concat, projection"),
@@ -284,6 +290,52 @@ def test_bad_input_exits_2_with_one_line(args, expected, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert not os.path.exists(tmp_path / "w" / "config.json")
+
+
+BROKEN_CONFIGS = {
+    "syntax": ("def get_config(:\n    pass\n", "broken.py:1: SyntaxError: invalid syntax"),
+    "raises": ("def get_config():\n    raise RuntimeError('boom')\n",
+               "broken.py:2: RuntimeError: boom; fix the file"),
+    "returns_none": ("def get_config():\n    return None\n",
+                     "get_config() returned None; return an ml_collections.ConfigDict"),
+    "returns_dict": ("def get_config():\n    return {'num_steps': 3}\n",
+                     "a config is an ml_collections.ConfigDict, not dict"),
+    "lacks_fields": ("import ml_collections\ndef get_config():\n"
+                     "    return ml_collections.ConfigDict({'num_steps': 3})\n",
+                     "the config has no field 'dataset', which every config needs"),
+    "no_get_config": ("x = 1\n", "broken.py defines no get_config()"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_CONFIGS))
+def test_a_broken_config_file_exits_2_with_one_line_naming_it(kind, tmp_path):
+    text, expected = BROKEN_CONFIGS[kind]
+    path = tmp_path / "broken.py"
+    path.write_text(text)
+    result = run_script(f"--config={path}", f"--workdir={tmp_path / 'w'}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not os.path.exists(tmp_path / "w")
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda w: w.write_text(""), "the workdir {w} is a file, not a folder"),
+    (lambda w: (w / "checkpoints").write_text("") if w.mkdir() is None else None,
+     "{w}/checkpoints is a file where the run keeps a folder"),
+    (lambda w: (w / "metrics.jsonl").mkdir(parents=True),
+     "{w}/metrics.jsonl is a folder where the run writes a file"),
+])
+def test_a_workdir_whose_outputs_cannot_be_written_is_refused_before_work(
+        make, expected, tmp_path):
+    workdir = tmp_path / "w"
+    make(workdir)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    result = run_script(f"--config={SMOKE}", f"--workdir={workdir}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected.format(w=workdir) in lines[0], result.stderr
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
 
 
 def test_bad_override_of_the_default_config_exits_2_with_one_line():

