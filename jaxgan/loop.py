@@ -23,7 +23,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ from jaxgan.programs import (
     place_on_device,
     resolve_seed_batching,
 )
+from jaxgan.run_io import Interrupted
 from jaxgan.state import ModuleContractError
 
 ON_NAN = ("stop", "rollback")
@@ -135,21 +135,6 @@ class FitError(ValueError):
 
 class DivergenceError(RuntimeError):
     """Training produced non-finite losses or parameters (and no rollback is left)."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM stopped the run, after saving a checkpoint where it
-    stopped (when it had trained since the last one).
-
-    Attributes:
-      signum: the signal that stopped it (``signal.SIGINT`` or ``SIGTERM``);
-        the scripts exit with ``128 + signum``, as a shell reports a process
-        that such a signal ended.
-    """
-
-    def __init__(self, message: str, signum: int = signal.SIGINT):
-        super().__init__(message)
-        self.signum = signum
 
 
 def is_positive_int(value) -> bool:
@@ -576,21 +561,30 @@ def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = 
         check(step, saved)
         check_resume_step(step, options.num_steps, options.steps_per_dispatch)
 
-    with workdir_lock(workdir):
-        if parallel.is_primary():
-            check_outputs(workdir, options.classifier_dir
-                          if wants_classifier(source, options.classifier_steps) else None)
-        return _fit(recipe, source, workdir, options, config, check_resume_and_length,
-                    features, metric_fn)
+    # Ctrl-C and SIGTERM become a flag from here on: during the set-up (the
+    # restore, the compile, the classifier's training) too, after which the
+    # loop stops before its first call.
+    interrupt = run_io.InterruptFlag(immediate=jax.process_count() == 1)
+    try:
+        with workdir_lock(workdir):
+            if parallel.is_primary():
+                check_outputs(workdir, options.classifier_dir
+                              if wants_classifier(source, options.classifier_steps) else None)
+            return _fit(recipe, source, workdir, options, config, check_resume_and_length,
+                        features, metric_fn, interrupt)
+    finally:
+        interrupt.restore()
 
 
-def _fit(recipe, source, workdir, options, config, check_resume, features, metric_fn):
+def _fit(recipe, source, workdir, options, config, check_resume, features, metric_fn,
+         interrupt):
     _check_memory(recipe, source, options)
     context = _Fit(recipe, source, workdir, options, config, check_resume)
     failed = False
     try:
         start_step, states, saved_devices = context.restore(context.fresh_states(recipe))
-        return _train(context, start_step, states, saved_devices, features, metric_fn)
+        return _train(context, start_step, states, saved_devices, features, metric_fn,
+                      interrupt)
     except checkpoint_lib.CheckpointWriteError as e:
         failed = True
         raise FitError(str(e)) from e
@@ -743,12 +737,10 @@ def _check_memory(recipe: Trainable, source, options: FitOptions) -> None:
 
 
 def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
-           features: Features | None, metric_fn: MetricFn | None) -> dict[str, Any]:
+           features: Features | None, metric_fn: MetricFn | None,
+           interrupt: run_io.InterruptFlag) -> dict[str, Any]:
     options, layout = context.options, context.layout
-    # Ctrl-C and SIGTERM become a flag from here on: while the program
-    # compiles and the classifier trains, too (the loop stops before its
-    # first call then).
-    interrupt, progress, run = run_io.InterruptFlag(), None, None
+    progress = run = None
     try:
         run = context.start(start_step, states)
         if context.primary:  # the program compiled and fits: the run is on
@@ -780,13 +772,10 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                         "own random streams are drawn per device, so those differ)")
         rollbacks = 0
         run.interval_start = time.perf_counter()  # the set-up above is not training
+        interrupt.immediate = False  # from here a signal saves the state first
         while run.step < options.num_steps:
             if run.step == start_step and context.one_process and interrupt.raised:
-                # Stopped during the set-up: the newest checkpoint (if any)
-                # already holds this step.
-                raise Interrupted(f"interrupted at step {run.step}, before training; nothing "
-                                  "new to save; run the same command to resume",
-                                  interrupt.signum)
+                raise Interrupted(run_io.BEFORE_TRAINING, interrupt.signum)
             run.states, metrics = run.program(
                 run.states, context.data if run.stream is None else next(run.stream))
             run.step += k
@@ -831,7 +820,6 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                 # checkpointing happen between intervals.
                 run.interval_start, run.interval_step = time.perf_counter(), run.step
     finally:
-        interrupt.restore()
         if progress is not None:
             progress.close()
         if run is not None:

@@ -318,6 +318,25 @@ class WorkdirLock:
         self.release()
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the run, after saving a checkpoint where it
+    stopped (when it had trained since the last one).
+
+    Attributes:
+      signum: the signal that stopped it (``signal.SIGINT`` or ``SIGTERM``);
+        the scripts exit with ``128 + signum``, as a shell reports a process
+        that such a signal ended.
+    """
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
+
+
+BEFORE_TRAINING = ("interrupted before training began; nothing new to save; run the same "
+                   "command to resume")
+
+
 class InterruptFlag:
     """Turns the first Ctrl-C (SIGINT) or SIGTERM, what a cluster scheduler
     sends before it preempts a job, into a flag that the loop checks after
@@ -330,29 +349,60 @@ class InterruptFlag:
     SIGINT (in the background) or a host program with its own handlers keeps
     them. :meth:`restore` gives the previous handlers back.
 
-    Attributes:
-      signum: the first signal received, or ``None``.
+    While :attr:`immediate` is true (the set-up before the first step, in a
+    single-process run: nothing is trained yet, so nothing needs saving), the
+    first signal raises :class:`Interrupted` at once instead, as soon as
+    Python runs again (a compile in progress finishes first).
+
+    A flag made while another is installed (the config path takes one
+    before it loads data, and :func:`jaxgan.fit` one of its own) reads that
+    one's signals and shares its :attr:`immediate`.
     """
 
     _DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
-    def __init__(self):
-        self.signum: int | None = None
+    def __init__(self, immediate: bool = False):
+        self._received: int | None = None
+        self._immediate = immediate
         self._previous: dict[int, Any] = {}
+        self._outer: InterruptFlag | None = None
         if threading.current_thread() is not threading.main_thread():
             return
         for signum, default in self._DEFAULTS.items():
-            if signal.getsignal(signum) is default:
+            handler = signal.getsignal(signum)
+            if handler is default:
                 self._previous[signum] = signal.signal(signum, self._handle)
+            elif isinstance(getattr(handler, "__self__", None), InterruptFlag):
+                self._outer = handler.__self__
+
+    @property
+    def signum(self) -> int | None:
+        """The first signal received (here or by the flag this one reads), or ``None``."""
+        if self._received is None and self._outer is not None:
+            return self._outer.signum
+        return self._received
 
     @property
     def raised(self) -> bool:
         return self.signum is not None
 
+    @property
+    def immediate(self) -> bool:
+        return self._outer.immediate if self._outer is not None else self._immediate
+
+    @immediate.setter
+    def immediate(self, value: bool) -> None:
+        if self._outer is not None:
+            self._outer.immediate = value
+        else:
+            self._immediate = value
+
     def _handle(self, signum, frame):
         if self.raised:
             raise KeyboardInterrupt
-        self.signum = signum
+        self._received = signum
+        if self._immediate:
+            raise Interrupted(BEFORE_TRAINING, signum)
         if signum == signal.SIGTERM:  # a second one ends the process, even mid-call
             signal.signal(signum, signal.SIG_DFL)
         again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
@@ -365,6 +415,6 @@ class InterruptFlag:
         self._previous = {}
 
 
-__all__ = ["LOCK_NAME", "InterruptFlag", "RunLogs", "WorkdirBusyError", "WorkdirLock",
-           "class_rows", "console_line", "plot_losses", "plot_samples", "read_records",
-           "write_json", "write_npz"]
+__all__ = ["BEFORE_TRAINING", "LOCK_NAME", "InterruptFlag", "Interrupted", "RunLogs",
+           "WorkdirBusyError", "WorkdirLock", "class_rows", "console_line", "plot_losses",
+           "plot_samples", "read_records", "write_json", "write_npz"]

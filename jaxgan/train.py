@@ -15,11 +15,13 @@ import os
 import sys
 from typing import Any, NamedTuple
 
+import jax
 import ml_collections
 from tqdm.auto import tqdm
 
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config as config_lib
+from jaxgan import run_io
 
 # ConfigError and the first wave's other names re-exported here live in
 # config, evaluation and programs now; they stay importable from jaxgan.train
@@ -66,6 +68,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         ``workdir`` is written before these checks.
     """
     validate_config(config)  # a bad value is refused before the workdir is touched
+    # Ctrl-C and SIGTERM while the data load: the loop stops before its first call.
+    interrupt = run_io.InterruptFlag(immediate=jax.process_count() == 1)
     try:
         # One run at a time in a workdir: refused before the data load.
         with workdir_lock(workdir):
@@ -78,6 +82,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         raise
     except FitError as e:  # the scripts report every user error as the config's
         raise ConfigError(str(e)) from e
+    finally:
+        interrupt.restore()
 
 
 class TrainedRun(NamedTuple):

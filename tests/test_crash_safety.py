@@ -229,6 +229,26 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint_where_it_stopped_and_the_resume_is
     np.testing.assert_array_equal(final_images(workdir), final_images(ring_reference))
 
 
+def test_sigterm_during_the_set_up_stops_at_once_with_nothing_to_save(tmp_path, monkeypatch):
+    real = loop.available_memory
+
+    def signal_during_set_up(device=None):  # the memory check, before the state is made
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(device)
+
+    monkeypatch.setattr(loop, "available_memory", signal_during_set_up)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with pytest.raises(train.Interrupted, match="before training began; nothing new to "
+                                                    "save") as stopped:
+            train.train_and_evaluate(ring_config(), str(tmp_path / "w"))
+        assert stopped.value.signum == signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not (tmp_path / "w").exists()  # no lock, checkpoint or config left behind
+
+
 # --------------------------------------------------------------------------
 # SIGKILL, on the real script
 # --------------------------------------------------------------------------

@@ -83,6 +83,21 @@ def test_offline_download_fails_with_how_to_prepare(tmp_path, monkeypatch):
         load_tfds("cifar10", 32, data_dir=str(tmp_path), download=True)
 
 
+def test_a_module_missing_for_the_download_is_named_not_called_unprepared(
+        tmp_path, monkeypatch):
+    def needs_a_module(*args, **kwargs):
+        try:
+            raise ModuleNotFoundError("No module named 'apache_beam'", name="apache_beam")
+        except ImportError as e:  # tfds wraps what its download code raises
+            raise RuntimeError("Failed to construct dataset") from e
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", needs_a_module)
+    with pytest.raises(DataError, match="needs the Python module 'apache_beam', which is not "
+                                        "installed") as error:
+        load_tfds("cifar10", 32, data_dir=str(tmp_path), download=True)
+    assert "not prepared" not in str(error.value)
+
+
 def test_script_exits_2_with_one_line_when_the_dataset_is_missing(tmp_path):
     workdir = tmp_path / "run"
     result = subprocess.run(

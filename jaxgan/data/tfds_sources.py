@@ -67,6 +67,17 @@ def _unavailable(name: str, data_dir: str, reason: str) -> DataError:
         f"--data_dir DIR, then set --config.data_dir=DIR (or copy DIR/{name} here)")
 
 
+def _missing_module(error: BaseException) -> ImportError | None:
+    """The ``ImportError`` behind ``error`` (itself, or its cause or context), if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ImportError) and error.name:
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _is_prepared(builder) -> bool:
     try:
         return bool(builder.is_prepared())
@@ -111,6 +122,12 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
             builder.download_and_prepare(file_format="array_record")
         records = builder.as_data_source(split=split)
     except Exception as e:  # tfds raises many types: network, format, missing files
+        missing = _missing_module(e)
+        if missing is not None:  # not the data: a module tfds needs for this dataset
+            raise DataError(
+                f"tfds dataset {name!r} needs the Python module {missing.name!r}, which is not "
+                f"installed ({type(missing).__name__}: {missing}); pip install it (or prepare "
+                "the dataset on a machine that has it)") from e
         # tfds names the tfrecord format also when nothing is prepared at all.
         if "TFRECORD" in str(e) and builder is not None and _is_prepared(builder):
             raise DataError(
