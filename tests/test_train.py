@@ -338,6 +338,18 @@ def test_a_workdir_whose_outputs_cannot_be_written_is_refused_before_work(
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
 
 
+def test_an_unwritable_classifier_dir_is_refused_before_anything_is_compiled(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = run_script(f"--config={DIGITS_SMOKE}", f"--workdir={tmp_path / 'w'}",
+                        f"--config.classifier_dir={blocker / 'cache'}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write the classifier cache classifier_dir=" in lines[0], (
+        result.stderr)
+    assert not (tmp_path / "w").exists()
+
+
 def test_bad_override_of_the_default_config_exits_2_with_one_line():
     # Without --config, config_flags applies overrides while defining the flag.
     result = run_script("--config.bogus=1")
