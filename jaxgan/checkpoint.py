@@ -279,6 +279,8 @@ def _array_checksum(array: np.ndarray) -> str:
 def config_checksum(config: dict) -> str:
     """The checksum :func:`checksums` stores for a config (under
     :data:`CONFIG_CHECKSUM`): CRC-32 of its JSON with sorted keys."""
+    # As it reads back (keys become strings, tuples lists), then in a fixed order.
+    config = json.loads(json.dumps(config))
     return f"{zlib.crc32(json.dumps(config, sort_keys=True).encode()):08x}"
 
 

@@ -317,8 +317,11 @@ def _check_program_memory(program) -> None:
         return
     needed = (analysis.argument_size_in_bytes + analysis.output_size_in_bytes
               - analysis.alias_size_in_bytes + analysis.temp_size_in_bytes)
-    if needed > available:
-        raise FitError(f"the compiled train program needs {_gigabytes(needed)} "
+    # The arguments (state, data) are placed already, so no longer available.
+    more = needed - analysis.argument_size_in_bytes
+    if more > available:
+        raise FitError(f"the compiled train program needs {_gigabytes(more)} beyond its "
+                       f"{_gigabytes(analysis.argument_size_in_bytes)} of state and data "
                        f"({_gigabytes(analysis.temp_size_in_bytes)} of it temporary) and "
                        f"{_gigabytes(available)} is available; lower batch_size, num_seeds or "
                        "steps_per_dispatch")

@@ -225,6 +225,7 @@ class WorkdirLock:
         self.workdir = os.path.abspath(workdir)
         self.path = os.path.join(self.workdir, LOCK_NAME)
         self._owned = False
+        self._token: str | None = None
         self._created_workdir = False
 
     @staticmethod
@@ -294,8 +295,14 @@ class WorkdirLock:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 continue
-            with os.fdopen(fd, "w") as f:
-                json.dump({**self._me(), "started": time.time()}, f)
+            self._token = f"{os.getpid()}-{time.time_ns()}-{id(self)}"
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump({**self._me(), "started": time.time(), "token": self._token}, f)
+            except BaseException:  # a full disk, a signal: leave no half-written lock
+                with contextlib.suppress(OSError):
+                    os.remove(self.path)
+                raise
             self._owned = True
             return self
         raise WorkdirBusyError(f"could not take the lock {self.path}: other runs keep "
@@ -304,8 +311,11 @@ class WorkdirLock:
     def release(self) -> None:
         if self._owned:
             self._owned = False
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.path)
+            # Only our own file: a starter that took over a lock it judged
+            # stale (wrongly, in a race) must not lose its lock to us.
+            if (self._holder() or {}).get("token") == self._token:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.path)
         if self._created_workdir:
             self._created_workdir = False
             with contextlib.suppress(OSError):  # only if nothing else was written
@@ -318,9 +328,14 @@ class WorkdirLock:
         self.release()
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
     """Ctrl-C or SIGTERM stopped the run, after saving a checkpoint where it
     stopped (when it had trained since the last one).
+
+    A ``BaseException``, like ``KeyboardInterrupt``: raised from the signal
+    handler during the set-up, it must pass through the ``except Exception``
+    of code that reads checkpoints or data (which would take it for damage
+    and, say, set a good checkpoint aside).
 
     Attributes:
       signum: the signal that stopped it (``signal.SIGINT`` or ``SIGTERM``);

@@ -249,6 +249,28 @@ def test_sigterm_during_the_set_up_stops_at_once_with_nothing_to_save(tmp_path, 
     assert not (tmp_path / "w").exists()  # no lock, checkpoint or config left behind
 
 
+def test_a_signal_while_resuming_moves_no_good_checkpoint_aside(tmp_path, monkeypatch):
+    """Raised from the handler in the middle of reading a checkpoint, the
+    interruption is not taken for damage (nothing is set aside)."""
+    train.train_and_evaluate(ring_config(num_steps=20), str(tmp_path))
+    real_restore = checkpoint.Checkpointer.restore
+
+    def signal_while_reading(self, step, like):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_restore(self, step, like)
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "restore", signal_while_reading)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with pytest.raises(train.Interrupted, match="before training began"):
+            train.train_and_evaluate(ring_config(num_steps=40), str(tmp_path))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert checkpoint_steps(tmp_path) == [10, 20]
+    assert not (tmp_path / "checkpoints-unreadable").exists()
+    assert not (tmp_path / ".lock").exists()
+
+
 # --------------------------------------------------------------------------
 # SIGKILL, on the real script
 # --------------------------------------------------------------------------
@@ -459,8 +481,8 @@ def test_a_compiled_program_too_big_for_the_device_is_refused_before_its_first_c
 
     monkeypatch.setattr(loop, "available_memory", room_for_the_estimate_only)
     with pytest.raises(train.ConfigError, match=r"^the compiled train program needs [0-9.e-]+ "
-                                                r"GiB .* and 9.54e-07 GiB is available; lower "
-                                                "batch_size"):
+                                                r"GiB beyond its .* and 9.54e-07 GiB is "
+                                                "available; lower batch_size"):
         train.train_and_evaluate(ring_config(), str(tmp_path / "w"))
     assert not (tmp_path / "w").exists()  # nothing written, the workdir not even made
 
