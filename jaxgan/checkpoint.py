@@ -146,12 +146,12 @@ class Checkpointer:
         target = jax.tree_util.tree_map_with_path(lambda path, _: wanted[_path_name(path)], saved)
         restored = self._manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(target)))["state"]
+        found = _leaves_by_name(restored)
         saved_sums = self._saved_checksums(step)
         if saved_sums is not None:
-            for name, leaf in _leaves_by_name(restored).items():
+            for name, leaf in found.items():
                 if saved_sums.get(name) != _array_checksum(np.asarray(leaf)):
                     raise ValueError(f"{name} does not match the checksum saved with it")
-        found = _leaves_by_name(restored)
         return jax.tree_util.tree_map_with_path(lambda path, _: found[_path_name(path)], like)
 
     def restore_latest(self, like: PyTree, check_config: Callable[[int, dict], None] | None = None,
@@ -357,7 +357,7 @@ def restore_tree(directory: str, like: PyTree) -> tuple[PyTree, dict] | None:
         if os.path.exists(sums_path):  # absent in entries saved before checksums
             with open(sums_path) as f:
                 saved = json.load(f)
-            if saved != checksums(jax.tree.map(np.asarray, tree), metadata):
+            if saved != checksums(tree, metadata):
                 raise ValueError("its arrays or metadata do not match the checksums saved "
                                  "with them")
     except CheckpointMismatchError:

@@ -623,9 +623,10 @@ def check_outputs(workdir: str, classifier_dir: str | None = None) -> None:
             raise FitError(f"{path} is a folder where the run writes a file; move it away or "
                            "use another --workdir")
     if classifier_dir is not None:
+        directory = classifier_cache_dir(classifier_dir, workdir)
         try:
-            os.makedirs(os.path.expanduser(classifier_dir), exist_ok=True)
-            writable = os.access(os.path.expanduser(classifier_dir), os.W_OK)
+            os.makedirs(directory, exist_ok=True)
+            writable = os.access(directory, os.W_OK)
         except OSError:
             writable = False
         if not writable:
