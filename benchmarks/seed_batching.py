@@ -1,6 +1,6 @@
 """Times the two ways a run's seeds share one train program (config.seed_batching).
 
-  python benchmarks/seed_batching.py --config experiments/configs/dcgan_digits.py --num-seeds 3
+  python benchmarks/seed_batching.py --config experiments/configs/dcgan_digits.py --num_seeds 3
 
 Compiles ``steps`` scanned train steps of the config's GAN for one seed, for
 ``num_seeds`` seeds under ``jax.vmap`` and for them under ``jax.lax.map``, and
@@ -20,20 +20,19 @@ import time
 import jax
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=os.path.join(ROOT, "experiments", "configs",
                                                          "dcgan_digits.py"))
-    parser.add_argument("--num-seeds", type=int, default=3)
+    parser.add_argument("--num_seeds", "--num-seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=25, help="train steps per timed call")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     if args.num_seeds < 1 or args.steps < 1 or args.repeats < 1:
-        print("error: --num-seeds, --steps and --repeats must be positive", file=sys.stderr)
+        print("error: --num_seeds, --steps and --repeats must be positive", file=sys.stderr)
         sys.exit(2)
 
     import importlib.util

@@ -2,7 +2,7 @@ r"""Train-step throughput of jaxgan beside PyTorch, on the same models and weigh
 
 Command (this machine's record is in benchmarks/results/):
 
-  python benchmarks/throughput.py --model dcgan64 --batch-size 64 \
+  python benchmarks/throughput.py --model dcgan64 --batch_size 64 \
       --json benchmarks/results/cpu_dcgan64_b64.json
 
 Models (``--model``): ``dcgan64`` (the PyTorch DCGAN example's networks: 64x64x3,
@@ -16,7 +16,7 @@ Variants (``--frameworks``; a bare ``jax`` or ``torch`` means all of its variant
 
 - ``jax/jit``: ``jax.jit(make_train_step(recipe))``, one step per call, the
   state donated.
-- ``jax/scan``: ``--scan-steps`` steps per call (``make_multi_step``, a
+- ``jax/scan``: ``--scan_steps`` steps per call (``make_multi_step``, a
   ``lax.scan``).
 - ``torch/eager_example``: the step written as the PyTorch DCGAN example writes
   it: ``zero_grad``, a backward pass each for real and fake, the default Adam,
@@ -32,8 +32,8 @@ discriminator update draws fresh noise, and the generator update draws its
 own, so a step runs the generator forward twice where the PyTorch example
 reuses the discriminator update's fakes. Before timing, both start from the
 same weights (jaxgan's initialisation, copied into PyTorch), take the same
-batch and the same noise for ``--parity-steps`` steps, and their losses must
-agree: to ``--parity-rtol`` in the first step, and to 5% later, when Adam's
+batch and the same noise for ``--parity_steps`` steps, and their losses must
+agree: to ``--parity_rtol`` in the first step, and to 5% later, when Adam's
 nearly sign-like first updates have amplified float rounding. A mismatch stops
 the run with exit code 1.
 
@@ -47,7 +47,7 @@ whose critic updates run in a loop that the analysis counts once); with it come 
 achieved GFLOP/s and, on a known GPU, the model FLOPs utilisation (MFU)
 against the chip's dense peak for the compute type.
 
-``--loop-config CONFIG`` also measures what the fit loop (:func:`jaxgan.fit`)
+``--loop_config CONFIG`` also measures what the fit loop (:func:`jaxgan.fit`)
 adds over its own compiled program called bare, for that experiment config.
 ``--threads N`` pins both frameworks to N cores.
 """
@@ -71,7 +71,7 @@ import numpy as np
 MODELS = ("dcgan64", "dcgan32", "dcgan28", "ring", "wgan_gp")
 JAX_VARIANTS = ("jit", "scan")
 TORCH_VARIANTS = ("eager_example", "eager_tuned", "compile")
-# Step 1's losses agree to float rounding (--parity-rtol); Adam's first
+# Step 1's losses agree to float rounding (--parity_rtol); Adam's first
 # updates are nearly sign-like, so rounding differences in gradients near zero
 # then grow by about 10x a step, and later steps get this looser bound.
 LATER_STEPS_RTOL = 5e-2
@@ -210,7 +210,7 @@ class JaxRunner:
 
     def block(self, steps: int) -> float:
         if steps % self.scan_steps:
-            raise UsageError(f"--steps={steps} is not a multiple of --scan-steps="
+            raise UsageError(f"--steps={steps} is not a multiple of --scan_steps="
                              f"{self.scan_steps}")
         start = time.perf_counter()
         state = self.state
@@ -398,16 +398,12 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
     from jaxgan.data import HostArrays
     from jaxgan.state import create_states
 
-    # Configs import their base as `configs.NAME`, from the experiments folder.
-    experiments = os.path.dirname(os.path.dirname(os.path.abspath(config_path)))
-    if experiments not in sys.path:
-        sys.path.insert(0, experiments)
     module_spec = importlib.util.spec_from_file_location("loop_config", config_path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     config = module.get_config()
     if config.parallel != "none" or config.get("conditioning", "none") != "none":
-        raise UsageError(f"--loop-config {config_path}: measure an unconditional config with "
+        raise UsageError(f"--loop_config {config_path}: measure an unconditional config with "
                          "parallel='none' (the bare program it is compared with is that one)")
     config.num_steps = config.log_every * (intervals + 1)
     config.eval_every = config.checkpoint_every = config.num_steps
@@ -419,7 +415,7 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
                            source.example_shape)
     if (isinstance(source, HostArrays)
             and not programs.place_on_device(options.data_placement, source.nbytes)):
-        raise UsageError(f"--loop-config {config_path}: the data would be streamed from the "
+        raise UsageError(f"--loop_config {config_path}: the data would be streamed from the "
                          "host; measure a config whose data fits on the device")
     layout = programs.Layout("none", config.n_disc, options.seed_batching)
     data = source.device_data()
@@ -523,16 +519,16 @@ def run(args) -> dict[str, Any]:
     if args.model not in SPECS:
         raise UsageError(f"unknown --model {args.model!r}; choose from {', '.join(MODELS)}")
     if args.batch_size < 1 or args.steps < 1 or args.repeats < 1 or args.scan_steps < 1:
-        raise UsageError("--batch-size, --steps, --repeats and --scan-steps must be >= 1")
+        raise UsageError("--batch_size, --steps, --repeats and --scan_steps must be >= 1")
     if args.parity_steps < 1:
-        raise UsageError("--parity-steps must be >= 1")
+        raise UsageError("--parity_steps must be >= 1")
     if args.loop_config and not os.path.isfile(args.loop_config):
-        raise UsageError(f"--loop-config {args.loop_config!r} is not a file; pass a config "
+        raise UsageError(f"--loop_config {args.loop_config!r} is not a file; pass a config "
                          "such as experiments/configs/ring8.py")
     spec = SPECS[args.model]
     chosen = parse_frameworks(args.frameworks, args.model)
     if ("jax", "scan") in chosen and args.steps % args.scan_steps:
-        raise UsageError(f"--steps={args.steps} must be a multiple of --scan-steps="
+        raise UsageError(f"--steps={args.steps} must be a multiple of --scan_steps="
                          f"{args.scan_steps}")
     if any(f == "torch" for f, _ in chosen):
         try:
@@ -627,21 +623,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="dcgan64", help=f"one of {', '.join(MODELS)}")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch_size", "--batch-size", type=int, default=64)
     parser.add_argument("--frameworks", default="jax,torch",
                         help="comma-separated: jax, torch, or variants such as jax/scan, "
                              "torch/eager_example (default: every variant of both)")
     parser.add_argument("--steps", type=int, default=10, help="steps per timed block")
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks per variant")
-    parser.add_argument("--scan-steps", type=int, default=10,
+    parser.add_argument("--scan_steps", "--scan-steps", type=int, default=10,
                         help="steps per call of jax/scan (must divide --steps)")
-    parser.add_argument("--parity-steps", type=int, default=3)
-    parser.add_argument("--parity-rtol", type=float, default=1e-4,
+    parser.add_argument("--parity_steps", "--parity-steps", type=int, default=3)
+    parser.add_argument("--parity_rtol", "--parity-rtol", type=float, default=1e-4,
                         help="relative loss tolerance in the first parity step")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="cores for both frameworks (default: all available)")
-    parser.add_argument("--loop-config", help="an experiment config whose fit-loop overhead "
-                                              "to measure, e.g. experiments/configs/ring8.py")
+    parser.add_argument("--loop_config", "--loop-config",
+                        help="an experiment config whose fit-loop overhead to measure, "
+                             "e.g. experiments/configs/ring8.py")
     parser.add_argument("--json", help="write the report here")
     parser.add_argument("--markdown", help="write the table here")
     args = parser.parse_args(argv)

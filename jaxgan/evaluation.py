@@ -203,13 +203,14 @@ def real_floor(features: Features, reference: jax.Array, held_out: jax.Array,
 
 
 def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Flat summary: each metric's mean, standard error and per-seed list."""
+    """Flat summary: each metric's mean, standard error and per-seed list. With
+    one seed the standard error is unknown: ``None`` (JSON null), not 0."""
     summary: dict[str, Any] = {}
     for name, values in per_seed.items():
         values = np.asarray(values, np.float64)
         summary[name] = float(values.mean())
         summary[f"{name}_stderr"] = (float(values.std(ddof=1) / math.sqrt(values.size))
-                                     if values.size > 1 else 0.0)
+                                     if values.size > 1 else None)
         summary[f"{name}_per_seed"] = values.tolist()
     return summary
 

@@ -96,7 +96,9 @@ class Trainable(Protocol):
     def check(self, example_shape: tuple[int, ...]) -> None:
         """Raises :class:`jaxgan.ModuleContractError` for modules that cannot work."""
 
-    def uses_convolution(self, example_shape: tuple[int, ...]) -> bool: ...
+    def uses_convolution(self, example_shape: tuple[int, ...]) -> bool:
+        """Whether the networks convolve (``seed_batching="auto"`` maps such
+        seeds one after another on the CPU)."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-able identity, recorded with checkpoints (a resume must match it)."""
@@ -104,12 +106,15 @@ class Trainable(Protocol):
     def create_states(self, seeds, example_shape: tuple[int, ...]) -> Any:
         """One state per seed, stacked on a leading axis."""
 
-    def make_train_step(self, axis_name: str | None = None) -> Callable: ...
+    def make_train_step(self, axis_name: str | None = None) -> Callable:
+        """The pure ``(state, batch) -> (state, metrics)`` step; ``axis_name``
+        names the device axis to average gradients over (pmap)."""
 
     def with_learning_rate_scale(self, scale: float) -> Trainable:
         """The same recipe with every optimizer's updates scaled (rollback)."""
 
-    def sample_latent(self, key: jax.Array, num: int) -> jax.Array: ...
+    def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
+        """``num`` latent vectors of the generator's prior."""
 
     def generate(self, state: Any, z: jax.Array, labels: jax.Array | None = None,
                  ema: bool = True) -> jax.Array:
@@ -198,6 +203,7 @@ class FitOptions:
         check_options(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
+        """The options as a JSON-able dict (recorded in ``config.json``)."""
         return dataclasses.asdict(self)
 
 
@@ -432,7 +438,7 @@ class _Fit:
         _check_program_memory(program)
         stream = (HostStream(source, step, k, examples, with_labels=recipe.conditional,
                              put=layout.put_stream) if self.streamed else None)
-        logs = run_io.RunLogs(self.workdir, step, enabled=self.primary)
+        logs = run_io.RunLogs(self.workdir, step, enabled=self.primary, config=self.record)
         return _Run(recipe, program, compile_seconds, states, step, stream, logs)
 
     def rollback(self, run: _Run, diverged: str, rollbacks: int) -> _Run:
@@ -461,16 +467,18 @@ class _Fit:
                   "steps_per_sec": (run.step - run.interval_step) / elapsed}
         if run.interval_step == run.first_step:
             record["compile_seconds"] = run.compile_seconds
+        evaluated, picture = frozenset(), None
         if is_eval:
             began = time.perf_counter()
             run.last_eval = per_seed, samples = self.evaluation(self.layout.one_copy(run.states))
             record.update({name: float(np.mean(values)) for name, values in per_seed.items()})
             record["eval_seconds"] = time.perf_counter() - began  # the first includes compiling
+            evaluated = frozenset(per_seed)
+            picture = os.path.join(self.samples_dir, f"step_{run.step:07d}.png")
             if self.primary:
-                run_io.plot_samples(os.path.join(self.samples_dir, f"step_{run.step:07d}.png"),
-                                    self.source, samples, per_seed, self.seeds, run.step,
-                                    run.recipe.num_classes)
-        run.logs.write(record)
+                run_io.plot_samples(picture, self.source, samples, per_seed, self.seeds,
+                                    run.step, run.recipe.num_classes)
+        run.logs.write(record, evaluated, picture)
         self.progress.set_postfix(d_loss=f"{means['d_loss']:.3f}",
                                   g_loss=f"{means['g_loss']:.3f}", refresh=False)
         if not sys.stderr.isatty():
@@ -497,7 +505,8 @@ class _Fit:
                              self.evaluation.final_samples(states,
                                                            self.options.num_final_samples))
             run_io.plot_losses(run.logs.metrics_path,
-                               os.path.join(self.samples_dir, "losses.png"))
+                               os.path.join(self.samples_dir, "losses.png"),
+                               run_io.experiment_title(self.record), final)
         return final
 
 

@@ -25,16 +25,31 @@ from tqdm.auto import tqdm
 
 from jaxgan.data.source import ModeMixture
 
+# Record fields that time the run, not the GAN: TensorBoard's time/ group.
+TIME_FIELDS = frozenset({"steps_per_sec", "compile_seconds", "eval_seconds"})
+
+
+def tensorboard_tag(name: str, evaluated: frozenset[str] | set[str] = frozenset()) -> str:
+    """The TensorBoard tag of a record field: ``time/`` for timings, ``eval/``
+    for the evaluation's metrics (``evaluated``), ``train/`` for the rest (the
+    step's losses, logits and penalties). metrics.jsonl keeps the bare names."""
+    group = "time" if name in TIME_FIELDS else "eval" if name in evaluated else "train"
+    return f"{group}/{name}"
+
 
 class RunLogs:
     """metrics.jsonl and TensorBoard events, written together.
 
-    Opening it on a resumed run drops the records of steps after
-    ``start_step``: those steps will run again, and no step is logged twice.
-    ``enabled=False`` (every process but the first) writes nothing.
+    TensorBoard gets each record's numbers grouped by :func:`tensorboard_tag`,
+    the sample picture of every evaluation (tag ``samples``), and the run's
+    config as text (tag ``config``). Opening it on a resumed run drops the
+    records of steps after ``start_step``: those steps will run again, and no
+    step is logged twice. ``enabled=False`` (every process but the first)
+    writes nothing.
     """
 
-    def __init__(self, workdir: str, start_step: int, enabled: bool = True):
+    def __init__(self, workdir: str, start_step: int, enabled: bool = True,
+                 config: dict[str, Any] | None = None):
         self.metrics_path = os.path.join(workdir, "metrics.jsonl")
         self.enabled = enabled
         if not enabled:
@@ -54,8 +69,15 @@ class RunLogs:
         os.replace(tmp, self.metrics_path)
         self._jsonl = open(self.metrics_path, "a")  # noqa: SIM115  (closed in close())
         self._tensorboard = SummaryWriter(workdir, purge_step=start_step + 1)
+        if config is not None:  # markdown: a code block keeps the JSON's layout
+            text = json.dumps(config, indent=2, sort_keys=True)
+            self._tensorboard.add_text("config", "```\n" + text + "\n```", start_step)
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], evaluated: frozenset[str] | set[str] = frozenset(),
+              picture: str | None = None) -> None:
+        """Appends ``record`` (its ``step`` and numbers) to both logs;
+        ``evaluated`` names its evaluation metrics, and ``picture`` is a PNG
+        of the evaluation's samples to show in TensorBoard at this step."""
         if not self.enabled:
             return
         if not os.path.exists(self.metrics_path):  # deleted (or moved) while the run goes on
@@ -67,10 +89,18 @@ class RunLogs:
         self._jsonl.flush()
         for name, value in record.items():
             if name != "step" and isinstance(value, int | float):
-                self._tensorboard.add_scalar(name, value, record["step"])
+                self._tensorboard.add_scalar(tensorboard_tag(name, evaluated), value,
+                                             record["step"])
+        if picture is not None and os.path.exists(picture):  # some shapes are not drawn
+            from PIL import Image
+
+            with Image.open(picture) as image:
+                pixels = np.asarray(image.convert("RGB"))
+            self._tensorboard.add_image("samples", pixels, record["step"], dataformats="HWC")
         self._tensorboard.flush()
 
     def close(self) -> None:
+        """Closes both logs."""
         if self.enabled:
             self._jsonl.close()
             self._tensorboard.close()
@@ -137,7 +167,7 @@ def _points_title(source, per_seed: dict[str, np.ndarray], i: int, classes: int)
         shown = [f"{name} {per_seed[name][i]:.3g}" for name in sorted(per_seed)[:2]]
         return ": " + ", ".join(shown) if shown else ""
     return (f": {int(per_seed['modes_covered'][i])}/{source.num_modes} modes, "
-            f"hq {per_seed['high_quality_fraction'][i]:.2f}"
+            f"high-quality {per_seed['high_quality_fraction'][i]:.2f}"
             + (f", {per_seed['label_accuracy'][i]:.0%} in their mode" if classes else ""))
 
 
@@ -174,16 +204,27 @@ def plot_samples(path: str, source, samples: np.ndarray, per_seed: dict[str, np.
                    titles=titles, suptitle=f"{source.name}, step {step}")
 
 
-def plot_losses(metrics_path: str, path: str) -> None:
-    """The loss curves of ``metrics.jsonl`` as a PNG (with a warning instead,
-    when the log is gone)."""
+def experiment_title(config: dict[str, Any]) -> str:
+    """A run's name for its pictures, from its config record: the dataset,
+    the model and the loss, as far as the record names them."""
+    parts = [f"{config[key]}{suffix}" for key, suffix in (("model", ""), ("loss", " loss"))
+             if config.get(key)]
+    return (f"{config.get('dataset', 'run')}: {', '.join(parts)}" if parts
+            else str(config.get("dataset", "run")))
+
+
+def plot_losses(metrics_path: str, path: str, title: str | None = None,
+                floor: dict[str, Any] | None = None) -> None:
+    """The curves of ``metrics.jsonl`` as a PNG (:func:`jaxgan.viz.plot_losses`:
+    losses, and evaluation metrics against their real-data ``floor``), or a
+    warning instead when the log is gone."""
     from jaxgan import viz  # matplotlib: only when a picture is drawn
 
     if not os.path.exists(metrics_path):
         warnings.warn(f"{metrics_path} is gone; no loss curves drawn", stacklevel=2)
         return
 
-    viz.plot_losses(metrics_path, path)
+    viz.plot_losses(metrics_path, path, title, floor)
 
 
 def console_line(record: dict[str, Any]) -> str:
@@ -309,6 +350,7 @@ class WorkdirLock:
                                "starting in this workdir; use another --workdir")
 
     def release(self) -> None:
+        """Removes the lock file, if this lock still owns it."""
         if self._owned:
             self._owned = False
             # Only our own file: a starter that took over a lock it judged
@@ -425,11 +467,13 @@ class InterruptFlag:
                    f"({again} again to abort)", file=sys.stderr)
 
     def restore(self) -> None:
+        """Puts back the signal handlers that were there before."""
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous = {}
 
 
-__all__ = ["BEFORE_TRAINING", "LOCK_NAME", "InterruptFlag", "Interrupted", "RunLogs",
-           "WorkdirBusyError", "WorkdirLock", "class_rows", "console_line", "plot_losses",
-           "plot_samples", "read_records", "write_json", "write_npz"]
+__all__ = ["BEFORE_TRAINING", "LOCK_NAME", "TIME_FIELDS", "InterruptFlag", "Interrupted",
+           "RunLogs", "WorkdirBusyError", "WorkdirLock", "class_rows", "console_line",
+           "experiment_title", "plot_losses", "plot_samples", "read_records", "tensorboard_tag",
+           "write_json", "write_npz"]

@@ -1,4 +1,5 @@
-"""Pictures of training: image sample grids, scatter plots of 2D samples, loss curves.
+"""Pictures of training: image sample grids, scatter plots of 2D samples, and the
+loss and evaluation curves over training.
 
 Uses matplotlib's object API (``Figure``) rather than ``pyplot``, so nothing
 here touches global state or needs a display.
@@ -7,7 +8,6 @@ here touches global state or needs a display.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,8 +17,10 @@ from matplotlib.patches import Circle
 
 def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
                centers: np.ndarray | None = None, radius: float | None = None,
-               titles: Sequence[str] | None = None, suptitle: str | None = None) -> None:
-    """Saves real vs generated points as a PNG, one panel per generated set.
+               titles: Sequence[str] | None = None,
+               suptitle: str | None = None) -> Figure:
+    """Saves real vs generated points as a PNG, one panel per generated set
+    (and returns the figure).
 
     Args:
       path: the PNG to write.
@@ -34,7 +36,9 @@ def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
     num = len(generated)
     cols = min(num, 5)
     rows = math.ceil(num / cols)
-    fig = Figure(figsize=(3.2 * cols, 3.2 * rows + (0.4 if suptitle else 0)), dpi=100)
+    legend_inches = 0.4  # the shared legend's strip under the panels
+    height = 3.2 * rows + (0.4 if suptitle else 0) + legend_inches
+    fig = Figure(figsize=(3.2 * cols, height), dpi=100)
     lo = np.min(real, axis=0)
     hi = np.max(real, axis=0)
     margin = 0.25 * np.max(hi - lo)
@@ -46,23 +50,28 @@ def scatter_2d(path: str, real: np.ndarray, generated: Sequence[np.ndarray],
         if centers is not None and radius is not None:
             for k, center in enumerate(centers):
                 ax.add_patch(Circle(tuple(center), radius, fill=False, color="tab:red",
-                                    linewidth=0.8, label=f"r={radius:g} around a mode"
-                                    if k == 0 else None))
+                                    linewidth=0.8, label=f"high-quality zone (r={radius:g} "
+                                    "around a mode)" if k == 0 else None))
         elif centers is not None:
             ax.scatter(centers[:, 0], centers[:, 1], s=30, c="tab:red", marker="x",
                        label="modes")
         ax.set_xlim(lo[0] - margin, hi[0] + margin)
         ax.set_ylim(lo[1] - margin, hi[1] + margin)
         ax.set_aspect("equal")
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("x1", fontsize=9)
+        ax.set_ylabel("x2", fontsize=9)
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
-        if i == 0:
-            ax.legend(loc="upper right", fontsize=6, markerscale=3)
+    # One legend for every panel, below them, in type people can read.
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9,
+               markerscale=4, frameon=False)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
     fig.savefig(path)
+    return fig
 
 
 def tile_images(images: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
@@ -151,26 +160,66 @@ def image_rows(path: str, rows: np.ndarray, row_labels: Sequence[str],
     fig.savefig(path)
 
 
-def plot_losses(metrics_path: str, path: str) -> None:
-    """Plots ``d_loss`` and ``g_loss`` against ``step`` from a ``metrics.jsonl``
-    (unreadable lines skipped); draws nothing when it has no losses."""
+# Evaluation metrics drawn over training, in order of preference, with the
+# words a reader needs (metrics.jsonl keeps the short names).
+METRIC_LABELS = {
+    "frechet_distance": "Frechet distance (classifier features; lower is better)",
+    "confident_fraction": "share of samples classified with p >= 0.9",
+    "label_accuracy": "share of samples showing the class asked for",
+    "classes_covered": "classes covered",
+    "modes_covered": "modes covered",
+    "high_quality_fraction": "high-quality share (points within 3 std of a mode)",
+    "reverse_kl": "reverse KL of the mode histogram to uniform",
+    "class_kl": "KL of the class histogram to the data's",
+}
+MAX_METRIC_PANELS = 3
+
+
+def plot_losses(metrics_path: str, path: str, title: str | None = None,
+                floor: dict | None = None) -> Figure | None:
+    """Draws a run's curves from its ``metrics.jsonl`` (unreadable lines
+    skipped): the two losses, and beside them up to three evaluation metrics
+    of :data:`METRIC_LABELS` over training, each with its real-data floor
+    (``floor["real_" + name]``, e.g. from ``eval.json``) as a dashed line.
+    Draws nothing when the log has no losses; returns the figure it saved.
+    """
     from jaxgan.run_io import read_records
 
-    records = [r for r in read_records(metrics_path)[0] if "d_loss" in r and "g_loss" in r]
-    if not records:
-        return
-    steps = [r["step"] for r in records]
-    fig = Figure(figsize=(6, 3.5), dpi=100)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot(steps, [r["d_loss"] for r in records], label="discriminator")
-    ax.plot(steps, [r["g_loss"] for r in records], label="generator")
+    records = read_records(metrics_path)[0]
+    losses = [r for r in records if "d_loss" in r and "g_loss" in r]
+    if not losses:
+        return None
+    metrics = [name for name in METRIC_LABELS if any(name in r for r in records)]
+    metrics = metrics[:MAX_METRIC_PANELS]
+    panels = 1 + len(metrics)
+    fig = Figure(figsize=(5 * panels, 3.8), dpi=100)
+    ax = fig.add_subplot(1, panels, 1)
+    steps = [r["step"] for r in losses]
+    ax.plot(steps, [r["d_loss"] for r in losses], label="discriminator")
+    ax.plot(steps, [r["g_loss"] for r in losses], label="generator")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.set_title(os.path.basename(os.path.dirname(os.path.abspath(metrics_path))))
+    ax.set_title("losses", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=9)
+    for i, name in enumerate(metrics):
+        ax = fig.add_subplot(1, panels, i + 2)
+        evaluated = [r for r in records if name in r]
+        ax.plot([r["step"] for r in evaluated], [r[name] for r in evaluated], "o-",
+                color="tab:green", label="generated (mean over seeds)")
+        real = (floor or {}).get(f"real_{name}")
+        if real is not None:
+            ax.axhline(real, color="0.4", linestyle="--", label="held-out real data")
+        ax.set_xlabel("step")
+        ax.set_ylabel(name)
+        ax.set_title(METRIC_LABELS[name], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
+    return fig
 
 
 __all__ = ["image_grids", "image_rows", "plot_losses", "scatter_2d", "tile_images"]

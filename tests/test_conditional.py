@@ -1,8 +1,6 @@
 """Class-conditional GANs: module shapes and conditioning, label plumbing through
 the train step and the samplers, and a conditional GAN that really learns."""
 
-import os
-import sys
 
 import chex
 import jax
@@ -10,18 +8,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from test_learning import short_ring_config  # noqa: E402
 
 from jaxgan import config as config_lib
 from jaxgan import losses, train
+from jaxgan.configs import digits_smoke  # noqa: E402
 from jaxgan.data import ArraySource, ring
 from jaxgan.data.arrays import HostStream, sample_streamed
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.state import GANRecipe, create_state, generate
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments"))
-from configs import digits_smoke  # noqa: E402
-from test_learning import short_ring_config  # noqa: E402
 
 NUM_CLASSES = 10
 

@@ -24,8 +24,7 @@ from jaxgan.state import GANRecipe, create_states
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "train.py")
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
-from configs import digits_smoke, smoke  # noqa: E402
+from jaxgan.configs import digits_smoke, smoke  # noqa: E402
 
 
 def ring_config(**overrides):

@@ -2,15 +2,11 @@
 at least 6 modes, and the same run without its R1 penalty, the control, must
 not. (The full default run is measured in the README.)"""
 
-import os
-import sys
 
 import pytest
 
 from jaxgan import train
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments"))
-from configs import smoke  # noqa: E402
+from jaxgan.configs import smoke  # noqa: E402
 
 
 def short_ring_config(**overrides):

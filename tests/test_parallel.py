@@ -192,13 +192,13 @@ else:
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     SCRIPT = os.path.join(ROOT, "experiments", "train.py")
     DIGITS_SMOKE = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
-    sys.path.insert(0, os.path.join(ROOT, "experiments"))
     import importlib
 
+    from jaxgan import configs
+
     # Every shipped config, found on disk so that a new one is covered too.
-    CONFIGS = {name[:-3]: importlib.import_module(f"configs.{name[:-3]}")
-               for name in sorted(os.listdir(os.path.join(ROOT, "experiments", "configs")))
-               if name.endswith(".py") and not name.startswith("_")}
+    CONFIGS = {name: importlib.import_module(f"jaxgan.configs.{name}")
+               for name in configs.names()}
     digits_smoke = CONFIGS["digits_smoke"]
 
     # The hardest path through the loop: streamed from the host, conditional,

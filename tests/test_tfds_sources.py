@@ -16,8 +16,7 @@ from jaxgan.data.images import DataError  # noqa: E402
 from jaxgan.data.tfds_sources import TFDS_DATASETS, load_tfds  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
-from configs import celeb_a64, cifar10, digits_smoke, fashion_mnist, mnist  # noqa: E402
+from jaxgan.configs import celeb_a64, cifar10, digits_smoke, fashion_mnist, mnist  # noqa: E402
 
 EXPECTED = {  # name: (config module, example shape, has labels)
     "mnist": (mnist, (28, 28, 1), True),

@@ -1,5 +1,6 @@
 """The experiment script and the fit loop, end to end, as users run them."""
 
+import io
 import json
 import os
 import re
@@ -19,8 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "train.py")
 SMOKE = os.path.join(ROOT, "experiments", "configs", "smoke.py")
 
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
-from configs import (  # noqa: E402
+from jaxgan import configs as jaxgan_configs  # noqa: E402
+from jaxgan.configs import (  # noqa: E402
     celeb_a64,
     cgan_digits,
     cgan_mnist,
@@ -55,11 +56,12 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def read_tensorboard_scalars(workdir, tag):
-    """{step: value} of one scalar from the TFRecord event files in workdir."""
+def read_tensorboard(workdir):
+    """Everything in the TFRecord event files of workdir: {tag: {step: value}}
+    for scalars, {tag: {step: PNG bytes}} for images, {tag: text} for text."""
     from tensorboardX.proto import event_pb2
 
-    scalars = {}
+    scalars, images, texts = {}, {}, {}
     for name in sorted(os.listdir(workdir)):
         if not name.startswith("events.out.tfevents"):
             continue
@@ -70,15 +72,28 @@ def read_tensorboard_scalars(workdir, tag):
             event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
             pos += 12 + length + 4
             for value in event.summary.value:
-                if value.tag == tag:
-                    scalars[event.step] = value.simple_value
-    return scalars
+                if value.HasField("image"):
+                    images.setdefault(value.tag, {})[event.step] = (
+                        value.image.encoded_image_string)
+                elif value.metadata.plugin_data.plugin_name == "text":
+                    texts[value.tag] = value.tensor.string_val[0].decode()
+                else:
+                    scalars.setdefault(value.tag, {})[event.step] = value.simple_value
+    return scalars, images, texts
+
+
+# The installed command, as pip's console-script entry point writes it.
+COMMAND = os.path.join(os.path.dirname(sys.executable), "jaxgan-train")
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("smoke")
-    result = run_script(f"--config={SMOKE}", f"--workdir={workdir}", "--config.num_seeds=2")
+    # The installed command, from a folder outside the checkout, with a
+    # shipped config named rather than a path.
+    workdir, elsewhere = tmp_path_factory.mktemp("smoke"), tmp_path_factory.mktemp("elsewhere")
+    result = subprocess.run([COMMAND, "--config", "smoke", f"--workdir={workdir}",
+                             "--config.num_seeds=2"], capture_output=True, text=True,
+                            cwd=elsewhere, timeout=600)
     assert result.returncode == 0, result.stderr
     return workdir, result
 
@@ -111,9 +126,24 @@ def test_script_writes_every_file_of_the_training_contract(smoke_run):
         with open(workdir / "samples" / png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n", png
     assert sorted(os.listdir(workdir / "checkpoints")) == ["20", "40"]
-    logged = read_tensorboard_scalars(workdir, "g_loss")
-    assert logged == pytest.approx({r["step"]: r["g_loss"] for r in records}, rel=1e-6)
-    assert read_tensorboard_scalars(workdir, "modes_covered").keys() == {20, 40}
+    # TensorBoard: the numbers grouped, the samples of every evaluation, the config.
+    scalars, images, texts = read_tensorboard(workdir)
+    assert scalars["train/g_loss"] == pytest.approx({r["step"]: r["g_loss"] for r in records},
+                                                    rel=1e-6)
+    assert scalars["eval/modes_covered"] == {20: records[1]["modes_covered"],
+                                             40: records[3]["modes_covered"]}
+    assert scalars["time/steps_per_sec"].keys() == {10, 20, 30, 40}
+    assert scalars["time/compile_seconds"].keys() == {10}
+    assert {tag.split("/")[0] for tag in scalars} == {"train", "eval", "time"}
+    assert images["samples"].keys() == {20, 40}
+    from PIL import Image
+    for step, png in images["samples"].items():
+        with Image.open(io.BytesIO(png)) as shown, \
+                Image.open(workdir / "samples" / f"step_{step:07d}.png") as drawn:
+            assert shown.size == drawn.size
+            np.testing.assert_array_equal(np.asarray(shown), np.asarray(drawn.convert("RGB")))
+    (config_text,) = texts.values()
+    assert json.loads(config_text.strip("`\n")) == config
     assert f"results in {workdir}" in result.stdout
 
 
@@ -150,7 +180,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
     with np.load(straight / "samples" / "final.npz") as npz:
         np.testing.assert_array_equal(npz["images"], reference)
     assert [r["step"] for r in read_jsonl(straight / "metrics.jsonl")] == [10, 20, 30, 40]
-    assert sorted(read_tensorboard_scalars(straight, "g_loss")) == [10, 20, 30, 40]
+    assert sorted(read_tensorboard(straight)[0]["train/g_loss"]) == [10, 20, 30, 40]
 
 
 def test_resume_refuses_changed_training_fields(smoke_run):
@@ -254,6 +284,7 @@ def test_checkpointer_names_the_first_leaf_whose_shape_differs(tmp_path):
     (["--config.batch_size=abc"], "batch_size"),
     (["--config=experiments/configs/no_such.py"],
      "cannot load the config file experiments/configs/no_such.py: no such file"),
+    (["--config=no_such"], "--config: no shipped config 'no_such'; shipped: celeb_a64, "),
     (["--config.batch_size=1000000000"], "this run needs at least 373 GiB"),
     (["--config.batch_sizee=3"],
      "the config has no field 'batch_sizee' (Did you mean \"batch_size\" instead of"),
@@ -356,7 +387,31 @@ def test_bad_override_of_the_default_config_exits_2_with_one_line():
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["error: the config has no field 'bogus'; check the name against the "
-                     "config file (--config)"], result.stderr
+                     "config file (--config), or list the fields with --help"], result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h", "--config=smoke"],
+                                  [f"--config={SMOKE}", "--help", "--config.num_steps=20"]])
+def test_help_exits_0_and_lists_every_field_with_its_value_and_comment(args):
+    result = run_script(*args)
+    assert result.returncode == 0, result.stderr
+    default = not any(arg.startswith("--config=") for arg in args)
+    config = (digits if default else smoke).get_config()
+    if "--config.num_steps=20" in args:
+        config.num_steps = 20
+    text = result.stdout
+    for field, value in config.items():
+        assert f"\n  {field} = {value!r}\n" in text, field
+    assert text.count(" = ") == len(config)
+    # Comments come from the file that first sets the field; a variant adds its reason.
+    words = " ".join(text.split())  # as wrapped for the terminal
+    assert "real examples per discriminator update (global)" in words
+    if default:
+        assert "[digits: the DCGAN's 5,000 steps' wall time" in words
+    else:
+        assert "size of z ~ N(0, I)" in words  # ring8's comment on latent_dim
+    for name in ("digits", "smoke", "mnist5k", "cgan_digits"):
+        assert name in text.split("shipped configs")[1].split("config fields")[0]
 
 
 @pytest.mark.parametrize("field, value, expected", [
@@ -447,9 +502,9 @@ def test_shipped_configs_are_valid(module):
 
 
 def test_default_experiment_is_dcgan_on_the_bundled_digits():
-    with open(SCRIPT) as f:
-        script = f.read()
-    assert 'DEFAULT_CONFIG = os.path.join(_HERE, "configs", "digits.py")' in script
+    from jaxgan.cli import train as command
+
+    assert command.DEFAULT_CONFIG == jaxgan_configs.path("digits") == digits.__file__
     config = digits.get_config()
     assert (config.dataset, config.model) == ("digits", "dcgan")
 

@@ -85,10 +85,19 @@ def _is_prepared(builder) -> bool:
         return False
 
 
+def _import_tfds(name: str):
+    """tensorflow_datasets, or a :class:`DataError` that says how to install it."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:
+        raise DataError(f"dataset {name!r} comes from tensorflow-datasets, which is not "
+                        f"installed ({e}); pip install 'jaxgan[tfds]'") from e
+    return tfds
+
+
 def prepare(name: str, data_dir: str | None = None) -> None:
     """Downloads and prepares ``name`` in the ``array_record`` format that reading needs."""
-    import tensorflow_datasets as tfds
-
+    tfds = _import_tfds(name)
     builder = tfds.builder(name, data_dir=default_data_dir(data_dir))
     builder.download_and_prepare(file_format="array_record")
 
@@ -113,8 +122,7 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
         raise DataError(f"unknown tfds dataset {name!r}; available: {', '.join(TFDS_DATASETS)}")
     spec = TFDS_DATASETS[name]
     data_dir = default_data_dir(data_dir)
-    import tensorflow_datasets as tfds
-
+    tfds = _import_tfds(name)
     builder = None
     try:
         builder = tfds.builder(name, data_dir=data_dir)

@@ -14,7 +14,7 @@ the classifier scores are weak on CIFAR-10 (its own held-out accuracy is about
 0.7 after 5k steps), so compare runs by class_kl rather than by confidence.
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

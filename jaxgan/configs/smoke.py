@@ -6,7 +6,7 @@ Expected: finishes in well under a minute on 2 CPU cores and writes every file
 of the training contract; the numbers mean nothing.
 """
 
-from configs import ring8
+from jaxgan.configs import ring8
 
 
 def get_config():

@@ -25,7 +25,7 @@ measured to the end; at step 1,000 of that run the numbers were 0.512 and
 65.9.
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

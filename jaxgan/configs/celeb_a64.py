@@ -19,7 +19,7 @@ as in the PyTorch example. CelebA has no class labels, so eval.json has no
 classifier scores; look at samples/.
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

@@ -6,7 +6,7 @@ Expected: finishes in about a minute on 2 CPU cores and writes every file of
 the training contract; the numbers mean nothing.
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

@@ -23,7 +23,7 @@ plausible 0.848 (real 0.950). The course's DCGAN in 8 min 48 s gives 0.600,
 three-seed goal runs are still to do.
 """
 
-from configs import sngan_digits
+from jaxgan.configs import sngan_digits
 
 
 def get_config():

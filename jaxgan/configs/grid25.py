@@ -13,7 +13,7 @@ here. The ring's settings, trained longer: at 20k steps the fraction was 0.67,
 at 40k 0.87.
 """
 
-from configs import ring8
+from jaxgan.configs import ring8
 
 
 def get_config():

@@ -15,7 +15,7 @@ networks after 100k-200k generator steps; expect varied, blurry objects and a
 steadily falling d_wasserstein with no divergence.
 """
 
-from configs import cifar10, wgan_gp_digits
+from jaxgan.configs import cifar10, wgan_gp_digits
 
 
 def get_config():

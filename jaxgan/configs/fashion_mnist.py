@@ -15,7 +15,7 @@ class_kl below 0.1; confident_fraction is lower than on digits (around 0.7)
 because shirts, pullovers and coats look alike even when real.
 """
 
-from configs import mnist
+from jaxgan.configs import mnist
 
 
 def get_config():

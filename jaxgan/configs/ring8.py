@@ -9,7 +9,7 @@ Expected result, measured with 10 seeds on 2 CPU cores in 12 min 52 s
 (experiments/results/ring8/): every seed covers all 8 modes; high-quality
 fraction 0.929 +- 0.005 (worst seed 0.908); reverse KL 0.0020 +- 0.0002.
 PacGAN (Lin et al. 2018) reports 6.3 modes / 98.2% / 0.45 for a plain GAN
-here. The defaults below came from a sweep recorded in the README: the R1
+here. The defaults below came from a sweep recorded in experiments/results/README.md: the R1
 penalty keeps every mode, the cosine decay and the 2-D latent take the
 generator's points off the bridges between modes.
 """

@@ -16,7 +16,7 @@ on 28x28 pixels): confident 0.428 (real 0.650), plausible 0.724 (real 0.950).
 This is the starting point that the quality work measures against.
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

@@ -21,7 +21,7 @@ independent judge (experiments/judge.py) confident 0.637 (DCGAN 0.588; real
 0.881), plausible 0.817 (0.783; real 0.950).
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

@@ -19,7 +19,7 @@ development machines); with twelve times the digits of mnist5k we expect
 label_accuracy at least as high.
 """
 
-from configs import mnist
+from jaxgan.configs import mnist
 
 
 def get_config():

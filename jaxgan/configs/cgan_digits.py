@@ -22,7 +22,7 @@ the projection discriminator gained its input-layer bias, the fix of the
 28x28 failure; at 32x32 it learned without it.)
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

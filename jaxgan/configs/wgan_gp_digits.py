@@ -21,7 +21,7 @@ samples/final.npz (DCGAN: 62%; real digits: 92%), class_kl 0.030, and still
 rising at the end (29% at step 500, 42% at 1,000).
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def wgan_gp(config):

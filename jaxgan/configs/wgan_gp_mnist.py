@@ -15,7 +15,7 @@ generator steps: classes_covered 10/10, with d_wasserstein falling steadily
 and d_grad_norm settling near 1.
 """
 
-from configs import mnist, wgan_gp_digits
+from jaxgan.configs import mnist, wgan_gp_digits
 
 
 def get_config():

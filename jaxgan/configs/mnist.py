@@ -14,7 +14,7 @@ every class by 10k steps: confident_fraction above 0.9 and classes_covered
 10/10 in eval.json, class_kl below 0.05.
 """
 
-from configs import dcgan_digits
+from jaxgan.configs import dcgan_digits
 
 
 def get_config():

@@ -30,7 +30,7 @@ label_accuracy 0.983, every class at least 0.91, frechet_distance 9.0, SVM
 label accuracy 0.991; cleaner digits, less varied within a class.
 """
 
-from configs import mnist5k
+from jaxgan.configs import mnist5k
 
 
 def get_config():

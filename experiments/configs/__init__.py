@@ -1,1 +1,0 @@
-"""Experiment configs: one ``get_config()`` per file (ml_collections)."""
