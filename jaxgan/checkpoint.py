@@ -75,9 +75,16 @@ class Checkpointer:
         )
 
     def latest_step(self) -> int | None:
+        """The step of the newest checkpoint on disk, or ``None``."""
         return self._manager.latest_step()
 
     def save(self, step: int, state: PyTree, config: dict) -> None:
+        """Saves ``state`` and ``config`` as the checkpoint of ``step`` (in the
+        background), with a checksum of every array and of the config.
+
+        Raises:
+          CheckpointWriteError: the disk cannot take it (one line).
+        """
         # A private host copy: the caller donates the device buffers to the next
         # step while orbax is still writing.
         host_state = jax.tree.map(np.array, state)
@@ -245,10 +252,20 @@ class Checkpointer:
             raise _write_error(None, self.directory, e) from e
 
     def close(self) -> None:
+        """Waits for the writes in flight, then releases orbax's threads.
+
+        Raises:
+          CheckpointWriteError: a write failed (one line). orbax's metadata
+            write can fail apart from the save it belongs to, and surface
+            only here, while the manager closes.
+        """
         try:
             self.wait()
         finally:
-            self._manager.close()
+            try:
+                self._manager.close()
+            except OSError as e:
+                raise _write_error(None, self.directory, e) from e
 
 
 def _megabytes(num_bytes: int) -> str:
