@@ -159,6 +159,7 @@ class DiffAugment(nn.Module):
         return getattr(self.discriminator, "num_classes", None)
 
     def setup(self):
+        """Binds the wrapped discriminator under one name."""
         # One name for the wrapped module, with or without the data-parallel
         # axis, so that parameters keep their paths under pmap.
         changes = ({"batch_norm_axis_name": self.batch_norm_axis_name}

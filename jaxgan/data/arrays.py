@@ -194,6 +194,7 @@ class HostStream:
         return batches
 
     def close(self) -> None:
+        """Stops the background gathering of batches."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

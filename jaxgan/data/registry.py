@@ -39,6 +39,7 @@ def is_points(name: str) -> bool:
 
 
 def unknown_dataset_message(name: object) -> str:
+    """The one-line error for a dataset name that nothing loads, listing those that do."""
     return (f"unknown dataset {name!r}; available: {', '.join([*MIXTURES, *IMAGE_DATASETS])}, "
             + ", ".join(f"{prefix}:PATH" for prefix in FILE_LOADERS))
 

@@ -47,12 +47,19 @@ class Source(Protocol):
     @property
     def num_classes(self) -> int: ...
 
-    def device_data(self) -> PyTree | None: ...
+    def device_data(self) -> PyTree | None:
+        """What the jitted step needs of the data, put on the device once (or
+        ``None`` for a source that samples from nothing)."""
 
-    def sample_real(self, key: jax.Array, step: jax.Array, data: PyTree, num: int) -> PyTree: ...
+    def sample_real(self, key: jax.Array, step: jax.Array, data: PyTree, num: int) -> PyTree:
+        """``num`` real examples for train step ``step``, drawn inside jit from
+        ``data`` (what :meth:`device_data` returned); a pure function of its
+        arguments, so a resumed run draws the same batches."""
 
     def sample_labelled(self, key: jax.Array, step: jax.Array, data: PyTree,
-                        num: int) -> tuple[PyTree, jax.Array]: ...
+                        num: int) -> tuple[PyTree, jax.Array]:
+        """As :meth:`sample_real`, with each example's class ``[num]`` int32
+        (a conditional GAN's batches)."""
 
 
 @runtime_checkable
@@ -68,7 +75,8 @@ class HostArrays(Protocol):
     @property
     def nbytes(self) -> int: ...
 
-    def indices(self, step: jax.Array, num: int) -> jax.Array: ...
+    def indices(self, step: jax.Array, num: int) -> jax.Array:
+        """The dataset rows of train step ``step``'s ``num`` examples."""
 
 
 @runtime_checkable
@@ -81,7 +89,8 @@ class ModeMixture(Protocol):
     @property
     def num_modes(self) -> int: ...
 
-    def sample(self, key: jax.Array, num: int) -> jax.Array: ...
+    def sample(self, key: jax.Array, num: int) -> jax.Array:
+        """``num`` points ``[num, 2]`` of the mixture, for pictures and scoring."""
 
 
 def check_source(source: Any) -> None:

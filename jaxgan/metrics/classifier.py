@@ -45,6 +45,7 @@ class FittedClassifier(NamedTuple):
     holdout_confident_fraction: float  # the confident_fraction of held-out real examples
 
     def probabilities(self, images: jax.Array) -> jax.Array:
+        """Class probabilities ``[B, num_classes]`` of images in [-1, 1]."""
         return jax.nn.softmax(self.model.apply({"params": self.params}, images))
 
     def features(self, images: jax.Array) -> jax.Array:

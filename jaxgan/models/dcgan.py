@@ -45,6 +45,7 @@ from jaxgan.models.conditioning import (
 )
 from jaxgan.models.layers import Conv, Project, UpsampleConv
 
+# Every DCGAN weight starts from N(0, 0.02^2), as the DCGAN paper and PyTorch's example do.
 DCGAN_INIT = nn.initializers.normal(stddev=0.02)
 
 
