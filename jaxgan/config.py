@@ -24,7 +24,8 @@ import optax
 
 from jaxgan import losses, penalties
 from jaxgan.augment import AdaptiveProbability, DiffAugment
-from jaxgan.data import registry
+from jaxgan.data import ArraySource, registry
+from jaxgan.data.arrays import SHUFFLES
 from jaxgan.data.images import DataError
 from jaxgan.loop import (
     FitError,
@@ -48,7 +49,7 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
                    "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto",
                    "compute_dtype": "float32", "augment": "none", "augment_target": 0.0,
-                   "augment_p_step": 5e-4}
+                   "augment_p_step": 5e-4, "data_order": "permutation"}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download"}
@@ -76,6 +77,8 @@ def check_resumable(saved: dict[str, Any], config: ml_collections.ConfigDict,
         may_change.discard("num_steps")  # it sets the schedule's length
     if not saved.get("ema_decay", 0.0) and not option(config, "ema_decay"):
         may_change.add("ema_start")  # no moving average on either side: it means nothing
+    if registry.is_points(config.dataset):
+        may_change.add("data_order")  # mixtures are drawn from the key, in no order
     try:
         check_same_run(saved, current, may_change, start_step, OPTIONAL_FIELDS,
                        subject="this config", new_workdir="a new --workdir")
@@ -137,6 +140,9 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if conditioning not in ("none", *CONDITIONINGS):
         fail(f"config.conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
              f"{conditioning!r}")
+    if option(config, "data_order") not in SHUFFLES:
+        fail(f"config.data_order must be one of {', '.join(SHUFFLES)}, got "
+             f"{option(config, 'data_order')!r}")
     if option(config, "compute_dtype") not in COMPUTE_DTYPES:
         fail(f"config.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got "
              f"{option(config, 'compute_dtype')!r}")
@@ -202,11 +208,14 @@ def build_source(config: ml_collections.ConfigDict, progress=None):
         prepared, ...), with how to fix it.
     """
     try:
-        return registry.load_dataset(config.dataset, config.image_size, config.data_dir,
-                                     option(config, "download"), shuffle_seed=config.seed,
-                                     progress=progress)
+        source = registry.load_dataset(config.dataset, config.image_size, config.data_dir,
+                                       option(config, "download"), shuffle_seed=config.seed,
+                                       progress=progress)
     except DataError as e:
         raise ConfigError(str(e)) from e
+    if isinstance(source, ArraySource):
+        source = dataclasses.replace(source, shuffle=option(config, "data_order"))
+    return source
 
 
 def num_classes(config: ml_collections.ConfigDict, source) -> int:

@@ -560,13 +560,18 @@ def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = 
     _check_sizes(recipe, source, options, features is not None)
     if config is None:
         config = {**options.as_dict(), "dataset": source.name, **describe_recipe(recipe)}
+        if isinstance(getattr(source, "shuffle", None), str):  # an ArraySource's data order
+            config["data_order"] = source.shuffle
     try:  # as a checkpoint will read it back (tuples become lists)
         config = json.loads(json.dumps(config))
     except (TypeError, ValueError) as e:
         raise FitError(f"the run's config must be JSON: {e}") from e
     if check_resume is None:
         def check_resume(step, saved):
-            check_same_run(saved, config, FitOptions.RESUME_MAY_CHANGE, step)
+            # A checkpoint from before the O(batch) shuffle read the data in
+            # the whole-epoch permutation's order.
+            check_same_run(saved, config, FitOptions.RESUME_MAY_CHANGE, step,
+                           {"data_order": "permutation"} if "data_order" in config else {})
     check = check_resume
 
     def check_resume_and_length(step: int, saved: dict) -> None:

@@ -215,6 +215,26 @@ def test_a_checkpoint_from_before_a_field_existed_resumes_with_its_default():
         config_lib.check_resumable(saved, config, start_step=20)
 
 
+def test_a_checkpoint_from_before_the_feistel_order_resumes_only_on_its_own_order():
+    """Image runs saved before data_order existed read the whole-epoch
+    permutation: resuming one with the new default is refused in one line, and
+    asking for the old order resumes it on the data it would have read."""
+    config = digits_smoke.get_config()
+    saved = json.loads(json.dumps(config.to_dict()))
+    del saved["data_order"]
+    assert config.data_order == "feistel"
+    with pytest.raises(train.ConfigError, match=re.escape(
+            "trained with data_order='permutation', this config has data_order='feistel'")):
+        config_lib.check_resumable(saved, config, start_step=8)
+    config.data_order = "permutation"
+    config_lib.check_resumable(saved, config, start_step=8)
+    assert config_lib.build_source(config).shuffle == "permutation"
+    # Mixtures are drawn from the key, in no order: the field is free there.
+    saved, config = saved_smoke_config()
+    config.data_order = "feistel"
+    config_lib.check_resumable(saved, config, start_step=20)
+
+
 @pytest.mark.parametrize("changes, start_step, expected", [
     ({"g_learning_rate": 5e-4}, 20, "trained with g_learning_rate=0.0005"),
     ({"g_features": [32, 32]}, 20, "trained with g_features=[32, 32]"),
@@ -483,6 +503,8 @@ def test_label_smoothing_needs_a_bce_loss():
      "config.d_penalty='gradient_penalty' with d_normalization='batch': the discriminator has "
      "BatchNorm"),
     ("augment", "colour", "config.augment: augmentation policy 'colour' must be a"),
+    ("data_order", "random", "config.data_order must be one of feistel, permutation, got "
+     "'random'"),
     # A cosine schedule's length counts n_disc: the recipe's check comes first.
     ("n_disc", 0, "config.n_disc: n_disc must be an integer >= 1, got 0"),
 ])

@@ -84,6 +84,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.compute_dtype = "float32"
     config.num_eval_samples = 1_000     # generated images per seed scored at each evaluation
     config.data_placement = "auto"      # auto | device | host (stream batches from host memory)
+    # each epoch's data order: feistel (a step computes only its own batch's positions) |
+    # permutation (the whole epoch's order every step: what runs made before feistel read)
+    config.data_order = "feistel"
     config.download = True              # tfds datasets: prepare a missing dataset (network)
     config.classifier_steps = 1_000     # train steps of the scoring classifier (0: no scores)
     # where that classifier is cached (None: <workdir>/classifier; a shared path reuses it)

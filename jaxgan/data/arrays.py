@@ -4,10 +4,12 @@
 it is put there once and batches are drawn inside the train step with no host
 round trip; otherwise :class:`HostStream` gathers each call's batches on the
 host and copies them to the device while the previous call runs. Either way
-the order is a fresh permutation each epoch, computed from ``(shuffle_seed,
+the order is a fresh shuffle each epoch, computed from ``(shuffle_seed,
 epoch)`` alone, so the batch of any step is a pure function of the step: the
 two placements read the same examples, a resumed run reads exactly the data it
-would have read, and nothing about the data position needs saving.
+would have read, and nothing about the data position needs saving. A step
+computes only its own positions of the shuffle (:mod:`jaxgan.data.shuffle`),
+so drawing a batch costs the same at any dataset size.
 
 Images are kept as ``uint8`` (0..255) where the data come that way, a quarter
 of the memory of ``float32``; :func:`to_unit_range` maps them to [-1, 1] on the
@@ -28,6 +30,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.data import shuffle as shuffles
+
+# How an epoch's order is computed. "feistel": each position alone, O(batch)
+# per step (jaxgan.data.shuffle). "permutation": the whole epoch's
+# jax.random.permutation, O(dataset) per step: the order of runs made before
+# the Feistel shuffle, kept so that their checkpoints resume on the same data.
+SHUFFLES = ("feistel", "permutation")
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ArraySource:
@@ -41,16 +51,24 @@ class ArraySource:
       images: ``[N, H, W, C]``, on the host: ``uint8`` in 0..255, or float32
         in [-1, 1].
       labels: ``[N]`` int32 class labels, or ``None``.
-      shuffle_seed: seeds the per-epoch permutations. Every seed of a vmapped
-        run reads the same order; they differ in initialisation and noise.
+      shuffle_seed: seeds the per-epoch orders. Every seed of a vmapped run
+        reads the same order; they differ in initialisation and noise.
+      shuffle: how each epoch's order is computed, one of :data:`SHUFFLES`
+        (``"feistel"``, the default, or ``"permutation"``, the order of runs
+        made before it). A checkpoint records it: a run resumes on the order
+        it started with.
     """
 
     name: str
     images: np.ndarray
     labels: np.ndarray | None = None
     shuffle_seed: int = 0
+    shuffle: str = "feistel"
 
     def __post_init__(self):
+        if self.shuffle not in SHUFFLES:
+            raise ValueError(f"shuffle must be one of {', '.join(SHUFFLES)}, got "
+                             f"{self.shuffle!r}")
         if self.images.ndim != 4:
             raise ValueError(f"images must be [N, H, W, C], got shape {self.images.shape}")
         if self.images.dtype not in (np.uint8, np.float32):
@@ -87,7 +105,9 @@ class ArraySource:
         """Dataset indices of the ``num`` examples read at ``step``.
 
         Position ``p = step * num + i`` of the stream is example
-        ``perm(p // N)[p % N]``: every example once per epoch.
+        ``order(p // N)[p % N]``, where ``order(e)`` is epoch ``e``'s shuffle
+        of ``0..N-1``: every example once per epoch. With ``shuffle="feistel"``
+        only these ``num`` positions of it are computed.
         """
         n = self.num_examples
         if num > n:
@@ -101,9 +121,12 @@ class ArraySource:
         first_epoch = (step // n) * num + start // n
         offsets = start % n + jnp.arange(num)   # < 2n: the step spans <= 2 epochs
         base = jax.random.PRNGKey(self.shuffle_seed)
-        perms = jnp.stack([jax.random.permutation(jax.random.fold_in(base, first_epoch + j), n)
-                           for j in range(2)])
-        return perms[offsets // n, offsets % n]
+        epoch_keys = [jax.random.fold_in(base, first_epoch + j) for j in range(2)]
+        if self.shuffle == "permutation":
+            perms = jnp.stack([jax.random.permutation(key, n) for key in epoch_keys])
+            return perms[offsets // n, offsets % n]
+        round_keys = jnp.stack([shuffles.round_keys(key) for key in epoch_keys])
+        return shuffles.shuffle_index(offsets % n, n, round_keys[offsets // n])
 
     def sample_real(self, key: jax.Array, step: jax.Array, data: dict[str, jax.Array],
                     num: int) -> jax.Array:
