@@ -75,10 +75,12 @@ def test_the_wheel_ships_the_package_its_configs_and_commands(tmp_path):
         commands = archive.read(entry_points).decode()
     for name in configs.names():
         assert f"jaxgan/configs/{name}.py" in files, name
-    assert {"jaxgan/cli/train.py", "jaxgan/cli/control.py", "jaxgan/data/arrays.py"} <= files
+    assert {"jaxgan/cli/train.py", "jaxgan/cli/control.py", "jaxgan/bench/throughput.py",
+            "jaxgan/bench/torch_twins.py", "jaxgan/data/arrays.py"} <= files
     assert not [name for name in files if name.startswith(("tests/", "experiments/"))]
     assert "jaxgan-train = jaxgan.cli.train:main" in commands
     assert "jaxgan-control = jaxgan.cli.control:main" in commands
+    assert "jaxgan-bench = jaxgan.bench.throughput:command" in commands
 
 
 def test_a_tfds_dataset_without_tensorflow_datasets_names_the_extra(monkeypatch):
@@ -96,6 +98,7 @@ def public_api():
     """(qualified name, object) of every module, and every public class and
     function (and method) that a module of the package names in ``__all__``."""
     import importlib
+    import importlib.util
     import inspect
     import pkgutil
 
@@ -103,6 +106,8 @@ def public_api():
 
     names = ["jaxgan", *(m.name for m in pkgutil.walk_packages(jaxgan.__path__, "jaxgan."))]
     for module_name in names:
+        if module_name == "jaxgan.bench.torch_twins" and importlib.util.find_spec("torch") is None:
+            continue  # needs the bench extra
         module = importlib.import_module(module_name)
         yield module_name, module
         for name in getattr(module, "__all__", []):

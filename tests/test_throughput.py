@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -21,9 +20,7 @@ from jaxgan.state import create_state, generate_from
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import throughput  # noqa: E402
-
+from jaxgan.bench import throughput  # noqa: E402
 from jaxgan.configs import smoke  # noqa: E402
 
 # Small members of each benchmark family: the same code paths, seconds to compile.
