@@ -113,8 +113,31 @@ def test_benchmark_writes_the_contracts_json(tmp_path, torch, monkeypatch):
     assert len(report["parity"]) == 2
 
 
+def test_the_data_variant_draws_each_step_from_the_dataset_on_the_device(monkeypatch, tmp_path):
+    """jax/scan_data, only when named: the fit loop's program, the batch drawn
+    inside the scan from --dataset_size images held on the device."""
+    runner = throughput.JaxRunner(SMALL["dcgan28"], 8, "scan_data", 2, dataset_size=40)
+    assert runner.batch["images"].shape == (40, 28, 28, 1)
+    assert runner.batch["images"].dtype == jnp.uint8
+    runner.block(4)
+    assert int(runner.state.step) == 4
+    monkeypatch.setitem(throughput.SPECS, "dcgan28", SMALL["dcgan28"])
+    path = tmp_path / "data.json"
+    assert throughput.main(["--model", "dcgan28", "--batch_size", "8", "--steps", "2",
+                            "--scan_steps", "2", "--repeats", "1", "--frameworks",
+                            "jax/scan_data", "--dataset_size", "40", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert report["dataset_size"] == 40
+    assert [(r["framework"], r["variant"]) for r in report["results"]] == [("jax", "scan_data")]
+    # A bare "jax" keeps meaning jit and scan, as in the recorded commands.
+    assert throughput.parse_frameworks("jax", "dcgan28") == [("jax", "jit"), ("jax", "scan")]
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--model", "resnet"], "unknown --model 'resnet'"),
+    (["--model", "ring", "--frameworks", "jax/scan_data"], "'ring' is not an image model"),
+    (["--frameworks", "jax/scan_data", "--dataset_size", "10"],
+     "--dataset_size must hold a step's batch_size * n_disc = 64 images"),
     (["--frameworks", "jax/pmap"], "unknown jax variant 'pmap'"),
     # The underscore spelling, and the hyphenated one of recorded commands.
     (["--steps", "5", "--scan_steps", "2"], "--steps=5 must be a multiple of --scan_steps=2"),

@@ -21,6 +21,11 @@ Variants (``--frameworks``; a bare ``jax`` or ``torch`` means all of its variant
   state donated.
 - ``jax/scan``: ``--scan_steps`` steps per call (``make_multi_step``, a
   ``lax.scan``).
+- ``jax/scan_data`` (only when named): what the fit loop runs, the scan with
+  each step drawing its real batch inside the program from ``--dataset_size``
+  images held on the device (``ArraySource.sample_real``: the epoch's order,
+  the gather, the conversion to [-1, 1]); the images are random bytes of the
+  model's shape. Image models only.
 - ``torch/eager_example``: the step written as the PyTorch DCGAN example writes
   it: ``zero_grad``, a backward pass each for real and fake, the default Adam,
   ``.item()`` on the losses every step.
@@ -73,6 +78,9 @@ import numpy as np
 
 MODELS = ("dcgan64", "dcgan32", "dcgan28", "ring", "wgan_gp")
 JAX_VARIANTS = ("jit", "scan")
+# Asked for by name only (a bare "jax" means JAX_VARIANTS): the scan with the
+# fit loop's device-resident data draw inside the step, over --dataset_size images.
+JAX_OPT_IN = ("scan_data",)
 TORCH_VARIANTS = ("eager_example", "eager_tuned", "compile")
 # Step 1's losses agree to float rounding (--parity_rtol); Adam's first
 # updates are nearly sign-like, so rounding differences in gradients near zero
@@ -183,21 +191,29 @@ class JaxRunner:
     framework = "jax"
 
     def __init__(self, spec: ModelSpec, batch_size: int, variant: str, scan_steps: int,
-                 seed: int = 0):
+                 seed: int = 0, dataset_size: int = 60_000):
         import jax
 
+        from jaxgan.data import ArraySource
         from jaxgan.state import create_state
-        from jaxgan.step import make_multi_step, make_train_step
+        from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
         self.variant = variant
-        self.scan_steps = scan_steps if variant == "scan" else 1
+        self.scan_steps = 1 if variant == "jit" else scan_steps
         recipe = jax_recipe(spec)
         step = make_train_step(recipe)
-        if variant == "scan":
+        if variant == "scan_data":
+            images = np.random.default_rng(seed).integers(
+                0, 256, (dataset_size, *spec.example_shape), dtype=np.uint8)
+            source = ArraySource("random_bytes", images)
+            step = make_sampling_step(step, source.sample_real, batch_size, spec.n_disc)
+            self.batch = jax.device_put(source.device_data())  # what every call reads from
+        else:
+            self.batch = jax.device_put(real_batch(spec, batch_size))
+        if variant != "jit":
             step = make_multi_step(step, scan_steps)
         self._jax = jax
         self.state = create_state(recipe, jax.random.PRNGKey(seed), spec.example_shape)
-        self.batch = jax.device_put(real_batch(spec, batch_size))
         start = time.perf_counter()
         self.compiled = jax.jit(step, donate_argnums=0).lower(self.state, self.batch).compile()
         self.compile_seconds = time.perf_counter() - start
@@ -505,9 +521,13 @@ def parse_frameworks(text: str, model: str) -> list[tuple[str, str]]:
         if known is None:
             raise UsageError(f"unknown framework {framework!r}; use jax or torch, optionally "
                              f"with a variant such as jax/scan or torch/compile")
-        if variant and variant not in known:
+        named = known + (JAX_OPT_IN if framework == "jax" else ())
+        if variant and variant not in named:
             raise UsageError(f"unknown {framework} variant {variant!r}; choose from "
-                             f"{', '.join(known)}")
+                             f"{', '.join(named)}")
+        if variant == "scan_data" and SPECS[model].kind != "dcgan":
+            raise UsageError(f"jax/scan_data draws images from a dataset; {model!r} is not an "
+                             "image model")
         if model == "wgan_gp" and variant == "compile":
             raise UsageError("torch/compile cannot run wgan_gp: the gradient penalty needs a "
                              "double backward, which compiled modules do not support")
@@ -530,7 +550,10 @@ def run(args) -> dict[str, Any]:
                          "such as experiments/configs/ring8.py")
     spec = SPECS[args.model]
     chosen = parse_frameworks(args.frameworks, args.model)
-    if ("jax", "scan") in chosen and args.steps % args.scan_steps:
+    if args.dataset_size < args.batch_size * spec.n_disc:
+        raise UsageError(f"--dataset_size must hold a step's batch_size * n_disc = "
+                         f"{args.batch_size * spec.n_disc} images")
+    if any(f == "jax" and v != "jit" for f, v in chosen) and args.steps % args.scan_steps:
         raise UsageError(f"--steps={args.steps} must be a multiple of --scan_steps="
                          f"{args.scan_steps}")
     if any(f == "torch" for f, _ in chosen):
@@ -553,7 +576,8 @@ def run(args) -> dict[str, Any]:
     runners = []
     for framework, variant in chosen:
         log(f"building {framework}/{variant} ...")
-        runners.append(JaxRunner(spec, args.batch_size, variant, args.scan_steps)
+        runners.append(JaxRunner(spec, args.batch_size, variant, args.scan_steps,
+                                 dataset_size=args.dataset_size)
                        if framework == "jax" else TorchRunner(spec, args.batch_size, variant))
     warmup = {}
     for runner in runners:
@@ -591,7 +615,9 @@ def run(args) -> dict[str, Any]:
               for j in results if j["framework"] == "jax"
               for t in results if t["framework"] == "torch"}
     report = {"machine": info, "command": " ".join(sys.argv), "steps_per_block": args.steps,
-              "repeats": args.repeats, "scan_steps": args.scan_steps, "results": results,
+              "repeats": args.repeats, "scan_steps": args.scan_steps,
+              **({"dataset_size": args.dataset_size} if ("jax", "scan_data") in chosen else {}),
+              "results": results,
               "speedups": ratios, "parity": rows}
     if args.loop_config:
         log(f"measuring the fit loop's overhead with {args.loop_config} ...")
@@ -642,6 +668,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop_config", "--loop-config",
                         help="an experiment config whose fit-loop overhead to measure, "
                              "e.g. experiments/configs/ring8.py")
+    parser.add_argument("--dataset_size", "--dataset-size", type=int, default=60_000,
+                        help="images that jax/scan_data draws its batches from (default: "
+                             "MNIST's 60,000)")
     parser.add_argument("--json", help="write the report here")
     parser.add_argument("--markdown", help="write the table here")
     args = parser.parse_args(argv)
