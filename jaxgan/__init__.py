@@ -8,9 +8,17 @@ loop on top, for any recipe and any data source; :mod:`jaxgan.train` runs it
 from an experiment config.
 """
 
-from jaxgan import augment, control, losses, metrics, penalties
+from jaxgan import augment, control, health, losses, metrics, penalties
 from jaxgan.data import ArraySource, Mixture, Source, digits, grid, load_dataset, ring
-from jaxgan.loop import DivergenceError, FitError, FitOptions, Interrupted, Trainable, fit
+from jaxgan.loop import (
+    CollapseError,
+    DivergenceError,
+    FitError,
+    FitOptions,
+    Interrupted,
+    Trainable,
+    fit,
+)
 from jaxgan.metrics import mode_coverage
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from jaxgan.state import (
@@ -30,6 +38,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArraySource",
+    "CollapseError",
     "DivergenceError",
     "FitError",
     "FitOptions",
@@ -56,6 +65,7 @@ __all__ = [
     "generate_from",
     "generator_variables",
     "grid",
+    "health",
     "losses",
     "make_multi_step",
     "make_sampling_step",

@@ -49,7 +49,8 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
                    "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto",
                    "compute_dtype": "float32", "augment": "none", "augment_target": 0.0,
-                   "augment_p_step": 5e-4, "data_order": "permutation"}
+                   "augment_p_step": 5e-4, "data_order": "permutation",
+                   "on_collapse": "warn"}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download"}

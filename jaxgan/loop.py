@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jaxgan import checkpoint as checkpoint_lib
-from jaxgan import parallel, run_io
+from jaxgan import health, parallel, run_io
 from jaxgan.data.arrays import HostStream, sample_streamed
 from jaxgan.data.source import HostArrays, ModeMixture, check_source
 from jaxgan.evaluation import (
@@ -142,6 +142,11 @@ class DivergenceError(RuntimeError):
     """Training produced non-finite losses or parameters (and no rollback is left)."""
 
 
+class CollapseError(DivergenceError):
+    """With ``on_collapse="stop"``: a health signal (:mod:`jaxgan.health`)
+    named a dying GAN; the last checkpoint before it is kept."""
+
+
 def is_positive_int(value) -> bool:
     """Whether ``value`` is an int (not a bool) of at least 1."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
@@ -168,6 +173,9 @@ class FitOptions:
       seed_batching: ``vmap``, ``map`` or ``auto`` (see :mod:`jaxgan.programs`).
       data_placement: ``auto``, ``device`` or ``host`` (stream each call's batches).
       on_nan: ``stop`` or ``rollback`` (to the last checkpoint, rates halved).
+      on_collapse: what a symptom of a dying GAN does (:mod:`jaxgan.health`):
+        ``warn`` (a console line; the run goes on) or ``stop`` (exit with
+        :class:`CollapseError`, keeping the last checkpoint before it).
       classifier_steps: > 0 trains (or loads) a classifier of the real data
         to score labelled images; 0 for none.
       classifier_dir: where that classifier is cached (default ``workdir/classifier``).
@@ -188,6 +196,7 @@ class FitOptions:
     seed_batching: str = "auto"
     data_placement: str = "auto"
     on_nan: str = "stop"
+    on_collapse: str = "warn"
     classifier_steps: int = 0
     classifier_dir: str | None = None
 
@@ -197,7 +206,8 @@ class FitOptions:
     RESUME_MAY_CHANGE = frozenset({
         "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
         "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_placement",
-        "classifier_steps", "classifier_dir", "on_nan", "parallel", "seed_batching"})
+        "classifier_steps", "classifier_dir", "on_nan", "on_collapse", "parallel",
+        "seed_batching"})
 
     def __post_init__(self):
         check_options(self.as_dict())
@@ -225,7 +235,8 @@ def check_options(values: dict[str, Any], prefix: str = "") -> None:
     if not isinstance(values["seed"], int) or isinstance(values["seed"], bool):
         fail(f"{prefix}seed must be an integer, got {values['seed']!r}")
     choices = {"parallel": parallel.MODES, "seed_batching": SEED_BATCHING,
-               "data_placement": DATA_PLACEMENTS, "on_nan": ON_NAN}
+               "data_placement": DATA_PLACEMENTS, "on_nan": ON_NAN,
+               "on_collapse": health.ON_COLLAPSE}
     for name, allowed in choices.items():
         if values[name] not in allowed:
             fail(f"{name} must be one of {', '.join(allowed)}, got {values[name]!r}")
@@ -345,6 +356,7 @@ class _Run:
         self.pending: list[dict[str, jax.Array]] = []  # device metrics since the last record
         self.last_eval = None  # (per-seed metrics, samples) at self.step, if evaluated there
         self.interval_start, self.interval_step = time.perf_counter(), step
+        self.health = health.HealthMonitor()  # a rollback starts it afresh
 
     def close(self) -> None:
         self.logs.close()
@@ -478,7 +490,16 @@ class _Fit:
             if self.primary:
                 run_io.plot_samples(picture, self.source, samples, per_seed, self.seeds,
                                     run.step, run.recipe.num_classes)
+        symptoms = run.health.update(record)
+        record["health_warnings"] = len(run.health.active)
         run.logs.write(record, evaluated, picture)
+        for symptom in symptoms:
+            self.say(f"warning at step {run.step}: {symptom}", stderr=True)
+        if symptoms and self.options.on_collapse == "stop":
+            good = self.checkpointer.latest_step()
+            raise CollapseError(
+                f"stopped at step {run.step} (on_collapse='stop'): {symptoms[0]}; the last "
+                "checkpoint is " + (f"step {good}" if good else "none (step 0)"))
         self.progress.set_postfix(d_loss=f"{means['d_loss']:.3f}",
                                   g_loss=f"{means['g_loss']:.3f}", refresh=False)
         if not sys.stderr.isatty():
@@ -854,7 +875,7 @@ def _divergence_message(step: int, diverged: str, rollbacks: int, good: int | No
 
 
 __all__ = ["DEVICES_KEY", "LR_SCALE_KEY", "MAX_ROLLBACKS", "ON_NAN", "ROLLBACK_LR_FACTOR",
-           "DivergenceError", "FitError", "FitOptions", "Interrupted", "Trainable",
+           "CollapseError", "DivergenceError", "FitError", "FitOptions", "Interrupted", "Trainable",
            "check_options", "check_trainable",
            "check_resume_step", "check_same_run", "describe_recipe", "divergence", "fit",
            "available_memory", "check_outputs", "is_positive_int", "workdir_lock"]

@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import penalties
+from jaxgan import health, penalties
 from jaxgan.state import GANRecipe, GANState, module_rngs
 
 PyTree = Any
@@ -213,7 +213,7 @@ def _moving_average(recipe: GANRecipe, state: GANState, g_params: PyTree,
 
 
 def _step_metrics(recipe: GANRecipe, dp: DataParallel, d_metrics: Metrics, g_loss: jax.Array,
-                  logs_norms: bool) -> Metrics:
+                  logs_norms: bool, g_grad_norm: jax.Array) -> Metrics:
     """The step's metrics from the ``n_disc`` updates' (stacked) and the
     generator's loss, averaged over devices (the maximum norm is a maximum)."""
     metrics = {
@@ -225,7 +225,14 @@ def _step_metrics(recipe: GANRecipe, dp: DataParallel, d_metrics: Metrics, g_los
         # The critic's estimate of the Wasserstein distance (for a WGAN
         # critic; the logit gap for others), over all n_disc updates.
         "d_wasserstein": jnp.mean(d_metrics["d_real_logit"] - d_metrics["d_fake_logit"]),
+        # Training health (jaxgan.health): how well the discriminator separates
+        # real from fake, how much the samples vary across z against the real
+        # batch, and the size of the generator's (device-averaged) gradient.
+        "d_auc": d_metrics["d_auc"].mean(),
+        "g_grad_norm": g_grad_norm,
     }
+    if "g_sample_spread" in d_metrics:
+        metrics["g_sample_spread"] = d_metrics["g_sample_spread"].mean()
     if logs_norms:
         # Input-gradient norms where the penalty looks (interpolates for
         # WGAN-GP, real data for R1): WGAN-GP wants them near 1.
@@ -269,8 +276,12 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       discriminator update), ``d_wasserstein`` (mean real minus fake logit over
       the updates: the critic's Wasserstein estimate), with a penalty
       ``d_grad_norm`` and ``d_grad_norm_max`` (the discriminator's input-gradient
-      norm where the penalty is taken: mean, and max over the step), and
-      whatever ``recipe.step_metrics`` adds (mean over the updates) and
+      norm where the penalty is taken: mean, and max over the step), the
+      health signals of :mod:`jaxgan.health` (``d_auc``, the share of
+      real-fake pairs the discriminator ranks right, mean over the updates;
+      ``g_sample_spread``, the fakes' spread across z over the real batch's,
+      for array batches; ``g_grad_norm``, the generator gradient's global
+      norm), and whatever ``recipe.step_metrics`` adds (mean over the updates) and
       what ``recipe.d_stats_update`` reports (as of the last update).
     """
     dp = DataParallel(axis_name)
@@ -332,7 +343,10 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             updates, d_opt_state = recipe.d_optimizer.update(grads, d_opt_state, d_params)
             d_params = optax.apply_updates(d_params, updates)
             metrics = {"d_loss": loss, "d_penalty": penalty,
-                       "d_real_logit": real_logits.mean(), "d_fake_logit": fake_logits.mean()}
+                       "d_real_logit": real_logits.mean(), "d_fake_logit": fake_logits.mean(),
+                       "d_auc": health.ranking_accuracy(real_logits, fake_logits)}
+            if hasattr(real, "shape") and hasattr(fake, "shape"):  # not a user's pytree
+                metrics["g_sample_spread"] = health.spread_ratio(real, fake)
             if recipe.d_stats_update is not None:
                 d_stats, metrics["controlled"] = recipe.d_stats_update(d_stats, real_logits,
                                                                        dp.mean)
@@ -379,7 +393,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             d_opt_state=d_opt_state,
             g_ema=_moving_average(recipe, state, g_params, g_stats),
         )
-        return new_state, _step_metrics(recipe, dp, d_metrics, g_loss, logs_norms)
+        return new_state, _step_metrics(recipe, dp, d_metrics, g_loss, logs_norms,
+                                        optax.tree.norm(g_grads))
 
     train_step.n_disc = recipe.n_disc  # lets make_sampling_step check its own n_disc
     return train_step

@@ -173,12 +173,18 @@ METRIC_LABELS = {
     "class_kl": "KL of the class histogram to the data's",
 }
 MAX_METRIC_PANELS = 3
+# The health signals of jaxgan.health, drawn together in one panel.
+HEALTH_LABELS = {
+    "d_auc": "real-fake pairs D ranks right (0.5: cannot tell)",
+    "g_sample_spread": "samples' spread across z / data's",
+}
 
 
 def plot_losses(metrics_path: str, path: str, title: str | None = None,
                 floor: dict | None = None) -> Figure | None:
     """Draws a run's curves from its ``metrics.jsonl`` (unreadable lines
-    skipped): the two losses, and beside them up to three evaluation metrics
+    skipped): the two losses, the health signals of :mod:`jaxgan.health`
+    where logged, and beside them up to three evaluation metrics
     of :data:`METRIC_LABELS` over training, each with its real-data floor
     (``floor["real_" + name]``, e.g. from ``eval.json``) as a dashed line.
     Draws nothing when the log has no losses; returns the figure it saved.
@@ -191,7 +197,8 @@ def plot_losses(metrics_path: str, path: str, title: str | None = None,
         return None
     metrics = [name for name in METRIC_LABELS if any(name in r for r in records)]
     metrics = metrics[:MAX_METRIC_PANELS]
-    panels = 1 + len(metrics)
+    health = [name for name in HEALTH_LABELS if any(name in r for r in losses)]
+    panels = 1 + bool(health) + len(metrics)
     fig = Figure(figsize=(5 * panels, 3.8), dpi=100)
     ax = fig.add_subplot(1, panels, 1)
     steps = [r["step"] for r in losses]
@@ -202,8 +209,20 @@ def plot_losses(metrics_path: str, path: str, title: str | None = None,
     ax.set_title("losses", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
+    if health:  # jaxgan.health's signals, on one 0..1 scale
+        ax = fig.add_subplot(1, panels, 2)
+        for name in health:
+            shown = [r for r in losses if name in r]
+            ax.plot([r["step"] for r in shown], [r[name] for r in shown],
+                    label=HEALTH_LABELS[name])
+        ax.axhline(0.5, color="0.6", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("share")
+        ax.set_title("training health", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     for i, name in enumerate(metrics):
-        ax = fig.add_subplot(1, panels, i + 2)
+        ax = fig.add_subplot(1, panels, i + 2 + bool(health))
         evaluated = [r for r in records if name in r]
         ax.plot([r["step"] for r in evaluated], [r[name] for r in evaluated], "o-",
                 color="tab:green", label="generated (mean over seeds)")
@@ -222,4 +241,5 @@ def plot_losses(metrics_path: str, path: str, title: str | None = None,
     return fig
 
 
-__all__ = ["image_grids", "image_rows", "plot_losses", "scatter_2d", "tile_images"]
+__all__ = ["HEALTH_LABELS", "METRIC_LABELS", "image_grids", "image_rows", "plot_losses",
+           "scatter_2d", "tile_images"]

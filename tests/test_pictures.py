@@ -15,8 +15,8 @@ def write_log(path, records):
 
 
 def test_curves_show_losses_and_evaluation_metrics_against_the_real_data_floor(tmp_path):
-    records = [{"step": s, "d_loss": 1.0 / s, "g_loss": 2.0, "steps_per_sec": 5.0}
-               for s in (10, 20, 30, 40)]
+    records = [{"step": s, "d_loss": 1.0 / s, "g_loss": 2.0, "steps_per_sec": 5.0,
+                "d_auc": 0.8, "g_sample_spread": 0.9} for s in (10, 20, 30, 40)]
     records[1].update(frechet_distance=40.0, confident_fraction=0.3, classes_covered=8.0,
                       kid=3.0)
     records[3].update(frechet_distance=20.0, confident_fraction=0.6, classes_covered=10.0,
@@ -27,7 +27,9 @@ def test_curves_show_losses_and_evaluation_metrics_against_the_real_data_floor(t
                           floor={"real_frechet_distance": 17.8, "real_confident_fraction": 0.92})
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert fig._suptitle.get_text() == "digits: dcgan, hinge"
-    losses, *panels = fig.axes
+    losses, health, *panels = fig.axes
+    assert health.get_title() == "training health"
+    assert [line.get_label() for line in health.lines[:2]] == list(viz.HEALTH_LABELS.values())
     # The first three known metrics, in order of preference; kid is not among them.
     assert [ax.get_ylabel() for ax in panels] == ["frechet_distance", "confident_fraction",
                                                   "classes_covered"]

@@ -62,6 +62,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.conditioning = "none"        # none | concat | projection (class-conditional GAN)
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
+    # a symptom of a dying GAN (jaxgan.health: one image for every z, a discriminator that
+    # wins outright, coverage collapsing): warn (a console line) | stop (exit 1)
+    config.on_collapse = "warn"
     # moving average of the generator, used for evaluation and samples (0.0: none)
     # 0.999 from step 1,000 measured no better at step 5,000 (the cosine schedule has
     # already stilled the generator) and worse in mid-run: see experiments/results/digits_eval

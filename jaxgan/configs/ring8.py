@@ -45,6 +45,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.conditioning = "none"        # none | concat | projection (condition on the mode's index)
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
+    # a symptom of a dying GAN (jaxgan.health): warn (a console line) | stop (exit 1)
+    config.on_collapse = "warn"
     # moving average of the generator, used for evaluation and samples (0.0: none)
     config.ema_decay = 0.0             # per-step decay (0.999: a window of about 1,000 steps)
     config.ema_start = 0               # steps before which the average copies the generator
