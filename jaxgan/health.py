@@ -130,6 +130,8 @@ class HealthMonitor:
         return frozenset(self._active)
 
     def update(self, record: dict[str, Any]) -> list[str]:
+        """Reads the next log record; returns a line for each symptom that
+        appeared in it (none for one that persists)."""
         t = self.thresholds
         present = {}
         spread, auc = record.get("g_sample_spread"), record.get("d_auc")

@@ -18,12 +18,12 @@ _INNER = os.environ.get("JAXGAN_PARALLEL_CHILD") == "1"
 
 def run_child_pytest(path: str, devices: int, timeout: int = 1100) -> None:
     """Runs the pytest file ``path`` in a child with ``devices`` fake CPU devices
-    (in one process: the suite's own workers already share the cores; about 8
+    (in one process, ``-n 0``: the suite's own workers already share the cores; about 8
     minutes alone on 2 cores, 12 beside another worker)."""
     env = dict(os.environ, JAXGAN_PARALLEL_CHILD="1", JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                             "-p", "no:xdist", path], env=env, capture_output=True, text=True,
+                             "-n", "0", path], env=env, capture_output=True, text=True,
                             timeout=timeout)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
