@@ -25,6 +25,7 @@ what usually helps. The thresholds and the reasons for them are in
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -41,15 +42,21 @@ def ranking_accuracy(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Arra
     return jnp.mean((real > fake) + 0.5 * (real == fake))
 
 
-def _spread(x: jax.Array) -> jax.Array:
-    # The mean over features of the standard deviation across the batch.
-    return jnp.std(x.reshape(x.shape[0], -1).astype(jnp.float32), axis=0).mean()
+def _spread(x: jax.Array, mean: Callable) -> jax.Array:
+    # The mean over features of the standard deviation across the batch, from
+    # the first two moments, which ``mean`` can average over devices first.
+    x = x.reshape(x.shape[0], -1).astype(jnp.float32)
+    first, second = mean((x.mean(0), jnp.square(x).mean(0)))
+    return jnp.sqrt(jnp.maximum(second - jnp.square(first), 0.0)).mean()
 
 
-def spread_ratio(real: jax.Array, fake: jax.Array) -> jax.Array:
+def spread_ratio(real: jax.Array, fake: jax.Array,
+                 mean: Callable = lambda moments: moments) -> jax.Array:
     """How much ``fake`` varies across its batch, over how much ``real`` does
-    (the mean over features of the per-feature standard deviation)."""
-    return _spread(fake) / jnp.maximum(_spread(real), 1e-12)
+    (the mean over features of the per-feature standard deviation). Under
+    data parallelism ``mean`` averages the per-device moments (``pmean``), so
+    the ratio is the global batch's."""
+    return _spread(fake, mean) / jnp.maximum(_spread(real, mean), 1e-12)
 
 
 @dataclasses.dataclass(frozen=True)

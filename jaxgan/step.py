@@ -130,6 +130,12 @@ class DataParallel:
         """The mean over devices (gradients, BatchNorm statistics, metrics)."""
         return tree if self.axis_name is None else jax.lax.pmean(tree, self.axis_name)
 
+    def gather(self, x: jax.Array) -> jax.Array:
+        """Every device's rows of ``x``, concatenated (the global batch's)."""
+        if self.axis_name is None:
+            return x
+        return jax.lax.all_gather(x, self.axis_name, tiled=True)
+
     def max(self, x: jax.Array) -> jax.Array:
         """The NaN-keeping maximum over devices (see :func:`_nan_max`)."""
         return x if self.axis_name is None else _nan_pmax(x, self.axis_name)
@@ -344,9 +350,11 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             d_params = optax.apply_updates(d_params, updates)
             metrics = {"d_loss": loss, "d_penalty": penalty,
                        "d_real_logit": real_logits.mean(), "d_fake_logit": fake_logits.mean(),
-                       "d_auc": health.ranking_accuracy(real_logits, fake_logits)}
+                       # Over the global batch, so that every placement logs the same.
+                       "d_auc": health.ranking_accuracy(dp.gather(real_logits),
+                                                        dp.gather(fake_logits))}
             if hasattr(real, "shape") and hasattr(fake, "shape"):  # not a user's pytree
-                metrics["g_sample_spread"] = health.spread_ratio(real, fake)
+                metrics["g_sample_spread"] = health.spread_ratio(real, fake, dp.mean)
             if recipe.d_stats_update is not None:
                 d_stats, metrics["controlled"] = recipe.d_stats_update(d_stats, real_logits,
                                                                        dp.mean)
