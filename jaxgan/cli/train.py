@@ -40,18 +40,22 @@ __all__ = ["DEFAULT_CONFIG", "main", "resolve_config_argument"]
 DEFAULT_CONFIG = configs.path(configs.DEFAULT)
 
 
+def _config_arguments(argv: list[str]):
+    """Each ``--config`` value in ``argv``: ``(index, value, inline)``, where
+    ``index`` holds the value (``inline``: inside ``--config=VALUE``)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            yield i, arg.split("=", 1)[1], True
+        elif arg == "--config" and i + 1 < len(argv):
+            yield i + 1, argv[i + 1], False
+
+
 def resolve_config_argument(argv: list[str]) -> list[str]:
     """``argv`` with a ``--config NAME`` (a shipped config's name, perhaps with
     config_flags' ``:ARGS``) replaced by that config's path; a path stays as
     it is. An unknown name is a usage error that lists the shipped ones."""
     argv = list(argv)
-    for i, arg in enumerate(argv):
-        if arg.startswith("--config="):
-            where, value = i, arg.split("=", 1)[1]
-        elif arg == "--config" and i + 1 < len(argv):
-            where, value = i + 1, argv[i + 1]
-        else:
-            continue
+    for where, value, inline in list(_config_arguments(argv)):
         name, colon, rest = value.partition(":")
         if os.path.exists(name) or name.endswith(".py") or os.sep in name or "/" in name:
             continue  # a path: config_flags loads it, or says it is missing
@@ -59,18 +63,13 @@ def resolve_config_argument(argv: list[str]) -> list[str]:
             resolved = configs.path(name) + colon + rest
         except ValueError as e:
             usage_error(f"--config: {e}")
-        argv[where] = f"--config={resolved}" if where == i else resolved
+        argv[where] = f"--config={resolved}" if inline else resolved
     return argv
 
 
 def _config_path() -> str:
     """The --config value as given (also while flags are being parsed)."""
-    for i, arg in enumerate(sys.argv):
-        if arg.startswith("--config="):
-            return arg.split("=", 1)[1]
-        if arg == "--config" and i + 1 < len(sys.argv):
-            return sys.argv[i + 1]
-    return DEFAULT_CONFIG
+    return next((value for _, value, _ in _config_arguments(sys.argv)), DEFAULT_CONFIG)
 
 
 def _config_file_error(error: BaseException) -> str:
