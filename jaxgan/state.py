@@ -540,7 +540,23 @@ def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
         variables, *recipe.in_compute_dtype((z, *recipe.label_args(labels))), train=False))
 
 
+def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
+                      labels: jax.Array | None = None) -> jax.Array:
+    """The discriminator's logits for ``images`` (and labels), in inference
+    mode: BatchNorm reads its running statistics and nothing is updated. A
+    realism score for latent edits (:func:`jaxgan.control.edit_latents`)."""
+    if recipe.conditional != (labels is not None):
+        raise ValueError("the discriminator is conditional; pass labels" if recipe.conditional
+                         else "the discriminator is unconditional; it takes no labels")
+    variables = {"params": recipe.in_compute_dtype(state.d_params)}
+    if state.d_batch_stats:
+        variables["batch_stats"] = state.d_batch_stats
+    return recipe.module_output(recipe.discriminator.apply(
+        variables, *recipe.in_compute_dtype((images, *recipe.label_args(labels))), train=False))
+
+
 __all__ = ["RNG_STREAMS", "GANRecipe", "GANState", "ModuleContractError", "PyTree",
-           "check_modules", "create_state", "create_states", "default_optimizer", "generate",
+           "check_modules", "create_state", "create_states", "default_optimizer",
+           "discriminate_from", "generate",
            "generate_from", "generator_variables", "module_rngs", "scale_updates",
            "uses_convolution"]

@@ -184,27 +184,50 @@ def test_conditional_run_writes_labels_and_one_row_per_class(conditional_smoke_r
     assert (workdir / "classifier").is_dir()
 
 
-def test_control_script_edits_interpolates_and_reports(conditional_smoke_run):
+def test_control_script_edits_judges_and_keeps_the_edits_contract(conditional_smoke_run):
     workdir = conditional_smoke_run
     result = run_control(f"--workdir={workdir}", "--num_latents=4", "--num_steps=3",
-                         "--targets=1,2")
+                         "--targets=1,2", "--settings=free,realism", "--ensemble=2")
     assert result.returncode == 0, result.stderr
-    report = json.loads((workdir / "control" / "control.json").read_text())
+    out = workdir / "control"
+    report = json.loads((out / "control.json").read_text())
     assert report["conditional"] and report["targets"] == [1, 2]
     assert sum(report["start_class_counts"]) == 4  # the 4 starting latents
-    for setting in ("free", "penalised"):
+    assert list(report["settings"]) == ["free", "realism"]
+    assert report["settings"]["realism"]["ensemble"] == 2
+    assert len(report["ensemble_accuracies"]) == 2
+    for setting in ("free", "realism"):
         summary = report[setting]
-        assert 0 <= summary["success_rate"] <= 1
-        assert {"success_rate_class_1", "success_rate_class_2"} <= summary.keys()
-    assert report["penalised"]["other_weight"] == 1.0
-    for name in ("trajectory.png", "interpolation.png"):
-        assert (workdir / "control" / name).stat().st_size > 1000
+        for name in ("success_rate", "twin_success_rate", "judge_success_rate"):
+            assert 0 <= summary[name] <= 1, (setting, name)
+        assert {"success_rate_class_1", "judge_success_rate_class_2"} <= summary.keys()
+    # The digits have a judge: its floor on real images is recorded beside.
+    assert report["judge"]["real_accuracy"] > 0.95
+    attribute = report["attribute"]
+    assert attribute["name"] == "stroke_width" and attribute["data_std"] > 0
+    assert {"moved_sd_mean", "judge_class_held", "slant_drift_sd"} <= attribute["raise"].keys()
+    # edits.npz: the last setting's edited images, their targets and starts.
+    with np.load(out / "edits.npz", allow_pickle=False) as edits:
+        images, targets, starts = edits["images"], edits["targets"], edits["starts"]
+        assert str(edits["setting"]) == "realism"
+        assert edits["judge_classes"].shape == (8,)
+    assert images.shape == starts.shape == (8, 28, 28, 1)
+    assert targets.tolist() == [1] * 4 + [2] * 4
+    assert images.min() >= -1 and images.max() <= 1
+    # Every latent starts from the same image whatever its target.
+    np.testing.assert_array_equal(starts[:4], starts[4:])
+    assert not np.array_equal(images, starts)
+    for name in ("trajectory.png", "trajectory_free.png", "attribute.png",
+                 "interpolation.png"):
+        assert (out / name).stat().st_size > 1000
 
 
 @pytest.mark.parametrize("args, expected", [
     (["--workdir=/nonexistent/run"], "holds no trained run"),
     (["--num_latents=1", "--workdir=x"], "--num_latents must be at least 2"),
     (["--workdir=x", "--num_steps=abc"], "num_steps"),
+    (["--workdir=x", "--settings=free,magic"], "--settings takes names of free"),
+    (["--workdir=x", "--noise_std=-1"], "--noise_std must be >= 0"),
 ])
 def test_control_script_bad_input_exits_2_with_one_line(args, expected):
     result = run_control(*args)
@@ -234,3 +257,142 @@ def test_feature_editing_raises_one_sigmoid_score_and_can_hold_the_others():
     assert path.first_success[0] > 0
     np.testing.assert_allclose(path.target_probability[:, 0],
                                jax.nn.sigmoid(path.logits[:, 0, 0]), rtol=1e-5)
+
+
+def test_the_typical_set_penalty_is_the_squared_z_score_of_the_squared_norm():
+    d = 50  # |z|^2 of N(0, I_50) has mean 50 and standard deviation 10
+    z = jnp.stack([jnp.full(d, 1.0), jnp.full(d, jnp.sqrt(70.0 / d)), jnp.zeros(d)])
+    np.testing.assert_allclose(control.typical_set_penalty(z), [0.0, 4.0, 25.0], rtol=1e-5)
+
+
+def lift(z):
+    """A generator of the toy whose latents have 64 dimensions: the first two
+    draw the point, the others do nothing."""
+    return z[:, :2]
+
+
+def test_the_prior_term_keeps_the_latents_norm_in_its_typical_range():
+    z = jax.random.normal(jax.random.PRNGKey(0), (32, 64))
+    sigma = {}
+
+    def classify(x):  # gentler logits: the free score saturates only far out
+        return toy_classify(x) / 6
+
+    for weight in (0.0, 1.0):
+        path = control.edit_latents(lift, classify, z, 1, num_steps=300,
+                                    learning_rate=0.1, stop_probability=None,
+                                    prior_weight=weight)
+        sigma[weight] = np.sqrt(np.asarray(control.typical_set_penalty(path.final_latents)))
+        # The target is still reached: the prior does not stop the edit.
+        assert (path.target_probability[-1] > 0.9).mean() > 0.9, weight
+    start = np.sqrt(np.asarray(control.typical_set_penalty(z)))
+    assert sigma[0.0].mean() > 4  # the free edit runs out of the prior's shell...
+    assert sigma[1.0].max() < 1.0 and sigma[1.0].mean() < start.mean()  # ...the prior holds it
+
+
+def test_an_edit_towards_the_class_a_sample_has_moves_it_less_than_one_to_another():
+    z = jax.random.normal(jax.random.PRNGKey(1), (64, 2))
+    own = jnp.argmax(toy_classify(z), -1)
+    moved = {}
+    for name, target in (("own", own), ("other", (own + 1) % 3)):
+        path = control.edit_latents(toy_generate, toy_classify, z, target, num_steps=200,
+                                    learning_rate=0.02, prior_weight=0.0)
+        assert (path.first_success >= 0).all()
+        moved[name] = np.linalg.norm(np.asarray(path.final_latents - z), axis=-1)
+    # The same rule moves a latent only as far as the boundary of p >= 0.9.
+    assert moved["own"].mean() < 0.25 * moved["other"].mean(), moved
+
+
+def test_an_ensemble_scores_with_the_log_of_its_members_mean_probabilities():
+    a = lambda x: jnp.array([[2.0, 0.0, -1.0]])  # noqa: E731
+    b = lambda x: jnp.array([[0.0, 1.0, 0.0]])  # noqa: E731
+    mean = (jax.nn.softmax(a(None)) + jax.nn.softmax(b(None))) / 2
+    np.testing.assert_allclose(control.ensemble_logits([a, b])(None), jnp.log(mean), rtol=1e-6)
+    np.testing.assert_allclose(jax.nn.softmax(control.ensemble_logits([a, b])(None)), mean,
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="at least one"):
+        control.ensemble_logits([])
+
+
+def test_realism_and_noise_terms_enter_the_gradient_as_written():
+    z = jnp.array([[0.2, -0.1], [-0.3, 0.4]])
+    target = jnp.array([1, 2])
+    # A realism score -|x|^2 adds -2 rho z to the ascent direction, by hand.
+    path = control.edit_latents(toy_generate, toy_classify, z, target, num_steps=1,
+                                stop_probability=None, optimizer=optax.sgd(0.1),
+                                realism=lambda x: -jnp.sum(x * x, -1), realism_weight=0.5)
+    p = jax.nn.softmax(toy_classify(z))
+    gradient = 3.0 * (CLASS_DIRECTIONS[target] - p @ CLASS_DIRECTIONS) - 2 * 0.5 * z
+    np.testing.assert_allclose(path.latents[1], z + 0.1 * gradient, rtol=1e-5, atol=1e-7)
+    # Noise of (nearly) zero size averages to the clean score; real noise differs
+    # by key, and needs one.
+    clean = control.edit_latents(toy_generate, toy_classify, z, target, num_steps=5,
+                                 stop_probability=None)
+    paths = [control.edit_latents(toy_generate, toy_classify, z, target, num_steps=5,
+                                  stop_probability=None, noise_std=std, noise_samples=3,
+                                  key=jax.random.PRNGKey(k))
+             for std, k in ((1e-6, 0), (1.0, 0), (1.0, 1))]
+    np.testing.assert_allclose(paths[0].latents, clean.latents, atol=1e-4)
+    assert not np.allclose(paths[1].latents, paths[2].latents)
+    with pytest.raises(ValueError, match="pass key"):
+        control.edit_latents(toy_generate, toy_classify, z, target, noise_std=0.5)
+    with pytest.raises(ValueError, match="needs realism"):
+        control.edit_latents(toy_generate, toy_classify, z, target, realism_weight=1.0)
+
+
+def bar(width: int, length: int = 24, size: int = 32) -> jnp.ndarray:
+    """A white horizontal bar on black, ``[1, size, size, 1]`` in [-1, 1]."""
+    image = -np.ones((size, size), np.float32)
+    top, left = (size - width) // 2, (size - length) // 2
+    image[top:top + width, left:left + length] = 1.0
+    return jnp.asarray(image)[None, ..., None]
+
+
+def test_stroke_width_reads_the_width_of_a_drawn_bar():
+    """A w x L bar has ink w L and edge 2 (w + L), so 2 ink / edge = w L / (w + L)
+    (the corners add a little: the measure reads a few per cent low)."""
+    for width in (2, 4, 6):
+        expected = width * 24 / (width + 24)
+        measured = float(control.stroke_width(bar(width))[0])
+        assert abs(measured - expected) < 0.1 * expected, (width, measured, expected)
+    # It does not grow with the stroke's length, as ink alone would.
+    np.testing.assert_allclose(control.stroke_width(bar(3, length=12)),
+                               3 * 12 / 15, rtol=0.1)
+
+
+@pytest.mark.parametrize("lean", [-0.4, 0.0, 0.3])
+def test_slant_reads_the_lean_of_a_drawn_line(lean):
+    size = 32
+    y, x = np.mgrid[:size, :size].astype(np.float32)
+    centre = 15.5
+    # A stroke 2 pixels wide whose top leans right by `lean` pixels per row.
+    image = np.where(np.abs(x - (centre + lean * (centre - y))) < 1.0, 1.0, -1.0)
+    image[:4], image[-4:] = -1.0, -1.0
+    measured = float(control.slant(jnp.asarray(image)[None, ..., None])[0])
+    assert abs(measured - lean) < 0.05, (lean, measured)
+
+
+def test_an_attribute_edit_moves_the_attribute_and_the_hold_keeps_the_class():
+    """On the toy plane: the attribute is the first coordinate; the class
+    boundary between 0 and 1 lies on the way down."""
+    z = jnp.array([[1.0, 0.0], [1.0, 0.4], [0.6, -0.2]])  # class 0, confidently
+    attribute = lambda x: x[:, 0]  # noqa: E731
+    held, free = [control.edit_attribute(toy_generate, attribute, toy_classify, z,
+                                         direction=-1.0, scale=0.5, num_steps=300,
+                                         learning_rate=0.02, hold_weight=w,
+                                         stop_change=3.0)
+                  for w in (20.0, 0.0)]
+    # Without the hold, all three fall 3 units of 0.5 and leave class 0.
+    assert (free.first_success > 0).all()
+    moved = -(free.values[-1] - free.values[0]) / 0.5
+    assert (moved >= 3.0).all() and (moved < 3.2).all()
+    assert (free.logits[-1].argmax(-1) != 0).all()
+    # With a strong hold the class stays, and the attribute moves less.
+    assert (held.logits[-1].argmax(-1) == 0).all()
+    assert (held.values[-1] > free.values[-1]).all()
+    # Raising it needs no trade-off: every latent gets there and stays class 0.
+    up = control.edit_attribute(toy_generate, attribute, toy_classify, z, scale=0.5,
+                                num_steps=200, learning_rate=0.02, stop_change=1.0)
+    assert (up.first_success > 0).all() and (up.logits[-1].argmax(-1) == 0).all()
+    np.testing.assert_array_equal(up.values[:, 0][up.first_success[0]:],
+                                  up.values[up.first_success[0], 0])
