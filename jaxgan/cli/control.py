@@ -76,11 +76,11 @@ def _define_flags() -> None:
                       "Edit settings to run and compare, "
                       f"of {', '.join(SETTINGS)}; edits.npz and trajectory.png show the last.")
     flags.DEFINE_float("other_weight", 1.0, "Weight of the penalty on the other classes' "
-                       "logit changes (settings from penalised on).")
+                       "logit changes (setting penalised).")
     flags.DEFINE_float("prior_weight", 1.0, "Weight of the typical-set penalty on z's norm "
-                       "(settings from prior on).")
-    flags.DEFINE_integer("ensemble", 3, "Classifiers in the ensemble guide, each trained with "
-                         "its own seed.")
+                       "(every setting but free and penalised).")
+    flags.DEFINE_integer("ensemble", 3, "Classifiers in the ensemble guide (settings ensemble, "
+                         "confident, realism, and the attribute edit), each with its own seed.")
     flags.DEFINE_float("noise_std", 0.0, "Standard deviation of the noise the ensemble guide "
                        "averages its score over (images in [-1, 1]).")
     flags.DEFINE_integer("noise_samples", 4, "Noise draws per step for the ensemble guide.")
