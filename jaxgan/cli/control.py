@@ -327,38 +327,32 @@ def _main(argv):
               "targets": targets, "num_steps": FLAGS.num_steps,
               "learning_rate": FLAGS.learning_rate, "stop_probability": FLAGS.stop_probability,
               "confident_probability": FLAGS.confident_probability,
-              "settings": {name: {k: v for k, v in options.items()}
-                           for name, options in settings.items()},
+              "settings": settings,
               "classifier_accuracy": guide.accuracy, "checker_accuracy": twin.accuracy,
               "ensemble_accuracies": [m.accuracy for m in members],
               # The classes of the starting latents' images, for the record.
               "start_class_counts": np.bincount(start_classes[:FLAGS.num_latents],
                                                 minlength=num_classes).tolist()}
+    def judge_probabilities(images):
+        """The judge's class probabilities of images, and whether each is plausible."""
+        return judge_lib.classify(judge.judge, images, judge_size)
+
     if judge is not None:
-        start_judge, start_plausible = judge_lib.classify(judge.judge, start_images[
-            :FLAGS.num_latents], judge_size)
-        real_classes = judge.judge.svm.classes_[
-            judge.judge.svm.predict_proba(judge.test_pixels).argmax(1)]
+        # Every latent's start is judged once (the tiles over targets repeat it).
+        judge_start_p, start_plausible = judge_probabilities(start_images[:FLAGS.num_latents])
+        judge_start_p = np.tile(judge_start_p, (len(targets), 1))
+        real_classes = judge.judge.probabilities(judge.test_pixels).argmax(1)
         result["judge"] = {
             "model": f"SVC(rbf, C=10) on {judge_size}x{judge_size} real pixels",
             # The real-data floor: the judge on held-out real images...
             "real_accuracy": float(np.mean(real_classes == judge.test_labels)),
             "real_num_examples": len(judge.test_labels),
             # ...and how often it and the guide agree on the unedited samples.
-            "agrees_with_guide_on_starts": float(np.mean(start_judge
-                                                         == start_classes[:FLAGS.num_latents])),
+            "agrees_with_guide_on_starts": float(np.mean(
+                judge_start_p[:FLAGS.num_latents].argmax(1) == start_classes[:FLAGS.num_latents])),
             "plausible_starts": float(np.mean(start_plausible))}
 
-    def judge_probabilities(images):
-        pixels = judge_lib.to_size(images, judge_size)
-        probabilities = judge.judge.svm.predict_proba(pixels)
-        full = np.zeros((len(images), num_classes))
-        full[:, judge.judge.svm.classes_] = probabilities
-        return full, judge.judge.distance(pixels) <= judge.judge.radius
-
-    if judge is not None:
-        judge_start_p, _ = judge_probabilities(start_images)
-    paths, finals = {}, {}
+    paths, finals, judge_finals = {}, {}, {}
     for index, (name, options) in enumerate(settings.items()):
         _log(f"editing {z.shape[0]} latent/target pairs for {FLAGS.num_steps} steps "
              f"({name}: {', '.join(f'{k} {v}' for k, v in options.items())})...")
@@ -373,7 +367,8 @@ def _main(argv):
                     "twin_final": np.asarray(jnp.argmax(twin.probabilities(final_images), -1))}
         if judge is not None:
             final_p, plausible = judge_probabilities(final_images)
-            verdicts.update(judge_final=final_p.argmax(1), judge_start=judge_start_p.argmax(1),
+            judge_finals[name] = final_p.argmax(1)
+            verdicts.update(judge_final=judge_finals[name], judge_start=judge_start_p.argmax(1),
                             judge_plausible=plausible,
                             judge_probabilities=(judge_start_p, final_p))
         summary = _summarize(path, np.asarray(pair_targets), verdicts, num_classes)
@@ -383,7 +378,7 @@ def _main(argv):
     edits = {"images": finals[last], "targets": np.asarray(pair_targets),
              "starts": start_images, "setting": np.asarray(last)}
     if judge is not None:
-        edits["judge_classes"] = judge_probabilities(finals[last])[0].argmax(1)
+        edits["judge_classes"] = judge_finals[last]
     np.savez(os.path.join(out_dir, "edits.npz"), **edits)
 
     if FLAGS.attribute != "none":
@@ -484,7 +479,8 @@ def _edit_attribute(state, generate, members, apply, z0, start_labels, judge_pro
     attribute = control.ATTRIBUTES[FLAGS.attribute]
     others = {name: fn for name, fn in control.ATTRIBUTES.items() if name != FLAGS.attribute}
     real_images = jnp.asarray(real_images)
-    spread = {name: float(jnp.std(fn(real_images))) for name, fn in control.ATTRIBUTES.items()}
+    real_values = {name: fn(real_images) for name, fn in control.ATTRIBUTES.items()}
+    spread = {name: float(jnp.std(values)) for name, values in real_values.items()}
     n = len(z0)
     # Each latent both ways: the first n rows raise the attribute, the last n lower it.
     z = jnp.concatenate([z0, z0])
@@ -506,7 +502,11 @@ def _edit_attribute(state, generate, members, apply, z0, start_labels, judge_pro
     final = np.asarray(generate(state, jnp.asarray(path.final_latents), labels))
     moved = np.asarray(direction) * (path.values[-1] - path.values[0]) / spread[FLAGS.attribute]
     guide_held = path.logits[-1].argmax(-1) == path.logits[0].argmax(-1)
-    result = {"name": FLAGS.attribute, "data_mean": float(jnp.mean(attribute(real_images))),
+    if judge_probabilities is not None:
+        # Both halves start from the same n images: judge them once.
+        start_classes = np.tile(judge_probabilities(start[:n])[0].argmax(1), 2)
+        judge_held = judge_probabilities(final)[0].argmax(1) == start_classes
+    result = {"name": FLAGS.attribute, "data_mean": float(jnp.mean(real_values[FLAGS.attribute])),
               "data_std": spread[FLAGS.attribute], "stop_change": FLAGS.attribute_change,
               "hold_weight": FLAGS.hold_weight, "edits": 2 * n}
     for label, rows in (("raise", slice(0, n)), ("lower", slice(n, 2 * n))):
@@ -517,8 +517,7 @@ def _edit_attribute(state, generate, members, apply, z0, start_labels, judge_pro
             drift = np.abs(np.asarray(fn(final[rows])) - np.asarray(fn(start[rows])))
             entry[f"{name}_drift_sd"] = float(drift.mean() / spread[name])
         if judge_probabilities is not None:
-            held = (judge_probabilities(final[rows])[0].argmax(1)
-                    == judge_probabilities(start[rows])[0].argmax(1))
+            held = judge_held[rows]
             entry["judge_class_held"] = float(np.mean(held))
             entry["moved_1sd_and_judge_held"] = float(np.mean(held & (moved[rows] >= 1.0)))
         result[label] = entry

@@ -69,6 +69,17 @@ class Judge:
         """Each image's Euclidean distance to its nearest real training image."""
         return self.neighbours.kneighbors(pixels)[0][:, 0]
 
+    def probabilities(self, pixels) -> np.ndarray:
+        """Class probabilities ``[N, max class + 1]``, column ``k`` for class ``k``."""
+        fitted = self.svm.predict_proba(pixels)
+        full = np.zeros((len(fitted), int(self.svm.classes_.max()) + 1))
+        full[:, self.svm.classes_] = fitted
+        return full
+
+    def plausible(self, pixels) -> np.ndarray:
+        """Whether each image is as close to a real one as 95% of held-out real images are."""
+        return self.distance(pixels) <= self.radius
+
 
 class FittedJudge(NamedTuple):
     """What :func:`fit_judge` returns: the judge and its real-data floor."""
@@ -106,9 +117,9 @@ def scores(judge, pixels, shares, labels=None) -> dict:
     (classes predicted for at least a fifth of their share) and, given the
     ``labels`` asked for, ``label_accuracy``."""
 
-    probabilities = judge.svm.predict_proba(pixels)
-    predicted = judge.svm.classes_[probabilities.argmax(1)]
-    plausible = judge.distance(pixels) <= judge.radius
+    probabilities = judge.probabilities(pixels)
+    predicted = probabilities.argmax(1)
+    plausible = judge.plausible(pixels)
     histogram = np.bincount(predicted, minlength=len(shares)) / len(predicted)
     kl = float(np.sum(np.where(histogram > 0, histogram * np.log(
         np.maximum(histogram, 1e-12) / shares), 0.0)))
@@ -122,11 +133,11 @@ def scores(judge, pixels, shares, labels=None) -> dict:
 
 
 def classify(judge: Judge, images, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(classes, plausible)`` of ``[N, H, W, C]`` images in [-1, 1]: the
-    judge's most likely class of each, and whether it is plausible."""
+    """``(probabilities, plausible)`` of ``[N, H, W, C]`` images in [-1, 1]:
+    the judge's class probabilities of each (:meth:`Judge.probabilities`; the
+    most likely class is their argmax), and whether it is plausible."""
     pixels = to_size(images, size)
-    classes = judge.svm.classes_[judge.svm.predict_proba(pixels).argmax(1)]
-    return classes, judge.distance(pixels) <= judge.radius
+    return judge.probabilities(pixels), judge.plausible(pixels)
 
 
 __all__ = ["CONFIDENT", "NATIVE_SIZE", "FittedJudge", "Judge", "classify", "fit_judge",
