@@ -175,7 +175,11 @@ class DiffAugment(nn.Module):
                              f"got shape {x.shape}")
         probability = self.p.value if self.adaptive else self.probability
         if train:
-            x = diff_augment(self.make_rng("augment"), x, self.policy, probability)
+            # In float32 under any compute dtype: the random draws are then the
+            # same ones, and the colour transforms' means keep their bits; the
+            # inner module casts back.
+            x = diff_augment(self.make_rng("augment"), x.astype(jnp.float32), self.policy,
+                             probability).astype(x.dtype)
         return self.inner(x, *labels, train=train)
 
 

@@ -57,3 +57,16 @@ def test_wgan_gp_on_the_ring_covers_all_8_modes(tmp_path):
     # Measured with this seed: 8 of 8 modes, 25.7% of points within 3 std, KL 0.24.
     assert result["modes_covered"] == 8, result
     assert result["high_quality_fraction"] > 0.1, result
+
+
+@pytest.mark.slow
+def test_the_ring_run_learns_in_bfloat16(tmp_path):
+    """The same short run with its products in bfloat16 (parameters, optimizer
+    state and losses in float32): a GAN still learns at 8 significant bits."""
+    result = train.train_and_evaluate(short_ring_config(compute_dtype="bfloat16"),
+                                      str(tmp_path))
+    # Measured with this seed: 8 of 8 modes, 15.4% of points within 3 std, KL 0.06
+    # (float32: 8 modes, 12.6%, KL 0.07).
+    assert result["modes_covered"] >= 6, result
+    assert result["reverse_kl"] < 0.5, result
+    assert result["high_quality_fraction"] > 0.05, result

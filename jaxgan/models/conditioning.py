@@ -77,7 +77,10 @@ class ProjectionTerm(nn.Module):
     def __call__(self, features: jax.Array, weights: jax.Array) -> jax.Array:
         embedding = self.param("embedding", self.embedding_init,
                                (self.num_classes, features.shape[-1]))
-        return jnp.sum((weights @ embedding) * features, axis=-1)
+        # In the features' dtype: under bfloat16 compute the product is bfloat16
+        # too (one-hot weights are exact in it).
+        embedded = weights.astype(features.dtype) @ embedding.astype(features.dtype)
+        return jnp.sum(embedded * features, axis=-1)
 
 
 __all__ = ["CONDITIONINGS", "ProjectionTerm", "append_to_channels", "check_conditioning",

@@ -212,7 +212,11 @@ class DCGANDiscriminator(nn.Module):
             # value, so they start larger than DCGAN_INIT's; the forward pass
             # divides again and sees unit spectral norm either way.
             if spectral:
-                return nn.SpectralNorm(module, dtype=self.dtype)(*args, update_stats=train)
+                # At init in float32 whatever the compute dtype: the stored
+                # weights are that normalised kernel, and float32 weights keep
+                # all their bits (a bfloat16 run starts where a float32 one does).
+                dtype = None if self.is_initializing() else self.dtype
+                return nn.SpectralNorm(module, dtype=dtype)(*args, update_stats=train)
             return module(*args)
 
         if x.shape[1:3] != (self.resolution, self.resolution):
