@@ -35,7 +35,13 @@ from jaxgan.loop import (
     check_same_run,
     is_positive_int,
 )
-from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from jaxgan.models import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    layers,
+)
 from jaxgan.models.conditioning import CONDITIONINGS
 from jaxgan.programs import resolve_seed_batching
 from jaxgan.state import GANRecipe, ModuleContractError, check_modules
@@ -44,16 +50,21 @@ MODELS = ("mlp", "dcgan")
 LR_SCHEDULES = ("constant", "cosine")
 # The compute dtypes a config may name (float16 would need loss scaling).
 COMPUTE_DTYPES = ("float32", "bfloat16")
+# How a DCGAN computes its convolutions (jaxgan.models.layers: "auto" reads the
+# backend's entry of BACKEND_IMPLS).
+CONV_IMPLS = ("auto", *layers.IMPLS)
 # Fields that only newer configs have, with the value older configs meant.
 OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps": 0,
                    "d_normalization": "batch", "conditioning": "none", "classifier_dir": None,
                    "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto",
                    "compute_dtype": "float32", "augment": "none", "augment_target": 0.0,
                    "augment_p_step": 5e-4, "data_order": "permutation",
-                   "on_collapse": "warn"}
+                   "on_collapse": "warn", "conv_impl": "auto"}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
-RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download"}
+# conv_impl too: every implementation computes the same function of the same
+# parameters.
+RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download", "conv_impl"}
 
 
 class ConfigError(FitError):
@@ -144,6 +155,9 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if option(config, "data_order") not in SHUFFLES:
         fail(f"config.data_order must be one of {', '.join(SHUFFLES)}, got "
              f"{option(config, 'data_order')!r}")
+    if option(config, "conv_impl") not in CONV_IMPLS:
+        fail(f"config.conv_impl must be one of {', '.join(CONV_IMPLS)}, got "
+             f"{option(config, 'conv_impl')!r}")
     if option(config, "compute_dtype") not in COMPUTE_DTYPES:
         fail(f"config.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got "
              f"{option(config, 'compute_dtype')!r}")
@@ -256,13 +270,14 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
     if config.model == "dcgan":
         with _built_from(image_size="resolution", g_width="width"):
             generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
-                                       width=config.g_width, num_classes=classes, dtype=dtype)
+                                       width=config.g_width, num_classes=classes, dtype=dtype,
+                                       impl=option(config, "conv_impl"))
         with _built_from(image_size="resolution", d_width="width",
                          d_normalization="normalization"):
             discriminator = DCGANDiscriminator(
                 resolution=example_shape[0], width=config.d_width,
                 normalization=option(config, "d_normalization"), num_classes=classes,
-                dtype=dtype, **d_conditioning)
+                dtype=dtype, impl=option(config, "conv_impl"), **d_conditioning)
     else:
         with _built_from(g_features="features"):
             generator = MLPGenerator(
@@ -339,6 +354,7 @@ def build(config: ml_collections.ConfigDict, progress=None) -> Built:
     return Built(recipe, source, options)
 
 
-__all__ = ["COMPUTE_DTYPES", "LR_SCHEDULES", "MODELS", "OPTIONAL_FIELDS", "RESUME_MAY_CHANGE",
-           "Built", "ConfigError", "build", "build_recipe", "build_source", "check_resumable",
-           "fit_options", "num_classes", "option", "seed_batching", "validate_config"]
+__all__ = ["COMPUTE_DTYPES", "CONV_IMPLS", "LR_SCHEDULES", "MODELS", "OPTIONAL_FIELDS",
+           "RESUME_MAY_CHANGE", "Built", "ConfigError", "build", "build_recipe", "build_source",
+           "check_resumable", "fit_options", "num_classes", "option", "seed_batching",
+           "validate_config"]

@@ -13,7 +13,14 @@ from jax import lax
 from jax.test_util import check_grads
 
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator
-from jaxgan.models.layers import IMPLS, _dilated_conv, conv2d, upsample_conv
+from jaxgan.models.layers import (
+    BACKEND_IMPLS,
+    IMPLS,
+    _dilated_conv,
+    conv2d,
+    resolve_impl,
+    upsample_conv,
+)
 
 
 def param_count(variables):
@@ -290,3 +297,57 @@ def test_generator_implementations_agree_with_xlas_own(impl):
     np.testing.assert_allclose(out, xla_out, atol=1e-5)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4),
                  grads, xla_grads)
+
+
+def test_discriminator_implementations_agree_to_second_order():
+    """The hand-written derivatives ("conv") against JAX's own ("xla"): logits,
+    parameter gradients, and the parameter gradient of an R1-style input
+    gradient penalty, through spectral norm's reparametrisation."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 32, 32, 3))
+    modules = {impl: DCGANDiscriminator(resolution=32, width=4, normalization="spectral",
+                                        impl=impl) for impl in ("conv", "xla")}
+    variables = modules["conv"].init(jax.random.PRNGKey(1), x, train=False)
+
+    def run(module):
+        def logits(params, x):
+            return module.apply({**variables, "params": params}, x, train=False)
+
+        def penalty(params):
+            grad_x = jax.grad(lambda x: jnp.sum(logits(params, x)))(x)
+            return jnp.sum(grad_x ** 2)
+
+        value, grads = jax.value_and_grad(lambda p: jnp.sum(jnp.sin(logits(p, x))))(
+            variables["params"])
+        return logits(variables["params"], x), value, grads, jax.grad(penalty)(
+            variables["params"])
+
+    mine, theirs = run(modules["conv"]), run(modules["xla"])
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+                 mine, theirs)
+
+
+def test_auto_takes_the_backends_entry_of_the_recorded_table():
+    assert resolve_impl("auto", "cpu") == BACKEND_IMPLS["cpu"] == "conv"
+    assert resolve_impl("auto", "gpu") == BACKEND_IMPLS["gpu"]
+    assert resolve_impl("auto", "metal") == "xla"     # not in the table: JAX's own
+    assert resolve_impl("subpixel", "gpu") == "subpixel"  # a named choice overrides
+    with pytest.raises(ValueError, match="impl must be 'auto' or one of conv, subpixel, xla"):
+        resolve_impl("cudnn")
+    with pytest.raises(ValueError, match="DCGANDiscriminator impl must be 'auto' or one of"):
+        DCGANDiscriminator(resolution=32, impl="cudnn")
+
+    # On this CPU, "auto" builds the hand-written derivatives and "xla" does not.
+    x = jnp.zeros((2, 32, 32, 3))
+    z = jnp.zeros((2, 8))
+
+    def program(module, inputs):
+        variables = module.init(jax.random.PRNGKey(0), inputs, train=False)
+        return str(jax.make_jaxpr(jax.grad(lambda v: jnp.sum(module.apply(
+            v, inputs, train=False))))(variables))
+
+    assert jax.default_backend() == "cpu"
+    for make, inputs in ((lambda impl: DCGANDiscriminator(resolution=32, width=4, impl=impl), x),
+                         (lambda impl: DCGANGenerator(resolution=32, width=4, impl=impl), z)):
+        assert "custom_vjp" in program(make("auto"), inputs)
+        assert program(make("auto"), inputs) == program(make("conv"), inputs)
+        assert "custom_vjp" not in program(make("xla"), inputs)

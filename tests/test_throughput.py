@@ -5,6 +5,7 @@ and skip without it; the compilation tests need only jaxgan.
 """
 
 import collections
+import dataclasses
 import json
 import logging
 import os
@@ -131,6 +132,64 @@ def test_the_data_variant_draws_each_step_from_the_dataset_on_the_device(monkeyp
     assert [(r["framework"], r["variant"]) for r in report["results"]] == [("jax", "scan_data")]
     # A bare "jax" keeps meaning jit and scan, as in the recorded commands.
     assert throughput.parse_frameworks("jax", "dcgan28") == [("jax", "jit"), ("jax", "scan")]
+
+
+def test_bfloat16_and_the_convolution_choice_reach_both_frameworks(torch):
+    spec = dataclasses.replace(SMALL["dcgan28"], compute_dtype="bfloat16", conv_impl="xla")
+    recipe = throughput.jax_recipe(spec)
+    assert recipe.compute_dtype == jnp.bfloat16
+    assert recipe.generator.dtype == recipe.discriminator.dtype == jnp.bfloat16
+    assert recipe.generator.impl == recipe.discriminator.impl == "xla"
+    state = create_state(recipe, jax.random.PRNGKey(0), spec.example_shape)
+    gan = throughput.torch_gan(spec, state, tuned=True)
+    seen = []
+    handle = gan.D.register_forward_hook(lambda module, inputs, out: seen.append(out.dtype))
+    real = torch.from_numpy(throughput.to_torch_layout(spec, throughput.real_batch(spec, 4)))
+    gan.step(real)
+    handle.remove()
+    assert seen and set(seen) == {torch.bfloat16}     # autocast's forward passes
+    assert {p.dtype for p in gan.D.parameters()} == {torch.float32}
+    # Parity is float32 whatever the spec says: the rounding of bfloat16 is
+    # not a disagreement between the frameworks.
+    rows = throughput.parity(spec, 4, steps=1)
+    assert throughput.parity_error(rows) < 1e-4, rows
+
+
+@pytest.mark.slow
+def test_the_gpu_suite_runs_every_stage_at_toy_size_on_cpu(tmp_path, torch):
+    """benchmarks/gpu_suite.sh --dry-run: the stages of the GPU run (install
+    check, machine record, parity, the table in float32 and bfloat16, both
+    convolution implementations, the larger batches) on a toy DCGAN."""
+    import subprocess
+
+    script = os.path.join(ROOT, "benchmarks", "gpu_suite.sh")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run(["bash", script, "--dry-run", "--out", str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=1000)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "dryrun_dcgan64.json").read_text())
+    assert report["failed"] == []
+    runs = report["runs"]
+    assert set(runs) == {"b2_float32", "b2_bfloat16", "b2_float32_conv", "b4_float32",
+                         "b4_bfloat16"}
+    variants = {name: [(r["framework"], r["variant"]) for r in run["results"]]
+                for name, run in runs.items()}
+    table = [("jax", "jit"), ("jax", "scan"), ("torch", "eager_example"),
+             ("torch", "eager_tuned")]
+    assert variants["b2_float32"] == variants["b2_bfloat16"] == table
+    assert variants["b2_float32_conv"] == table[:2]
+    assert variants["b4_float32"] == variants["b4_bfloat16"] == [("jax", "scan")]
+    for name, run in runs.items():
+        dtype = "bfloat16" if "bfloat16" in name else "float32"
+        assert {r["compute_dtype"] for r in run["results"]} == {dtype}, name
+        assert "xla_flags" in run["machine"]
+    # The parity check ran before each table, and in float32.
+    assert len(runs["b2_bfloat16"]["parity"]) == 1
+    assert throughput.parity_error(runs["b2_bfloat16"]["parity"]) < 1e-4
+    assert {r["conv_impl_resolved"] for r in runs["b2_float32_conv"]["results"]} == {"conv"}
+    assert (tmp_path / "dryrun_suite.log").read_text().count(": done") == 5
+    bad = subprocess.run(["bash", script, "--fast"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown argument --fast" in bad.stderr
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -454,6 +454,7 @@ def test_help_exits_0_and_lists_every_field_with_its_value_and_comment(args):
     ("log_every", 15, "log_every=15 is not a multiple"),
     ("dataset", "folder", "unknown dataset 'folder'"),
     ("compute_dtype", "float16", "config.compute_dtype must be one of float32, bfloat16"),
+    ("conv_impl", "cudnn", "config.conv_impl must be one of auto, conv, subpixel, xla"),
     ("augment", "translation", "config.augment='translation' transforms images, and 'ring8'"),
 ])
 def test_validate_config_names_the_field(field, value, expected):
@@ -473,7 +474,7 @@ def test_augment_wraps_the_discriminator():
     assert recipe.discriminator.discriminator.resolution == 28
 
 
-def test_compute_dtype_reaches_the_recipe_and_its_modules():
+def test_compute_dtype_and_conv_impl_reach_the_recipe_and_its_modules():
     config = digits_smoke.get_config()
     config.compute_dtype = "bfloat16"
     recipe = config_lib.build_recipe(config, (28, 28, 1))
@@ -482,6 +483,10 @@ def test_compute_dtype_reaches_the_recipe_and_its_modules():
     config.compute_dtype = "float32"
     recipe = config_lib.build_recipe(config, (28, 28, 1))
     assert recipe.compute_dtype is None and recipe.generator.dtype is None
+    assert recipe.generator.impl == recipe.discriminator.impl == "auto"
+    config.conv_impl = "xla"
+    recipe = config_lib.build_recipe(config, (28, 28, 1))
+    assert recipe.generator.impl == recipe.discriminator.impl == "xla"
 
 
 def test_label_smoothing_needs_a_bce_loss():

@@ -57,7 +57,11 @@ against the chip's dense peak for the compute type.
 
 ``--loop_config CONFIG`` also measures what the fit loop (:func:`jaxgan.fit`)
 adds over its own compiled program called bare, for that experiment config.
-``--threads N`` pins both frameworks to N cores.
+``--threads N`` pins both frameworks to N cores. ``--compute_dtype bfloat16``
+computes in bfloat16 (jaxgan's ``compute_dtype``; PyTorch's forward passes
+under ``torch.autocast``), ``--conv_impl`` picks jaxgan's convolution
+implementation (:mod:`jaxgan.models.layers`), ``--width`` shrinks a DCGAN for
+a quick run; ``benchmarks/gpu_suite.sh`` runs the GPU table with them.
 """
 
 from __future__ import annotations
@@ -111,6 +115,10 @@ class ModelSpec:
     penalty_weight: float = 0.0   # WGAN-GP's lambda (0: no penalty)
     normalization: str = "batch"  # the discriminator's
     adam: tuple[float, float, float] = (2e-4, 0.5, 0.999)
+    # What the networks compute in (jaxgan: GANRecipe.compute_dtype; PyTorch:
+    # autocast), and how jaxgan's DCGAN computes its convolutions.
+    compute_dtype: str = "float32"
+    conv_impl: str = "auto"
 
 
 SPECS = {
@@ -130,6 +138,7 @@ SPECS = {
 
 def jax_recipe(spec: ModelSpec):
     """jaxgan's recipe for ``spec``."""
+    import jax.numpy as jnp
     import optax
 
     from jaxgan import losses, penalties
@@ -141,13 +150,16 @@ def jax_recipe(spec: ModelSpec):
     )
     from jaxgan.state import GANRecipe
 
+    dtype = None if spec.compute_dtype == "float32" else jnp.dtype(spec.compute_dtype)
     if spec.kind == "dcgan":
-        generator = DCGANGenerator(spec.example_shape[0], spec.example_shape[-1], spec.width)
+        generator = DCGANGenerator(spec.example_shape[0], spec.example_shape[-1], spec.width,
+                                   impl=spec.conv_impl, dtype=dtype)
         discriminator = DCGANDiscriminator(spec.example_shape[0], spec.width,
-                                           normalization=spec.normalization)
+                                           normalization=spec.normalization,
+                                           impl=spec.conv_impl, dtype=dtype)
     else:
-        generator = MLPGenerator(spec.example_shape, spec.features)
-        discriminator = MLPDiscriminator(spec.features)
+        generator = MLPGenerator(spec.example_shape, spec.features, dtype=dtype)
+        discriminator = MLPDiscriminator(spec.features, dtype=dtype)
     lr, b1, b2 = spec.adam
     loss_pair = ((losses.bce_discriminator_loss, losses.non_saturating_generator_loss)
                  if spec.loss == "bce" else
@@ -156,7 +168,7 @@ def jax_recipe(spec: ModelSpec):
                      g_optimizer=optax.adam(lr, b1, b2), d_optimizer=optax.adam(lr, b1, b2),
                      n_disc=spec.n_disc,
                      penalty=penalties.gradient_penalty if spec.penalty_weight else None,
-                     penalty_weight=spec.penalty_weight or 1.0)
+                     penalty_weight=spec.penalty_weight or 1.0, compute_dtype=dtype)
 
 
 def real_batch(spec: ModelSpec, batch_size: int, seed: int = 0) -> np.ndarray:
@@ -287,7 +299,8 @@ def torch_gan(spec: ModelSpec, state, tuned: bool, device: str = "cpu"):
     generator.to(device).train()
     discriminator.to(device).train()
     return torch_twins.TorchGAN(generator, discriminator, spec.latent_dim, spec.loss,
-                                spec.n_disc, spec.penalty_weight, spec.adam, tuned=tuned)
+                                spec.n_disc, spec.penalty_weight, spec.adam, tuned=tuned,
+                                compute_dtype=spec.compute_dtype)
 
 
 def to_torch_layout(spec: ModelSpec, x: np.ndarray) -> np.ndarray:
@@ -359,13 +372,19 @@ class TorchRunner:
 def parity(spec: ModelSpec, batch_size: int, steps: int = 3, tuned: bool = False,
            seed: int = 0) -> list[dict[str, float]]:
     """Runs ``steps`` train steps in both frameworks from the same weights,
-    batch and noise; returns each step's ``d_loss`` and ``g_loss`` from both."""
+    batch and noise; returns each step's ``d_loss`` and ``g_loss`` from both.
+
+    Always in float32 (a bfloat16 ``spec`` is compared as float32: its own
+    parity with float32 is :mod:`tests.test_step`'s), with ``spec``'s
+    convolution implementation.
+    """
     import jax
     import torch
 
     from jaxgan.state import create_state
     from jaxgan.step import make_train_step
 
+    spec = dataclasses.replace(spec, compute_dtype="float32")
     recipe = jax_recipe(spec)
     state = create_state(recipe, jax.random.PRNGKey(seed), spec.example_shape)
     gan = torch_gan(spec, state, tuned=tuned)
@@ -487,7 +506,8 @@ def machine_info(threads: int) -> dict[str, Any]:
             "jaxlib": jax.lib.__version__ if hasattr(jax.lib, "__version__") else None,
             "flax": flax.__version__, "optax": optax.__version__,
             "jax_device": str(jax.devices()[0].device_kind),
-            "jax_backend": jax.default_backend()}
+            "jax_backend": jax.default_backend(),
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}
     try:
         import torch
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
@@ -549,6 +569,14 @@ def run(args) -> dict[str, Any]:
         raise UsageError(f"--loop_config {args.loop_config!r} is not a file; pass a config "
                          "such as experiments/configs/ring8.py")
     spec = SPECS[args.model]
+    if args.width is not None:
+        if args.width < 1:
+            raise UsageError("--width must be >= 1")
+        spec = dataclasses.replace(spec, width=args.width)
+    spec = dataclasses.replace(spec, compute_dtype=args.compute_dtype, conv_impl=args.conv_impl)
+    from jaxgan.models.layers import resolve_impl
+
+    resolved_impl = resolve_impl(args.conv_impl)
     chosen = parse_frameworks(args.frameworks, args.model)
     if args.dataset_size < args.batch_size * spec.n_disc:
         raise UsageError(f"--dataset_size must hold a step's batch_size * n_disc = "
@@ -599,9 +627,12 @@ def run(args) -> dict[str, Any]:
     for runner in runners:
         seconds = statistics.median(times[id(runner)])
         peak = _peak(info.get("torch_device", "") if runner.framework == "torch"
-                     else info["jax_device"], "float32")
+                     else info["jax_device"], spec.compute_dtype)
         result = {"framework": runner.framework, "variant": runner.variant,
                   "model": args.model, "batch_size": args.batch_size,
+                  "compute_dtype": spec.compute_dtype, "width": spec.width,
+                  **({"conv_impl": spec.conv_impl, "conv_impl_resolved": resolved_impl}
+                     if runner.framework == "jax" and spec.kind == "dcgan" else {}),
                   "ms_per_step": seconds * 1000, "images_per_sec": args.batch_size / seconds,
                   "warmup_sec": warmup[id(runner)],
                   "compile_sec": getattr(runner, "compile_seconds", None),
@@ -671,6 +702,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset_size", "--dataset-size", type=int, default=60_000,
                         help="images that jax/scan_data draws its batches from (default: "
                              "MNIST's 60,000)")
+    parser.add_argument("--compute_dtype", "--compute-dtype", default="float32",
+                        choices=("float32", "bfloat16"),
+                        help="what both frameworks compute in: jaxgan's compute_dtype, "
+                             "PyTorch's autocast (parity always runs in float32)")
+    parser.add_argument("--conv_impl", "--conv-impl", default="auto",
+                        choices=("auto", "conv", "subpixel", "xla"),
+                        help="jaxgan's DCGAN convolutions (jaxgan/models/layers.py; auto: the "
+                             "backend's recorded choice)")
+    parser.add_argument("--width", type=int,
+                        help="DCGAN ngf = ndf instead of the model's own (a quick run at toy "
+                             "size)")
     parser.add_argument("--json", help="write the report here")
     parser.add_argument("--markdown", help="write the table here")
     args = parser.parse_args(argv)
@@ -687,8 +729,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     text = table(report)
-    print(f"{args.model}, batch {args.batch_size}, {report['machine']['processor']}, "
-          f"{args.threads} threads\n{text}")
+    print(f"{args.model}, batch {args.batch_size}, {args.compute_dtype}, conv_impl "
+          f"{args.conv_impl}, {report['machine']['processor']}, {args.threads} threads\n{text}")
     for path, content in ((args.json, json.dumps(report, indent=1)), (args.markdown, text)):
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

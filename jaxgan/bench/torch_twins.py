@@ -14,6 +14,8 @@ PyTorch is imported here only; the library itself never needs it.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -154,11 +156,17 @@ class TorchGAN:
         Adam, no per-step host sync. Otherwise the PyTorch DCGAN example's
         way: separate backward passes for real and fake, ``.item()`` on the
         losses every step, the default Adam.
+      compute_dtype: ``"float32"``, or ``"bfloat16"`` for the forward passes
+        under ``torch.autocast`` (PyTorch's mixed precision: the weights and
+        optimizer stay float32; the backward passes follow the forward's dtypes).
     """
 
     def __init__(self, generator, discriminator, latent_dim: int, loss: str = "bce",
                  n_disc: int = 1, penalty_weight: float = 0.0, adam=(2e-4, 0.5, 0.999),
-                 tuned: bool = False):
+                 tuned: bool = False, compute_dtype: str = "float32"):
+        if compute_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"compute_dtype must be float32 or bfloat16, got {compute_dtype!r}")
+        self.compute_dtype = compute_dtype
         self.G, self.D = generator, discriminator
         self.latent_dim, self.loss, self.n_disc = latent_dim, loss, n_disc
         self.penalty_weight, self.tuned = penalty_weight, tuned
@@ -177,6 +185,12 @@ class TorchGAN:
         if self.loss == "bce":
             return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         return -fake_logits.mean()
+
+    def _forward(self, device):
+        """The context of a forward pass: autocast to bfloat16, or nothing."""
+        if self.compute_dtype == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
     def _penalty(self, real, fake, eps):
         x = (eps * real + (1 - eps) * fake).requires_grad_(True)
@@ -199,20 +213,21 @@ class TorchGAN:
             eps = torch.rand(self.n_disc, batch, device=real.device)
         d_total = 0.0
         for i in range(self.n_disc):
-            if self.tuned:
-                with torch.no_grad():
-                    fake = self.G(noise[i])
-                self.opt_d.zero_grad(set_to_none=True)
-            else:
-                fake = self.G(noise[i]).detach()
-                self.D.zero_grad()
-            real_loss, fake_loss = self._d_losses(self.D(real[i]), self.D(fake))
-            loss = real_loss + fake_loss
-            penalty = 0.0
-            if self.penalty_weight:
-                shape = (batch,) + (1,) * (real.ndim - 2)
-                penalty = self.penalty_weight * self._penalty(real[i], fake,
-                                                              eps[i].reshape(shape))
+            with self._forward(real.device):
+                if self.tuned:
+                    with torch.no_grad():
+                        fake = self.G(noise[i])
+                    self.opt_d.zero_grad(set_to_none=True)
+                else:
+                    fake = self.G(noise[i]).detach()
+                    self.D.zero_grad()
+                real_loss, fake_loss = self._d_losses(self.D(real[i]), self.D(fake))
+                loss = real_loss + fake_loss
+                penalty = 0.0
+                if self.penalty_weight:
+                    shape = (batch,) + (1,) * (real.ndim - 2)
+                    penalty = self.penalty_weight * self._penalty(real[i], fake,
+                                                                  eps[i].reshape(shape))
             if self.tuned:
                 (loss + penalty).backward()
             else:  # the example's two backward passes
@@ -225,7 +240,8 @@ class TorchGAN:
             self.opt_g.zero_grad(set_to_none=True)
         else:
             self.G.zero_grad()
-        g_loss = self._g_loss(self.D(self.G(noise[self.n_disc])))
+        with self._forward(real.device):
+            g_loss = self._g_loss(self.D(self.G(noise[self.n_disc])))
         g_loss.backward()
         self.opt_g.step()
         if self.tuned:

@@ -85,6 +85,10 @@ def get_config() -> ml_collections.ConfigDict:
     # float32 | bfloat16: what the networks compute in (parameters, optimizer and losses
     # stay float32; see GANRecipe.compute_dtype)
     config.compute_dtype = "float32"
+    # auto | conv | subpixel | xla: how the convolutions and their gradients are computed
+    # (same function and parameters; auto: the backend's measured choice, see
+    # jaxgan/models/layers.py)
+    config.conv_impl = "auto"
     config.num_eval_samples = 1_000     # generated images per seed scored at each evaluation
     config.data_placement = "auto"      # auto | device | host (stream batches from host memory)
     # each epoch's data order: feistel (a step computes only its own batch's positions) |

@@ -43,7 +43,7 @@ from jaxgan.models.conditioning import (
     check_conditioning,
     class_weights,
 )
-from jaxgan.models.layers import Conv, Project, UpsampleConv
+from jaxgan.models.layers import IMPLS, Conv, Project, UpsampleConv
 
 # Every DCGAN weight starts from N(0, 0.02^2), as the DCGAN paper and PyTorch's example do.
 DCGAN_INIT = nn.initializers.normal(stddev=0.02)
@@ -67,6 +67,9 @@ def _check_fields(module: nn.Module) -> None:
     width = module.width
     if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < 1:
         raise ValueError(f"{name} width must be a positive integer, got {module.width!r}")
+    if module.impl not in ("auto", *IMPLS):
+        raise ValueError(f"{name} impl must be 'auto' or one of {', '.join(IMPLS)}, got "
+                         f"{module.impl!r}")
 
 
 def _plan(resolution: int) -> tuple[int, int]:
@@ -102,9 +105,11 @@ class DCGANGenerator(nn.Module):
       channels: output channels (1 for MNIST, 3 for colour).
       width: channels of the last hidden layer (PyTorch's ``ngf``); the first
         has ``width * 2**(doublings - 1)``.
-      impl: how the upsampling convolutions are computed, ``"conv"``, ``"subpixel"`` or
-        ``"xla"`` (see :mod:`jaxgan.models.layers`); the parameters and the
-        function are the same.
+      impl: how the upsampling convolutions are computed: ``"auto"`` (the
+        backend's entry in :data:`jaxgan.models.layers.BACKEND_IMPLS`),
+        ``"conv"``, ``"subpixel"`` or ``"xla"`` (see
+        :mod:`jaxgan.models.layers`); the parameters and the function are the
+        same.
       num_classes: 0 for an unconditional generator; otherwise it is called as
         ``generator(z, labels, train=...)`` and the one-hot class is appended
         to z.
@@ -119,7 +124,7 @@ class DCGANGenerator(nn.Module):
     resolution: int = 64
     channels: int = 3
     width: int = 64
-    impl: str = "conv"
+    impl: str = "auto"
     num_classes: int = 0
     batch_norm_axis_name: str | None = None
     dtype: Any = None
@@ -181,6 +186,8 @@ class DCGANDiscriminator(nn.Module):
         samples from 0.18 to 0.009 in 300 steps on mnist5k). Concat
         conditioning never had the problem: its one-hot input channels are
         a per-class bias on the input layer.
+      impl: how the convolutions and their derivatives are computed:
+        ``"auto"``, ``"conv"`` or ``"xla"`` (:func:`jaxgan.models.layers.conv2d`).
       batch_norm_axis_name, dtype: as in :class:`DCGANGenerator`.
     """
 
@@ -189,6 +196,7 @@ class DCGANDiscriminator(nn.Module):
     normalization: str = "batch"
     num_classes: int = 0
     conditioning: str = "concat"
+    impl: str = "auto"
     batch_norm_axis_name: str | None = None
     dtype: Any = None
 
@@ -229,7 +237,7 @@ class DCGANDiscriminator(nn.Module):
         for i in range(doublings):
             # kernel 4, stride 2, padding 1: halves the side.
             x = layer(Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                           kernel_init=DCGAN_INIT, name=f"down_{i}"), x)
+                           kernel_init=DCGAN_INIT, impl=self.impl, name=f"down_{i}"), x)
             if i == 0 and weights is not None and self.conditioning == "projection":
                 x = x + self.param("input_bias", nn.initializers.zeros, (features,),
                                    jnp.float32).astype(x.dtype)
@@ -239,7 +247,8 @@ class DCGANDiscriminator(nn.Module):
             x = nn.leaky_relu(x, 0.2)
             features *= 2
         # start x start -> 1x1: one logit.
-        logit = layer(Conv(1, (start, start), kernel_init=DCGAN_INIT, name="logit"), x)
+        logit = layer(Conv(1, (start, start), kernel_init=DCGAN_INIT, impl=self.impl,
+                           name="logit"), x)
         logit = logit.reshape((x.shape[0],))
         if weights is not None and self.conditioning == "projection":
             logit = logit + layer(ProjectionTerm(self.num_classes, DCGAN_INIT, name="projection"),

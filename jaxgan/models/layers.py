@@ -27,11 +27,26 @@ layer                    ``"xla"``         ``"subpixel"``   ``"conv"``
 or odd column); each phase is an ordinary stride-1 convolution of the input
 with a 2x2 slice of the kernel, and the four results are interleaved. All
 three give the same values and gradients (tested).
+
+Per backend. The hand-written gradients answer XLA:CPU's layouts; another
+backend may do better with XLA's own (``"xla"``: plain ``lax`` convolutions
+and JAX's derivative rules, cuDNN's kernels on a GPU). ``impl="auto"``, the
+modules' default, reads :data:`BACKEND_IMPLS` for ``jax.default_backend()``
+when the module is traced; nothing is timed at start-up. Its entries:
+
+- ``cpu``: ``"conv"``, measured (the table above; the whole DCGAN step 30
+  times faster than with XLA's own gradients inside a scan).
+- ``gpu`` and ``tpu``: ``"xla"``, not yet measured: no GPU was at hand when
+  the table was written. ``benchmarks/gpu_suite.sh`` times both
+  (``jaxgan-bench --conv_impl conv`` and ``xla``); put the faster here.
+
+A config's ``conv_impl`` (or a module's ``impl``) overrides the table.
 """
 
 from __future__ import annotations
 
 import functools
+from types import MappingProxyType
 
 import flax.linen as nn
 import jax
@@ -89,8 +104,24 @@ def _dilated_conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, g
 _dilated_conv.defvjp(_dilated_conv_fwd, _dilated_conv_bwd)
 
 
+IMPLS = ("conv", "subpixel", "xla")
+# The implementation that impl="auto" takes on each backend (module docstring).
+BACKEND_IMPLS = MappingProxyType({"cpu": "conv", "gpu": "xla", "tpu": "xla"})
+
+
+def resolve_impl(impl: str, backend: str | None = None) -> str:
+    """``impl`` itself, or for ``"auto"`` :data:`BACKEND_IMPLS`'s entry for
+    ``backend`` (default: ``jax.default_backend()``; ``"xla"`` where the table
+    has none)."""
+    if impl == "auto":
+        return BACKEND_IMPLS.get(backend or jax.default_backend(), "xla")
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be 'auto' or one of {', '.join(IMPLS)}, got {impl!r}")
+    return impl
+
+
 def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
-           padding: tuple[tuple[int, int], tuple[int, int]]) -> jax.Array:
+           padding: tuple[tuple[int, int], tuple[int, int]], impl: str = "conv") -> jax.Array:
     """A plain NHWC convolution (kernel HWIO) whose derivatives are NHWC convolutions too.
 
     The values are ``lax.conv_general_dilated``'s. The backward pass is written
@@ -100,13 +131,17 @@ def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
     convolution kernels and a DCGAN step ran 30 times slower (1.2 s instead of
     40 ms on the 2-core CI machine). Here the gradients, and their gradients in
     turn, are convolutions in the forward pass's own layout, with the
-    transposes made explicit.
+    transposes made explicit. ``impl="xla"`` (or ``"auto"`` where
+    :data:`BACKEND_IMPLS` says so) leaves the derivatives to JAX; ``"subpixel"``
+    only changes upsampling, so here it is ``"conv"``.
     """
-    return _dilated_conv(x, kernel, tuple(strides), tuple(map(tuple, padding)), (1, 1), (1, 1))
+    strides, padding = tuple(strides), tuple(map(tuple, padding))
+    if resolve_impl(impl) == "xla":
+        return _conv(x, kernel, strides, padding)
+    return _dilated_conv(x, kernel, strides, padding, (1, 1), (1, 1))
 # For output phase a (0 = even rows, 1 = odd rows), the kernel taps that meet
 # rows m and m + 1 of the input padded by one on each side.
 _PHASE_TAPS = np.array([[3, 1], [2, 0]])
-IMPLS = ("conv", "subpixel", "xla")
 
 
 def _strided_conv(u: jax.Array, v: jax.Array) -> jax.Array:
@@ -152,17 +187,16 @@ def upsample_conv(x: jax.Array, kernel: jax.Array, impl: str = "conv") -> jax.Ar
       kernel: ``[4, 4, I, O]`` in PyTorch's tap order (see the module docstring).
       impl: ``"conv"`` (one input-dilated convolution whose gradients are
         strided convolutions; the default), ``"subpixel"`` (four stride-1
-        convolutions) or ``"xla"`` (the input-dilated convolution with XLA's
-        own gradients).
+        convolutions), ``"xla"`` (the input-dilated convolution with XLA's
+        own gradients) or ``"auto"`` (:data:`BACKEND_IMPLS`).
     """
     if kernel.shape[:2] != (4, 4):
         raise ValueError(f"upsample_conv needs a 4x4 kernel, got {kernel.shape}")
+    impl = resolve_impl(impl)
     if impl == "conv":
         return _transposed_conv(x, kernel)
     if impl == "xla":
         return _dilated_transposed_conv(x, kernel)
-    if impl != "subpixel":
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     batch, height, width, _ = x.shape
     padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     rows = []
@@ -182,7 +216,7 @@ class UpsampleConv(nn.Module):
 
     features: int
     kernel_init: nn.initializers.Initializer = nn.initializers.normal(0.02)
-    impl: str = "conv"
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -220,13 +254,15 @@ class Conv(nn.Module):
     strides: tuple[int, int] = (1, 1)
     padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
     kernel_init: nn.initializers.Initializer = nn.initializers.normal(0.02)
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init,
                             (*self.kernel_size, x.shape[-1], self.features))
         x, kernel = nn.dtypes.promote_dtype(x, kernel)
-        return conv2d(x, kernel, tuple(self.strides), tuple(map(tuple, self.padding)))
+        return conv2d(x, kernel, self.strides, self.padding, self.impl)
 
 
-__all__ = ["IMPLS", "Conv", "Project", "UpsampleConv", "conv2d", "upsample_conv"]
+__all__ = ["BACKEND_IMPLS", "IMPLS", "Conv", "Project", "UpsampleConv", "conv2d",
+           "resolve_impl", "upsample_conv"]
