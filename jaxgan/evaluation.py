@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 from jaxgan import parallel
 from jaxgan.data.arrays import to_unit_range
 from jaxgan.data.source import HostArrays, ModeMixture
+from jaxgan.data.stacked import StackedSource
 from jaxgan.metrics import mode_coverage
 from jaxgan.metrics.chunks import map_in_chunks
 from jaxgan.metrics.classifier import (
@@ -55,6 +56,7 @@ from jaxgan.metrics.classifier import (
 )
 from jaxgan.metrics.coverage import nearest_modes
 from jaxgan.metrics.distribution import PR_NEIGHBOURS, distribution_metrics
+from jaxgan.metrics.stacked import StackedClassifier, fit_stacked_classifier, mode_scores
 from jaxgan.programs import over_seeds
 from jaxgan.state import GANRecipe, GANState
 
@@ -167,6 +169,8 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
             frequencies = (classifier.class_frequencies if labels is None else
                            jnp.bincount(labels, length=recipe.num_classes) / num_samples)
             metrics.update(classifier_scores(out["probabilities"], frequencies))
+            if isinstance(classifier, StackedClassifier):  # Stacked MNIST's own scores
+                metrics.update(mode_scores(out["probabilities"]))
             predicted = jnp.argmax(out["probabilities"], -1)
         if compare:
             metrics.update(distribution_metrics(real_features, out["features"], subsets_key))
@@ -217,9 +221,11 @@ def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def wants_classifier(source, classifier_steps: int) -> bool:
     """Whether a run scores its samples with a classifier: it asks
-    (``classifier_steps > 0``) and the data are arrays with labels."""
-    return bool(classifier_steps and isinstance(source, HostArrays)
-                and source.labels is not None)
+    (``classifier_steps > 0``) and the data are arrays with labels, or
+    stacked digits (read channel by channel)."""
+    return bool(classifier_steps and (
+        isinstance(source, StackedSource)
+        or isinstance(source, HostArrays) and source.labels is not None))
 
 
 def check_sample_sizes(source, num_samples: int, hint: str = "") -> None:
@@ -379,9 +385,12 @@ def classifier_cache_dir(directory: str | None, workdir: str) -> str:
     return os.path.expanduser(directory or os.path.join(workdir, "classifier"))
 
 
-def fit_scoring_classifier(source, steps: int, cache_dir: str) -> FittedClassifier:
+def fit_scoring_classifier(source, steps: int,
+                           cache_dir: str) -> FittedClassifier | StackedClassifier:
     """The classifier that scores samples, from ``cache_dir`` or trained now
-    (with :data:`EVAL_SEED`), with a line on how well it reads real data."""
+    (with :data:`EVAL_SEED`), with a line on how well it reads real data.
+    For stacked digits it is the base digits' classifier read channel by
+    channel (:class:`jaxgan.metrics.stacked.StackedClassifier`)."""
     start = time.perf_counter()
 
     def log(line: str) -> None:  # from the first process only
@@ -390,11 +399,17 @@ def fit_scoring_classifier(source, steps: int, cache_dir: str) -> FittedClassifi
 
     # In a multi-process run every process loads the cache, or fits the same
     # classifier without storing it (orbax would wait for the others to save).
+    stacked = isinstance(source, StackedSource)
     classifier = load_or_fit_classifier(
-        source, cache_dir, num_steps=steps, seed=EVAL_SEED, log=log,
+        source.base if stacked else source, cache_dir, num_steps=steps, seed=EVAL_SEED, log=log,
         write_cache=jax.process_count() == 1)
+    what = "held-out real images"
+    if stacked:
+        log(f"classifier: {classifier.accuracy:.3f} of held-out real digits read right")
+        classifier = fit_stacked_classifier(classifier, source, EVAL_SEED)
+        what = f"held-out real stacked images (all {source.channels} digits)"
     log(f"classifier: held-out accuracy {classifier.accuracy:.3f}, confident on "
-        f"{classifier.holdout_confident_fraction:.1%} of held-out real images "
+        f"{classifier.holdout_confident_fraction:.1%} of {what} "
         f"({time.perf_counter() - start:.0f} s)")
     return classifier
 

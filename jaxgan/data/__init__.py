@@ -10,7 +10,8 @@ name (:mod:`jaxgan.data.registry`).
 
 Image datasets (:class:`ArraySource`) come from :func:`digits` (bundled),
 :mod:`jaxgan.data.tfds_sources` (tensorflow-datasets, imported only there) and
-:mod:`jaxgan.data.images` (a user's ``.npz`` file or image folder).
+:mod:`jaxgan.data.images` (a user's ``.npz`` file or image folder);
+:class:`StackedSource` stacks three digits per example (Stacked MNIST).
 """
 
 from jaxgan.data.arrays import ArraySource, digits
@@ -18,6 +19,7 @@ from jaxgan.data.images import DataError
 from jaxgan.data.mixtures import MIXTURES, Mixture, grid, ring
 from jaxgan.data.registry import load_dataset
 from jaxgan.data.source import HostArrays, ModeMixture, Source, check_source
+from jaxgan.data.stacked import StackedSource
 
 __all__ = ["MIXTURES", "ArraySource", "DataError", "HostArrays", "Mixture", "ModeMixture",
-           "Source", "check_source", "digits", "grid", "load_dataset", "ring"]
+           "Source", "StackedSource", "check_source", "digits", "grid", "load_dataset", "ring"]

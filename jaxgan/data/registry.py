@@ -2,7 +2,8 @@
 
 ``load_dataset(name, ...)`` returns a :class:`jaxgan.data.Source`. Names are
 the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits`` and
-``mnist5k`` (real MNIST digits; the ``mnist5k`` extra), the
+``mnist5k`` (real MNIST digits; the ``mnist5k`` extra) and ``stacked_mnist5k``
+(three of those per example, 1,000 modes: :mod:`jaxgan.data.stacked`), the
 tensorflow-datasets names of :data:`TFDS_NAMES` (tfds is imported only when
 one is asked for) and the file prefixes ``npz:PATH`` and ``folder:PATH``.
 The tables are constants; a user's own data need no registration, since
@@ -17,11 +18,12 @@ from collections.abc import Callable
 from jaxgan.data.arrays import ArraySource, digits
 from jaxgan.data.images import DataError, load_folder, load_mnist5k, load_npz
 from jaxgan.data.mixtures import MIXTURES, Mixture
+from jaxgan.data.stacked import StackedSource, stacked_mnist5k
 
 # tensorflow-datasets names; the module that reads them imports tfds lazily.
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
 # Image data that ship with the install (mnist5k with its extra): no network.
-BUNDLED = {"digits": digits, "mnist5k": load_mnist5k}
+BUNDLED = {"digits": digits, "mnist5k": load_mnist5k, "stacked_mnist5k": stacked_mnist5k}
 IMAGE_DATASETS = (*BUNDLED, *TFDS_NAMES)
 FILE_LOADERS: dict[str, Callable[..., ArraySource]] = {"npz": load_npz, "folder": load_folder}
 
@@ -46,7 +48,7 @@ def unknown_dataset_message(name: object) -> str:
 
 def load_dataset(name: str, image_size: int | None = None, data_dir: str | None = None,
                  download: bool = True, shuffle_seed: int = 0,
-                 progress=None) -> Mixture | ArraySource:
+                 progress=None) -> Mixture | ArraySource | StackedSource:
     """The source named ``name``.
 
     Args:
