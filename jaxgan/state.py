@@ -242,8 +242,11 @@ class GANRecipe:
         def identity(module) -> str:
             # jaxgan's modules gained fields (dtype, DiffAugment's adaptive)
             # after runs were saved with their repr: left out at their
-            # defaults, so those still resume.
-            return re.sub(r"\n\s*(dtype = None|adaptive = False)", "", repr(module))
+            # defaults, so those still resume. A DCGAN's impl is left out
+            # whatever it is: every implementation computes the same function
+            # of the same parameters (jaxgan.models.layers).
+            return re.sub(r"\n\s*(dtype = None|adaptive = False|impl = '\w+')", "",
+                          repr(module))
 
         return {"generator": identity(self.generator),
                 "discriminator": identity(self.discriminator),

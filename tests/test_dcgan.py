@@ -335,6 +335,15 @@ def test_auto_takes_the_backends_entry_of_the_recorded_table():
         resolve_impl("cudnn")
     with pytest.raises(ValueError, match="DCGANDiscriminator impl must be 'auto' or one of"):
         DCGANDiscriminator(resolution=32, impl="cudnn")
+    # The same function: a checkpoint saved under one resumes under another.
+    import jaxgan
+
+    def described(impl):
+        return jaxgan.GANRecipe(DCGANGenerator(resolution=32, width=4, impl=impl),
+                                DCGANDiscriminator(resolution=32, width=4, impl=impl),
+                                8).describe()
+
+    assert described("conv") == described("auto") == described("xla")
 
     # On this CPU, "auto" builds the hand-written derivatives and "xla" does not.
     x = jnp.zeros((2, 32, 32, 3))
