@@ -121,3 +121,25 @@ def test_a_stacked_mnist_run_reports_modes_covered_and_reverse_kl(tmp_path):
     assert result["real_floor_num_examples"] == 300
     final = np.load(tmp_path / "samples" / "final.npz")
     assert final["images"].shape == (16, 28, 28, 3)
+
+
+def test_the_judge_reads_each_channel_and_counts_the_triples():
+    """jaxgan.metrics.judge.stacked_scores with a stand-in judge: sure of the
+    class written in a pixel's first value, plausible where the second is 1."""
+    from jaxgan.metrics.judge import stacked_scores
+
+    class Reader:
+        def probabilities(self, pixels):
+            return np.eye(10)[pixels[:, 0].astype(int)] * 0.95 + 0.005
+
+        def plausible(self, pixels):
+            return pixels[:, 1] == 1
+
+    digits = np.array([[1, 2, 3], [1, 2, 3], [9, 0, 0], [4, 4, 4]])
+    plausible = np.array([[1, 1, 1], [1, 1, 1], [1, 0, 1], [1, 1, 1]])
+    channels = [np.stack([digits[:, c], plausible[:, c]], 1) for c in range(3)]
+    result = stacked_scores(Reader(), channels)
+    assert result["modes_covered"] == 3                 # 123 twice, 900, 444
+    assert result["plausible"] == result["confident"] == 0.75
+    expected = 0.5 * math.log(0.5 * 1000) + 2 * 0.25 * math.log(0.25 * 1000)
+    assert result["reverse_kl"] == pytest.approx(expected)

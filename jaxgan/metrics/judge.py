@@ -132,6 +132,28 @@ def scores(judge, pixels, shares, labels=None) -> dict:
     return result
 
 
+def stacked_scores(judge, channel_pixels: list) -> dict:
+    """The judge's numbers for stacked digits (:mod:`jaxgan.data.stacked`),
+    each channel judged on its own (``channel_pixels``: one :func:`to_size`
+    array per channel): ``plausible`` and ``confident`` (every channel
+    plausible, or plausible and confident), and ``modes_covered`` and
+    ``reverse_kl`` (to the uniform histogram) of the modes it reads, the
+    first channel's digit the most significant."""
+    probabilities = [judge.probabilities(pixels) for pixels in channel_pixels]
+    plausible = np.all([judge.plausible(pixels) for pixels in channel_pixels], axis=0)
+    sure = np.all([p.max(1) >= CONFIDENT for p in probabilities], axis=0)
+    classes = probabilities[0].shape[1]
+    modes = np.zeros(len(plausible), np.int64)
+    for p in probabilities:
+        modes = modes * classes + p.argmax(1)
+    num_modes = classes ** len(channel_pixels)
+    histogram = np.bincount(modes, minlength=num_modes) / len(modes)
+    kl = float(np.sum(np.where(histogram > 0, histogram * np.log(
+        np.maximum(histogram, 1e-12) * num_modes), 0.0)))
+    return {"plausible": float(np.mean(plausible)), "confident": float(np.mean(plausible & sure)),
+            "modes_covered": int(np.sum(histogram > 0)), "reverse_kl": kl}
+
+
 def classify(judge: Judge, images, size: int) -> tuple[np.ndarray, np.ndarray]:
     """``(probabilities, plausible)`` of ``[N, H, W, C]`` images in [-1, 1]:
     the judge's class probabilities of each (:meth:`Judge.probabilities`; the
@@ -141,4 +163,4 @@ def classify(judge: Judge, images, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = ["CONFIDENT", "NATIVE_SIZE", "FittedJudge", "Judge", "classify", "fit_judge",
-           "scores", "to_size"]
+           "scores", "stacked_scores", "to_size"]
