@@ -73,6 +73,10 @@ def test_joint_probabilities_and_mode_scores_by_hand():
     assert int(scores["modes_covered"]) == 2
     expected = 4 / 6 * math.log(1000 * 4 / 6) + 2 / 6 * math.log(1000 * 2 / 6)
     assert float(scores["reverse_kl"]) == pytest.approx(expected, rel=1e-5)
+    assert int(scores["confident_modes_covered"]) == 2
+    # Unsure readings count for the papers' number, not for the confident one.
+    unsure = mode_scores(jnp.concatenate([probabilities, jnp.full((1, 1000), 1e-3)]))
+    assert int(unsure["modes_covered"]) == 3 and int(unsure["confident_modes_covered"]) == 2
     uniform = mode_scores(jnp.eye(1000))
     assert int(uniform["modes_covered"]) == 1000
     assert float(uniform["reverse_kl"]) == pytest.approx(0.0, abs=1e-5)
