@@ -1,19 +1,20 @@
-"""One XLA compilation cache on disk for the processes the tests start.
+"""One XLA compilation cache on disk for the whole test session.
 
-Most of the suite's time is XLA compiling on 2 cores, and the tests that run
-the real script start it several times on the same program: a reference run
-and the runs killed at each point (test_crash_safety), a run stopped and
-resumed (test_train), the fake-device child and its own scripts
-(test_parallel). The compiled program is the same each time, so those
-processes share one persistent compilation cache (``JAX_COMPILATION_CACHE_DIR``),
-new for each pytest session and removed at its end.
+Most of the suite's time is XLA compiling on 2 cores, and the suite compiles
+the same programs again and again: the smoke configs' runs in-process (the
+crash-safety tests alone train the ring config a dozen times), a reference run
+and the runs killed at each point (the real script, in processes of their
+own), a run stopped and resumed, the fake-device child and its own scripts.
+The test processes and every process they start share one persistent
+compilation cache (``JAX_COMPILATION_CACHE_DIR``), new for each pytest session
+and removed at its end, so that a program is compiled once a session.
 
-This process itself keeps compiling afresh: some tests count the programs it
-compiles (test_throughput, test_step), and jax reads the variable once, when
-it is imported. The variable is therefore taken out of the environment before
-jax is imported here and put back after, for the children alone. The
-fake-device child (test_parallel, a pytest of its own) is one of those
-children: it keeps the cache, and no test in it counts compilations.
+A cached program is the program XLA compiled for the same computation,
+backend and flags, so no result changes: the resumes stay bit-identical. jax
+still traces and lowers each function as before, so the tests that count
+compilations (the ``Compiling jit(...)`` lines of ``jax.log_compiles``, logged
+while lowering) count the same; a cached program's memory and cost analyses
+are XLA's as before.
 """
 
 import atexit
@@ -21,18 +22,26 @@ import os
 import shutil
 import tempfile
 
-CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
-_IN_PARALLEL_CHILD = os.environ.get("JAXGAN_PARALLEL_CHILD") == "1"
-_inherited = os.environ.get(CACHE_VARIABLE) if _IN_PARALLEL_CHILD else os.environ.pop(
-    CACHE_VARIABLE, None)
+_CACHE_DIR = "JAX_COMPILATION_CACHE_DIR"
 
-import jax  # noqa: E402,F401  (imported here, without the variable: see above)
+if _CACHE_DIR not in os.environ:  # the session's first process (xdist's controller, or -n 0)
+    os.environ[_CACHE_DIR] = tempfile.mkdtemp(prefix="jaxgan-tests-xla-cache-")
+    atexit.register(shutil.rmtree, os.environ[_CACHE_DIR], ignore_errors=True)
+_SETTINGS = {
+    # Every program, however small or quick to compile.
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    # A bound (never reached) turns on the cache's file lock: the two xdist
+    # workers and their children read and write the folder at the same time,
+    # and without the lock a reader may see a half-written entry.
+    "JAX_COMPILATION_CACHE_MAX_SIZE": str(8 << 30),
+}
+os.environ.update(_SETTINGS)  # for the processes the tests start
 
-if _inherited is None:  # the first process of the session (xdist's controller, or -n 0)
-    _inherited = tempfile.mkdtemp(prefix="jaxgan-tests-xla-cache-")
-    atexit.register(shutil.rmtree, _inherited, ignore_errors=True)
-os.environ[CACHE_VARIABLE] = _inherited
-# Cache every program, however small or quick to compile: the children are
-# short runs whose programs each take a second or two.
-os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+import jax  # noqa: E402
+
+# For this process too, in case a plugin imported jax before these were set.
+jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE_DIR])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+jax.config.update("jax_compilation_cache_max_size", 8 << 30)
