@@ -7,6 +7,7 @@ checked with one-line errors when the state is created."""
 import dataclasses
 import json
 import os
+import shutil
 from typing import Any
 
 import flax.linen as nn
@@ -242,12 +243,17 @@ def test_user_modules_learn_the_ring_and_resume_bit_for_bit(case, tmp_path):
     result = jaxgan.fit(recipe, source, whole, num_steps=RING_STEPS, **OPTIONS, **hooks)
     assert result[metric] == 8, result
     assert_contract_files(whole, metric)
-    # Stopped half-way, then resumed from its checkpoint by a second call.
+    # Stopped half-way (a copy of the run cut back to its checkpoint at 1500, as
+    # a run stopped there leaves it: a third fit call of 1500 steps would
+    # recompute exactly that checkpoint), then resumed by a second call.
     halves = str(tmp_path / "halves")
-    jaxgan.fit(recipe, source, halves, num_steps=RING_STEPS // 2, **OPTIONS, **hooks)
+    shutil.copytree(whole, halves)
+    shutil.rmtree(os.path.join(halves, "checkpoints", str(RING_STEPS)))
+    assert os.listdir(os.path.join(halves, "checkpoints")) == [str(RING_STEPS // 2)]
     again = jaxgan.fit(recipe, source, halves, num_steps=RING_STEPS, **OPTIONS, **hooks)
     np.testing.assert_array_equal(final_samples(halves), final_samples(whole))
     assert again[metric] == result[metric]
+    assert_contract_files(halves, metric)  # every interval logged once
 
 
 # --------------------------------------------------------------------------
