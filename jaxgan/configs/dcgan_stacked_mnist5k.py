@@ -13,7 +13,12 @@ Command (no network needed; pip install -e '.[mnist5k]'):
   python experiments/train.py --config experiments/configs/dcgan_stacked_mnist5k.py \
       --workdir runs/dcgan_stacked
 
-Expected result: not yet measured (issue 19's goal runs are still to do).
+Expected result, measured on 2 CPU cores in 10 min 10 s with other jobs
+beside it (seed 0; experiments/results/dcgan_stacked_mnist5k/): modes_covered
+940, reverse_kl 0.462, but only 1 mode reached by confidently read samples
+(confident_modes_covered), confident_fraction 0.00004 (real triples 0.505),
+Frechet distance 150 (real 14.0): colour blobs in the digits' shape, not
+three digits. Issue 19's goal (>= 990 modes, reverse KL <= 0.1) is not met.
 """
 
 from jaxgan.configs import dcgan_digits

@@ -7,7 +7,10 @@ Command (no network needed; pip install -e '.[mnist5k]'):
   python experiments/train.py --config experiments/configs/stacked_mnist5k.py \
       --workdir runs/stacked
 
-Expected result: not yet measured (issue 19's goal runs are still to do).
+Expected result, measured on 2 CPU cores in 14 min 17 s with other jobs
+beside it (seed 0; experiments/results/stacked_mnist5k/): modes_covered 950,
+reverse_kl 0.407, confident_modes_covered 10, confident_fraction 0.0004 (real
+0.505), Frechet distance 128 (real 14.0): no readable triples yet.
 """
 
 from jaxgan.configs import dcgan_stacked_mnist5k, digits
