@@ -54,7 +54,7 @@ from jaxgan.programs import (
     resolve_seed_batching,
 )
 from jaxgan.run_io import Interrupted
-from jaxgan.state import ModuleContractError
+from jaxgan.state import ModuleContractError, module_identity
 
 ON_NAN = ("stop", "rollback")
 # on_nan="rollback": how many times, and by how much each lowers both rates.
@@ -588,10 +588,18 @@ def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = 
     except (TypeError, ValueError) as e:
         raise FitError(f"the run's config must be JSON: {e}") from e
     if check_resume is None:
+        def identities(record):
+            # Module descriptions without the fields that do not count
+            # (module_identity): a saved one may carry one that a recipe's
+            # describe() now leaves out, or a user's describe() keeps.
+            return {name: module_identity(value) if isinstance(value, str) else value
+                    for name, value in record.items()}
+
         def check_resume(step, saved):
             # A checkpoint from before the O(batch) shuffle read the data in
             # the whole-epoch permutation's order.
-            check_same_run(saved, config, FitOptions.RESUME_MAY_CHANGE, step,
+            check_same_run(identities(saved), identities(config), FitOptions.RESUME_MAY_CHANGE,
+                           step,
                            {"data_order": "permutation"} if "data_order" in config else {})
     check = check_resume
 
@@ -703,7 +711,11 @@ def workdir_lock(workdir: str):
 def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: bool) -> None:
     """Refuses, before anything is built, data and sample sizes that cannot work."""
     examples_per_step = options.batch_size * recipe.n_disc
-    if isinstance(source, HostArrays) and source.num_examples < examples_per_step:
+    if options.data_placement == "host" and not isinstance(source, HostArrays):
+        raise FitError(f"data_placement='host' streams a dataset held as host arrays, and "
+                       f"{source.name} is drawn on the device; use data_placement='auto'")
+    if (isinstance(getattr(source, "num_examples", None), int)
+            and source.num_examples < examples_per_step):
         raise FitError(f"{source.name} has {source.num_examples} examples but a step reads "
                        f"batch_size * n_disc = {examples_per_step}; lower batch_size")
     if recipe.conditional and not source.num_classes:

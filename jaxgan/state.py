@@ -239,17 +239,8 @@ class GANRecipe:
             base = getattr(inner, "__qualname__", type(inner).__name__)
             return f"{base}({keywords})" if keywords else base
 
-        def identity(module) -> str:
-            # jaxgan's modules gained fields (dtype, DiffAugment's adaptive)
-            # after runs were saved with their repr: left out at their
-            # defaults, so those still resume. A DCGAN's impl is left out
-            # whatever it is: every implementation computes the same function
-            # of the same parameters (jaxgan.models.layers).
-            return re.sub(r"\n\s*(dtype = None|adaptive = False|impl = '\w+')", "",
-                          repr(module))
-
-        return {"generator": identity(self.generator),
-                "discriminator": identity(self.discriminator),
+        return {"generator": module_identity(repr(self.generator)),
+                "discriminator": module_identity(repr(self.discriminator)),
                 "latent_dim": self.latent_dim, "num_classes": self.num_classes,
                 "n_disc": self.n_disc, "d_loss": name(self.d_loss),
                 "g_loss": name(self.g_loss), "penalty": name(self.penalty),
@@ -449,6 +440,20 @@ def uses_convolution(recipe: GANRecipe, example_shape: Sequence[int]) -> bool:
                for t in types)
 
 
+def module_identity(description: str) -> str:
+    """A module's repr as :meth:`GANRecipe.describe` records it, and as a
+    resumed run compares it (the saved description passes through here too).
+
+    jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``)
+    after runs were saved with their repr: those are left out at their
+    defaults, so older runs still resume. A DCGAN's ``impl`` is left out
+    whatever it is: every implementation computes the same function of the
+    same parameters (:mod:`jaxgan.models.layers`), and runs saved before it
+    could be chosen recorded ``impl = 'conv'``.
+    """
+    return re.sub(r"\n\s*(dtype = None|adaptive = False|impl = '\w+')", "", description)
+
+
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:
     """Initialises both networks and optimizers.
 
@@ -560,6 +565,5 @@ def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
 
 __all__ = ["RNG_STREAMS", "GANRecipe", "GANState", "ModuleContractError", "PyTree",
            "check_modules", "create_state", "create_states", "default_optimizer",
-           "discriminate_from", "generate",
-           "generate_from", "generator_variables", "module_rngs", "scale_updates",
-           "uses_convolution"]
+           "discriminate_from", "generate", "generate_from", "generator_variables",
+           "module_identity", "module_rngs", "scale_updates", "uses_convolution"]

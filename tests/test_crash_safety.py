@@ -275,10 +275,18 @@ def test_a_signal_while_resuming_moves_no_good_checkpoint_aside(tmp_path, monkey
 # --------------------------------------------------------------------------
 
 
-def start(config_path, workdir, *overrides):
+def start(config_path, workdir, *overrides, to_be_killed=False):
+    """The script in a process of its own. One ``to_be_killed`` only reads the
+    session's compilation cache (tests/conftest.py): it writes no entry, since
+    a kill mid-write would leave a torn one for every later process to warn
+    about (nothing it compiles takes the 10^9 s that writing asks for)."""
+    env = dict(os.environ)
+    if to_be_killed:
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "1e9"
     return subprocess.Popen([sys.executable, SCRIPT, f"--config={config_path}",
                              f"--workdir={workdir}", *overrides],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env=env)
 
 
 def wait_for(condition, process, timeout=300):
@@ -325,7 +333,7 @@ def kill_repeatedly_then_finish(tmp_path, config_name, args, kill_points):
     workdir = tmp_path / "killed"
     for kill_point in kill_points:
         reached = kill_point(workdir)
-        process = start(config_path, workdir, *args)
+        process = start(config_path, workdir, *args, to_be_killed=True)
         wait_for(reached, process)
         process.kill()
         process.wait()
@@ -344,7 +352,7 @@ def test_killed_at_many_points_and_resumed_ends_bit_identical_fully_connected(tm
 
     One kill of each kind (each costs a process start and its compile): at
     start-up, before anything is on disk; right after the checkpoint at 100,
-    in a fresh run (keep_checkpoints=2 has already deleted the one at 50); and
+    in a fresh run (keep_checkpoints=2 holds the ones at 50 and 100); and
     mid-write in the run resumed from 100, so a run that restored its state is
     killed too and the finishing run starts beside a torn write. The kill
     mid-write in a fresh run is the DCGAN test's below; a second kill right

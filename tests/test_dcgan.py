@@ -344,6 +344,11 @@ def test_auto_takes_the_backends_entry_of_the_recorded_table():
                                 8).describe()
 
     assert described("conv") == described("auto") == described("xla")
+    # Runs saved before impl could be chosen recorded impl = 'conv'; a resume
+    # compares the saved description through the same module_identity.
+    saved = repr(DCGANGenerator(resolution=32, width=4, impl="conv"))
+    assert "impl = 'conv'" in saved
+    assert jaxgan.state.module_identity(saved) == described("auto")["generator"]
 
     # On this CPU, "auto" builds the hand-written derivatives and "xla" does not.
     x = jnp.zeros((2, 32, 32, 3))
@@ -354,7 +359,8 @@ def test_auto_takes_the_backends_entry_of_the_recorded_table():
         return str(jax.make_jaxpr(jax.grad(lambda v: jnp.sum(module.apply(
             v, inputs, train=False))))(variables))
 
-    assert jax.default_backend() == "cpu"
+    if jax.default_backend() != "cpu":
+        pytest.skip("checks the CPU's entry of the table")
     for make, inputs in ((lambda impl: DCGANDiscriminator(resolution=32, width=4, impl=impl), x),
                          (lambda impl: DCGANGenerator(resolution=32, width=4, impl=impl), z)):
         assert "custom_vjp" in program(make("auto"), inputs)

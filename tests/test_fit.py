@@ -249,6 +249,10 @@ def test_user_modules_learn_the_ring_and_resume_bit_for_bit(case, tmp_path):
     halves = str(tmp_path / "halves")
     shutil.copytree(whole, halves)
     shutil.rmtree(os.path.join(halves, "checkpoints", str(RING_STEPS)))
+    # and without the finished run's results, so that those checked below are
+    # the resumed run's own.
+    shutil.rmtree(os.path.join(halves, "samples"))
+    os.remove(os.path.join(halves, "eval.json"))
     assert os.listdir(os.path.join(halves, "checkpoints")) == [str(RING_STEPS // 2)]
     again = jaxgan.fit(recipe, source, halves, num_steps=RING_STEPS, **OPTIONS, **hooks)
     np.testing.assert_array_equal(final_samples(halves), final_samples(whole))

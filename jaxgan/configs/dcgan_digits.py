@@ -86,7 +86,7 @@ def get_config() -> ml_collections.ConfigDict:
     # stay float32; see GANRecipe.compute_dtype)
     config.compute_dtype = "float32"
     # auto | conv | subpixel | xla: how the convolutions and their gradients are computed
-    # (same function and parameters; auto: the backend's measured choice, see
+    # (same function and parameters; auto: the backend's entry in a recorded table,
     # jaxgan/models/layers.py)
     config.conv_impl = "auto"
     config.num_eval_samples = 1_000     # generated images per seed scored at each evaluation

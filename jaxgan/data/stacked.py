@@ -65,6 +65,11 @@ class StackedSource:
         return (*self.base.example_shape[:-1], self.channels)
 
     @property
+    def num_examples(self) -> int:
+        """The base's examples: an epoch of every channel."""
+        return self.base.num_examples
+
+    @property
     def digit_classes(self) -> int:
         """Classes of one channel (10)."""
         return self.base.num_classes

@@ -9,14 +9,15 @@ like any classifier:
 - its class probabilities are over the 1,000 modes, the product of the
   channels' (``p(a, b, c) = p_0(a) p_1(b) p_2(c)``), so ``confident_fraction``
   counts samples whose three digits are all clear, and ``class_kl`` is the
-  KL of the generated mode histogram to the data's (uniform over the modes),
-  the papers' reverse KL;
+  KL of the generated mode histogram to the data's mode frequencies (the
+  product of the digits'; uniform for ``mnist5k``'s 500 digits a class, where
+  it equals ``reverse_kl`` below);
 - its features are the channels' features side by side, for the Frechet
   distance, KID and precision/recall.
 
 :func:`mode_scores` adds what the papers report: ``modes_covered``, the modes
 that at least one sample lands on (the papers draw 26,000 samples), and
-``reverse_kl``, the same number as ``class_kl`` under the benchmark's name;
+``reverse_kl``, the KL of the mode histogram to the uniform one;
 and ``confident_modes_covered``, counting only samples read with p >= 0.9,
 since the most likely mode of an unreadable sample still counts in the
 papers' number.
