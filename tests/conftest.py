@@ -49,12 +49,3 @@ if importlib.util.find_spec("filelock") is not None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     jax.config.update("jax_compilation_cache_max_size", 8 << 30)
 
-
-# The longest module first. loadscope hands modules to the two workers in
-# collection order, and the fake-device child (test_parallel.py, about 8
-# minutes) started last ran on alone at the end of the suite.
-_FIRST = ("test_parallel.py",)
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.path.name not in _FIRST)  # stable: the rest keep order
