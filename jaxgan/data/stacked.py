@@ -119,11 +119,8 @@ class StackedSource:
     def stack(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Host-side: the stacked images (in [-1, 1]) and modes of base rows
         ``[M, channels]``."""
-        images = np.concatenate([self.base.images[rows[:, c]] for c in range(self.channels)],
-                                axis=-1)
-        images = np.asarray(to_unit_range(jnp.asarray(images)))
-        return images, np.asarray(mode_of(jnp.asarray(self.base.labels[rows]),
-                                          self.digit_classes))
+        images, modes = self._gather(self.base.device_data(), jnp.asarray(rows))
+        return np.asarray(images), np.asarray(modes)
 
     def real_examples(self, num: int, seed: int = 0) -> tuple[jax.Array, jax.Array]:
         """Real data for the distribution metrics (``(reference, held_out)``,

@@ -139,19 +139,16 @@ def stacked_scores(judge, channel_pixels: list) -> dict:
     plausible, or plausible and confident), and ``modes_covered`` and
     ``reverse_kl`` (to the uniform histogram) of the modes it reads, the
     first channel's digit the most significant."""
+    from jaxgan.metrics.stacked import joint_probabilities, mode_scores
+
     probabilities = [judge.probabilities(pixels) for pixels in channel_pixels]
     plausible = np.all([judge.plausible(pixels) for pixels in channel_pixels], axis=0)
     sure = np.all([p.max(1) >= CONFIDENT for p in probabilities], axis=0)
-    classes = probabilities[0].shape[1]
-    modes = np.zeros(len(plausible), np.int64)
-    for p in probabilities:
-        modes = modes * classes + p.argmax(1)
-    num_modes = classes ** len(channel_pixels)
-    histogram = np.bincount(modes, minlength=num_modes) / len(modes)
-    kl = float(np.sum(np.where(histogram > 0, histogram * np.log(
-        np.maximum(histogram, 1e-12) * num_modes), 0.0)))
+    # The modes it reads, counted as the project's own evaluation counts them.
+    modes = mode_scores(joint_probabilities(probabilities))
     return {"plausible": float(np.mean(plausible)), "confident": float(np.mean(plausible & sure)),
-            "modes_covered": int(np.sum(histogram > 0)), "reverse_kl": kl}
+            "modes_covered": int(modes["modes_covered"]),
+            "reverse_kl": float(modes["reverse_kl"])}
 
 
 def classify(judge: Judge, images, size: int) -> tuple[np.ndarray, np.ndarray]:
