@@ -113,6 +113,23 @@ class GANRecipe:
         (flax's normalisation layers, which keep float32 statistics) need
         their own ``dtype`` set to the same to stay in it: jaxgan's modules
         take a ``dtype`` attribute for that.
+      translation: an image-to-image recipe (Pix2Pix): the generator maps an
+        input image to an output, called as ``generator(inputs, train=...)``
+        with no latent vector (its noise, if any, from the ``dropout``
+        stream), and the discriminator judges an image beside its input,
+        ``discriminator(x, inputs, train=...)``; it may return a map of patch
+        logits ``[batch, ...]`` (PatchGAN), the losses acting on every patch.
+        Batches are pairs ``(inputs, targets)``, each ``[n_disc, batch_size,
+        H, W, C]``; the fakes of an update are the generator's outputs for
+        its real batch's inputs. ``latent_dim`` is unused (0 is allowed) and
+        ``num_classes`` must be 0. Outputs come from :meth:`translate`.
+      input_channels: channels of a translation recipe's inputs; 0: as many as
+        the targets have.
+      reconstruction_loss: ``(outputs, targets) -> per-example loss``, added to
+        a translation generator's loss with ``reconstruction_weight``;
+        :func:`jaxgan.losses.l1_reconstruction_loss` by default.
+      reconstruction_weight: its weight (Pix2Pix's lambda, 100); 0 for none
+        (then the generator learns from the discriminator alone).
     """
 
     generator: nn.Module
@@ -135,18 +152,31 @@ class GANRecipe:
     step_metrics: Callable[..., dict[str, jax.Array]] | None = None
     d_stats_update: Callable[..., tuple[PyTree, dict[str, jax.Array]]] | None = None
     compute_dtype: Any = None
+    translation: bool = False
+    input_channels: int = 0
+    reconstruction_loss: Callable[[jax.Array, jax.Array], jax.Array] = (
+        losses.l1_reconstruction_loss)
+    reconstruction_weight: float = 0.0
 
     def __post_init__(self):
         def integer(value):
             return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
-        for name, least in (("n_disc", 1), ("latent_dim", 1), ("num_classes", 0),
-                            ("ema_start", 0)):
+        for name, least in (("n_disc", 1), ("latent_dim", 0 if self.translation else 1),
+                            ("num_classes", 0), ("ema_start", 0), ("input_channels", 0)):
             value = getattr(self, name)
             if not integer(value) or value < least:
                 raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-        if not isinstance(self.penalty_weight, numbers.Real) or not self.penalty_weight >= 0:
-            raise ValueError(f"penalty_weight must be a number >= 0, got {self.penalty_weight!r}")
+        for name in ("penalty_weight", "reconstruction_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if self.translation and self.num_classes:
+            raise ValueError("a translation recipe takes images as its condition, not classes; "
+                             "set num_classes=0 (labels of paired data go to the metrics only)")
+        if not self.translation and (self.input_channels or self.reconstruction_weight):
+            raise ValueError("input_channels and reconstruction_weight belong to translation "
+                             "recipes; set translation=True or leave them 0")
         if not isinstance(self.ema_decay, numbers.Real) or not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1) (0: no moving average), got "
                              f"{self.ema_decay!r}")
@@ -185,8 +215,25 @@ class GANRecipe:
         return self.num_classes > 0
 
     def label_args(self, labels: jax.Array | None) -> tuple[jax.Array, ...]:
-        """The extra positional arguments of the modules: ``(labels,)`` or ``()``."""
-        return (labels,) if self.conditional else ()
+        """The extra positional arguments of the modules: ``(labels,)`` for a
+        class-conditional recipe, ``(inputs,)`` for a translation recipe (its
+        condition is the input image, passed here as ``labels``), else ``()``."""
+        return (labels,) if self.conditional or self.translation else ()
+
+    def generator_args(self, z: jax.Array | None,
+                       labels: jax.Array | None) -> tuple[jax.Array, ...]:
+        """The generator's positional arguments: ``(inputs,)`` for a
+        translation recipe (``labels`` holds the inputs, ``z`` is unused),
+        else ``(z, *label_args(labels))``."""
+        if self.translation:
+            return (labels,)
+        return (z, *self.label_args(labels))
+
+    def input_shape(self, example_shape: Sequence[int]) -> tuple[int, ...]:
+        """The shape of one input of a translation recipe whose outputs have
+        ``example_shape``: the same, with ``input_channels`` channels where set."""
+        shape = tuple(example_shape)
+        return (*shape[:-1], self.input_channels) if self.input_channels else shape
 
     def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
         """Draws ``num`` latent vectors, shape ``[num, latent_dim]``."""
@@ -224,6 +271,10 @@ class GANRecipe:
         """Samples for latents ``z`` in inference mode (:func:`generate_from`)."""
         return generate_from(self, state, z, labels, ema)
 
+    def translate(self, state: GANState, inputs: jax.Array, ema: bool = True) -> jax.Array:
+        """A translation recipe's outputs for ``inputs`` (:func:`translate`)."""
+        return translate(self, state, inputs, ema)
+
     def describe(self) -> dict[str, Any]:
         """What a checkpoint records of this recipe, to refuse resuming
         another GAN: the modules (their flax reprs), the latent size,
@@ -249,7 +300,11 @@ class GANRecipe:
                 **({} if self.d_stats_update is None
                    else {"d_stats_update": repr(self.d_stats_update)}),
                 "compute_dtype": (None if self.compute_dtype is None
-                                  else jnp.dtype(self.compute_dtype).name)}
+                                  else jnp.dtype(self.compute_dtype).name),
+                **({} if not self.translation else {
+                    "translation": True, "input_channels": self.input_channels,
+                    "reconstruction_loss": name(self.reconstruction_loss),
+                    "reconstruction_weight": self.reconstruction_weight})}
 
     def with_learning_rate_scale(self, scale: float) -> GANRecipe:
         """This recipe with both optimizers' updates multiplied by ``scale``.
@@ -324,53 +379,57 @@ CHECK_BATCH = 8
 
 
 def _trace_module(role: str, module: nn.Module, recipe: GANRecipe,
-                  x: jax.ShapeDtypeStruct) -> tuple[Any, set[type]]:
-    """Runs ``module.init`` and a train-mode ``apply`` abstractly on a batch
-    of :data:`CHECK_BATCH` (and, for the generator, an inference-mode apply);
-    returns the train-mode output's shape and the classes of every module
-    that ran, or raises :class:`ModuleContractError` naming the fix."""
+                  args: tuple[jax.ShapeDtypeStruct, ...]) -> tuple[Any, set[type]]:
+    """Runs ``module.init`` and a train-mode ``apply`` abstractly on
+    arguments ``args`` (a batch of :data:`CHECK_BATCH`; and, for the
+    generator, an inference-mode apply); returns the train-mode output's
+    shape and the classes of every module that ran, or raises
+    :class:`ModuleContractError` naming the fix."""
     seen: set[type] = set()
 
     def record(next_fun, args, kwargs, context):
         seen.add(type(context.module))
         return next_fun(*args, **kwargs)
 
-    labels = recipe.label_args(jnp.zeros((x.shape[0],), jnp.int32))
     streams = module_rngs(jax.random.PRNGKey(1))
-    call = "(z, labels, *, train)" if recipe.conditional else "(z, *, train)"
-    if role == "discriminator":
-        call = call.replace("z", "x")
+    if recipe.translation:
+        call = "(inputs, *, train)" if role == "generator" else "(x, inputs, *, train)"
+        hint = "a translation recipe calls its modules so"
+    else:
+        call = "(z, labels, *, train)" if recipe.conditional else "(z, *, train)"
+        if role == "discriminator":
+            call = call.replace("z", "x")
+        hint = ("recipe.num_classes > 0 makes both modules class-conditional"
+                if recipe.conditional else "take train as a keyword argument")
     try:
-        inspect.signature(type(module).__call__).bind(module, x, *labels, train=True)
+        inspect.signature(type(module).__call__).bind(module, *args, train=True)
     except TypeError as e:
-        raise ModuleContractError(
-            f"the {role} cannot be called as {role}{call} ({_first_line(e)}); "
-            + ("recipe.num_classes > 0 makes both modules class-conditional" if
-               recipe.conditional else "take train as a keyword argument")) from e
+        raise ModuleContractError(f"the {role} cannot be called as {role}{call} "
+                                  f"({_first_line(e)}); {hint}") from e
 
-    def init_and_apply(x):
+    def init_and_apply(*args):
         # Flax lets init fall back to the "params" stream for any name, so a
         # train-mode apply with the step's streams alone is what tells.
-        variables = module.init({"params": jax.random.PRNGKey(0), **streams}, x, *labels,
+        variables = module.init({"params": jax.random.PRNGKey(0), **streams}, *args,
                                 train=True)
-        out = module.apply(variables, x, *labels, train=True, rngs=streams,
+        out = module.apply(variables, *args, train=True, rngs=streams,
                            mutable=["batch_stats"])[0]
         return variables, out
 
     try:
         with nn.intercept_methods(record):
-            variables, out = jax.eval_shape(init_and_apply, x)
+            variables, out = jax.eval_shape(init_and_apply, *args)
     except flax.errors.InvalidRngError as e:
         raise ModuleContractError(
             f"the {role} draws from a random stream the train step does not provide "
             f"({_first_line(e)}); name its stream one of {', '.join(RNG_STREAMS)}") from e
     except (TypeError, flax.errors.FlaxError) as e:
-        raise ModuleContractError(f"the {role} fails on a batch of {x.shape[0]} inputs of "
-                                  f"shape {x.shape[1:]}: {_first_line(e)}") from e
+        raise ModuleContractError(f"the {role} fails on a batch of {args[0].shape[0]} inputs "
+                                  f"of shape {args[0].shape[1:]}: {_first_line(e)}") from e
     if role == "generator":  # samples are drawn in inference mode, with no streams
         try:
-            jax.eval_shape(lambda v, x: module.apply(v, x, *labels, train=False),
-                           variables, x)
+            jax.eval_shape(lambda v, *args: module.apply(v, *args, train=False),
+                           variables, *args)
         except flax.errors.InvalidRngError as e:
             raise ModuleContractError(
                 "the generator draws random numbers in inference mode (train=False), where "
@@ -412,16 +471,24 @@ def check_modules(recipe: GANRecipe, example_shape: Sequence[int]) -> tuple[set[
                 f"the {role} has num_classes={classes} but the recipe has num_classes="
                 f"{recipe.num_classes}; give both the same number of classes")
     batch = CHECK_BATCH
+    if recipe.translation:
+        condition = (jax.ShapeDtypeStruct((batch, *recipe.input_shape(example_shape)),
+                                          jnp.float32),)
+    else:
+        condition = recipe.label_args(jax.ShapeDtypeStruct((batch,), jnp.int32))
+    z = jax.ShapeDtypeStruct((batch, recipe.latent_dim), jnp.float32)
     fake, g_types = _trace_module("generator", recipe.generator, recipe,
-                                  jax.ShapeDtypeStruct((batch, recipe.latent_dim), jnp.float32))
+                                  recipe.generator_args(z, condition[0] if condition else None))
     if not hasattr(fake, "shape") or tuple(fake.shape) != (batch, *example_shape):
         raise ModuleContractError(
             f"the generator makes examples of shape {tuple(getattr(fake, 'shape', ()))[1:]} "
             f"but the data's are {example_shape}; make its output [batch, "
             f"{', '.join(map(str, example_shape))}]")
-    logits, d_types = _trace_module("discriminator", recipe.discriminator, recipe,
-                                    jax.ShapeDtypeStruct((batch, *example_shape), jnp.float32))
-    if not hasattr(logits, "shape") or tuple(logits.shape) != (batch,):
+    logits, d_types = _trace_module(
+        "discriminator", recipe.discriminator, recipe,
+        (jax.ShapeDtypeStruct((batch, *example_shape), jnp.float32), *condition))
+    patches = recipe.translation and tuple(getattr(logits, "shape", ()))[:1] == (batch,)
+    if not hasattr(logits, "shape") or (tuple(logits.shape) != (batch,) and not patches):
         raise ModuleContractError(
             f"the discriminator returns logits of shape {getattr(logits, 'shape', None)} for a "
             f"batch of {batch}; it must return one logit per example, shape [batch] (end it "
@@ -470,11 +537,14 @@ def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]
     """
     check_modules(recipe, example_shape)
     g_key, d_key, train_key = jax.random.split(key, 3)
-    labels = recipe.label_args(jnp.zeros((1,), jnp.int32))
+    condition = (jnp.zeros((1, *recipe.input_shape(example_shape))) if recipe.translation
+                 else jnp.zeros((1,), jnp.int32))
+    labels = recipe.label_args(condition)
     # Only the "params" stream initialises; the others are given for modules
     # that draw random numbers even in inference mode.
     g_vars = recipe.generator.init({"params": g_key, **module_rngs(g_key)},
-                                   jnp.zeros((1, recipe.latent_dim)), *labels, train=False)
+                                   *recipe.generator_args(jnp.zeros((1, recipe.latent_dim)),
+                                                          condition), train=False)
     d_vars = recipe.discriminator.init({"params": d_key, **module_rngs(d_key)},
                                        jnp.zeros((1, *example_shape)), *labels, train=False)
     g_params, d_params = g_vars["params"], d_vars["params"]
@@ -538,6 +608,9 @@ def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
     """The generator's output for given latents ``z`` (and labels), in
     inference mode, from its moving average unless ``ema=False`` (see
     :func:`generate`)."""
+    if recipe.translation:
+        raise ValueError("a translation recipe's generator takes input images, not latents; "
+                         "call translate(recipe, state, inputs)")
     if recipe.conditional != (labels is not None):
         raise ValueError(f"the generator is conditional ({recipe.num_classes} classes); pass "
                          "labels" if recipe.conditional else
@@ -548,13 +621,28 @@ def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
         variables, *recipe.in_compute_dtype((z, *recipe.label_args(labels))), train=False))
 
 
+def translate(recipe: GANRecipe, state: GANState, inputs: jax.Array,
+              ema: bool = True) -> jax.Array:
+    """A translation recipe's outputs for ``inputs [N, H, W, C_in]``, in
+    inference mode (no dropout; BatchNorm from its running statistics), from
+    the generator's moving average unless ``ema=False``."""
+    if not recipe.translation:
+        raise ValueError("translate needs a translation recipe (translation=True); a recipe "
+                         "that generates from latents samples with generate_from")
+    variables = generator_variables(state, ema)
+    variables["params"] = recipe.in_compute_dtype(variables["params"])
+    return recipe.module_output(recipe.generator.apply(
+        variables, recipe.in_compute_dtype(inputs), train=False))
+
+
 def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
                       labels: jax.Array | None = None) -> jax.Array:
     """The discriminator's logits for ``images`` (and labels), in inference
     mode: BatchNorm reads its running statistics and nothing is updated. A
     realism score for latent edits (:func:`jaxgan.control.edit_latents`)."""
-    if recipe.conditional != (labels is not None):
-        raise ValueError("the discriminator is conditional; pass labels" if recipe.conditional
+    if (recipe.conditional or recipe.translation) != (labels is not None):
+        raise ValueError("the discriminator is conditional; pass labels (a translation "
+                         "recipe's: the inputs)" if recipe.conditional or recipe.translation
                          else "the discriminator is unconditional; it takes no labels")
     variables = {"params": recipe.in_compute_dtype(state.d_params)}
     if state.d_batch_stats:
@@ -566,4 +654,4 @@ def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
 __all__ = ["RNG_STREAMS", "GANRecipe", "GANState", "ModuleContractError", "PyTree",
            "check_modules", "create_state", "create_states", "default_optimizer",
            "discriminate_from", "generate", "generate_from", "generator_variables",
-           "module_identity", "module_rngs", "scale_updates", "uses_convolution"]
+           "module_identity", "module_rngs", "scale_updates", "translate", "uses_convolution"]

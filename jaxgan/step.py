@@ -177,8 +177,24 @@ def _leading_dim(tree: PyTree) -> int:
     return jax.tree.leaves(tree)[0].shape[0]
 
 
+def _per_example(logits: jax.Array) -> jax.Array:
+    """One logit per example: a patch discriminator's map ``[B, ...]``
+    averaged over its patches (``[B]`` logits pass unchanged)."""
+    return logits.reshape(logits.shape[0], -1).mean(axis=1)
+
+
 def _split_labels(recipe: GANRecipe, batch: PyTree) -> tuple[PyTree, jax.Array | None]:
-    """``(images, labels)`` of a conditional recipe's batch; ``(batch, None)`` otherwise."""
+    """``(images, labels)`` of a conditional recipe's batch, ``(targets,
+    inputs)`` of a translation recipe's; ``(batch, None)`` otherwise."""
+    if recipe.translation:
+        if not (isinstance(batch, tuple | list) and len(batch) == 2):
+            raise ValueError("the recipe translates images: pass batch=(inputs [n_disc, "
+                             "batch_size, H, W, C_in], targets [n_disc, batch_size, H, W, C])")
+        inputs, targets = batch
+        if inputs.shape[:4] != targets.shape[:4]:
+            raise ValueError(f"inputs have shape {inputs.shape}, the targets {targets.shape}; "
+                             "they need the same [n_disc, batch_size, H, W]")
+        return targets, inputs
     if not recipe.conditional:
         return batch, None
     if not (isinstance(batch, tuple | list) and len(batch) == 2):
@@ -275,7 +291,12 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       labels (so real and fake have the same classes, and the gradient
       penalty's interpolates have one label), and the generator update uses
       the last update's labels, so generated classes follow the data's
-      frequencies. ``metrics`` maps names to scalars:
+      frequencies. For a translation recipe it is the pair ``(inputs,
+      targets)``, each ``[n_disc, batch_size, H, W, C]``: the fakes of an
+      update are the generator's outputs for its inputs, the discriminator
+      sees every image beside its input, and the generator's loss adds
+      ``reconstruction_weight`` times the reconstruction loss of its outputs
+      against the last update's targets. ``metrics`` maps names to scalars:
       ``d_loss`` (the adversarial loss without the penalty, mean over the
       ``n_disc`` updates), ``d_penalty`` (the unweighted penalty, likewise), ``g_loss``,
       ``d_real_logit`` and ``d_fake_logit`` (mean logits in the last
@@ -288,7 +309,9 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       ``g_sample_spread``, the fakes' spread across z over the real batch's,
       for array batches; ``g_grad_norm``, the generator gradient's global
       norm), and whatever ``recipe.step_metrics`` adds (mean over the updates) and
-      what ``recipe.d_stats_update`` reports (as of the last update).
+      what ``recipe.d_stats_update`` reports (as of the last update), and
+      with a reconstruction weight ``g_reconstruction`` (the unweighted
+      reconstruction loss; ``g_loss`` is the adversarial part alone).
     """
     dp = DataParallel(axis_name)
     generator, discriminator = dp.module(recipe.generator), dp.module(recipe.discriminator)
@@ -307,10 +330,13 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             return module_rngs(jax.random.fold_in(
                 module_key, update_index * _CALLS_PER_UPDATE + call))
 
-        def latents(update_index, num):
+        def generator_inputs(update_index, num, condition):
+            if recipe.translation:  # the inputs are the condition; no latents
+                return recipe.generator_args(None, condition)
             # Drawn for the global batch; this device keeps its rows.
-            return dp.rows(recipe.sample_latent(jax.random.fold_in(noise_key, update_index),
-                                                num * dp.devices))
+            z = dp.rows(recipe.sample_latent(jax.random.fold_in(noise_key, update_index),
+                                             num * dp.devices))
+            return recipe.generator_args(z, condition)
 
         def discriminator_update(carry, inputs):
             d_params, d_stats, d_opt_state, g_stats = carry
@@ -318,7 +344,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             cond = recipe.label_args(real_labels)  # fakes get the real batch's labels
             num = _leading_dim(real)
             fake, g_stats = _apply(recipe, generator, state.g_params, g_stats,
-                                   rngs(update_index, 0), latents(update_index, num), *cond)
+                                   rngs(update_index, 0),
+                                   *generator_inputs(update_index, num, real_labels))
             fake = jax.lax.stop_gradient(fake)
 
             def loss_fn(params):
@@ -351,8 +378,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             metrics = {"d_loss": loss, "d_penalty": penalty,
                        "d_real_logit": real_logits.mean(), "d_fake_logit": fake_logits.mean(),
                        # Over the global batch, so that every placement logs the same.
-                       "d_auc": health.ranking_accuracy(dp.gather(real_logits),
-                                                        dp.gather(fake_logits))}
+                       "d_auc": health.ranking_accuracy(dp.gather(_per_example(real_logits)),
+                                                        dp.gather(_per_example(fake_logits)))}
             if hasattr(real, "shape") and hasattr(fake, "shape"):  # not a user's pytree
                 metrics["g_sample_spread"] = health.spread_ratio(real, fake, dp.mean)
             if recipe.d_stats_update is not None:
@@ -369,12 +396,13 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             discriminator_update, carry, (jnp.arange(recipe.n_disc), images, labels))
 
         last_real = jax.tree.map(lambda x: x[-1], images)
-        g_cond = recipe.label_args(None if labels is None else labels[-1])
+        last_labels = None if labels is None else labels[-1]
+        g_cond = recipe.label_args(last_labels)
 
         def generator_loss_fn(g_params):
-            z = latents(recipe.n_disc, _leading_dim(last_real))
-            fake, new_g_stats = _apply(recipe, generator, g_params, g_stats,
-                                       rngs(recipe.n_disc, 0), z, *g_cond)
+            fake, new_g_stats = _apply(
+                recipe, generator, g_params, g_stats, rngs(recipe.n_disc, 0),
+                *generator_inputs(recipe.n_disc, _leading_dim(last_real), last_labels))
             stats = d_stats
             if recipe.generator_loss_uses_real:  # a relativistic objective pairs real and fake
                 real_logits, stats = _apply(recipe, discriminator, d_params, stats,
@@ -383,9 +411,13 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                                         rngs(recipe.n_disc, 1), fake, *g_cond)
             loss = (recipe.g_loss(fake_logits, real_logits) if recipe.generator_loss_uses_real
                     else recipe.g_loss(fake_logits)).mean()
-            return loss, (new_g_stats, stats)
+            reconstruction = jnp.zeros(())
+            if recipe.reconstruction_weight:  # Pix2Pix's L1 term, against the paired targets
+                reconstruction = recipe.reconstruction_loss(fake, last_real).mean()
+            return (loss + recipe.reconstruction_weight * reconstruction,
+                    (new_g_stats, stats, loss, reconstruction))
 
-        (g_loss, (g_stats, d_stats)), g_grads = jax.value_and_grad(
+        (_, (g_stats, d_stats, g_loss, g_reconstruction)), g_grads = jax.value_and_grad(
             generator_loss_fn, has_aux=True)(state.g_params)
         g_grads, g_stats, d_stats = dp.mean((g_grads, g_stats, d_stats))
         g_updates, g_opt_state = recipe.g_optimizer.update(g_grads, state.g_opt_state,
@@ -401,8 +433,11 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             d_opt_state=d_opt_state,
             g_ema=_moving_average(recipe, state, g_params, g_stats),
         )
-        return new_state, _step_metrics(recipe, dp, d_metrics, g_loss, logs_norms,
-                                        optax.tree.norm(g_grads))
+        metrics = _step_metrics(recipe, dp, d_metrics, g_loss, logs_norms,
+                                optax.tree.norm(g_grads))
+        if recipe.reconstruction_weight:
+            metrics["g_reconstruction"] = dp.mean(g_reconstruction)
+        return new_state, metrics
 
     train_step.n_disc = recipe.n_disc  # lets make_sampling_step check its own n_disc
     return train_step

@@ -85,8 +85,13 @@ def _batch_norm(train: bool, axis_name: str | None, dtype: Any) -> nn.BatchNorm:
                         scale_init=_bn_scale_init, axis_name=axis_name, dtype=dtype)
 
 
-def _normalize(kind: str, train: bool, x: jax.Array, axis_name: str | None,
-               dtype: Any) -> jax.Array:
+def normalize(kind: str, train: bool, x: jax.Array, axis_name: str | None,
+              dtype: Any) -> jax.Array:
+    """``x`` through the normalisation ``kind`` of :data:`NORMALIZATIONS`
+    (``"none"`` and ``"spectral"`` leave it as it is): BatchNorm with PyTorch's
+    momentum and epsilon and DCGAN's N(1, 0.02) scales, its statistics over
+    ``axis_name`` where set; LayerNorm over each example; or instance norm
+    (per example and channel). The image-to-image modules share it."""
     if kind == "batch":
         return _batch_norm(train, axis_name, dtype)(x)
     if kind == "layer":
@@ -242,8 +247,8 @@ class DCGANDiscriminator(nn.Module):
                 x = x + self.param("input_bias", nn.initializers.zeros, (features,),
                                    jnp.float32).astype(x.dtype)
             if i > 0 and not spectral:  # never on the input layer
-                x = _normalize(self.normalization, train, x, self.batch_norm_axis_name,
-                               self.dtype)
+                x = normalize(self.normalization, train, x, self.batch_norm_axis_name,
+                              self.dtype)
             x = nn.leaky_relu(x, 0.2)
             features *= 2
         # start x start -> 1x1: one logit.
@@ -256,4 +261,5 @@ class DCGANDiscriminator(nn.Module):
         return logit
 
 
-__all__ = ["DCGAN_INIT", "NORMALIZATIONS", "RESOLUTIONS", "DCGANDiscriminator", "DCGANGenerator"]
+__all__ = ["DCGAN_INIT", "NORMALIZATIONS", "RESOLUTIONS", "DCGANDiscriminator", "DCGANGenerator",
+           "normalize"]
