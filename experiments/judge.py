@@ -27,6 +27,10 @@ For each run it reads ``samples/final.npz`` and writes ``judge.json`` beside
 - the same numbers for the judge's held-out real images (the real-data
   floor), and the judge's held-out accuracy.
 
+For a translation task on the digits (``mnist5k_completion``,
+``mnist5k_edges``) the ``mnist5k`` judge reads the outputs, and
+``judge_label_accuracy`` is the share whose class is the input's.
+
 For Stacked MNIST (``stacked_mnist5k``) the ``mnist5k`` judge reads each
 channel on its own: ``judge_plausible`` and ``judge_confident`` ask it of
 every channel, and ``judge_modes_covered`` and ``judge_reverse_kl`` count the
@@ -48,6 +52,9 @@ from jaxgan.metrics.judge import NATIVE_SIZE, fit_judge, scores, stacked_scores,
 
 # Stacked datasets and the digits each channel holds.
 STACKED = {"stacked_mnist5k": "mnist5k"}
+# Translation tasks and the digits their outputs should be (final.npz's images
+# are the outputs for held-out inputs, its labels the inputs' classes).
+TRANSLATED = {"mnist5k_completion": "mnist5k", "mnist5k_edges": "mnist5k"}
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Workdir of a finished run "
                                       "(repeat the flag for several).")
@@ -68,6 +75,7 @@ def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
         dataset = json.load(f).get("dataset")
     if dataset in STACKED:
         return judge_stacked_run(workdir, dataset, holdout, judges)
+    dataset = TRANSLATED.get(dataset, dataset)
     if dataset not in NATIVE_SIZE:
         usage_error(f"{workdir} trained on {dataset!r}; the judge knows "
                      f"{', '.join(NATIVE_SIZE)} (labelled digits at a known resolution)")

@@ -44,10 +44,12 @@ from jaxgan.models import (
     layers,
 )
 from jaxgan.models.conditioning import CONDITIONINGS
+from jaxgan.models.translation import PatchDiscriminator, UNetGenerator
 from jaxgan.programs import resolve_seed_batching
 from jaxgan.state import GANRecipe, ModuleContractError, check_modules
 
-MODELS = ("mlp", "dcgan")
+# pix2pix: a U-Net translating paired images, judged by a PatchGAN (jaxgan.data.pairs).
+MODELS = ("mlp", "dcgan", "pix2pix")
 LR_SCHEDULES = ("constant", "cosine")
 # The compute dtypes a config may name (float16 would need loss scaling).
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -60,7 +62,9 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "on_nan": "stop", "ema_decay": 0.0, "ema_start": 0, "seed_batching": "auto",
                    "compute_dtype": "float32", "augment": "none", "augment_target": 0.0,
                    "augment_p_step": 5e-4, "data_order": "permutation",
-                   "on_collapse": "warn", "conv_impl": "auto"}
+                   "on_collapse": "warn", "conv_impl": "auto", "unet_depth": 2,
+                   "patch_layers": 2, "g_dropout": 0.5, "reconstruction_weight": 100.0,
+                   "adversarial_weight": 1.0}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -136,6 +140,16 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     points = registry.is_points(dataset)
     if points and config.model != "mlp":
         fail(f"dataset {dataset!r} is 2D points; it needs model='mlp', not {config.model!r}")
+    if registry.is_paired(dataset) != (config.model == "pix2pix"):
+        fail(f"dataset {dataset!r} holds paired images, which model='pix2pix' translates"
+             if registry.is_paired(dataset) else
+             f"model='pix2pix' translates paired images and {dataset!r} is not paired; use "
+             "pairs:PATH, mnist5k_completion or mnist5k_edges")
+    if config.model == "pix2pix" and option(config, "conditioning") != "none":
+        fail("model='pix2pix' is conditioned on its input image; set conditioning='none'")
+    if config.model == "pix2pix" and option(config, "augment") != "none":
+        fail("config.augment transforms the discriminator's images alone, and a pix2pix "
+             "discriminator sees each beside its input; set augment='none'")
     if points and option(config, "augment") != "none":
         fail(f"config.augment={option(config, 'augment')!r} transforms images, and "
              f"{dataset!r} is 2D points; set augment='none'")
@@ -198,7 +212,8 @@ def _built_from(**fields: str):
 def seed_batching(config: ml_collections.ConfigDict) -> str:
     """``vmap`` or ``map``: how ``config``'s seeds share the train program
     (``auto`` maps the DCGAN on the CPU; see :mod:`jaxgan.programs`)."""
-    return resolve_seed_batching(option(config, "seed_batching"), config.model == "dcgan")
+    return resolve_seed_batching(option(config, "seed_batching"),
+                                 config.model in ("dcgan", "pix2pix"))
 
 
 def fit_options(config: ml_collections.ConfigDict) -> FitOptions:
@@ -256,10 +271,11 @@ def num_classes(config: ml_collections.ConfigDict, source) -> int:
 
 
 def build_recipe(config: ml_collections.ConfigDict, example_shape,
-                 classes: int = 0) -> GANRecipe:
+                 classes: int = 0, input_channels: int = 0) -> GANRecipe:
     """The GAN that ``config`` describes, for examples of ``example_shape``.
 
-    ``classes`` > 0 makes it class-conditional (see :func:`num_classes`).
+    ``classes`` > 0 makes it class-conditional (see :func:`num_classes`);
+    ``input_channels`` are a pix2pix model's inputs' (0: as the examples').
 
     Raises:
       ConfigError: a constructor refused a value, naming the config's field.
@@ -271,7 +287,25 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
     # Under a compute dtype the modules' own layers follow it too (GANRecipe.compute_dtype).
     dtype = None if option(config, "compute_dtype") == "float32" else jnp.dtype(
         option(config, "compute_dtype"))
-    if config.model == "dcgan":
+    translation = {}
+    if config.model == "pix2pix":
+        with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout"):
+            generator = UNetGenerator(channels=example_shape[-1], width=config.g_width,
+                                      depth=option(config, "unet_depth"),
+                                      dropout=option(config, "g_dropout"), dtype=dtype,
+                                      impl=option(config, "conv_impl"))
+        with _built_from(d_width="width", patch_layers="layers",
+                         d_normalization="normalization"):
+            discriminator = PatchDiscriminator(
+                width=config.d_width, layers=option(config, "patch_layers"),
+                normalization=option(config, "d_normalization"), dtype=dtype,
+                impl=option(config, "conv_impl"))
+        with _built_from(adversarial_weight="weight"):
+            g_loss = losses.scaled(pair.generator, option(config, "adversarial_weight"))
+        pair = losses.LossPair(pair.discriminator, g_loss)
+        translation = {"translation": True, "input_channels": input_channels,
+                       "reconstruction_weight": option(config, "reconstruction_weight")}
+    elif config.model == "dcgan":
         with _built_from(image_size="resolution", g_width="width"):
             generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
                                        width=config.g_width, num_classes=classes, dtype=dtype,
@@ -302,7 +336,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
             discriminator = DiffAugment(discriminator, policy=option(config, "augment"),
                                         adaptive=controller is not None)
     with _built_from(latent_dim="latent_dim", n_disc="n_disc", d_penalty_weight="penalty_weight",
-                     ema_decay="ema_decay", ema_start="ema_start"):
+                     ema_decay="ema_decay", ema_start="ema_start",
+                     reconstruction_weight="reconstruction_weight"):
         recipe = GANRecipe(
             generator=generator,
             discriminator=discriminator,
@@ -317,6 +352,7 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
             ema_start=option(config, "ema_start"),
             d_stats_update=controller,
             compute_dtype=dtype,
+            **translation,
         )
     # The optimizers once n_disc is known good: the discriminator takes n_disc
     # optimizer steps per train step (a schedule's length counts them).
@@ -350,7 +386,8 @@ def build(config: ml_collections.ConfigDict, progress=None) -> Built:
     """
     validate_config(config)
     source = build_source(config, progress=progress)
-    recipe = build_recipe(config, source.example_shape, num_classes(config, source))
+    recipe = build_recipe(config, source.example_shape, num_classes(config, source),
+                          getattr(source, "input_shape", (0,))[-1])
     options = fit_options(config)
     # The config's own rule for "auto" (the DCGAN on the CPU), resolved here so
     # that fit need not look inside the modules.

@@ -17,6 +17,14 @@ each seed's metrics and samples from one jitted program:
 - with a user's ``metric_fn(samples)`` (``metric_fn(samples, labels)`` for a
   conditional GAN), by whatever it returns.
 
+A translation recipe (``recipe.translation``, Pix2Pix) is evaluated on the
+source's held-out pairs (:class:`jaxgan.data.pairs.PairedSource`) rather
+than on latents: its outputs for the held-out inputs are its samples, scored
+against their targets (L1, PSNR: :mod:`jaxgan.metrics.translation`), by the
+classifier of the target domain (``label_accuracy``: the share of outputs
+that show the input's class) and by the distribution metrics against real
+targets.
+
 A state with a generator moving average is scored on the average, and its
 live generator too under the prefix :data:`NO_EMA_PREFIX`.
 
@@ -43,6 +51,7 @@ from tqdm.auto import tqdm
 
 from jaxgan import parallel
 from jaxgan.data.arrays import to_unit_range
+from jaxgan.data.pairs import PairedSource
 from jaxgan.data.source import HostArrays, ModeMixture
 from jaxgan.data.stacked import StackedSource
 from jaxgan.metrics import mode_coverage
@@ -57,6 +66,7 @@ from jaxgan.metrics.classifier import (
 from jaxgan.metrics.coverage import nearest_modes
 from jaxgan.metrics.distribution import PR_NEIGHBOURS, distribution_metrics
 from jaxgan.metrics.stacked import StackedClassifier, fit_stacked_classifier, mode_scores
+from jaxgan.metrics.translation import translation_metrics
 from jaxgan.programs import over_seeds
 from jaxgan.state import GANRecipe, GANState
 
@@ -120,6 +130,25 @@ def real_examples(source, num: int, seed: int = EVAL_SEED) -> tuple[jax.Array, j
                      "it real_examples(num, seed) -> (reference, held_out), or pass no features")
 
 
+def is_translation(recipe) -> bool:
+    """Whether ``recipe`` translates images (evaluated on held-out pairs)."""
+    return bool(getattr(recipe, "translation", False))
+
+
+def evaluation_inputs(recipe: GANRecipe, source, num_samples: int,
+                      eval_key: jax.Array) -> dict[str, jax.Array]:
+    """What the generator is evaluated on: ``conditions`` (the latents, or a
+    translation recipe's held-out inputs), ``labels`` (the classes asked of a
+    conditional generator, or the held-out pairs' classes; ``None`` where
+    there are none) and, for translation, ``targets``."""
+    if is_translation(recipe):
+        pairs = source.held_out_pairs(num_samples)
+        return {"conditions": pairs["inputs"], "labels": pairs.get("labels"),
+                "targets": pairs["targets"]}
+    return {"conditions": recipe.sample_latent(eval_key, num_samples),
+            "labels": eval_labels(recipe, num_samples)}
+
+
 def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Array,
                   classifier: FittedClassifier | None = None,
                   features: Features | None = None, real_features: jax.Array | None = None,
@@ -135,8 +164,10 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     if (features is None) != (real_features is None):
         raise ValueError("pass both features and real_features (the real data's features), "
                          "or neither")
-    labels = eval_labels(recipe, num_samples)
-    z = recipe.sample_latent(eval_key, num_samples)
+    translation = is_translation(recipe)
+    inputs = evaluation_inputs(recipe, source, num_samples, eval_key)
+    labels = inputs["labels"]
+    num_classes = recipe.num_classes or (source.num_classes if translation else 0)
     subsets_key = kid_key(eval_key)
     compare = features is not None  # real_features too, as checked above
     # The default features are the classifier's own: one pass gives both.
@@ -144,9 +175,10 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     mixture = isinstance(source, ModeMixture)
 
     def score(state: GANState, ema: bool, real_features: jax.Array | None):
-        def read(inputs):  # one chunk: samples and what the networks make of them
-            chunk_z, chunk_labels = inputs
-            samples = recipe.generate(state, chunk_z, chunk_labels, ema)
+        def read(chunk):  # one chunk: samples and what the networks make of them
+            conditions, chunk_labels = chunk
+            samples = (recipe.translate(state, conditions, ema) if translation
+                       else recipe.generate(state, conditions, chunk_labels, ema))
             out = {"samples": samples}
             if compare and features_from_classifier:
                 out["probabilities"], out["features"] = (
@@ -158,8 +190,10 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
                     out["features"] = features(samples)
             return out
 
-        out = map_in_chunks(read, (z, labels), EVAL_CHUNK)
+        out = map_in_chunks(read, (inputs["conditions"], labels), EVAL_CHUNK)
         samples, metrics = out["samples"], {}
+        if translation:
+            metrics.update(translation_metrics(samples, inputs["targets"]))
         predicted = None
         if mixture:
             metrics.update(mode_coverage(samples, source.centers, source.std))
@@ -167,7 +201,7 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
         elif classifier is not None:
             # A conditional GAN is asked for balanced classes: compare with those.
             frequencies = (classifier.class_frequencies if labels is None else
-                           jnp.bincount(labels, length=recipe.num_classes) / num_samples)
+                           jnp.bincount(labels, length=num_classes) / labels.shape[0])
             metrics.update(classifier_scores(out["probabilities"], frequencies))
             if isinstance(classifier, StackedClassifier):  # Stacked MNIST's own scores
                 metrics.update(mode_scores(out["probabilities"]))
@@ -175,7 +209,8 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
         if compare:
             metrics.update(distribution_metrics(real_features, out["features"], subsets_key))
         if labels is not None and predicted is not None:
-            metrics.update(label_accuracy(predicted, labels, recipe.num_classes))
+            # For translation: how often the output shows the input's class.
+            metrics.update(label_accuracy(predicted, labels, num_classes))
         if metric_fn is not None:
             metrics.update(metric_fn(samples, labels) if recipe.conditional
                            else metric_fn(samples))
@@ -225,7 +260,7 @@ def wants_classifier(source, classifier_steps: int) -> bool:
     stacked digits (read channel by channel)."""
     return bool(classifier_steps and (
         isinstance(source, StackedSource)
-        or isinstance(source, HostArrays) and source.labels is not None))
+        or isinstance(source, HostArrays | PairedSource) and source.labels is not None))
 
 
 def check_sample_sizes(source, num_samples: int, hint: str = "") -> None:
@@ -236,8 +271,12 @@ def check_sample_sizes(source, num_samples: int, hint: str = "") -> None:
     Raises:
       ValueError: one line, naming the sizes and the fix (``hint`` adds one).
     """
-    held_out = (len(holdout_split(source.num_examples, EVAL_SEED)[1])
-                if isinstance(source, HostArrays) else num_samples)
+    if isinstance(source, HostArrays):
+        held_out = len(holdout_split(source.num_examples, EVAL_SEED)[1])
+    elif isinstance(source, PairedSource):  # outputs and real targets: both held out
+        held_out = len(source.held_out_pairs()["inputs"])
+    else:
+        held_out = num_samples
     smallest = min(num_samples, held_out)
     if smallest <= PR_NEIGHBOURS:
         raise ValueError(
@@ -349,10 +388,13 @@ class Evaluation:
 
     def generate(self, state: GANState, ema: bool = True) -> jax.Array:
         """The evaluation samples of one seed's (un-stacked) ``state``: the
-        latents and classes that a call scores, generated in one go, from the
-        moving average unless ``ema=False``."""
-        return self.recipe.generate(state, self.recipe.sample_latent(self.key, self.num_samples),
-                                    eval_labels(self.recipe, self.num_samples), ema)
+        latents and classes that a call scores (a translation recipe's
+        held-out inputs), generated in one go, from the moving average unless
+        ``ema=False``."""
+        inputs = evaluation_inputs(self.recipe, self.source, self.num_samples, self.key)
+        if is_translation(self.recipe):
+            return self.recipe.translate(state, inputs["conditions"], ema)
+        return self.recipe.generate(state, inputs["conditions"], inputs["labels"], ema)
 
     def compare(self, features: jax.Array) -> dict[str, jax.Array]:
         """The distribution metrics (:func:`distribution_metrics`) of any
@@ -369,7 +411,18 @@ class Evaluation:
 
     def final_samples(self, states: GANState, num: int) -> dict[str, np.ndarray]:
         """``samples/final.npz``'s arrays: ``num`` samples of every seed from the
-        evaluation key (the evaluated samples when ``num == num_samples``)."""
+        evaluation key (the evaluated samples when ``num == num_samples``).
+        A translation run's hold its first ``num`` held-out pairs:
+        ``inputs``, ``images`` (the outputs), ``targets`` and ``labels``."""
+        if is_translation(self.recipe):
+            pairs = self.source.held_out_pairs(num)
+            outputs = np.asarray(jax.vmap(lambda s: self.recipe.translate(
+                s, pairs["inputs"]))(states), np.float32)
+            return {"inputs": np.asarray(pairs["inputs"], np.float32), "images": outputs[0],
+                    "images_per_seed": outputs,
+                    "targets": np.asarray(pairs["targets"], np.float32),
+                    **({"labels": np.asarray(pairs["labels"], np.int32)}
+                       if "labels" in pairs else {})}
         labels = eval_labels(self.recipe, num)
         points = np.asarray(jax.vmap(lambda s: self.recipe.generate(
             s, self.recipe.sample_latent(self.key, num), labels))(states), np.float32)
@@ -400,6 +453,8 @@ def fit_scoring_classifier(source, steps: int,
     # In a multi-process run every process loads the cache, or fits the same
     # classifier without storing it (orbax would wait for the others to save).
     stacked = isinstance(source, StackedSource)
+    if isinstance(source, PairedSource):  # the target domain's classifier
+        source = source.targets_source
     classifier = load_or_fit_classifier(
         source.base if stacked else source, cache_dir, num_steps=steps, seed=EVAL_SEED, log=log,
         write_cache=jax.process_count() == 1)
@@ -416,5 +471,6 @@ def fit_scoring_classifier(source, steps: int,
 
 __all__ = ["EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX", "Evaluation", "Features",
            "MetricFn", "check_sample_sizes", "classifier_cache_dir", "eval_labels",
-           "evaluation_key", "fit_scoring_classifier", "kid_key", "make_evaluate",
+           "evaluation_inputs", "evaluation_key", "fit_scoring_classifier", "is_translation",
+           "kid_key", "make_evaluate",
            "real_examples", "real_floor", "summarize_seeds", "wants_classifier"]

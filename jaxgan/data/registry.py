@@ -4,8 +4,10 @@
 the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits`` and
 ``mnist5k`` (real MNIST digits; the ``mnist5k`` extra) and ``stacked_mnist5k``
 (three of those per example, 1,000 modes: :mod:`jaxgan.data.stacked`), the
-tensorflow-datasets names of :data:`TFDS_NAMES` (tfds is imported only when
-one is asked for) and the file prefixes ``npz:PATH`` and ``folder:PATH``.
+paired translation tasks ``mnist5k_completion`` and ``mnist5k_edges``
+(:mod:`jaxgan.data.pairs`), the tensorflow-datasets names of
+:data:`TFDS_NAMES` (tfds is imported only when one is asked for) and the
+file prefixes ``npz:PATH``, ``folder:PATH`` and ``pairs:PATH`` (paired images).
 The tables are constants; a user's own data need no registration, since
 :func:`jaxgan.fit` takes any source object.
 """
@@ -18,14 +20,17 @@ from collections.abc import Callable
 from jaxgan.data.arrays import ArraySource, digits
 from jaxgan.data.images import DataError, load_folder, load_mnist5k, load_npz
 from jaxgan.data.mixtures import MIXTURES, Mixture
+from jaxgan.data.pairs import PAIRED_TASKS, PairedSource, load_pairs
 from jaxgan.data.stacked import StackedSource, stacked_mnist5k
 
 # tensorflow-datasets names; the module that reads them imports tfds lazily.
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
 # Image data that ship with the install (mnist5k with its extra): no network.
-BUNDLED = {"digits": digits, "mnist5k": load_mnist5k, "stacked_mnist5k": stacked_mnist5k}
+BUNDLED = {"digits": digits, "mnist5k": load_mnist5k, "stacked_mnist5k": stacked_mnist5k,
+           **PAIRED_TASKS}
 IMAGE_DATASETS = (*BUNDLED, *TFDS_NAMES)
-FILE_LOADERS: dict[str, Callable[..., ArraySource]] = {"npz": load_npz, "folder": load_folder}
+FILE_LOADERS: dict[str, Callable[..., ArraySource | PairedSource]] = {
+    "npz": load_npz, "folder": load_folder, "pairs": load_pairs}
 
 
 def is_known(name: object) -> bool:
@@ -33,6 +38,11 @@ def is_known(name: object) -> bool:
     return isinstance(name, str) and (
         name in MIXTURES or name in IMAGE_DATASETS
         or name.split(":", 1)[0] in FILE_LOADERS and ":" in name)
+
+
+def is_paired(name: str) -> bool:
+    """Whether ``name`` is paired images for translation (:mod:`jaxgan.data.pairs`)."""
+    return name in PAIRED_TASKS or name.startswith("pairs:")
 
 
 def is_points(name: str) -> bool:
@@ -48,7 +58,7 @@ def unknown_dataset_message(name: object) -> str:
 
 def load_dataset(name: str, image_size: int | None = None, data_dir: str | None = None,
                  download: bool = True, shuffle_seed: int = 0,
-                 progress=None) -> Mixture | ArraySource | StackedSource:
+                 progress=None) -> Mixture | ArraySource | StackedSource | PairedSource:
     """The source named ``name``.
 
     Args:
@@ -77,5 +87,6 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
     return FILE_LOADERS[kind](os.path.expanduser(path), image_size, shuffle_seed=shuffle_seed)
 
 
-__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "is_known", "is_points",
+__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "is_known", "is_paired",
+           "is_points",
            "load_dataset", "unknown_dataset_message"]
