@@ -31,6 +31,7 @@ from jaxgan.state import (
     generate,
     generate_from,
     generator_variables,
+    translate,
 )
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step, step_key
 
@@ -75,4 +76,5 @@ __all__ = [
     "penalties",
     "ring",
     "step_key",
+    "translate",
 ]

@@ -2,6 +2,7 @@
 paired train step's objective against a hand computation, and a short run
 that learns a paired task."""
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -64,6 +65,18 @@ def test_l1_reconstruction_loss_by_hand():
                                [(1 + 1 + 0.5 + 0.5) / 4, (1 + 0.5) / 4])
 
 
+def test_a_scaled_adversarial_loss_and_the_l1_only_baseline():
+    logits = jnp.array([-2.0, 0.5, 3.0])
+    assert losses.scaled(losses.non_saturating_generator_loss, 1) is (
+        losses.non_saturating_generator_loss)
+    np.testing.assert_allclose(losses.scaled(losses.non_saturating_generator_loss, 2.5)(logits),
+                               2.5 * losses.non_saturating_generator_loss(logits))
+    assert not losses.scaled(losses.non_saturating_generator_loss, 0)(logits).any()
+    assert losses.scaled(losses.relativistic_generator_loss, 0.5).uses_real_logits
+    with pytest.raises(ValueError, match=">= 0"):
+        losses.scaled(losses.non_saturating_generator_loss, -1.0)
+
+
 def test_the_paired_step_minimises_the_adversarial_loss_plus_lambda_l1():
     """The step's generator objective, recomputed outside it.
 
@@ -104,6 +117,20 @@ def test_the_paired_step_minimises_the_adversarial_loss_plus_lambda_l1():
 
     assert agreement(100.0) > 0.999
     assert agreement(0.0) < 0.9  # the adversarial gradient alone points elsewhere
+
+
+def test_two_seeds_vmapped_take_the_steps_each_takes_alone():
+    """With dropout on: each seed's noise comes from its own state's key."""
+    recipe = pix2pix(width=4, layers=1)
+    states = recipe.create_states([0, 1], (8, 8, 1))
+    inputs = jax.random.uniform(jax.random.PRNGKey(1), (1, 8, 8, 8, 1), minval=-1, maxval=1)
+    batch = (inputs, -inputs)
+    step = recipe.make_train_step()
+    together, _ = jax.jit(jax.vmap(step, in_axes=(0, None)))(states, batch)
+    for seed in range(2):
+        alone, _ = jax.jit(step)(jax.tree.map(lambda x, i=seed: x[i], states), batch)
+        chex.assert_trees_all_close(jax.tree.map(lambda x, i=seed: x[i], together), alone,
+                                    rtol=1e-5, atol=1e-6)
 
 
 def test_translation_recipes_refuse_what_they_cannot_do():

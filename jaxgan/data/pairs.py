@@ -92,12 +92,13 @@ class PairedSource:
             raise ValueError(f"{self.name} has {self.inputs.shape[0]} pair(s); training and "
                              "the held-out evaluation need at least 2")
         train, held_out = holdout_split(self.inputs.shape[0], HOLDOUT_SEED)
-        # The training pairs' order reuses ArraySource's O(batch) shuffle.
-        object.__setattr__(self, "_train", np.sort(train))
-        # In the split's random order: the first few are a fair sample of the classes.
+        # Both in the split's random order, so that the first few of either
+        # are a fair sample of the classes (files often come sorted by class).
+        object.__setattr__(self, "_train", train)
         object.__setattr__(self, "_held_out", held_out)
-        object.__setattr__(self, "_order", ArraySource(self.name, self.targets[self._train],
-                                                       None, self.shuffle_seed))
+        # The training order reuses ArraySource's O(batch) per-epoch shuffle.
+        object.__setattr__(self, "_order", ArraySource(self.name, self.targets[train], None,
+                                                       self.shuffle_seed))
 
     @property
     def example_shape(self) -> tuple[int, ...]:
