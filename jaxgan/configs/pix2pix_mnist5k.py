@@ -15,8 +15,13 @@ Command (no network needed; the digits ship in the mnist5k extra's wheel):
   python experiments/train.py --config experiments/configs/pix2pix_mnist5k.py \
       --workdir runs/pix2pix_mnist5k
 
-Expected result: see experiments/results/pix2pix_mnist5k/ (measured there,
-with the command and the baseline beside it).
+Expected result, measured on 2 CPU cores beside the L1-only baseline (the pair
+in 23 min; experiments/results/README.md, "Image-to-image translation"): on
+the 500 held-out pairs, 0.902 of completions show the input's class by the
+project's classifier (its accuracy on the real targets: 0.960) and 0.906 by
+the SVM judge; L1 0.088, PSNR 18.1 dB; Frechet distance 27.6 (real floor
+9.81; the L1-only baseline 21.2); the drawn-in halves nearly as sharp as real
+ones (mean pixel gradient 0.217, real 0.230, baseline 0.181).
 """
 
 from jaxgan.configs import dcgan_digits
