@@ -189,6 +189,15 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     shape = (2,) if points else (config.image_size, config.image_size, 1)
     classes = 0 if conditioning == "none" else 10
     recipe = build_recipe(config, shape, classes)
+    if config.model == "pix2pix":  # sizes the modules check only when called
+        side, least = 2 ** option(config, "unet_depth"), 3 * 2 ** option(config, "patch_layers")
+        if config.image_size % side:
+            fail(f"config.image_size={config.image_size} does not halve "
+                 f"unet_depth={option(config, 'unet_depth')} times; use a multiple of {side} "
+                 "or a lower unet_depth")
+        if config.image_size < least:
+            fail(f"config.patch_layers={option(config, 'patch_layers')} needs images of at least "
+                 f"{least}x{least}; lower patch_layers or raise image_size")
     if recipe.penalty is not None:  # the one contract rule a config can break
         try:
             check_modules(recipe, shape)

@@ -2,6 +2,8 @@
 paired train step's objective against a hand computation, and a short run
 that learns a paired task."""
 
+import re
+
 import chex
 import flax.linen as nn
 import jax
@@ -299,3 +301,22 @@ def test_a_pix2pix_run_keeps_the_translation_contract_and_resumes_exactly(tmp_pa
     with np.load(tmp_path / "resumed" / "samples" / "final.npz") as npz:
         np.testing.assert_array_equal(npz["images"], final["images"])
     assert resumed["l1"] == straight["l1"]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"image_size": 28}, "image_size=28 does not halve unet_depth=4 times; use a multiple of 16"),
+    ({"image_size": 16, "unet_depth": 2, "patch_layers": 3},
+     "patch_layers=3 needs images of at least 24x24"),
+    ({"dataset": "mnist5k"}, "model='pix2pix' translates paired images and 'mnist5k' is not"),
+    ({"model": "dcgan"}, "'mnist5k_completion' holds paired images, which model='pix2pix'"),
+    ({"adversarial_weight": -1.0}, "config.adversarial_weight: the adversarial loss weight"),
+    ({"augment": "translation"}, "set augment='none'"),
+])
+def test_a_pix2pix_config_that_cannot_work_is_one_line_before_anything_runs(changes, expected):
+    from jaxgan import config as config_lib
+    from jaxgan.configs import pix2pix_mnist5k
+
+    config = pix2pix_mnist5k.get_config()
+    config.update(changes)
+    with pytest.raises(config_lib.ConfigError, match=re.escape(expected)):
+        config_lib.validate_config(config)
