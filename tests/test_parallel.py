@@ -2,12 +2,8 @@
 compute the same step.
 
 JAX fixes the number of CPU devices when it starts, so the checks below run
-in a child pytest with ``XLA_FLAGS=--xla_force_host_platform_device_count=8``.
-The test that starts it is ``tests/test_train.py::test_on_eight_fake_cpu_devices``
-(the first test of the module with the most tests, which xdist's loadscope
-hands out first: the child, the suite's longest test, then runs beside the
-rest rather than alone at the end); collected in the parent, this file holds
-nothing.
+in a child pytest with ``XLA_FLAGS=--xla_force_host_platform_device_count=8``;
+the parent collects only the test that starts it.
 """
 
 import os
@@ -32,7 +28,12 @@ def run_child_pytest(path: str, devices: int, timeout: int = 1100) -> None:
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
 
-if _INNER:
+if not _INNER:
+
+    def test_on_eight_fake_cpu_devices():
+        run_child_pytest(__file__, FAKE_DEVICES)
+
+else:
     import chex
     import jax
     import jax.numpy as jnp

@@ -46,17 +46,6 @@ from jaxgan.configs import (  # noqa: E402
 DIGITS_SMOKE = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
 
 
-def test_on_eight_fake_cpu_devices():
-    """tests/test_parallel.py in a child pytest on 8 fake CPU devices. Started
-    from here, the first test of the module with the most tests, because
-    xdist's loadscope hands out the largest modules first: the suite's longest
-    test then starts at once and runs beside the others."""
-    from test_parallel import FAKE_DEVICES, run_child_pytest
-
-    run_child_pytest(os.path.join(ROOT, "tests", "test_parallel.py"), FAKE_DEVICES)
-
-
-
 def run_script(*args):
     return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
