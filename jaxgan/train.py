@@ -144,8 +144,8 @@ def headline_metrics(result: dict[str, Any]) -> list[str]:
     """The names of the final metrics worth printing on one line."""
     return [name for name in ("modes_covered", "high_quality_fraction", "reverse_kl",
                               "confident_fraction", "classes_covered", "class_kl",
-                              "label_accuracy", "frechet_distance", "kid", "precision",
-                              "recall", "real_frechet_distance")
+                              "label_accuracy", "l1", "psnr", "frechet_distance", "kid",
+                              "precision", "recall", "real_frechet_distance")
             if name in result]
 
 
