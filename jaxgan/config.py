@@ -27,6 +27,7 @@ from jaxgan.augment import AdaptiveProbability, DiffAugment
 from jaxgan.data import ArraySource, registry
 from jaxgan.data.arrays import SHUFFLES
 from jaxgan.data.images import DataError
+from jaxgan.data.pairs import PairedSource
 from jaxgan.data.stacked import StackedSource
 from jaxgan.loop import (
     FitError,
@@ -253,7 +254,7 @@ def build_source(config: ml_collections.ConfigDict, progress=None):
                                        progress=progress)
     except DataError as e:
         raise ConfigError(str(e)) from e
-    if isinstance(source, ArraySource):
+    if isinstance(source, ArraySource | PairedSource):
         source = dataclasses.replace(source, shuffle=option(config, "data_order"))
     elif isinstance(source, StackedSource):   # its channels read the base's arrays
         source = dataclasses.replace(source, base=dataclasses.replace(

@@ -718,6 +718,16 @@ def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: 
             and source.num_examples < examples_per_step):
         raise FitError(f"{source.name} has {source.num_examples} examples but a step reads "
                        f"batch_size * n_disc = {examples_per_step}; lower batch_size")
+    translation = bool(getattr(recipe, "translation", False))
+    if translation != hasattr(source, "held_out_pairs"):
+        raise FitError(f"the recipe translates images and {source.name} is not paired data "
+                       "(jaxgan.data.pairs.PairedSource)" if translation else
+                       f"{source.name} holds paired images, which a translation recipe "
+                       "(GANRecipe(translation=True)) trains on")
+    if translation and recipe.input_shape(source.example_shape) != tuple(source.input_shape):
+        raise FitError(f"the recipe's inputs have shape {recipe.input_shape(source.example_shape)}"
+                       f" and {source.name}'s {tuple(source.input_shape)}; set input_channels="
+                       f"{source.input_shape[-1]}")
     if recipe.conditional and not source.num_classes:
         raise FitError(f"the recipe is conditional ({recipe.num_classes} classes) and "
                        f"{source.name} has no labels; use num_classes=0 or labelled data")

@@ -128,8 +128,9 @@ class GANRecipe:
       reconstruction_loss: ``(outputs, targets) -> per-example loss``, added to
         a translation generator's loss with ``reconstruction_weight``;
         :func:`jaxgan.losses.l1_reconstruction_loss` by default.
-      reconstruction_weight: its weight (Pix2Pix's lambda, 100); 0 for none
-        (then the generator learns from the discriminator alone).
+      reconstruction_weight: its weight; 0 (the default) for none, when the
+        generator learns from the discriminator alone. Pix2Pix's lambda is 100:
+        set it.
     """
 
     generator: nn.Module
@@ -285,6 +286,8 @@ class GANRecipe:
         def name(fn) -> str | None:
             if fn is None:
                 return None
+            if isinstance(fn, losses.ScaledLoss):  # the weight is part of the objective
+                return f"ScaledLoss({name(fn.loss)}, {fn.weight})"
             inner = getattr(fn, "func", fn)  # functools.partial: the function and its arguments
             keywords = getattr(fn, "keywords", None)
             base = getattr(inner, "__qualname__", type(inner).__name__)
@@ -423,7 +426,8 @@ def _trace_module(role: str, module: nn.Module, recipe: GANRecipe,
         raise ModuleContractError(
             f"the {role} draws from a random stream the train step does not provide "
             f"({_first_line(e)}); name its stream one of {', '.join(RNG_STREAMS)}") from e
-    except (TypeError, flax.errors.FlaxError) as e:
+    except (TypeError, ValueError, flax.errors.FlaxError) as e:
+        # ValueError: a module's own check of its input (a size it cannot take).
         raise ModuleContractError(f"the {role} fails on a batch of {args[0].shape[0]} inputs "
                                   f"of shape {args[0].shape[1:]}: {_first_line(e)}") from e
     if role == "generator":  # samples are drawn in inference mode, with no streams
@@ -444,7 +448,10 @@ def check_modules(recipe: GANRecipe, example_shape: Sequence[int]) -> tuple[set[
     The contract: modules are called as ``generator(z, [labels,] train=...)``
     and ``discriminator(x, [labels,] train=...)`` with ``train`` a keyword;
     the generator makes examples of ``example_shape``; the discriminator
-    returns logits of shape ``[batch]``; a module's ``num_classes`` attribute,
+    returns logits of shape ``[batch]`` (a translation recipe's modules are
+    called as ``generator(inputs, train=...)`` and ``discriminator(x,
+    inputs, train=...)``, which may return patch logits ``[batch, ...]``);
+    a module's ``num_classes`` attribute,
     where it has one, agrees with the recipe's; random numbers come only from
     the streams of :data:`RNG_STREAMS`; and a discriminator with an
     input-gradient penalty has no BatchNorm (which mixes the examples that

@@ -4,7 +4,8 @@
 
 1. ``recipe.n_disc`` discriminator updates, run as a ``lax.scan`` so the body
    compiles once. Update ``i`` uses real batch ``batch[i]`` and fresh latent
-   noise; the generator's output is a constant for this update.
+   noise (a translation recipe's generator translates that batch's inputs
+   instead); the generator's output is a constant for this update.
 2. One generator update that differentiates through the discriminator *as just
    updated* but changes only the generator's parameters.
 3. With ``recipe.ema_decay > 0``, the generator's moving average takes in the

@@ -320,3 +320,30 @@ def test_a_pix2pix_config_that_cannot_work_is_one_line_before_anything_runs(chan
     config.update(changes)
     with pytest.raises(config_lib.ConfigError, match=re.escape(expected)):
         config_lib.validate_config(config)
+
+
+def test_fit_refuses_a_recipe_and_data_that_do_not_pair_up_in_one_line(tmp_path):
+    from jaxgan.data.pairs import PairedSource
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 8, 8, 1), dtype=np.uint8)
+    pairs = PairedSource("toy", images, 255 - images)
+    plain = jaxgan.ArraySource("toy", images)
+    with pytest.raises(jaxgan.FitError, match="not paired data"):
+        jaxgan.fit(pix2pix(width=4, layers=1), plain, str(tmp_path / "a"), num_steps=1,
+                   batch_size=4)
+    with pytest.raises(jaxgan.FitError, match="holds paired images"):
+        jaxgan.fit(jaxgan.GANRecipe(generator=jaxgan.MLPGenerator(output_shape=(8, 8, 1)),
+                                    discriminator=jaxgan.MLPDiscriminator(), latent_dim=4),
+                   pairs, str(tmp_path / "b"), num_steps=1, batch_size=4)
+    with pytest.raises(jaxgan.FitError, match="set input_channels=1"):
+        jaxgan.fit(pix2pix(width=4, layers=1, input_channels=3), pairs, str(tmp_path / "c"),
+                   num_steps=1, batch_size=4)
+    with pytest.raises(jaxgan.FitError, match="divisible by 16"):
+        jaxgan.fit(pix2pix(width=4, depth=4, layers=1), pairs, str(tmp_path / "d"),
+                   num_steps=1, batch_size=4)
+    assert not any((tmp_path / name).exists() for name in "abcd")
+    # The weight of a scaled adversarial loss is part of what a checkpoint records.
+    assert pix2pix().describe()["g_loss"] == "non_saturating_generator_loss"
+    scaled = pix2pix(g_loss=losses.scaled(losses.non_saturating_generator_loss, 0.0))
+    assert scaled.describe()["g_loss"] == "ScaledLoss(non_saturating_generator_loss, 0.0)"

@@ -68,6 +68,8 @@ class PairedSource:
       targets: ``[N, H, W, C]``, likewise.
       labels: ``[N]`` int32 classes of the pairs, or ``None``.
       shuffle_seed: seeds the training order.
+      shuffle: how each epoch's order is computed (see
+        :data:`jaxgan.data.arrays.SHUFFLES`).
     """
 
     name: str
@@ -75,6 +77,7 @@ class PairedSource:
     targets: np.ndarray
     labels: np.ndarray | None = None
     shuffle_seed: int = 0
+    shuffle: str = "feistel"
 
     def __post_init__(self):
         for what in ("inputs", "targets"):
@@ -92,13 +95,16 @@ class PairedSource:
             raise ValueError(f"{self.name} has {self.inputs.shape[0]} pair(s); training and "
                              "the held-out evaluation need at least 2")
         train, held_out = holdout_split(self.inputs.shape[0], HOLDOUT_SEED)
+        # Pairs past the split's cap (it samples at most 60,000) train too.
+        train = np.concatenate([train, np.setdiff1d(
+            np.arange(self.inputs.shape[0]), np.concatenate([train, held_out]))])
         # Both in the split's random order, so that the first few of either
         # are a fair sample of the classes (files often come sorted by class).
         object.__setattr__(self, "_train", train)
         object.__setattr__(self, "_held_out", held_out)
         # The training order reuses ArraySource's O(batch) per-epoch shuffle.
         object.__setattr__(self, "_order", ArraySource(self.name, self.targets[train], None,
-                                                       self.shuffle_seed))
+                                                       self.shuffle_seed, self.shuffle))
 
     @property
     def example_shape(self) -> tuple[int, ...]:
