@@ -274,7 +274,7 @@ def check_sample_sizes(source, num_samples: int, hint: str = "") -> None:
     if isinstance(source, HostArrays):
         held_out = len(holdout_split(source.num_examples, EVAL_SEED)[1])
     elif isinstance(source, PairedSource):  # outputs and real targets: both held out
-        held_out = len(source.held_out_pairs()["inputs"])
+        held_out = source.num_held_out
     else:
         held_out = num_samples
     smallest = min(num_samples, held_out)

@@ -85,39 +85,63 @@ def load_npz(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySource:
         reason = " ".join(str(e).split())[:200]
         raise DataError(f"{path} is not a readable .npz file ({type(e).__name__}: {reason}); "
                         "write it with np.savez") from e
+    images = checked_images(images, "images", path)
+    if images.dtype != np.uint8:
+        images = np.round((images + 1.0) * 127.5).astype(np.uint8)
+    if labels is not None:
+        labels = checked_labels(labels, images.shape[0], path)
+    return ArraySource(name, fit_images(images, image_size), labels, shuffle_seed)
+
+
+def checked_images(images: np.ndarray, what: str, path: str) -> np.ndarray:
+    """An array of images read from ``path``, as ``[N, H, W, C]`` (a channel
+    added to ``[N, H, W]``): uint8 as it is, float in [-1, 1] as float32.
+
+    Raises:
+      DataError: another shape or dtype, no images, or floats outside [-1, 1];
+        ``what`` names the array in the message.
+    """
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.shape[0] == 0:
-        raise DataError(f"{path}: images must be [N, H, W] or [N, H, W, C] with C 1 or 3, "
+        raise DataError(f"{path}: {what} must be [N, H, W] or [N, H, W, C] with C 1 or 3, "
                         f"got shape {images.shape}")
-    if images.dtype != np.uint8:
-        if not np.issubdtype(images.dtype, np.floating):
-            raise DataError(f"{path}: images must be uint8 (0..255) or float in [-1, 1], "
-                            f"got {images.dtype}")
-        low, high = float(images.min()), float(images.max())
-        if low < -1 or high > 1 or not np.isfinite([low, high]).all():
-            raise DataError(f"{path}: float images must lie in [-1, 1], got [{low:.3g}, "
-                            f"{high:.3g}]; rescale them or save uint8")
-        images = np.round((images + 1.0) * 127.5).astype(np.uint8)
-    if labels is not None:
-        if (labels.shape == (images.shape[0],) and np.issubdtype(labels.dtype, np.integer)
-                and labels.min() < 0):
-            first = int(np.argmax(labels < 0))
-            raise DataError(f"{path}: labels must be non-negative class indices; labels[{first}]"
-                            f" is {int(labels[first])}")
-        if (labels.shape != (images.shape[0],) or not np.issubdtype(labels.dtype, np.integer)
-                or labels.max() >= 2**31):
-            raise DataError(f"{path}: labels must be [N] = [{images.shape[0]}] non-negative "
-                            f"integers below 2**31, got shape {labels.shape} dtype "
-                            f"{labels.dtype}")
-        if labels.max() >= max(MAX_CLASSES, images.shape[0]):
-            # Classes are indices 0..K-1: a stray huge label would make K, and
-            # every per-class array (one-hot labels, embeddings), that large.
-            raise DataError(f"{path}: labels must be class indices 0..K-1, and the largest, "
-                            f"{int(labels.max())}, exceeds both the {images.shape[0]} examples "
-                            f"and {MAX_CLASSES} classes; renumber the classes from 0")
-        labels = labels.astype(np.int32)
-    return ArraySource(name, fit_images(images, image_size), labels, shuffle_seed)
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.floating):
+        raise DataError(f"{path}: {what} must be uint8 (0..255) or float in [-1, 1], "
+                        f"got {images.dtype}")
+    low, high = float(images.min()), float(images.max())
+    if low < -1 or high > 1 or not np.isfinite([low, high]).all():
+        raise DataError(f"{path}: float {what} must lie in [-1, 1], got [{low:.3g}, "
+                        f"{high:.3g}]; rescale them or save uint8")
+    return images.astype(np.float32)
+
+
+def checked_labels(labels: np.ndarray, num_examples: int, path: str) -> np.ndarray:
+    """Class labels read from ``path`` for ``num_examples`` examples, as int32.
+
+    Raises:
+      DataError: not ``[N]`` integers, a negative label (naming the first), or
+        a class index beyond both the examples and :data:`MAX_CLASSES`.
+    """
+    if (labels.shape == (num_examples,) and np.issubdtype(labels.dtype, np.integer)
+            and labels.min() < 0):
+        first = int(np.argmax(labels < 0))
+        raise DataError(f"{path}: labels must be non-negative class indices; labels[{first}]"
+                        f" is {int(labels[first])}")
+    if (labels.shape != (num_examples,) or not np.issubdtype(labels.dtype, np.integer)
+            or labels.max() >= 2**31):
+        raise DataError(f"{path}: labels must be [N] = [{num_examples}] non-negative "
+                        f"integers below 2**31, got shape {labels.shape} dtype "
+                        f"{labels.dtype}")
+    if labels.max() >= max(MAX_CLASSES, num_examples):
+        # Classes are indices 0..K-1: a stray huge label would make K, and
+        # every per-class array (one-hot labels, embeddings), that large.
+        raise DataError(f"{path}: labels must be class indices 0..K-1, and the largest, "
+                        f"{int(labels.max())}, exceeds both the {num_examples} examples "
+                        f"and {MAX_CLASSES} classes; renumber the classes from 0")
+    return labels.astype(np.int32)
 
 
 # The most classes a labelled npz may name beyond its number of examples.
@@ -216,5 +240,6 @@ def load_folder(path: str, image_size: int, shuffle_seed: int = 0) -> ArraySourc
     return ArraySource(name, images, None if (labels < 0).all() else labels, shuffle_seed)
 
 
-__all__ = ["IMAGE_EXTENSIONS", "MAX_CLASSES", "MNIST5K_EXTRA", "DataError", "fit_image",
-           "fit_images", "load_folder", "load_mnist5k", "load_npz", "mnist5k_path"]
+__all__ = ["IMAGE_EXTENSIONS", "MAX_CLASSES", "MNIST5K_EXTRA", "DataError", "checked_images",
+           "checked_labels", "fit_image", "fit_images", "load_folder", "load_mnist5k",
+           "load_npz", "mnist5k_path"]

@@ -32,30 +32,18 @@ import numpy as np
 from PIL import Image
 
 from jaxgan.data.arrays import ArraySource, to_unit_range
-from jaxgan.data.images import IMAGE_EXTENSIONS, DataError, fit_images, load_mnist5k
+from jaxgan.data.images import (
+    IMAGE_EXTENSIONS,
+    DataError,
+    checked_images,
+    checked_labels,
+    fit_images,
+    load_mnist5k,
+)
 from jaxgan.metrics.classifier import holdout_split
 
 # The held-out split is the evaluation's (jaxgan.evaluation.EVAL_SEED).
 HOLDOUT_SEED = 0
-
-
-def _as_images(array: np.ndarray, what: str, where: str) -> np.ndarray:
-    """``[N, H, W, C]`` uint8 or float32 in [-1, 1], or a one-line DataError."""
-    if array.ndim == 3:
-        array = array[..., None]
-    if array.ndim != 4 or array.shape[-1] not in (1, 3):
-        raise DataError(f"{where}: {what} must be [N, H, W] or [N, H, W, C] with C 1 or 3, got "
-                        f"shape {array.shape}")
-    if array.dtype == np.uint8:
-        return array
-    if not np.issubdtype(array.dtype, np.floating):
-        raise DataError(f"{where}: {what} must be uint8 (0..255) or float in [-1, 1], got "
-                        f"{array.dtype}")
-    array = array.astype(np.float32)
-    if not np.all(np.isfinite(array)) or array.min() < -1.0 or array.max() > 1.0:
-        raise DataError(f"{where}: float {what} must lie in [-1, 1] (scale 0..255 images by "
-                        "x / 127.5 - 1)")
-    return array
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -121,6 +109,11 @@ class PairedSource:
         return len(self._train)
 
     @property
+    def num_held_out(self) -> int:
+        """Pairs held out for evaluation."""
+        return len(self._held_out)
+
+    @property
     def num_classes(self) -> int:
         return 0 if self.labels is None else int(self.labels.max()) + 1
 
@@ -173,14 +166,7 @@ def load_pairs(path: str, image_size: int, shuffle_seed: int = 0) -> PairedSourc
     else:
         inputs, targets, labels = _read_pair_npz(path)
     if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (inputs.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-            raise DataError(f"{path}: labels must be [N] = [{inputs.shape[0]}] integers, got "
-                            f"shape {labels.shape} of {labels.dtype}")
-        if labels.min() < 0:
-            raise DataError(f"{path}: labels must be >= 0; label {labels.min()} is at row "
-                            f"{int(np.argmin(labels))}")
-        labels = labels.astype(np.int32)
+        labels = checked_labels(np.asarray(labels), inputs.shape[0], path)
     if inputs.shape[:3] != targets.shape[:3]:
         raise DataError(f"{path}: inputs {inputs.shape} and targets {targets.shape} need the "
                         "same number of pairs, height and width")
@@ -215,8 +201,8 @@ def _read_pair_npz(path: str):
             raise DataError(f"{path} has no {' or '.join(missing)} (it has "
                             f"{', '.join(archive.files) or 'nothing'}); save it with "
                             "np.savez(path, inputs=..., targets=..., labels=...)")
-        return (_as_images(archive["inputs"], "inputs", path),
-                _as_images(archive["targets"], "targets", path), archive.get("labels"))
+        return (checked_images(archive["inputs"], "inputs", path),
+                checked_images(archive["targets"], "targets", path), archive.get("labels"))
 
 
 def _read_pair_folders(path: str, image_size: int):
