@@ -44,6 +44,7 @@ from jaxgan.evaluation import (
     check_sample_sizes,
     classifier_cache_dir,
     fit_scoring_classifier,
+    is_translation,
     wants_classifier,
 )
 from jaxgan.programs import (
@@ -718,7 +719,7 @@ def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: 
             and source.num_examples < examples_per_step):
         raise FitError(f"{source.name} has {source.num_examples} examples but a step reads "
                        f"batch_size * n_disc = {examples_per_step}; lower batch_size")
-    translation = bool(getattr(recipe, "translation", False))
+    translation = is_translation(recipe)
     if translation != hasattr(source, "held_out_pairs"):
         raise FitError(f"the recipe translates images and {source.name} is not paired data "
                        "(jaxgan.data.pairs.PairedSource)" if translation else
