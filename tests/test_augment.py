@@ -68,8 +68,9 @@ def test_color_is_an_affine_map_of_each_greyscale_image():
 def test_the_policy_is_differentiable_and_checked():
     x = images(n=4, side=8, channels=3)
     for policy in ("color", "translation", "cutout", "color,translation,cutout"):
-        check_grads(lambda v, p=policy: augment.diff_augment(jax.random.PRNGKey(4), v, p), (x,),
-                    order=1, modes=("rev",))
+        # Compiled once per policy: check_grads calls it many times, op by op.
+        check_grads(jax.jit(lambda v, p=policy: augment.diff_augment(jax.random.PRNGKey(4), v, p)),
+                    (x,), order=1, modes=("rev",))
     with pytest.raises(ValueError, match="comma-separated list of color, translation, cutout"):
         augment.parse_policy("colour")
     with pytest.raises(ValueError, match="probability must be in"):

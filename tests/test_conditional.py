@@ -202,7 +202,6 @@ def test_conditioning_needs_labels_and_a_known_kind(tmp_path):
     assert not workdir.exists()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("conditioning", ["concat", "projection"])
 def test_conditional_gan_on_the_ring_draws_the_mode_it_is_asked_for(conditioning, tmp_path):
     """1000 steps, about 10 s: each sample lands nearest the mode it was

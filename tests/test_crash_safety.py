@@ -344,7 +344,6 @@ def kill_repeatedly_then_finish(tmp_path, config_name, args, kill_points):
     return reference, workdir
 
 
-@pytest.mark.slow
 def test_killed_at_many_points_and_resumed_ends_bit_identical_fully_connected(tmp_path):
     """One workdir killed again and again, then finished; each kill point is a
     moment a real crash could hit: at start-up, right after a checkpoint and in

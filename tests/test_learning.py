@@ -26,7 +26,6 @@ def short_ring_config(**overrides):
     return config
 
 
-@pytest.mark.slow
 def test_short_ring_run_covers_at_least_6_modes(tmp_path):
     result = train.train_and_evaluate(short_ring_config(), str(tmp_path))
     # Measured with this seed: 8 of 8 modes, 12.6% of points within 3 std, KL 0.07.
@@ -37,7 +36,6 @@ def test_short_ring_run_covers_at_least_6_modes(tmp_path):
     assert result["high_quality_fraction"] > 0.05, result
 
 
-@pytest.mark.slow
 def test_without_the_penalty_the_same_run_collapses(tmp_path):
     result = train.train_and_evaluate(short_ring_config(d_penalty="none"), str(tmp_path))
     # Measured with this seed: 4 of 8 modes, KL 1.19: the penalty is what keeps them.

@@ -16,12 +16,17 @@ FAKE_DEVICES = 8
 _INNER = os.environ.get("JAXGAN_PARALLEL_CHILD") == "1"
 
 
+def with_devices(devices: int) -> str:
+    """``XLA_FLAGS`` with ``devices`` fake CPU devices added to the suite's own flags."""
+    return f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+
+
 def run_child_pytest(path: str, devices: int, timeout: int = 1100) -> None:
     """Runs the pytest file ``path`` in a child with ``devices`` fake CPU devices
     (in one process, ``-n 0``: the suite's own workers already share the cores; 7 minutes
     on 2 busy cores, measured with the session's shared compilation cache, from 11.5)."""
     env = dict(os.environ, JAXGAN_PARALLEL_CHILD="1", JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+               XLA_FLAGS=with_devices(devices))
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                              "-n", "0", path], env=env, capture_output=True, text=True,
                             timeout=timeout)
@@ -268,7 +273,7 @@ else:
             checkpointer.close()
 
     def run_script(*args, devices, extra_env=None, background=False):
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+        env = dict(os.environ, XLA_FLAGS=with_devices(devices),
                    **(extra_env or {}))
         command = [sys.executable, SCRIPT, "--config", DIGITS_SMOKE, *args]
         if background:

@@ -1,6 +1,8 @@
 """Input-gradient penalties: known answers on linear critics, finite
 differences, and no NaN where the critic's gradient is zero."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,28 +73,29 @@ def test_gradient_penalty_interpolates_with_one_weight_per_example():
     # f(x) = sum(x^2) / 2 has gradient x, so the penalty reveals the
     # interpolate: real = 1 and fake = 0 everywhere give x_hat = eps.
     real, fake = jnp.ones((4, 3)), jnp.zeros((4, 3))
-    got = penalties.gradient_penalty(lambda x: 0.5 * jnp.sum(x ** 2, axis=1), real, fake,
-                                     keys(7, 4))
+    # Compiled, with the critic fixed: op by op, this test took a minute.
+    penalty = jax.jit(functools.partial(penalties.gradient_penalty,
+                                        lambda x: 0.5 * jnp.sum(x ** 2, axis=1)))
+    got = penalty(real, fake, keys(7, 4))
     eps = np.array([jax.random.uniform(k, ()) for k in keys(7, 4)])
     np.testing.assert_allclose(got, (np.sqrt(3) * eps - 1.0) ** 2, rtol=1e-5)
     # An example's weight comes from its own key only: the first two of the
     # four, passed alone, get the same weights.
-    np.testing.assert_allclose(penalties.gradient_penalty(
-        lambda x: 0.5 * jnp.sum(x ** 2, axis=1), real[:2], fake[:2], keys(7, 4)[:2]), got[:2],
-        rtol=1e-6)
+    np.testing.assert_allclose(penalty(real[:2], fake[:2], keys(7, 4)[:2]), got[:2], rtol=1e-6)
 
 
 def test_zero_gradient_gives_finite_penalty_and_finite_parameter_gradient():
     real = jnp.ones((4, 2, 2))
     fake = jnp.zeros((4, 2, 2))
 
+    @jax.jit
     def loss(w):
         return penalties.gradient_penalty(linear_critic(w), real, fake, keys(0, 4)).mean()
 
     zero = jnp.zeros((2, 2))
     # (sqrt(0 + eps) - 1)^2 = (1e-6 - 1)^2
     np.testing.assert_allclose(loss(zero), 1.0, rtol=1e-5)
-    assert np.all(np.isfinite(jax.grad(loss)(zero)))
+    assert np.all(np.isfinite(jax.jit(jax.grad(loss))(zero)))
 
 
 def test_penalty_gradients_match_finite_differences():
@@ -106,4 +109,4 @@ def test_penalty_gradients_match_finite_differences():
         def loss(w, penalty=penalty):
             return penalty(tanh_critic(w), real, fake, keys(3, 3)).mean()
 
-        check_grads(loss, (W,), order=1, modes=["rev"], atol=2e-2, rtol=2e-2, eps=1e-2)
+        check_grads(jax.jit(loss), (W,), order=1, modes=["rev"], atol=2e-2, rtol=2e-2, eps=1e-2)

@@ -107,12 +107,17 @@ def test_the_paired_step_minimises_the_adversarial_loss_plus_lambda_l1():
         reconstruction = jnp.mean(jnp.abs(outputs - targets[0]))
         return adversarial, reconstruction
 
-    adversarial, reconstruction = objectives(state.g_params)
+    adversarial, reconstruction = jax.jit(objectives)(state.g_params)
     np.testing.assert_allclose(metrics["g_loss"], adversarial, rtol=1e-5)
     np.testing.assert_allclose(metrics["g_reconstruction"], reconstruction, rtol=1e-5)
 
+    # One compiled gradient for both weights: traced op by op, it took minutes.
+    @jax.jit
+    def gradient(weight):
+        return jax.grad(lambda p: objectives(p)[0] + weight * objectives(p)[1])(state.g_params)
+
     def agreement(weight):
-        grads = jax.grad(lambda p: objectives(p)[0] + weight * objectives(p)[1])(state.g_params)
+        grads = gradient(weight)
         moved = jax.tree.map(lambda new, old: new - old, new_state.g_params, state.g_params)
         same = jax.tree.map(lambda m, g: jnp.sum(jnp.sign(m) == -jnp.sign(g)), moved, grads)
         return sum(jax.tree.leaves(same)) / count(grads)
@@ -164,7 +169,6 @@ def test_translation_recipes_refuse_what_they_cannot_do():
                                           jnp.zeros((1, 28, 28, 1)), train=False)
 
 
-@pytest.mark.slow
 def test_pix2pix_learns_a_paired_task_on_held_out_digits():
     """Inputs: scikit-learn's 8x8 digits; targets: each digit upside down and
     in negative, which moves every pixel across the image (through the
@@ -290,8 +294,7 @@ def test_a_pix2pix_run_keeps_the_translation_contract_and_resumes_exactly(tmp_pa
         24, 8, 8, 1)
     assert final["labels"].shape == (24,) and final["labels"].dtype == np.int32
     assert not (final["inputs"][:, 4:] > -1).any()  # the lower half blanked
-    assert np.abs(final["images"] - final["targets"]).mean() == pytest.approx(
-        float(np.mean(jnp.abs(jnp.asarray(final["images"]) - final["targets"]))))
+    assert (final["images"][:, 4:] > -0.99).any()  # and the generator drew in it
     assert (tmp_path / "straight" / "samples" / "final.png").exists()
 
     config.num_steps = 10
