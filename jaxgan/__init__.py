@@ -3,12 +3,15 @@
 The core is pure: a :class:`GANRecipe` says what to train, a :class:`GANState`
 holds everything that changes, and ``make_train_step(recipe)`` returns a pure
 ``(state, batch) -> (state, metrics)`` that jits, vmaps, scans and pmaps.
+:class:`CycleGANRecipe` does the same for CycleGAN's four networks over a
+:class:`CycleGANState` of its own.
 ``fit(recipe, source, workdir, **options)`` (:mod:`jaxgan.loop`) is the fit
 loop on top, for any recipe and any data source; :mod:`jaxgan.train` runs it
 from an experiment config.
 """
 
 from jaxgan import augment, control, health, losses, metrics, penalties
+from jaxgan.cyclegan import CycleGANRecipe, CycleGANState
 from jaxgan.data import ArraySource, Mixture, Source, digits, grid, load_dataset, ring
 from jaxgan.loop import (
     CollapseError,
@@ -40,6 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ArraySource",
     "CollapseError",
+    "CycleGANRecipe",
+    "CycleGANState",
     "DivergenceError",
     "FitError",
     "FitOptions",

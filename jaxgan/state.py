@@ -55,8 +55,57 @@ def default_optimizer(learning_rate: float = 2e-4, b1: float = 0.5,
     return optax.adam(learning_rate, b1=b1, b2=b2)
 
 
+class ComputePolicy:
+    """The mixed-precision policy of a recipe with a ``compute_dtype`` field
+    (``None``, or a floating-point dtype such as ``jnp.bfloat16``; see
+    :class:`GANRecipe`): what every module call gets and gives back. Shared by
+    :class:`GANRecipe` and :class:`jaxgan.cyclegan.CycleGANRecipe`."""
+
+    def check_compute_dtype(self) -> None:
+        """Raises ``ValueError`` unless ``compute_dtype`` is ``None`` or a float dtype."""
+        if self.compute_dtype is not None:
+            try:
+                dtype = jnp.dtype(self.compute_dtype)
+            except TypeError:
+                dtype = None
+            if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+                raise ValueError(f"compute_dtype must be None or a floating-point dtype such "
+                                 f"as jnp.bfloat16, got {self.compute_dtype!r}")
+
+    def in_compute_dtype(self, tree: PyTree) -> PyTree:
+        """``tree`` with its floating-point leaves cast to ``compute_dtype``
+        (unchanged without one): what a module call gets under the policy."""
+        if self.compute_dtype is None:
+            return tree
+        return jax.tree.map(lambda x: x.astype(self.compute_dtype)
+                            if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x, tree)
+
+    def module_output(self, x: jax.Array) -> jax.Array:
+        """A module's output as the policy hands it on: float32 under a
+        ``compute_dtype``, unchanged without one."""
+        return x if self.compute_dtype is None else x.astype(jnp.float32)
+
+    def dtype_name(self) -> str | None:
+        """``compute_dtype`` as a checkpoint records it."""
+        return None if self.compute_dtype is None else jnp.dtype(self.compute_dtype).name
+
+
+def function_name(fn) -> str | None:
+    """How a recipe's description names a loss or penalty: its qualified
+    name, with a ``functools.partial``'s arguments and a
+    :class:`jaxgan.losses.ScaledLoss`'s weight (both part of the objective)."""
+    if fn is None:
+        return None
+    if isinstance(fn, losses.ScaledLoss):
+        return f"ScaledLoss({function_name(fn.loss)}, {fn.weight})"
+    inner = getattr(fn, "func", fn)
+    keywords = getattr(fn, "keywords", None)
+    base = getattr(inner, "__qualname__", type(inner).__name__)
+    return f"{base}({keywords})" if keywords else base
+
+
 @dataclasses.dataclass(frozen=True)
-class GANRecipe:
+class GANRecipe(ComputePolicy):
     """A static description of a GAN and how to train it.
 
     Attributes:
@@ -181,27 +230,7 @@ class GANRecipe:
         if not isinstance(self.ema_decay, numbers.Real) or not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1) (0: no moving average), got "
                              f"{self.ema_decay!r}")
-        if self.compute_dtype is not None:
-            try:
-                dtype = jnp.dtype(self.compute_dtype)
-            except TypeError:
-                dtype = None
-            if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
-                raise ValueError(f"compute_dtype must be None or a floating-point dtype such "
-                                 f"as jnp.bfloat16, got {self.compute_dtype!r}")
-
-    def in_compute_dtype(self, tree: PyTree) -> PyTree:
-        """``tree`` with its floating-point leaves cast to ``compute_dtype``
-        (unchanged without one): what a module call gets under the policy."""
-        if self.compute_dtype is None:
-            return tree
-        return jax.tree.map(lambda x: x.astype(self.compute_dtype)
-                            if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x, tree)
-
-    def module_output(self, x: jax.Array) -> jax.Array:
-        """A module's output as the policy hands it on: float32 under a
-        ``compute_dtype``, unchanged without one."""
-        return x if self.compute_dtype is None else x.astype(jnp.float32)
+        self.check_compute_dtype()
 
     @property
     def generator_loss_uses_real(self) -> bool:
@@ -282,17 +311,7 @@ class GANRecipe:
         classes, losses, penalty, ``n_disc``, moving average and compute
         dtype. (Optimizers have no readable identity: a changed optimizer
         shows only where its state no longer fits.)"""
-
-        def name(fn) -> str | None:
-            if fn is None:
-                return None
-            if isinstance(fn, losses.ScaledLoss):  # the weight is part of the objective
-                return f"ScaledLoss({name(fn.loss)}, {fn.weight})"
-            inner = getattr(fn, "func", fn)  # functools.partial: the function and its arguments
-            keywords = getattr(fn, "keywords", None)
-            base = getattr(inner, "__qualname__", type(inner).__name__)
-            return f"{base}({keywords})" if keywords else base
-
+        name = function_name
         return {"generator": module_identity(repr(self.generator)),
                 "discriminator": module_identity(repr(self.discriminator)),
                 "latent_dim": self.latent_dim, "num_classes": self.num_classes,
@@ -302,8 +321,7 @@ class GANRecipe:
                 "ema_start": self.ema_start, "g_loss_uses_real": self.generator_loss_uses_real,
                 **({} if self.d_stats_update is None
                    else {"d_stats_update": repr(self.d_stats_update)}),
-                "compute_dtype": (None if self.compute_dtype is None
-                                  else jnp.dtype(self.compute_dtype).name),
+                "compute_dtype": self.dtype_name(),
                 **({} if not self.translation else {
                     "translation": True, "input_channels": self.input_channels,
                     "reconstruction_loss": name(self.reconstruction_loss),
@@ -658,7 +676,7 @@ def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
         variables, *recipe.in_compute_dtype((images, *recipe.label_args(labels))), train=False))
 
 
-__all__ = ["RNG_STREAMS", "GANRecipe", "GANState", "ModuleContractError", "PyTree",
+__all__ = ["RNG_STREAMS", "ComputePolicy", "GANRecipe", "GANState", "ModuleContractError", "PyTree",
            "check_modules", "create_state", "create_states", "default_optimizer",
-           "discriminate_from", "generate", "generate_from", "generator_variables",
+           "discriminate_from", "function_name", "generate", "generate_from", "generator_variables",
            "module_identity", "module_rngs", "scale_updates", "translate", "uses_convolution"]

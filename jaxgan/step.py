@@ -157,12 +157,14 @@ class DataParallel:
         return module
 
 
-def _apply(recipe: GANRecipe, module, params: PyTree, batch_stats: PyTree,
-           rngs: dict[str, jax.Array], *inputs: jax.Array) -> tuple[jax.Array, PyTree]:
+def apply_module(recipe, module, params: PyTree, batch_stats: PyTree,
+                 rngs: dict[str, jax.Array], *inputs: jax.Array) -> tuple[jax.Array, PyTree]:
     """Applies ``module`` in train mode with random streams ``rngs``, under
-    the recipe's compute-dtype policy; returns its output and new statistics.
-    (Streams a module does not draw from cost nothing: XLA drops the unused
-    keys.)"""
+    the compute-dtype policy of ``recipe`` (anything with ``compute_dtype``,
+    ``in_compute_dtype`` and ``module_output``, as :class:`GANRecipe` and
+    :class:`jaxgan.cyclegan.CycleGANRecipe` have); returns its output and
+    its new BatchNorm statistics. (Streams a module does not draw from cost
+    nothing: XLA drops the unused keys.)"""
     variables = {"params": recipe.in_compute_dtype(params)}
     if batch_stats:
         variables["batch_stats"] = batch_stats
@@ -344,15 +346,15 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             update_index, real, real_labels = inputs
             cond = recipe.label_args(real_labels)  # fakes get the real batch's labels
             num = _leading_dim(real)
-            fake, g_stats = _apply(recipe, generator, state.g_params, g_stats,
+            fake, g_stats = apply_module(recipe, generator, state.g_params, g_stats,
                                    rngs(update_index, 0),
                                    *generator_inputs(update_index, num, real_labels))
             fake = jax.lax.stop_gradient(fake)
 
             def loss_fn(params):
-                real_logits, stats = _apply(recipe, discriminator, params, d_stats,
+                real_logits, stats = apply_module(recipe, discriminator, params, d_stats,
                                             rngs(update_index, 1), real, *cond)
-                fake_logits, stats = _apply(recipe, discriminator, params, stats,
+                fake_logits, stats = apply_module(recipe, discriminator, params, stats,
                                             rngs(update_index, 2), fake, *cond)
                 loss = recipe.d_loss(real_logits, fake_logits).mean()
                 penalty, norms = jnp.zeros(()), None
@@ -360,7 +362,7 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                     # Statistics updates from the penalty's extra calls are dropped.
                     example_keys = dp.rows(jax.random.split(
                         jax.random.fold_in(penalty_key, update_index), num * dp.devices))
-                    args = (lambda x: _apply(recipe, discriminator, params, d_stats,
+                    args = (lambda x: apply_module(recipe, discriminator, params, d_stats,
                                              rngs(update_index, 3), x, *cond)[0],
                             real, fake, example_keys)
                     if logs_norms:
@@ -401,14 +403,14 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
         g_cond = recipe.label_args(last_labels)
 
         def generator_loss_fn(g_params):
-            fake, new_g_stats = _apply(
+            fake, new_g_stats = apply_module(
                 recipe, generator, g_params, g_stats, rngs(recipe.n_disc, 0),
                 *generator_inputs(recipe.n_disc, _leading_dim(last_real), last_labels))
             stats = d_stats
             if recipe.generator_loss_uses_real:  # a relativistic objective pairs real and fake
-                real_logits, stats = _apply(recipe, discriminator, d_params, stats,
+                real_logits, stats = apply_module(recipe, discriminator, d_params, stats,
                                             rngs(recipe.n_disc, 2), last_real, *g_cond)
-            fake_logits, stats = _apply(recipe, discriminator, d_params, stats,
+            fake_logits, stats = apply_module(recipe, discriminator, d_params, stats,
                                         rngs(recipe.n_disc, 1), fake, *g_cond)
             loss = (recipe.g_loss(fake_logits, real_logits) if recipe.generator_loss_uses_real
                     else recipe.g_loss(fake_logits)).mean()
@@ -533,5 +535,5 @@ def make_multi_step(
     return multi_step
 
 
-__all__ = ["Metrics", "PyTree", "TrainStep", "local_rows", "make_multi_step", "make_sampling_step",
-           "make_train_step", "num_devices", "step_key"]
+__all__ = ["DataParallel", "Metrics", "PyTree", "TrainStep", "apply_module", "local_rows",
+           "make_multi_step", "make_sampling_step", "make_train_step", "num_devices", "step_key"]

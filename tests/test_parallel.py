@@ -76,14 +76,14 @@ else:
         """``(one device, pmap, sharded jit)`` results of one step on ``batch``
         (``single``: the one-device result, if it was computed already)."""
         if single is None:
-            single = jax.jit(jaxgan.make_train_step(recipe))(state, batch)
+            single = jax.jit(recipe.make_train_step())(state, batch)
 
-        pmapped = jax.pmap(jaxgan.make_train_step(recipe, parallel.AXIS), parallel.AXIS)
+        pmapped = jax.pmap(recipe.make_train_step(parallel.AXIS), parallel.AXIS)
         local = parallel.put_per_device(parallel.split_per_device(batch, FAKE_DEVICES, axis=1))
         by_pmap = parallel.first_replica(pmapped(parallel.replicate(state), local), "pmap")
 
         mesh = parallel.data_mesh()
-        sharded = jax.jit(jaxgan.make_train_step(recipe),
+        sharded = jax.jit(recipe.make_train_step(),
                           in_shardings=(parallel.replicated(mesh), parallel.batch_sharding(mesh)),
                           out_shardings=parallel.replicated(mesh))
         by_jit = sharded(parallel.put_global(state, parallel.replicated(mesh)),
@@ -139,6 +139,29 @@ else:
             stats = jax.tree.leaves(single.d_batch_stats)
             assert not all(np.allclose(a, b) for a, b in
                            zip(stats, jax.tree.leaves(state.d_batch_stats), strict=True))
+
+    def test_the_cyclegan_step_is_the_same_under_pmap_jit_and_one_device():
+        """Four networks with BatchNorm, and a history of 4 slots that takes in
+        16 fakes a step: it fills within the global batch and swaps after, so
+        every device must take in the whole batch in its order to agree."""
+        from jaxgan.cyclegan import CycleGANRecipe
+        from jaxgan.models.translation import PatchDiscriminator, UNetGenerator
+
+        recipe = CycleGANRecipe(
+            UNetGenerator(channels=1, width=4, depth=2, dropout=0.0),
+            UNetGenerator(channels=1, width=4, depth=2, dropout=0.0),
+            PatchDiscriminator(width=4, layers=1), PatchDiscriminator(width=4, layers=1),
+            history_size=4)
+        state = recipe.create_state(jax.random.PRNGKey(0), (16, 16, 1))
+        batch = tuple(jax.random.uniform(jax.random.PRNGKey(i), (1, 16, 16, 16, 1), minval=-1,
+                                         maxval=1) for i in (1, 2))
+        (single, m1), (by_pmap, m2), (by_jit, m3) = three_ways(recipe, state, batch)
+        assert int(single.history_filled) == 4
+        for other, metrics in ((by_pmap, m2), (by_jit, m3)):
+            assert_same(other, single)
+            for name in m1:
+                np.testing.assert_allclose(metrics[name], m1[name], rtol=2e-4, atol=1e-5,
+                                           err_msg=name)
 
     def test_batch_norm_is_synchronised_across_devices(dcgan_step):
         """Without synchronised BatchNorm (a module the step cannot switch over)

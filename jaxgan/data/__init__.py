@@ -12,6 +12,8 @@ Image datasets (:class:`ArraySource`) come from :func:`digits` (bundled),
 :mod:`jaxgan.data.tfds_sources` (tensorflow-datasets, imported only there) and
 :mod:`jaxgan.data.images` (a user's ``.npz`` file or image folder);
 :class:`StackedSource` stacks three digits per example (Stacked MNIST).
+Image-to-image translation reads :class:`jaxgan.data.pairs.PairedSource`
+(Pix2Pix) and :class:`UnpairedSource` (two domains, CycleGAN).
 """
 
 from jaxgan.data.arrays import ArraySource, digits
@@ -20,6 +22,8 @@ from jaxgan.data.mixtures import MIXTURES, Mixture, grid, ring
 from jaxgan.data.registry import load_dataset
 from jaxgan.data.source import HostArrays, ModeMixture, Source, check_source
 from jaxgan.data.stacked import StackedSource
+from jaxgan.data.unpaired import UnpairedSource
 
 __all__ = ["MIXTURES", "ArraySource", "DataError", "HostArrays", "Mixture", "ModeMixture",
-           "Source", "StackedSource", "check_source", "digits", "grid", "load_dataset", "ring"]
+           "Source", "StackedSource", "UnpairedSource", "check_source", "digits", "grid",
+           "load_dataset", "ring"]

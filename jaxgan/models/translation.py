@@ -124,6 +124,9 @@ class UNetGenerator(nn.Module):
 class PatchDiscriminator(nn.Module):
     """``(images [B, H, W, C], inputs [B, H, W, C_in]) -> patch logits [B, h, w]``.
 
+    Without ``inputs`` it judges the images alone (CycleGAN's discriminators,
+    which see one domain and have no paired input).
+
     The 70x70 PatchGAN of Pix2Pix at ``width=64, layers=3`` on 256x256
     images; on 28x28 digits ``layers=2`` gives a 5x5 map of patches 34 pixels
     across (overlapping, and reaching past the border).
@@ -152,8 +155,9 @@ class PatchDiscriminator(nn.Module):
                              f"got {self.normalization!r}")
 
     @nn.compact
-    def __call__(self, images: jax.Array, inputs: jax.Array, *, train: bool) -> jax.Array:
-        if images.shape[:3] != inputs.shape[:3]:
+    def __call__(self, images: jax.Array, inputs: jax.Array | None = None, *,
+                 train: bool) -> jax.Array:
+        if inputs is not None and images.shape[:3] != inputs.shape[:3]:
             raise ValueError(f"PatchDiscriminator got images of shape {images.shape} and inputs "
                              f"of shape {inputs.shape}; they need the same batch, height and "
                              "width")
@@ -163,7 +167,8 @@ class PatchDiscriminator(nn.Module):
             raise ValueError(f"PatchDiscriminator(layers={self.layers}) needs images of at least "
                              f"{least}x{least}, got "
                              f"{images.shape[1]}x{images.shape[2]}; lower layers")
-        x = jnp.concatenate([inputs.astype(images.dtype), images], axis=-1)
+        x = (images if inputs is None  # unconditional: CycleGAN's, judging one domain
+             else jnp.concatenate([inputs.astype(images.dtype), images], axis=-1))
         for layer in range(self.layers + 1):
             # The stride-2 layers, then one of stride 1 (kernel 4, padding 1:
             # the side shrinks by one).

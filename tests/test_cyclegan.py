@@ -1,0 +1,341 @@
+"""CycleGAN (jaxgan.cyclegan): the history buffer against the CycleGAN code's
+image pool, the step's losses and gradients against a hand computation, many
+seeds at once, a resume that is bit-identical with the history in the state,
+and a toy unpaired task that it learns."""
+
+import dataclasses
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxgan
+from jaxgan import checkpoint
+from jaxgan.cyclegan import CycleGANRecipe, query_history
+from jaxgan.data.arrays import ArraySource
+from jaxgan.data.unpaired import UnpairedSource
+from jaxgan.models.translation import PatchDiscriminator, UNetGenerator
+
+
+def pool_reference(history, filled, fakes, key):
+    """The CycleGAN code's ImagePool.query, one image after another, with the
+    same draws as query_history (a coin and a slot from each image's key)."""
+    history, shown = [np.array(h) for h in history], []
+    for fake, image_key in zip(np.asarray(fakes), jax.random.split(key, len(fakes)),
+                               strict=True):
+        coin_key, slot_key = jax.random.split(image_key)
+        if filled < len(history):
+            history[filled] = fake
+            filled += 1
+            shown.append(fake)
+        elif bool(jax.random.bernoulli(coin_key)):
+            slot = int(jax.random.randint(slot_key, (), 0, len(history)))
+            shown.append(history[slot])
+            history[slot] = fake
+        else:
+            shown.append(fake)
+    return np.stack(history), filled, np.stack(shown)
+
+
+def test_the_history_is_the_cyclegan_image_pool():
+    """Five batches of 3 into a buffer of 4: it fills in order (the first 4
+    fakes are shown as they are), then each fake is shown or swapped for an
+    old one as the reference pool does; over many draws about half are
+    swapped, and every fake shown is one that was generated."""
+    size, batch = 4, 3
+    history, filled = jnp.zeros((size, 2, 2, 1)), jnp.zeros((), jnp.int32)
+    ref_history, ref_filled = np.zeros((size, 2, 2, 1), np.float32), 0
+    made, swapped = [], 0
+    query = jax.jit(query_history)
+    for i in range(60):
+        # Image k is filled with the number k + 1: which fake is shown is readable.
+        fakes = jnp.broadcast_to(jnp.arange(i * batch, (i + 1) * batch, dtype=jnp.float32)[
+            :, None, None, None] + 1, (batch, 2, 2, 1))
+        key = jax.random.PRNGKey(i)
+        history, filled, shown = query(history, filled, fakes, key)
+        if i < 5:
+            ref_history, ref_filled, ref_shown = pool_reference(ref_history, ref_filled,
+                                                                fakes, key)
+            np.testing.assert_array_equal(shown, ref_shown)
+            np.testing.assert_array_equal(history, ref_history)
+            assert int(filled) == ref_filled == min(size, (i + 1) * batch)
+        if i == 0:
+            np.testing.assert_array_equal(shown, fakes)  # not full: shown as made
+        made.extend(np.asarray(fakes)[:, 0, 0, 0])
+        shown_ids = np.asarray(shown)[:, 0, 0, 0]
+        assert set(shown_ids) <= set(made)
+        if i >= 2:  # the buffer is full from the second batch's first fake
+            swapped += int(np.sum(shown_ids != np.asarray(fakes)[:, 0, 0, 0]))
+    # 174 draws with a full buffer, each a coin flip.
+    rate = swapped / (58 * batch)
+    assert 0.38 < rate < 0.62, rate
+    # Without a buffer the fakes pass through.
+    empty = jnp.zeros((0, 2, 2, 1))
+    _, _, shown = query_history(empty, jnp.zeros((), jnp.int32), fakes, key)
+    np.testing.assert_array_equal(shown, fakes)
+
+
+class Affine(nn.Module):
+    """A toy generator, ``tanh(w * x + c)`` with scalar ``w`` and ``c``."""
+
+    w: float
+    c: float
+
+    @nn.compact
+    def __call__(self, x, *, train):
+        w = self.param("w", lambda key: jnp.asarray(self.w))
+        c = self.param("c", lambda key: jnp.asarray(self.c))
+        return jnp.tanh(w * x + c)
+
+
+class MeanCritic(nn.Module):
+    """A toy discriminator, ``v * mean(x) + u`` per image."""
+
+    v: float
+    u: float
+
+    @nn.compact
+    def __call__(self, x, *, train):
+        v = self.param("v", lambda key: jnp.asarray(self.v))
+        u = self.param("u", lambda key: jnp.asarray(self.u))
+        return v * x.reshape(x.shape[0], -1).mean(axis=1) + u
+
+
+def hand_objectives(p, a, b, cycle_weight, identity_weight):
+    """The CycleGAN objectives in float64 NumPy, from parameters ``p``
+    (w_ab, c_ab, w_ba, c_ba, v_a, u_a, v_b, u_b): the generators' total, and
+    the discriminators' total on the fakes of the generators at ``p``."""
+    w_ab, c_ab, w_ba, c_ba, v_a, u_a, v_b, u_b = p
+
+    def g_ab(x):
+        return np.tanh(w_ab * x + c_ab)
+
+    def g_ba(x):
+        return np.tanh(w_ba * x + c_ba)
+
+    def d_a(x):
+        return v_a * x.reshape(len(x), -1).mean(1) + u_a
+
+    def d_b(x):
+        return v_b * x.reshape(len(x), -1).mean(1) + u_b
+
+    def l1(x, y):
+        return np.abs(x - y).mean()
+
+    fake_b, fake_a = g_ab(a), g_ba(b)
+    adversarial = 0.5 * (np.mean((d_b(fake_b) - 1) ** 2) + np.mean((d_a(fake_a) - 1) ** 2))
+    cycle = 0.5 * (l1(g_ba(fake_b), a) + l1(g_ab(fake_a), b))
+    identity = 0.5 * (l1(g_ab(b), b) + l1(g_ba(a), a))
+    g_total = 2 * (adversarial + cycle_weight * cycle + cycle_weight * identity_weight * identity)
+    d_loss_a = np.mean(0.5 * (d_a(a) - 1) ** 2 + 0.5 * d_a(fake_a) ** 2)
+    d_loss_b = np.mean(0.5 * (d_b(b) - 1) ** 2 + 0.5 * d_b(fake_b) ** 2)
+    return g_total, (adversarial, cycle, identity, d_loss_a, d_loss_b)
+
+
+def test_the_step_follows_the_hand_computed_objective_and_its_gradients():
+    """Toy modules of two parameters each, SGD at rate 1: the metrics equal
+    the hand-computed losses, and each parameter moves by minus the finite
+    difference of the hand objective (generators: the total with cycle and
+    identity terms; discriminators: their least-squares loss on the fakes of
+    the generators before their update)."""
+    start = np.array([0.8, 0.1, -0.6, 0.05, 1.5, -0.2, -1.1, 0.3])
+    cycle_weight, identity_weight = 10.0, 0.5
+    recipe = CycleGANRecipe(Affine(*start[0:2]), Affine(*start[2:4]), MeanCritic(*start[4:6]),
+                            MeanCritic(*start[6:8]), cycle_weight=cycle_weight,
+                            identity_weight=identity_weight, history_size=0,
+                            g_optimizer=optax.sgd(1.0), d_optimizer=optax.sgd(1.0))
+    a = jax.random.uniform(jax.random.PRNGKey(1), (1, 4, 3, 3, 1), minval=-1, maxval=1)
+    b = jax.random.uniform(jax.random.PRNGKey(2), (1, 4, 3, 3, 1), minval=-1, maxval=1)
+    state = recipe.create_state(jax.random.PRNGKey(0), (3, 3, 1))
+    new, metrics = jax.jit(recipe.make_train_step())(state, (a, b))
+
+    a64, b64 = np.asarray(a[0], np.float64), np.asarray(b[0], np.float64)
+    _, (adversarial, cycle, identity, d_loss_a, d_loss_b) = hand_objectives(
+        start, a64, b64, cycle_weight, identity_weight)
+    np.testing.assert_allclose(metrics["g_loss"], adversarial, rtol=1e-5)
+    np.testing.assert_allclose(metrics["g_cycle"], cycle, rtol=1e-5)
+    np.testing.assert_allclose(metrics["g_identity"], identity, rtol=1e-5)
+    np.testing.assert_allclose(metrics["d_loss_a"], d_loss_a, rtol=1e-5)
+    np.testing.assert_allclose(metrics["d_loss"], 0.5 * (d_loss_a + d_loss_b), rtol=1e-5)
+
+    def finite_difference(f, i, eps=1e-6):
+        up, down = start.copy(), start.copy()
+        up[i] += eps
+        down[i] -= eps
+        return (f(up) - f(down)) / (2 * eps)
+
+    def g_total(p):
+        return hand_objectives(p, a64, b64, cycle_weight, identity_weight)[0]
+
+    def d_total(p):  # the fakes held at the generators' starting parameters
+        q = np.concatenate([start[:4], p[4:]])
+        return sum(hand_objectives(q, a64, b64, cycle_weight, identity_weight)[1][3:])
+
+    moved = np.array([new.g_params["ab"]["w"], new.g_params["ab"]["c"],
+                      new.g_params["ba"]["w"], new.g_params["ba"]["c"],
+                      new.d_params["a"]["v"], new.d_params["a"]["u"],
+                      new.d_params["b"]["v"], new.d_params["b"]["u"]]) - start
+    expected = [-finite_difference(g_total, i) for i in range(4)] + [
+        -finite_difference(d_total, i) for i in range(4, 8)]
+    np.testing.assert_allclose(moved, expected, rtol=2e-4, atol=1e-6)
+    assert np.all(np.abs(expected) > 1e-3)  # every parameter has a gradient to check
+
+
+def unet_cyclegan(history_size=3, dropout=0.5):
+    return CycleGANRecipe(
+        UNetGenerator(channels=1, width=4, depth=2, dropout=dropout),
+        UNetGenerator(channels=1, width=4, depth=2, dropout=dropout),
+        PatchDiscriminator(width=4, layers=1), PatchDiscriminator(width=4, layers=1),
+        history_size=history_size)
+
+
+def batches(num, batch=2, side=8):
+    """``num`` unpaired batches ``(a, b)``, each ``[1, batch, side, side, 1]``."""
+    out = []
+    for i in range(num):
+        ka, kb = jax.random.split(jax.random.PRNGKey(100 + i))
+        out.append((jax.random.uniform(ka, (1, batch, side, side, 1), minval=-1, maxval=1),
+                    jax.random.uniform(kb, (1, batch, side, side, 1), minval=-1, maxval=1)))
+    return out
+
+
+def test_resume_is_bit_identical_with_the_history_and_seeds_run_as_one(tmp_path):
+    """Four steps straight against two, a save and restore through the
+    checkpoint module, and two more: the same bits, history included (a buffer
+    of 3 filled by batches of 2 is full after the second step and swaps
+    after). Two seeds vmapped equal each seed's own run."""
+    recipe = unet_cyclegan()
+    step = jax.jit(recipe.make_train_step())
+    data = batches(4)
+    straight = recipe.create_state(jax.random.PRNGKey(0), (8, 8, 1))
+    for batch in data:
+        straight, _ = step(straight, batch)
+    assert int(straight.history_filled) == 3
+
+    halfway = recipe.create_state(jax.random.PRNGKey(0), (8, 8, 1))
+    for batch in data[:2]:
+        halfway, _ = step(halfway, batch)
+    checkpoint.save_tree(str(tmp_path / "entry"), halfway, {"step": 2})
+    resumed, _ = checkpoint.restore_tree(str(tmp_path / "entry"),
+                                         recipe.create_state(jax.random.PRNGKey(5), (8, 8, 1)))
+    for batch in data[2:]:
+        resumed, _ = step(resumed, batch)
+    for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(straight.history["b"], halfway.history["b"])  # it moved
+
+    states = recipe.create_states([0, 1], (8, 8, 1))
+    together, metrics = jax.jit(jax.vmap(recipe.make_train_step(), in_axes=(0, None)))(
+        states, data[0])
+    for seed in (0, 1):
+        alone, alone_metrics = step(recipe.create_state(jax.random.PRNGKey(seed), (8, 8, 1)),
+                                    data[0])
+        chex.assert_trees_all_close(jax.tree.map(lambda x, s=seed: x[s], together), alone,
+                                    rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(metrics["g_cycle"][seed], alone_metrics["g_cycle"],
+                                   rtol=1e-5)
+    kernels = jax.tree.leaves(together.g_params["ab"])[0]  # initialised from each seed
+    assert not np.allclose(kernels[0], kernels[1])
+
+
+def test_a_module_that_breaks_the_contract_is_one_line():
+    recipe = unet_cyclegan()
+    with pytest.raises(jaxgan.ModuleContractError, match="generator ab fails.*divisible by 4"):
+        recipe.check((6, 6, 1))
+    wrong = CycleGANRecipe(UNetGenerator(channels=3, width=4, depth=2),
+                           UNetGenerator(channels=1, width=4, depth=2),
+                           PatchDiscriminator(width=4, layers=1),
+                           PatchDiscriminator(width=4, layers=1))
+    with pytest.raises(jaxgan.ModuleContractError,
+                       match=r"generator ab makes images of shape \(8, 8, 3\).*\[batch, 8, 8, 1\]"):
+        wrong.check((8, 8, 1))
+    two_kinds = CycleGANRecipe(UNetGenerator(channels=1, width=4, depth=2),
+                               UNetGenerator(channels=3, width=4, depth=2),
+                               PatchDiscriminator(width=4, layers=1),
+                               PatchDiscriminator(width=4, layers=1), input_channels=3)
+    with pytest.raises(jaxgan.ModuleContractError, match="identity_weight=0"):
+        two_kinds.check((8, 8, 1))
+    with pytest.raises(ValueError, match="history_size must be an integer >= 0"):
+        dataclasses.replace(two_kinds, history_size=-1)
+    with pytest.raises(ValueError, match="one batch of each domain"):
+        recipe.make_train_step()(recipe.create_state(jax.random.PRNGKey(0), (8, 8, 1)),
+                                 (jnp.zeros((2, 2, 8, 8, 1)), jnp.zeros((2, 2, 8, 8, 1))))
+
+
+def bars(key, num, side=8):
+    """Images of one bright horizontal bar, two rows thick, on black."""
+    rows = jax.random.randint(key, (num,), 0, side - 1)
+    grid = jnp.arange(side)[None, :]
+    lit = (grid == rows[:, None]) | (grid == rows[:, None] + 1)
+    return jnp.where(lit[:, :, None, None], 1.0, -1.0) * jnp.ones((1, 1, side, 1))
+
+
+def test_it_learns_an_unpaired_toy_task():
+    """Domain A: bright bars on black; domain B: the negatives of other, unpaired
+    draws (black bars on white). From unpaired batches alone G_ab learns to
+    invert: on held-out bars its output is within 0.15 (mean L1, of a range
+    of 2) of the true negative, and the round trip returns the input, where
+    the untrained generators are more than 0.5 away."""
+    recipe = CycleGANRecipe(
+        UNetGenerator(channels=1, width=8, depth=2, dropout=0.0),
+        UNetGenerator(channels=1, width=8, depth=2, dropout=0.0),
+        PatchDiscriminator(width=8, layers=1), PatchDiscriminator(width=8, layers=1),
+        identity_weight=0.0, history_size=8,
+        g_optimizer=optax.adam(2e-3, b1=0.5), d_optimizer=optax.adam(2e-3, b1=0.5))
+    step = recipe.make_train_step()
+
+    def sampling_step(state, _):
+        ka, kb = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(7), state.step))
+        return step(state, (bars(ka, 16)[None], -bars(kb, 16)[None]))
+
+    state = recipe.create_state(jax.random.PRNGKey(0), (8, 8, 1))
+    held_out = bars(jax.random.PRNGKey(99), 64)
+
+    def errors(state):
+        out = recipe.translate(state, held_out)
+        back = recipe.translate(state, out, backward=True)
+        return float(jnp.abs(out + held_out).mean()), float(jnp.abs(back - held_out).mean())
+
+    before = errors(state)
+    state, _ = jax.jit(lambda s: jax.lax.scan(sampling_step, s, None, length=300))(state)
+    after = errors(state)
+    assert min(before) > 0.5, before
+    assert after[0] < 0.15 and after[1] < 0.15, (before, after)
+
+
+def test_an_unpaired_source_holds_out_a_tenth_of_each_domain_and_reads_the_rest_once_an_epoch():
+    """Image i of domain A (40 images) is filled with the value i, of B (30)
+    with 100 + i. Steps of 9 images a domain: A's first 4 steps read each of
+    its 36 training images once, B's first 3 its 27, and neither ever reads
+    a held-out image."""
+    def filled(values):
+        return np.broadcast_to(values.astype(np.uint8)[:, None, None, None],
+                               (len(values), 4, 4, 1)).copy()
+
+    a = ArraySource("a", filled(np.arange(40)), np.arange(40) % 10)
+    b = ArraySource("b", filled(np.arange(100, 130)))
+    source = UnpairedSource("a2b", a, b)
+    assert (source.num_held_out("a"), source.num_held_out("b"), source.num_examples) == (4, 3, 27)
+    assert source.example_shape == source.input_shape == (4, 4, 1)
+    assert source.num_classes == 0  # domain B has no labels
+
+    def ids(images):
+        return list(np.round((np.asarray(images)[:, 0, 0, 0] + 1) * 127.5).astype(int))
+
+    data = source.device_data()
+    draws = [source.sample_real(None, jnp.asarray(step), data, 9) for step in range(12)]
+    held = {key: ids(source.held_out(key)["images"]) for key in ("a", "b")}
+    first_a = sum((ids(a_images) for a_images, _ in draws[:4]), [])
+    first_b = sum((ids(b_images) for _, b_images in draws[:3]), [])
+    assert sorted(first_a) == sorted(set(range(40)) - set(held["a"]))
+    assert sorted(first_b) == sorted(set(range(100, 130)) - set(held["b"]))
+    every = set(sum((ids(x) for pair in draws for x in pair), []))
+    assert not every & (set(held["a"]) | set(held["b"]))
+    np.testing.assert_array_equal(source.held_out("a")["labels"], np.array(held["a"]) % 10)
+    assert "labels" not in source.held_out("b")
+    with pytest.raises(ValueError, match="load both at one image size"):
+        UnpairedSource("bad", a, ArraySource("c", np.zeros((5, 8, 8, 1), np.uint8)))
