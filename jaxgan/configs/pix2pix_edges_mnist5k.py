@@ -12,8 +12,13 @@ Command (no network needed; the digits ship in the mnist5k extra's wheel):
   python experiments/train.py --config experiments/configs/pix2pix_edges_mnist5k.py \
       --workdir runs/pix2pix_edges_mnist5k
 
-Expected result: see experiments/results/README.md, "Image-to-image
-translation", where it is measured beside the L1-only baseline on 2 CPU cores.
+Expected result, measured on 2 CPU cores beside the L1-only baseline (the pair
+in 16 min; experiments/results/README.md, "The second task: outline to
+digit"): on the 500 held-out pairs, 0.946 of outputs show the input's class
+by the project's classifier (ceiling 0.960) and 0.986 by the SVM judge (its
+accuracy on real digits: 0.953); L1 0.044, PSNR 24.9 dB; Frechet distance
+12.0 (real floor 9.81; the baseline 10.5): the outline leaves little to
+guess, and the adversarial term changes little.
 """
 
 from jaxgan.configs import pix2pix_mnist5k
