@@ -24,11 +24,14 @@ import optax
 
 from jaxgan import losses, penalties
 from jaxgan.augment import AdaptiveProbability, DiffAugment
+from jaxgan.cyclegan import CycleGANRecipe
+from jaxgan.cyclegan import generator_loss as cyclegan_generator_loss
 from jaxgan.data import ArraySource, registry
 from jaxgan.data.arrays import SHUFFLES
 from jaxgan.data.images import DataError
 from jaxgan.data.pairs import PairedSource
 from jaxgan.data.stacked import StackedSource
+from jaxgan.data.unpaired import UnpairedSource
 from jaxgan.loop import (
     FitError,
     FitOptions,
@@ -49,8 +52,10 @@ from jaxgan.models.translation import PatchDiscriminator, UNetGenerator
 from jaxgan.programs import resolve_seed_batching
 from jaxgan.state import GANRecipe, ModuleContractError, check_modules
 
-# pix2pix: a U-Net translating paired images, judged by a PatchGAN (jaxgan.data.pairs).
-MODELS = ("mlp", "dcgan", "pix2pix")
+# pix2pix: a U-Net translating paired images, judged by a PatchGAN (jaxgan.data.pairs);
+# cyclegan: two U-Nets and two PatchGANs between unpaired domains (jaxgan.cyclegan).
+MODELS = ("mlp", "dcgan", "pix2pix", "cyclegan")
+TRANSLATION_MODELS = ("pix2pix", "cyclegan")
 LR_SCHEDULES = ("constant", "cosine")
 # The compute dtypes a config may name (float16 would need loss scaling).
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -65,7 +70,8 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "augment_p_step": 5e-4, "data_order": "permutation",
                    "on_collapse": "warn", "conv_impl": "auto", "unet_depth": 2,
                    "patch_layers": 2, "g_dropout": 0.5, "reconstruction_weight": 100.0,
-                   "adversarial_weight": 1.0}
+                   "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
+                   "history_size": 50}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -141,16 +147,26 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     points = registry.is_points(dataset)
     if points and config.model != "mlp":
         fail(f"dataset {dataset!r} is 2D points; it needs model='mlp', not {config.model!r}")
+    if registry.is_unpaired(dataset) != (config.model == "cyclegan"):
+        fail(f"dataset {dataset!r} holds two unpaired domains, which model='cyclegan' "
+             "translates" if registry.is_unpaired(dataset) else
+             f"model='cyclegan' translates between two unpaired domains and {dataset!r} is "
+             "one dataset; name two, e.g. 'unpaired:digits,mnist5k'")
     if registry.is_paired(dataset) != (config.model == "pix2pix"):
         fail(f"dataset {dataset!r} holds paired images, which model='pix2pix' translates"
              if registry.is_paired(dataset) else
              f"model='pix2pix' translates paired images and {dataset!r} is not paired; use "
              "pairs:PATH, mnist5k_completion or mnist5k_edges")
-    if config.model == "pix2pix" and option(config, "conditioning") != "none":
-        fail("model='pix2pix' is conditioned on its input image; set conditioning='none'")
-    if config.model == "pix2pix" and option(config, "augment") != "none":
-        fail("config.augment transforms the discriminator's images alone, and a pix2pix "
-             "discriminator sees each beside its input; set augment='none'")
+    translation = config.model in TRANSLATION_MODELS
+    if translation and option(config, "conditioning") != "none":
+        fail(f"model={config.model!r} is conditioned on its input image; set "
+             "conditioning='none'")
+    if translation and option(config, "augment") != "none":
+        fail(f"config.augment is not built for model={config.model!r} (a pix2pix "
+             "discriminator sees each image beside its input); set augment='none'")
+    if config.model == "cyclegan" and (config.d_penalty != "none" or config.n_disc != 1):
+        fail("model='cyclegan' updates its discriminators once a step with no penalty; set "
+             "d_penalty='none' and n_disc=1")
     if points and option(config, "augment") != "none":
         fail(f"config.augment={option(config, 'augment')!r} transforms images, and "
              f"{dataset!r} is 2D points; set augment='none'")
@@ -190,7 +206,7 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     shape = (2,) if points else (config.image_size, config.image_size, 1)
     classes = 0 if conditioning == "none" else 10
     recipe = build_recipe(config, shape, classes)
-    if config.model == "pix2pix":  # sizes the modules check only when called
+    if translation:  # sizes the modules check only when called
         side, least = 2 ** option(config, "unet_depth"), 3 * 2 ** option(config, "patch_layers")
         if config.image_size % side:
             fail(f"config.image_size={config.image_size} does not halve "
@@ -199,7 +215,7 @@ def _validate(config: ml_collections.ConfigDict) -> None:
         if config.image_size < least:
             fail(f"config.patch_layers={option(config, 'patch_layers')} needs images of at least "
                  f"{least}x{least}; lower patch_layers or raise image_size")
-    if recipe.penalty is not None:  # the one contract rule a config can break
+    if getattr(recipe, "penalty", None) is not None:  # the one contract rule a config breaks
         try:
             check_modules(recipe, shape)
         except ModuleContractError as e:
@@ -223,7 +239,7 @@ def seed_batching(config: ml_collections.ConfigDict) -> str:
     """``vmap`` or ``map``: how ``config``'s seeds share the train program
     (``auto`` maps the DCGAN on the CPU; see :mod:`jaxgan.programs`)."""
     return resolve_seed_batching(option(config, "seed_batching"),
-                                 config.model in ("dcgan", "pix2pix"))
+                                 config.model in ("dcgan", *TRANSLATION_MODELS))
 
 
 def fit_options(config: ml_collections.ConfigDict) -> FitOptions:
@@ -256,6 +272,10 @@ def build_source(config: ml_collections.ConfigDict, progress=None):
         raise ConfigError(str(e)) from e
     if isinstance(source, ArraySource | PairedSource):
         source = dataclasses.replace(source, shuffle=option(config, "data_order"))
+    elif isinstance(source, UnpairedSource):  # each domain in its own order
+        source = dataclasses.replace(source, **{
+            name: dataclasses.replace(getattr(source, name), shuffle=option(config, "data_order"))
+            for name in ("domain_a", "domain_b")})
     elif isinstance(source, StackedSource):   # its channels read the base's arrays
         source = dataclasses.replace(source, base=dataclasses.replace(
             source.base, shuffle=option(config, "data_order")))
@@ -281,11 +301,12 @@ def num_classes(config: ml_collections.ConfigDict, source) -> int:
 
 
 def build_recipe(config: ml_collections.ConfigDict, example_shape,
-                 classes: int = 0, input_channels: int = 0) -> GANRecipe:
+                 classes: int = 0, input_channels: int = 0) -> GANRecipe | CycleGANRecipe:
     """The GAN that ``config`` describes, for examples of ``example_shape``.
 
     ``classes`` > 0 makes it class-conditional (see :func:`num_classes`);
-    ``input_channels`` are a pix2pix model's inputs' (0: as the examples').
+    ``input_channels`` are a pix2pix or cyclegan model's inputs' (0: as the
+    examples').
 
     Raises:
       ConfigError: a constructor refused a value, naming the config's field.
@@ -298,6 +319,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
     dtype = None if option(config, "compute_dtype") == "float32" else jnp.dtype(
         option(config, "compute_dtype"))
     translation = {}
+    if config.model == "cyclegan":
+        return _cyclegan(config, example_shape, input_channels, pair, dtype)
     if config.model == "pix2pix":
         with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout"):
             generator = UNetGenerator(channels=example_shape[-1], width=config.g_width,
@@ -371,6 +394,35 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc))
 
 
+def _cyclegan(config: ml_collections.ConfigDict, example_shape, input_channels: int,
+              pair: losses.LossPair, dtype) -> CycleGANRecipe:
+    """The CycleGAN of ``config``: U-Nets both ways and a PatchGAN per domain,
+    built from the pix2pix model's fields; the least-squares loss by default
+    (the generators' term is then CycleGAN's, :func:`jaxgan.cyclegan.generator_loss`)."""
+    channels = {"ab": example_shape[-1], "ba": input_channels or example_shape[-1]}
+    with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout"):
+        generators = [UNetGenerator(channels=channels[name], width=config.g_width,
+                                    depth=option(config, "unet_depth"),
+                                    dropout=option(config, "g_dropout"), dtype=dtype,
+                                    impl=option(config, "conv_impl")) for name in ("ab", "ba")]
+    with _built_from(d_width="width", patch_layers="layers", d_normalization="normalization"):
+        discriminators = [PatchDiscriminator(
+            width=config.d_width, layers=option(config, "patch_layers"),
+            normalization=option(config, "d_normalization"), dtype=dtype,
+            impl=option(config, "conv_impl")) for _ in range(2)]
+    g_loss = cyclegan_generator_loss if config.loss == "least_squares" else pair.generator
+    with _built_from(cycle_weight="cycle_weight", identity_weight="identity_weight",
+                     history_size="history_size"):
+        return CycleGANRecipe(
+            *generators, *discriminators, input_channels=input_channels,
+            cycle_weight=option(config, "cycle_weight"),
+            identity_weight=option(config, "identity_weight"),
+            history_size=option(config, "history_size"), d_loss=pair.discriminator,
+            g_loss=g_loss, compute_dtype=dtype,
+            g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
+            d_optimizer=_adam(config, config.d_learning_rate, config.num_steps))
+
+
 def _adam(config: ml_collections.ConfigDict, learning_rate: float,
           num_updates: int) -> optax.GradientTransformation:
     if config.lr_schedule == "cosine":
@@ -383,7 +435,7 @@ def _adam(config: ml_collections.ConfigDict, learning_rate: float,
 class Built(NamedTuple):
     """What :func:`build` makes of a config: :func:`jaxgan.fit`'s arguments."""
 
-    recipe: GANRecipe
+    recipe: GANRecipe | CycleGANRecipe
     source: Any
     options: FitOptions
 
@@ -406,6 +458,6 @@ def build(config: ml_collections.ConfigDict, progress=None) -> Built:
 
 
 __all__ = ["COMPUTE_DTYPES", "CONV_IMPLS", "LR_SCHEDULES", "MODELS", "OPTIONAL_FIELDS",
-           "RESUME_MAY_CHANGE", "Built", "ConfigError", "build", "build_recipe", "build_source",
-           "check_resumable", "fit_options", "num_classes", "option", "seed_batching",
-           "validate_config"]
+           "RESUME_MAY_CHANGE", "TRANSLATION_MODELS", "Built", "ConfigError", "build",
+           "build_recipe", "build_source", "check_resumable", "fit_options", "num_classes",
+           "option", "seed_batching", "validate_config"]

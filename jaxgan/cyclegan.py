@@ -362,12 +362,17 @@ class CycleGANRecipe(ComputePolicy):
         return self.module_output(module.apply(variables, self.in_compute_dtype(inputs),
                                                train=False))
 
+    def direction(self, backward: bool = False) -> CycleDirection:
+        """The translation A -> B (B -> A with ``backward``) as an evaluation reads it."""
+        return CycleDirection(self, backward)
+
     def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
         """No latents (``[num, 0]``): the generators translate images."""
         del key
         return jnp.zeros((num, 0))
 
     def generate(self, state, z, labels=None, ema=True):
+        """Refused: a CycleGAN has no latents (the loop's protocol asks for the method)."""
         raise ValueError("a CycleGAN translates images rather than generating from latents; "
                          "call recipe.translate(state, images)")
 
@@ -499,4 +504,28 @@ class CycleGANRecipe(ComputePolicy):
         return train_step
 
 
-__all__ = ["CycleGANRecipe", "CycleGANState", "generator_loss", "query_history"]
+@dataclasses.dataclass(frozen=True)
+class CycleDirection:
+    """One direction of a CycleGAN, seen as the translation recipe that
+    :mod:`jaxgan.evaluation` scores: ``translate`` maps the direction's inputs
+    to outputs, and ``translate_back`` maps outputs back (the round trip
+    whose distance to the inputs is the cycle's error)."""
+
+    recipe: CycleGANRecipe
+    backward: bool = False
+
+    translation = True
+    num_classes = 0
+    conditional = False
+    has_moving_average = False
+
+    def translate(self, state: CycleGANState, inputs: jax.Array, ema: bool = True) -> jax.Array:
+        """This direction's outputs for ``inputs`` (``ema`` is unused: no average)."""
+        return self.recipe.translate(state, inputs, backward=self.backward)
+
+    def translate_back(self, state: CycleGANState, outputs: jax.Array) -> jax.Array:
+        """``outputs`` translated the other way: the round trip's end."""
+        return self.recipe.translate(state, outputs, backward=not self.backward)
+
+
+__all__ = ["CycleDirection", "CycleGANRecipe", "CycleGANState", "generator_loss", "query_history"]

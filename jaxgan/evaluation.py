@@ -23,7 +23,13 @@ than on latents: its outputs for the held-out inputs are its samples, scored
 against their targets (L1, PSNR: :mod:`jaxgan.metrics.translation`), by the
 classifier of the target domain (``label_accuracy``: the share of outputs
 that show the input's class) and by the distribution metrics against real
-targets.
+targets. A CycleGAN on two unpaired domains
+(:class:`jaxgan.data.UnpairedSource`) has no targets: :class:`TwoWayEvaluation`
+scores each direction so (its inputs the held-out images of one domain, the
+other domain the real data and the classifier's), and the round trip back to
+the inputs (``cycle_l1``, ``cycle_psnr``); the direction B to A's metrics
+carry the prefix :data:`BACKWARD_PREFIX`. :func:`build_evaluation` builds
+the right one, with its classifiers.
 
 A state with a generator moving average is scored on the average, and its
 live generator too under the prefix :data:`NO_EMA_PREFIX`.
@@ -51,9 +57,9 @@ from tqdm.auto import tqdm
 
 from jaxgan import parallel
 from jaxgan.data.arrays import to_unit_range
-from jaxgan.data.pairs import PairedSource
 from jaxgan.data.source import HostArrays, ModeMixture
 from jaxgan.data.stacked import StackedSource
+from jaxgan.data.unpaired import UnpairedSource
 from jaxgan.metrics import mode_coverage
 from jaxgan.metrics.chunks import map_in_chunks
 from jaxgan.metrics.classifier import (
@@ -90,6 +96,8 @@ NO_EMA_PREFIX = "no_ema_"
 # The distribution metrics of held-out real data against the real reference
 # (the best a generator can hope for) get this prefix.
 REAL_PREFIX = "real_"
+# A CycleGAN's metrics of the direction B to A get this prefix (A to B's none).
+BACKWARD_PREFIX = "ba_"
 
 
 def eval_labels(recipe: GANRecipe, num: int) -> jax.Array | None:
@@ -144,7 +152,7 @@ def evaluation_inputs(recipe: GANRecipe, source, num_samples: int,
     if is_translation(recipe):
         pairs = source.held_out_pairs(num_samples)
         return {"conditions": pairs["inputs"], "labels": pairs.get("labels"),
-                "targets": pairs["targets"]}
+                "targets": pairs.get("targets")}
     return {"conditions": recipe.sample_latent(eval_key, num_samples),
             "labels": eval_labels(recipe, num_samples)}
 
@@ -165,6 +173,8 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
         raise ValueError("pass both features and real_features (the real data's features), "
                          "or neither")
     translation = is_translation(recipe)
+    # A direction of a CycleGAN maps its outputs back: the round trip is scored.
+    round_trip = translation and hasattr(recipe, "translate_back")
     inputs = evaluation_inputs(recipe, source, num_samples, eval_key)
     labels = inputs["labels"]
     num_classes = recipe.num_classes or (source.num_classes if translation else 0)
@@ -180,6 +190,8 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
             samples = (recipe.translate(state, conditions, ema) if translation
                        else recipe.generate(state, conditions, chunk_labels, ema))
             out = {"samples": samples}
+            if round_trip:
+                out["cycled"] = recipe.translate_back(state, samples)
             if compare and features_from_classifier:
                 out["probabilities"], out["features"] = (
                     classifier.probabilities_and_features(samples))
@@ -192,8 +204,11 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
 
         out = map_in_chunks(read, (inputs["conditions"], labels), EVAL_CHUNK)
         samples, metrics = out["samples"], {}
-        if translation:
+        if translation and inputs["targets"] is not None:
             metrics.update(translation_metrics(samples, inputs["targets"]))
+        if round_trip:  # cycle_l1, cycle_psnr: the round trip against the inputs
+            metrics.update({f"cycle_{name}": value for name, value in
+                            translation_metrics(out["cycled"], inputs["conditions"]).items()})
         predicted = None
         if mixture:
             metrics.update(mode_coverage(samples, source.centers, source.std))
@@ -256,11 +271,18 @@ def summarize_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def wants_classifier(source, classifier_steps: int) -> bool:
     """Whether a run scores its samples with a classifier: it asks
-    (``classifier_steps > 0``) and the data are arrays with labels, or
-    stacked digits (read channel by channel)."""
-    return bool(classifier_steps and (
-        isinstance(source, StackedSource)
-        or isinstance(source, HostArrays | PairedSource) and source.labels is not None))
+    (``classifier_steps > 0``) and the data are arrays with labels, stacked
+    digits (read channel by channel), or translation data whose inputs and
+    output domain both have classes (for two unpaired domains, both ways)."""
+    if not classifier_steps:
+        return False
+    if isinstance(source, UnpairedSource):
+        return all(wants_classifier(source.direction(backward), classifier_steps)
+                   for backward in (False, True))
+    if hasattr(source, "targets_source"):  # paired data, or one direction of unpaired
+        return source.labels is not None and source.targets_source.labels is not None
+    return (isinstance(source, StackedSource)
+            or isinstance(source, HostArrays) and source.labels is not None)
 
 
 def check_sample_sizes(source, num_samples: int, hint: str = "") -> None:
@@ -273,7 +295,7 @@ def check_sample_sizes(source, num_samples: int, hint: str = "") -> None:
     """
     if isinstance(source, HostArrays):
         held_out = len(holdout_split(source.num_examples, EVAL_SEED)[1])
-    elif isinstance(source, PairedSource):  # outputs and real targets: both held out
+    elif hasattr(source, "num_held_out"):  # translation: outputs and real data both held out
         held_out = source.num_held_out
     else:
         held_out = num_samples
@@ -340,9 +362,10 @@ class Evaluation:
     @classmethod
     def of_run(cls, run, workdir: str, *, classifier_steps: int | None = None,
                features: Features | None = None, metric_fn: MetricFn | None = None,
-               seeds: str = "vmap", log: Callable[[str], None] | None = None) -> Evaluation:
+               seeds: str = "vmap", log: Callable[[str], None] | None = None
+               ) -> Evaluation | TwoWayEvaluation:
         """The evaluation protocol of a run trained from a config, as its fit
-        loop built it: for scripts that read the run back.
+        loop built it (:func:`build_evaluation`): for scripts that read the run back.
 
         Args:
           run: the run, as :func:`jaxgan.train.restore_run` returns it (its
@@ -361,13 +384,12 @@ class Evaluation:
 
         if classifier_steps is None:
             classifier_steps = config_lib.option(run.config, "classifier_steps")
-        classifier = None
-        if wants_classifier(run.source, classifier_steps):
-            classifier = fit_scoring_classifier(
-                run.source, classifier_steps,
-                classifier_cache_dir(config_lib.option(run.config, "classifier_dir"), workdir))
-        return cls(run.recipe, run.source, run.config.num_eval_samples, classifier=classifier,
-                   features=features, metric_fn=metric_fn, seeds=seeds, log=log)
+        return build_evaluation(
+            run.recipe, run.source, run.config.num_eval_samples,
+            classifier_steps=classifier_steps,
+            cache_dir=classifier_cache_dir(config_lib.option(run.config, "classifier_dir"),
+                                           workdir),
+            features=features, metric_fn=metric_fn, seeds=seeds, log=log)
 
     def __call__(self, states: GANState) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Per-seed metrics and samples of stacked ``states``, on the host."""
@@ -413,16 +435,24 @@ class Evaluation:
         """``samples/final.npz``'s arrays: ``num`` samples of every seed from the
         evaluation key (the evaluated samples when ``num == num_samples``).
         A translation run's hold its first ``num`` held-out pairs:
-        ``inputs``, ``images`` (the outputs), ``targets`` and ``labels``."""
+        ``inputs``, ``images`` (the outputs), and ``targets`` and ``labels``
+        where the data have them; a direction of a CycleGAN adds ``cycled``,
+        the first seed's outputs translated back."""
         if is_translation(self.recipe):
             pairs = self.source.held_out_pairs(num)
             outputs = np.asarray(jax.vmap(lambda s: self.recipe.translate(
                 s, pairs["inputs"]))(states), np.float32)
-            return {"inputs": np.asarray(pairs["inputs"], np.float32), "images": outputs[0],
-                    "images_per_seed": outputs,
-                    "targets": np.asarray(pairs["targets"], np.float32),
-                    **({"labels": np.asarray(pairs["labels"], np.int32)}
-                       if "labels" in pairs else {})}
+            arrays = {"inputs": np.asarray(pairs["inputs"], np.float32), "images": outputs[0],
+                      "images_per_seed": outputs}
+            if "targets" in pairs:
+                arrays["targets"] = np.asarray(pairs["targets"], np.float32)
+            if "labels" in pairs:
+                arrays["labels"] = np.asarray(pairs["labels"], np.int32)
+            if hasattr(self.recipe, "translate_back"):
+                first = jax.tree.map(lambda x: x[0], states)
+                arrays["cycled"] = np.asarray(self.recipe.translate_back(
+                    first, jnp.asarray(outputs[0])), np.float32)
+            return arrays
         labels = eval_labels(self.recipe, num)
         points = np.asarray(jax.vmap(lambda s: self.recipe.generate(
             s, self.recipe.sample_latent(self.key, num), labels))(states), np.float32)
@@ -430,6 +460,102 @@ class Evaluation:
         if labels is not None:
             arrays["labels"] = np.asarray(labels, np.int32)
         return arrays
+
+
+def _prefixed(values: dict[str, Any]) -> dict[str, Any]:
+    return {BACKWARD_PREFIX + name: value for name, value in values.items()}
+
+
+class TwoWayEvaluation:
+    """The evaluation of a CycleGAN between two unpaired domains: an
+    :class:`Evaluation` of each direction (:meth:`jaxgan.cyclegan.CycleGANRecipe.direction`
+    over :meth:`jaxgan.data.UnpairedSource.direction`), read as one. It keeps
+    :class:`Evaluation`'s interface; the metrics, floor, ``eval.json``
+    entries and ``final.npz`` arrays of the direction B to A carry the prefix
+    :data:`BACKWARD_PREFIX`, and the samples it returns are A to B's.
+
+    Args:
+      recipe: a :class:`jaxgan.cyclegan.CycleGANRecipe` (anything with
+        ``direction(backward)``).
+      source: the :class:`jaxgan.data.UnpairedSource`.
+      num_samples: held-out inputs translated per direction, seed and evaluation.
+      classifier_for: ``direction's data -> classifier or None``: the
+        scoring classifier of that direction's output domain.
+      features, metric_fn, seeds, log: as for :class:`Evaluation`.
+    """
+
+    def __init__(self, recipe, source: UnpairedSource, num_samples: int,
+                 classifier_for: Callable[[Any], FittedClassifier | None], *,
+                 features: Features | None = None, metric_fn: MetricFn | None = None,
+                 seeds: str = "vmap", log: Callable[[str], None] | None = None):
+        self.recipe, self.source, self.num_samples = recipe, source, num_samples
+
+        def one(backward: bool) -> Evaluation:
+            data = source.direction(backward)
+            say = None if log is None else (lambda line: log(f"{data.name}: {line}"))
+            return Evaluation(recipe.direction(backward), data, num_samples,
+                              classifier=classifier_for(data), features=features,
+                              metric_fn=metric_fn, seeds=seeds, log=say)
+
+        self.forward, self.backward = one(False), one(True)
+        self.classifier, self.features = self.forward.classifier, self.forward.features
+        self.key = self.forward.key
+        self.reference_features = self.forward.reference_features
+        self.floor = {**self.forward.floor, **_prefixed(self.backward.floor)}
+
+    def __call__(self, states) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Per-seed metrics of both directions, and A to B's samples."""
+        metrics, samples = self.forward(states)
+        backward, _ = self.backward(states)
+        return {**metrics, **_prefixed(backward)}, samples
+
+    def final(self, per_seed: dict[str, np.ndarray], step: int,
+              num_seeds: int) -> dict[str, Any]:
+        """``eval.json``: each direction's :meth:`Evaluation.final`, B to A's prefixed."""
+        forward = {name: values for name, values in per_seed.items()
+                   if not name.startswith(BACKWARD_PREFIX)}
+        backward = {name[len(BACKWARD_PREFIX):]: values for name, values in per_seed.items()
+                    if name.startswith(BACKWARD_PREFIX)}
+        final = self.forward.final(forward, step, num_seeds)
+        final.update(_prefixed({name: value for name, value in
+                                self.backward.final(backward, step, num_seeds).items()
+                                if name not in ("step", "num_seeds")}))
+        return final
+
+    def final_samples(self, states, num: int) -> dict[str, np.ndarray]:
+        """``final.npz``: A to B's arrays, and B to A's prefixed."""
+        return {**self.forward.final_samples(states, num),
+                **_prefixed(self.backward.final_samples(states, num))}
+
+    def generate(self, state, ema: bool = True) -> jax.Array:
+        """One seed's evaluation outputs A to B (``self.backward.generate``: B to A)."""
+        return self.forward.generate(state, ema)
+
+    def compare(self, features: jax.Array) -> dict[str, jax.Array]:
+        """As :meth:`Evaluation.compare`, against domain B's reference."""
+        return self.forward.compare(features)
+
+
+def build_evaluation(recipe, source, num_samples: int, *, classifier_steps: int,
+                     cache_dir: str, features: Features | None = None,
+                     metric_fn: MetricFn | None = None, seeds: str = "vmap",
+                     log: Callable[[str], None] | None = None
+                     ) -> Evaluation | TwoWayEvaluation:
+    """A run's evaluation protocol with its scoring classifier(s), loaded from
+    ``cache_dir`` or trained now where the data allow one
+    (:func:`wants_classifier`): an :class:`Evaluation`, or for two unpaired
+    domains a :class:`TwoWayEvaluation` with a classifier for each."""
+
+    def classifier_for(data):
+        if wants_classifier(data, classifier_steps):
+            return fit_scoring_classifier(data, classifier_steps, cache_dir)
+        return None
+
+    if isinstance(source, UnpairedSource):
+        return TwoWayEvaluation(recipe, source, num_samples, classifier_for, features=features,
+                                metric_fn=metric_fn, seeds=seeds, log=log)
+    return Evaluation(recipe, source, num_samples, classifier=classifier_for(source),
+                      features=features, metric_fn=metric_fn, seeds=seeds, log=log)
 
 
 def classifier_cache_dir(directory: str | None, workdir: str) -> str:
@@ -453,7 +579,7 @@ def fit_scoring_classifier(source, steps: int,
     # In a multi-process run every process loads the cache, or fits the same
     # classifier without storing it (orbax would wait for the others to save).
     stacked = isinstance(source, StackedSource)
-    if isinstance(source, PairedSource):  # the target domain's classifier
+    if hasattr(source, "targets_source"):  # translation: the output domain's classifier
         source = source.targets_source
     classifier = load_or_fit_classifier(
         source.base if stacked else source, cache_dir, num_steps=steps, seed=EVAL_SEED, log=log,
@@ -469,8 +595,9 @@ def fit_scoring_classifier(source, steps: int,
     return classifier
 
 
-__all__ = ["EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX", "Evaluation", "Features",
-           "MetricFn", "check_sample_sizes", "classifier_cache_dir", "eval_labels",
+__all__ = ["BACKWARD_PREFIX", "EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX",
+           "Evaluation", "Features", "MetricFn", "TwoWayEvaluation", "build_evaluation",
+           "check_sample_sizes", "classifier_cache_dir", "eval_labels",
            "evaluation_inputs", "evaluation_key", "fit_scoring_classifier", "is_translation",
            "kid_key", "make_evaluate",
            "real_examples", "real_floor", "summarize_seeds", "wants_classifier"]

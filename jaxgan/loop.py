@@ -37,13 +37,15 @@ from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import health, parallel, run_io
 from jaxgan.data.arrays import HostStream, sample_streamed
 from jaxgan.data.source import HostArrays, ModeMixture, check_source
+from jaxgan.data.unpaired import UnpairedSource
 from jaxgan.evaluation import (
     Evaluation,
     Features,
     MetricFn,
+    TwoWayEvaluation,
+    build_evaluation,
     check_sample_sizes,
     classifier_cache_dir,
-    fit_scoring_classifier,
     is_translation,
     wants_classifier,
 )
@@ -387,7 +389,7 @@ class _Fit:
         self.checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                                         options.keep_checkpoints)
         self.lr_scale = 1.0
-        self.evaluation: Evaluation | None = None
+        self.evaluation: Evaluation | TwoWayEvaluation | None = None
         self.progress = None
         self.data = None  # what each call takes besides the state: placed once
 
@@ -721,10 +723,14 @@ def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: 
                        f"batch_size * n_disc = {examples_per_step}; lower batch_size")
     translation = is_translation(recipe)
     if translation != hasattr(source, "held_out_pairs"):
-        raise FitError(f"the recipe translates images and {source.name} is not paired data "
-                       "(jaxgan.data.pairs.PairedSource)" if translation else
-                       f"{source.name} holds paired images, which a translation recipe "
-                       "(GANRecipe(translation=True)) trains on")
+        raise FitError(f"the recipe translates images and {source.name} holds no images to "
+                       "translate (jaxgan.data.pairs.PairedSource, or UnpairedSource for a "
+                       "CycleGAN)" if translation else
+                       f"{source.name} holds images to translate, which a translation recipe "
+                       "(GANRecipe(translation=True), CycleGANRecipe) trains on")
+    if translation and isinstance(source, UnpairedSource) != hasattr(recipe, "direction"):
+        raise FitError(f"a CycleGAN trains on two unpaired domains (UnpairedSource) and a "
+                       f"Pix2Pix recipe on pairs; {source.name} and this recipe do not match")
     if translation and recipe.input_shape(source.example_shape) != tuple(source.input_shape):
         raise FitError(f"the recipe's inputs have shape {recipe.input_shape(source.example_shape)}"
                        f" and {source.name}'s {tuple(source.input_shape)}; set input_channels="
@@ -808,13 +814,10 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
         if context.primary:  # the program compiled and fits: the run is on
             os.makedirs(context.samples_dir, exist_ok=True)
             run_io.write_json(os.path.join(context.workdir, "config.json"), context.record)
-        classifier = None
-        if wants_classifier(context.source, options.classifier_steps):
-            classifier = fit_scoring_classifier(
-                context.source, options.classifier_steps,
-                classifier_cache_dir(options.classifier_dir, context.workdir))
-        context.evaluation = Evaluation(
-            run.recipe, context.source, options.num_eval_samples, classifier=classifier,
+        context.evaluation = build_evaluation(
+            run.recipe, context.source, options.num_eval_samples,
+            classifier_steps=options.classifier_steps,
+            cache_dir=classifier_cache_dir(options.classifier_dir, context.workdir),
             features=features, metric_fn=metric_fn, seeds=context.seed_batching,
             log=lambda line: context.say(line, stderr=True))
         k = options.steps_per_dispatch

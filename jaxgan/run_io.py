@@ -161,6 +161,8 @@ def _image_title(per_seed: dict[str, np.ndarray], i: int, num_classes: int) -> s
         scores += f"{',' if scores else ':'} FD {per_seed['frechet_distance'][i]:.3g}"
     if "l1" in per_seed:  # translation: the outputs against their targets
         scores += f"{',' if scores else ':'} L1 {per_seed['l1'][i]:.3f}"
+    if "cycle_l1" in per_seed:  # CycleGAN: the round trip against the inputs
+        scores += f"{',' if scores else ':'} cycle L1 {per_seed['cycle_l1'][i]:.3f}"
     return scores
 
 
@@ -177,7 +179,8 @@ def plot_samples(path: str, source, samples: np.ndarray, per_seed: dict[str, np.
                  seeds: np.ndarray, step: int, classes: int = 0) -> None:
     """Draws each seed's evaluation samples: image grids (one row per class for
     a conditional GAN; input | output | target triples for translation, whose
-    samples are the outputs for the held-out pairs), or 2D points over real
+    samples are the outputs for the held-out pairs, or input | output where
+    the data are unpaired), or 2D points over real
     ones; other shapes are not drawn."""
     from jaxgan import viz  # matplotlib: only when a picture is drawn
     if hasattr(source, "held_out_pairs"):
@@ -186,18 +189,23 @@ def plot_samples(path: str, source, samples: np.ndarray, per_seed: dict[str, np.
         count = pairs["inputs"].shape[0]
         channels = samples.shape[-1]
 
-        def triples(outputs):  # input, output, target of each pair, side by side
+        # Unpaired data (CycleGAN) have no targets: input | output.
+        parts = 3 if "targets" in pairs else 2
+
+        def side_by_side(outputs):  # input, output (and target) of each pair
             inputs = np.asarray(pairs["inputs"])
             if inputs.shape[-1] != channels:  # shown in the outputs' channels
                 inputs = np.broadcast_to(inputs.mean(-1, keepdims=True),
                                          (*inputs.shape[:-1], channels))
-            return np.stack([inputs, outputs[:count], np.asarray(pairs["targets"])],
-                            axis=1).reshape(-1, *samples.shape[2:])
+            shown_parts = [inputs, outputs[:count]] + (
+                [np.asarray(pairs["targets"])] if parts == 3 else [])
+            return np.stack(shown_parts, axis=1).reshape(-1, *samples.shape[2:])
 
         titles = [f"seed {seeds[i]}{_image_title(per_seed, i, source.num_classes)}"
                   for i in range(shown)]
-        viz.image_grids(path, [triples(s) for s in samples[:shown]], titles, columns=9,
-                        suptitle=f"{source.name}, step {step}\ninput | output | target")
+        viz.image_grids(path, [side_by_side(s) for s in samples[:shown]], titles,
+                        columns=3 * parts, suptitle=f"{source.name}, step {step}\ninput | "
+                        "output" + (" | target" if parts == 3 else ""))
         return
     if len(source.example_shape) == 3:
         shown = min(len(seeds), 4)

@@ -7,7 +7,10 @@ the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits`` and
 paired translation tasks ``mnist5k_completion`` and ``mnist5k_edges``
 (:mod:`jaxgan.data.pairs`), the tensorflow-datasets names of
 :data:`TFDS_NAMES` (tfds is imported only when one is asked for) and the
-file prefixes ``npz:PATH``, ``folder:PATH`` and ``pairs:PATH`` (paired images).
+file prefixes ``npz:PATH``, ``folder:PATH`` and ``pairs:PATH`` (paired images),
+and ``unpaired:A,B``: two image datasets of these names as the unpaired
+domains of a CycleGAN (:mod:`jaxgan.data.unpaired`), e.g.
+``unpaired:digits,mnist5k``.
 The tables are constants; a user's own data need no registration, since
 :func:`jaxgan.fit` takes any source object.
 """
@@ -22,6 +25,7 @@ from jaxgan.data.images import DataError, load_folder, load_mnist5k, load_npz
 from jaxgan.data.mixtures import MIXTURES, Mixture
 from jaxgan.data.pairs import PAIRED_TASKS, PairedSource, load_pairs
 from jaxgan.data.stacked import StackedSource, stacked_mnist5k
+from jaxgan.data.unpaired import UnpairedSource
 
 # tensorflow-datasets names; the module that reads them imports tfds lazily.
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
@@ -33,16 +37,37 @@ FILE_LOADERS: dict[str, Callable[..., ArraySource | PairedSource]] = {
     "npz": load_npz, "folder": load_folder, "pairs": load_pairs}
 
 
+UNPAIRED_PREFIX = "unpaired:"
+
+
+def unpaired_domains(name: str) -> tuple[str, str] | None:
+    """The two dataset names of ``unpaired:A,B``; ``None`` for any other name
+    (or two names that are not both plain image datasets)."""
+    if not name.startswith(UNPAIRED_PREFIX):
+        return None
+    domains = tuple(part.strip() for part in name[len(UNPAIRED_PREFIX):].split(","))
+    if len(domains) != 2 or not all(
+            is_known(d) and not is_points(d) and not is_paired(d)
+            and not d.startswith(UNPAIRED_PREFIX) for d in domains):
+        return None
+    return domains
+
+
 def is_known(name: object) -> bool:
     """Whether ``name`` names a dataset (without loading it)."""
     return isinstance(name, str) and (
-        name in MIXTURES or name in IMAGE_DATASETS
+        name in MIXTURES or name in IMAGE_DATASETS or unpaired_domains(name) is not None
         or name.split(":", 1)[0] in FILE_LOADERS and ":" in name)
 
 
 def is_paired(name: str) -> bool:
     """Whether ``name`` is paired images for translation (:mod:`jaxgan.data.pairs`)."""
     return name in PAIRED_TASKS or name.startswith("pairs:")
+
+
+def is_unpaired(name: str) -> bool:
+    """Whether ``name`` is two unpaired domains for a CycleGAN (``unpaired:A,B``)."""
+    return unpaired_domains(name) is not None
 
 
 def is_points(name: str) -> bool:
@@ -53,12 +78,14 @@ def is_points(name: str) -> bool:
 def unknown_dataset_message(name: object) -> str:
     """The one-line error for a dataset name that nothing loads, listing those that do."""
     return (f"unknown dataset {name!r}; available: {', '.join([*MIXTURES, *IMAGE_DATASETS])}, "
-            + ", ".join(f"{prefix}:PATH" for prefix in FILE_LOADERS))
+            + ", ".join(f"{prefix}:PATH" for prefix in FILE_LOADERS)
+            + f", {UNPAIRED_PREFIX}A,B (two image datasets of those)")
 
 
 def load_dataset(name: str, image_size: int | None = None, data_dir: str | None = None,
                  download: bool = True, shuffle_seed: int = 0,
-                 progress=None) -> Mixture | ArraySource | StackedSource | PairedSource:
+                 progress=None
+                 ) -> Mixture | ArraySource | StackedSource | PairedSource | UnpairedSource:
     """The source named ``name``.
 
     Args:
@@ -76,6 +103,14 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
         raise DataError(unknown_dataset_message(name))
     if name in MIXTURES:
         return MIXTURES[name]()
+    domains = unpaired_domains(name)
+    if domains is not None:
+        sources = [load_dataset(domain, image_size, data_dir, download, shuffle_seed, progress)
+                   for domain in domains]
+        if not all(isinstance(source, ArraySource) for source in sources):
+            raise DataError(f"{name}: each domain must be a plain image dataset (stacked "
+                            "digits are not); name two such as digits, mnist5k or npz:PATH")
+        return UnpairedSource(f"{domains[0]}2{domains[1]}", *sources, shuffle_seed)
     if name in BUNDLED:
         return BUNDLED[name](image_size, shuffle_seed=shuffle_seed)
     if name in TFDS_NAMES:
@@ -87,6 +122,6 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
     return FILE_LOADERS[kind](os.path.expanduser(path), image_size, shuffle_seed=shuffle_seed)
 
 
-__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "is_known", "is_paired",
-           "is_points",
-           "load_dataset", "unknown_dataset_message"]
+__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "UNPAIRED_PREFIX",
+           "is_known", "is_paired", "is_points", "is_unpaired", "load_dataset",
+           "unknown_dataset_message", "unpaired_domains"]

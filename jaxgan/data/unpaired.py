@@ -122,9 +122,24 @@ class UnpairedSource:
             out["labels"] = jnp.asarray(domain.labels[rows], jnp.int32)
         return out
 
-    def num_held_out(self, key: str) -> int:
+    def held_out_count(self, key: str) -> int:
         """How many images domain ``key`` holds out."""
         return len(self._splits[key][1])
+
+    @property
+    def num_held_out(self) -> int:
+        """The smaller domain's held-out images: what an evaluation can compare."""
+        return min(self.held_out_count(key) for key in DOMAINS)
+
+    def held_out_pairs(self, num: int | None = None) -> dict[str, jax.Array]:
+        """The forward direction's held-out inputs (:meth:`direction`), as a
+        translation run reads them: ``inputs`` and, where domain A has them,
+        ``labels``; no ``targets``, since nothing pairs them."""
+        return self.direction().held_out_pairs(num)
+
+    def direction(self, backward: bool = False) -> UnpairedDirection:
+        """The translation A -> B (B -> A with ``backward``) as an evaluation reads it."""
+        return UnpairedDirection(self, backward)
 
     def real_examples(self, num: int, seed: int = HOLDOUT_SEED, key: str = "b"
                       ) -> tuple[jax.Array, jax.Array]:
@@ -136,4 +151,62 @@ class UnpairedSource:
                      for rows in self._splits[key])
 
 
-__all__ = ["DOMAINS", "UnpairedSource"]
+@dataclasses.dataclass(frozen=True, eq=False)
+class UnpairedDirection:
+    """One direction of an :class:`UnpairedSource`, shaped like the paired
+    data that :mod:`jaxgan.evaluation` scores: held-out inputs of one domain
+    (with their classes), and the other domain as the real data that outputs
+    are compared with and that its scoring classifier learns from."""
+
+    source: UnpairedSource
+    backward: bool = False
+
+    @property
+    def _keys(self) -> tuple[str, str]:
+        return ("b", "a") if self.backward else ("a", "b")
+
+    @property
+    def name(self) -> str:
+        return f"{self.source.name} ({'B to A' if self.backward else 'A to B'})"
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """An output's shape: the output domain's images'."""
+        return self.source.domain(self._keys[1]).example_shape
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.source.domain(self._keys[0]).example_shape
+
+    @property
+    def num_classes(self) -> int:
+        """The classes that outputs are read as: the output domain's."""
+        return self.source.domain(self._keys[1]).num_classes
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The input domain's labels (what an output's class is checked against)."""
+        return self.source.domain(self._keys[0]).labels
+
+    @property
+    def num_held_out(self) -> int:
+        return self.source.num_held_out
+
+    @property
+    def targets_source(self) -> ArraySource:
+        """The output domain: what the scoring classifier learns."""
+        return self.source.domain(self._keys[1])
+
+    def held_out_pairs(self, num: int | None = None) -> dict[str, jax.Array]:
+        """The input domain's first ``num`` held-out images as ``inputs``, and
+        their ``labels`` where it has them."""
+        held_out = self.source.held_out(self._keys[0], num)
+        return {"inputs": held_out["images"],
+                **({"labels": held_out["labels"]} if "labels" in held_out else {})}
+
+    def real_examples(self, num: int, seed: int = HOLDOUT_SEED) -> tuple[jax.Array, jax.Array]:
+        """The output domain's reference and held-out images."""
+        return self.source.real_examples(num, seed, key=self._keys[1])
+
+
+__all__ = ["DOMAINS", "UnpairedDirection", "UnpairedSource"]
