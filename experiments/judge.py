@@ -31,6 +31,10 @@ For a translation task on the digits (``mnist5k_completion``,
 ``mnist5k_edges``) the ``mnist5k`` judge reads the outputs, and
 ``judge_label_accuracy`` is the share whose class is the input's.
 
+For a CycleGAN (``unpaired:A,B``) each direction is judged by the judge of
+its output domain, against the classes of its inputs, and B to A's numbers
+carry the prefix ``ba_``; ``digits_framed`` outputs are cropped to their
+box (MNIST's central 20/28) before the ``digits`` judge reads them at 8x8.
 For Stacked MNIST (``stacked_mnist5k``) the ``mnist5k`` judge reads each
 channel on its own: ``judge_plausible`` and ``judge_confident`` ask it of
 every channel, and ``judge_modes_covered`` and ``judge_reverse_kl`` count the
@@ -48,6 +52,7 @@ import os
 from absl import app, flags
 
 from jaxgan.cli import usage_error
+from jaxgan.data.registry import unpaired_domains
 from jaxgan.metrics.judge import NATIVE_SIZE, fit_judge, scores, stacked_scores, to_size
 
 # Stacked datasets and the digits each channel holds.
@@ -55,6 +60,9 @@ STACKED = {"stacked_mnist5k": "mnist5k"}
 # Translation tasks and the digits their outputs should be (final.npz's images
 # are the outputs for held-out inputs, its labels the inputs' classes).
 TRANSLATED = {"mnist5k_completion": "mnist5k", "mnist5k_edges": "mnist5k"}
+# Datasets whose digits sit in part of the frame: the judge of the dataset
+# named reads them cropped to that part.
+FRAMED = {"digits_framed": "digits"}
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Workdir of a finished run "
                                       "(repeat the flag for several).")
@@ -75,6 +83,8 @@ def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
         dataset = json.load(f).get("dataset")
     if dataset in STACKED:
         return judge_stacked_run(workdir, dataset, holdout, judges)
+    if unpaired_domains(dataset) is not None:
+        return judge_unpaired_run(workdir, dataset, holdout, judges)
     dataset = TRANSLATED.get(dataset, dataset)
     if dataset not in NATIVE_SIZE:
         usage_error(f"{workdir} trained on {dataset!r}; the judge knows "
@@ -94,6 +104,57 @@ def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
               **{f"real_judge_{k}": v for k, v in real.items()},
               "real_num_examples": len(test_y)}
     write_json(os.path.join(workdir, "judge.json"), result)  # atomic: no half-written file
+    return result
+
+
+def judge_images(images, labels, dataset: str, holdout: float, judges: dict) -> dict:
+    """The judge's numbers for ``images`` meant to be ``dataset``'s digits
+    (``labels``: the classes they should show, or ``None``), beside its
+    held-out real images'."""
+    import numpy as np
+
+    if dataset in FRAMED:  # back to the digit's box, as the judge's data are
+        from jaxgan.data.arrays import MNIST_BOX
+
+        side = images.shape[1]
+        inner = max(1, round(side * MNIST_BOX))
+        top = (side - inner) // 2
+        images, dataset = images[:, top:top + inner, top:top + inner], FRAMED[dataset]
+    if dataset not in NATIVE_SIZE:
+        usage_error(f"the judge knows {', '.join([*NATIVE_SIZE, *FRAMED])} (labelled digits at a "
+                    f"known resolution), not {dataset!r}")
+    if dataset not in judges:
+        judges[dataset] = fit_judge(dataset, holdout)
+    judge, test_x, test_y, shares = judges[dataset]
+    samples = scores(judge, to_size(np.asarray(images), NATIVE_SIZE[dataset]), shares, labels)
+    real = scores(judge, test_x, shares, test_y)
+    return {"judge": f"SVC(rbf, C=10) on {NATIVE_SIZE[dataset]}x{NATIVE_SIZE[dataset]} real "
+                     f"{dataset} pixels",
+            "judge_accuracy": real.pop("label_accuracy"),
+            **{f"judge_{k}": v for k, v in samples.items()},
+            **{f"real_judge_{k}": v for k, v in real.items()},
+            "real_num_examples": len(test_y)}
+
+
+def judge_unpaired_run(workdir: str, dataset: str, holdout: float, judges: dict) -> dict:
+    """A CycleGAN's two directions, each by its output domain's judge; B to A's
+    numbers prefixed ``ba_``."""
+    import numpy as np
+
+    from jaxgan.run_io import write_json
+
+    domain_a, domain_b = unpaired_domains(dataset)
+    with np.load(os.path.join(workdir, "samples", "final.npz"), allow_pickle=False) as final:
+        arrays = dict(final)
+    result = {"dataset": dataset, "num_samples": len(arrays["images"])}
+    for prefix, output_domain in (("", domain_b), ("ba_", domain_a)):
+        if prefix + "labels" not in arrays:
+            usage_error(f"{workdir}: the domains have no labels to check the translations' "
+                        "classes against")
+        judged = judge_images(arrays[prefix + "images"], arrays[prefix + "labels"],
+                              output_domain, holdout, judges)
+        result.update({prefix + name: value for name, value in judged.items()})
+    write_json(os.path.join(workdir, "judge.json"), result)
     return result
 
 
@@ -143,6 +204,14 @@ def main(argv):
                   f"of 1000 in {r['num_samples']} samples (real {r['real_judge_modes_covered']})"
                   f", reverse KL {r['judge_reverse_kl']:.3f} (real "
                   f"{r['real_judge_reverse_kl']:.3f}); judge accuracy {r['judge_accuracy']:.3f}")
+            continue
+        if "ba_judge_label_accuracy" in r:
+            print(f"{workdir}: A to B: label accuracy {r['judge_label_accuracy']:.3f}, "
+                  f"confident {r['judge_confident']:.3f} (real {r['real_judge_confident']:.3f})"
+                  f", judge accuracy {r['judge_accuracy']:.3f}; B to A: label accuracy "
+                  f"{r['ba_judge_label_accuracy']:.3f}, confident {r['ba_judge_confident']:.3f}"
+                  f" (real {r['ba_real_judge_confident']:.3f}), judge accuracy "
+                  f"{r['ba_judge_accuracy']:.3f}")
             continue
         line = (f"{workdir}: confident {r['judge_confident']:.3f} (real "
                 f"{r['real_judge_confident']:.3f}), plausible {r['judge_plausible']:.3f} (real "

@@ -370,8 +370,9 @@ def test_the_smoke_config_trains_and_evaluates_both_ways_and_resumes(tmp_path):
                 16, 8, 8, 1)
             assert arrays[prefix + "cycled"].shape == (16, 8, 8, 1)
             assert arrays[prefix + "labels"].shape == (16,)
-        # scikit-learn's upscaled digits fill the frame; MNIST's keep a margin.
-        assert arrays["inputs"][:, 0].mean() > arrays["ba_inputs"][:, 0].mean()
+        # Domain A is scikit-learn's digits in MNIST's frame: a border of background.
+        assert (arrays["inputs"][:, 0] == -1).all() and (arrays["inputs"] > 0).any()
+        assert not np.array_equal(arrays["inputs"], arrays["ba_inputs"])
     assert (workdir / "samples" / "final.png").exists()
     config.num_steps = 4
     resumed = train.train_and_evaluate(config, str(workdir))
@@ -408,3 +409,19 @@ def test_a_cyclegan_and_data_that_do_not_match_are_one_line(tmp_path):
         config.update(changes)
         with pytest.raises(config_lib.ConfigError, match=re.escape(expected)):
             config_lib.validate_config(config)
+
+
+def test_framed_digits_sit_in_mnists_margin():
+    """At 28x28 the 8x8 digits fill the central 20x20 box (MNIST's) and the
+    4-pixel border is background; at 32x32 the box is 23 pixels."""
+    from jaxgan.data.arrays import framed_digits
+
+    framed, plain = framed_digits(28), jaxgan.digits(28)
+    assert framed.images.shape == plain.images.shape == (1797, 28, 28, 1)
+    np.testing.assert_array_equal(framed.labels, plain.labels)
+    border = np.ones((28, 28), bool)
+    border[4:24, 4:24] = False
+    assert (framed.images[:, border] == -1).all()
+    assert (framed.images[:, 4:24, 4:24] > 0).any(axis=(1, 2, 3)).all()  # ink in every box
+    assert (plain.images[:, border] > 0).any()  # the plain digits reach the edge
+    assert ((framed_digits(32).images[:, 4:27, 4:27] > 0).any(axis=(1, 2, 3))).all()

@@ -60,3 +60,24 @@ def test_a_workdir_without_a_run_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"error: {tmp_path} holds no finished run (config.json and samples/final.npz); "
         "train one with experiments/train.py first"]
+
+
+def test_a_cyclegan_run_is_judged_both_ways_and_framed_digits_are_cropped(tmp_path,
+                                                                          digits_judge):
+    """Real digits as the outputs both ways (plain A to B; framed in MNIST's
+    margin B to A, which the judge crops back to their box) read as their
+    classes; the same images with the wrong classes do not."""
+    from jaxgan.data.arrays import framed_digits
+
+    plain, framed = load_dataset("digits", 32), framed_digits(32)
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"dataset": "unpaired:digits_framed,"
+                                                                 "digits"}))
+    np.savez(tmp_path / "samples" / "final.npz", images=plain.images[:300],  # [-1, 1] floats
+             labels=plain.labels[:300], ba_images=framed.images[:300],
+             ba_labels=(framed.labels[:300] + 1) % 10)
+    result = judge.judge_run(str(tmp_path), 0.2, {"digits": digits_judge})
+    assert result["judge_label_accuracy"] > 0.9
+    assert result["ba_judge_label_accuracy"] < 0.1  # the classes were shifted by one
+    assert result["ba_judge_plausible"] > 0.8  # but the cropped digits are digits
+    assert "8x8 real digits" in result["ba_judge"]

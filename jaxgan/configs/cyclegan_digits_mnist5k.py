@@ -1,7 +1,9 @@
 r"""CycleGAN between two bundled digit datasets that nothing pairs: scikit-learn's
-8x8 digits (domain A, upscaled: thick and blurry, filling the frame) and the
-real MNIST digits of the mnist5k extra (domain B, thin and sharp, in MNIST's
-margin), both at 32x32.
+8x8 digits (domain A, upscaled: thick and blurry) and the real MNIST digits
+of the mnist5k extra (domain B, thin and sharp), both at 32x32. Domain A's
+digits are upscaled into MNIST's frame (digits_framed: the central 20/28 of
+the side), so that the translation changes the strokes, not the digit's
+size and place.
 
 Two U-Nets translate A to B and B to A, a PatchGAN judges each domain, and
 the generators learn from the least-squares loss, the cycle's L1 (lambda 10)
@@ -16,7 +18,13 @@ Command (no network needed; the MNIST digits ship in the mnist5k extra's wheel):
   python experiments/train.py --config experiments/configs/cyclegan_digits_mnist5k.py \
       --workdir runs/cyclegan_digits_mnist5k
 
-Expected result: not measured yet.
+Expected result, measured on 2 CPU cores in 21 min (experiments/results/README.md,
+"Unpaired translation"): on 179 held-out digits each way, 0.72 of the A to B
+translations keep their class by the MNIST classifier (0.70 by the SVM
+judge; ceiling 0.96) and 0.51 of the B to A ones by the digits classifier
+(0.54 by the judge); round trips within L1 0.03 and 0.07 of their inputs.
+With domain A unframed (--config.dataset=unpaired:digits,mnist5k) B to A
+fails: 0.24.
 """
 
 from jaxgan.configs import pix2pix_mnist5k
@@ -24,7 +32,7 @@ from jaxgan.configs import pix2pix_mnist5k
 
 def get_config():
     config = pix2pix_mnist5k.get_config()
-    config.dataset = "unpaired:digits,mnist5k"  # unpaired:A,B - any two image datasets
+    config.dataset = "unpaired:digits_framed,mnist5k"  # unpaired:A,B - any two image datasets
     config.model = "cyclegan"           # two U-Nets (A->B, B->A), a PatchGAN per domain
     config.loss = "least_squares"       # CycleGAN's objective
     config.cycle_weight = 10.0          # lambda of the round trip's L1 (both directions)

@@ -1,7 +1,8 @@
 """Dataset names -> sources: the one place a name such as ``digits`` is resolved.
 
 ``load_dataset(name, ...)`` returns a :class:`jaxgan.data.Source`. Names are
-the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits`` and
+the 2D mixtures (``ring8``, ``grid25``), the bundled ``digits`` (and
+``digits_framed``, the same in MNIST's margin) and
 ``mnist5k`` (real MNIST digits; the ``mnist5k`` extra) and ``stacked_mnist5k``
 (three of those per example, 1,000 modes: :mod:`jaxgan.data.stacked`), the
 paired translation tasks ``mnist5k_completion`` and ``mnist5k_edges``
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from jaxgan.data.arrays import ArraySource, digits
+from jaxgan.data.arrays import ArraySource, digits, framed_digits
 from jaxgan.data.images import DataError, load_folder, load_mnist5k, load_npz
 from jaxgan.data.mixtures import MIXTURES, Mixture
 from jaxgan.data.pairs import PAIRED_TASKS, PairedSource, load_pairs
@@ -30,8 +31,8 @@ from jaxgan.data.unpaired import UnpairedSource
 # tensorflow-datasets names; the module that reads them imports tfds lazily.
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
 # Image data that ship with the install (mnist5k with its extra): no network.
-BUNDLED = {"digits": digits, "mnist5k": load_mnist5k, "stacked_mnist5k": stacked_mnist5k,
-           **PAIRED_TASKS}
+BUNDLED = {"digits": digits, "digits_framed": framed_digits, "mnist5k": load_mnist5k,
+           "stacked_mnist5k": stacked_mnist5k, **PAIRED_TASKS}
 IMAGE_DATASETS = (*BUNDLED, *TFDS_NAMES)
 FILE_LOADERS: dict[str, Callable[..., ArraySource | PairedSource]] = {
     "npz": load_npz, "folder": load_folder, "pairs": load_pairs}
