@@ -68,6 +68,8 @@ _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Workdir of a finished ru
                                       "(repeat the flag for several).")
 _HOLDOUT = flags.DEFINE_float("holdout", 0.2, "Share of the real images held out from the "
                               "judge, to measure its accuracy and the real-data floor.")
+
+
 def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
     """Judges ``workdir``'s ``samples/final.npz``; writes and returns ``judge.json``'s dict."""
     import numpy as np
@@ -86,23 +88,14 @@ def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
     if unpaired_domains(dataset) is not None:
         return judge_unpaired_run(workdir, dataset, holdout, judges)
     dataset = TRANSLATED.get(dataset, dataset)
-    if dataset not in NATIVE_SIZE:
+    if dataset not in NATIVE_SIZE and dataset not in FRAMED:
         usage_error(f"{workdir} trained on {dataset!r}; the judge knows "
-                     f"{', '.join(NATIVE_SIZE)} (labelled digits at a known resolution)")
-    if dataset not in judges:
-        judges[dataset] = fit_judge(dataset, holdout)
-    judge, test_x, test_y, shares = judges[dataset]
+                     f"{', '.join([*NATIVE_SIZE, *FRAMED])} (labelled digits at a known "
+                     "resolution)")
     with np.load(final_path, allow_pickle=False) as final:
         images, labels = final["images"], final.get("labels")
-    samples = scores(judge, to_size(images, NATIVE_SIZE[dataset]), shares, labels)
-    real = scores(judge, test_x, shares, test_y)
     result = {"dataset": dataset, "num_samples": len(images),
-              "judge": f"SVC(rbf, C=10) on {NATIVE_SIZE[dataset]}x{NATIVE_SIZE[dataset]} "
-                       "real pixels",
-              "judge_accuracy": real.pop("label_accuracy"),
-              **{f"judge_{k}": v for k, v in samples.items()},
-              **{f"real_judge_{k}": v for k, v in real.items()},
-              "real_num_examples": len(test_y)}
+              **judge_images(images, labels, dataset, holdout, judges)}
     write_json(os.path.join(workdir, "judge.json"), result)  # atomic: no half-written file
     return result
 
@@ -114,11 +107,9 @@ def judge_images(images, labels, dataset: str, holdout: float, judges: dict) -> 
     import numpy as np
 
     if dataset in FRAMED:  # back to the digit's box, as the judge's data are
-        from jaxgan.data.arrays import MNIST_BOX
+        from jaxgan.data.arrays import mnist_box
 
-        side = images.shape[1]
-        inner = max(1, round(side * MNIST_BOX))
-        top = (side - inner) // 2
+        top, inner = mnist_box(images.shape[1])
         images, dataset = images[:, top:top + inner, top:top + inner], FRAMED[dataset]
     if dataset not in NATIVE_SIZE:
         usage_error(f"the judge knows {', '.join([*NATIVE_SIZE, *FRAMED])} (labelled digits at a "

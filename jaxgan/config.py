@@ -322,17 +322,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
     if config.model == "cyclegan":
         return _cyclegan(config, example_shape, input_channels, pair, dtype)
     if config.model == "pix2pix":
-        with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout"):
-            generator = UNetGenerator(channels=example_shape[-1], width=config.g_width,
-                                      depth=option(config, "unet_depth"),
-                                      dropout=option(config, "g_dropout"), dtype=dtype,
-                                      impl=option(config, "conv_impl"))
-        with _built_from(d_width="width", patch_layers="layers",
-                         d_normalization="normalization"):
-            discriminator = PatchDiscriminator(
-                width=config.d_width, layers=option(config, "patch_layers"),
-                normalization=option(config, "d_normalization"), dtype=dtype,
-                impl=option(config, "conv_impl"))
+        generator = _unet(config, example_shape[-1], dtype)
+        discriminator = _patch_gan(config, dtype)
         with _built_from(adversarial_weight="weight"):
             g_loss = losses.scaled(pair.generator, option(config, "adversarial_weight"))
         pair = losses.LossPair(pair.discriminator, g_loss)
@@ -394,22 +385,32 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc))
 
 
+def _unet(config: ml_collections.ConfigDict, channels: int, dtype) -> UNetGenerator:
+    """The U-Net generator of a translation model (pix2pix, cyclegan)."""
+    with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout"):
+        return UNetGenerator(channels=channels, width=config.g_width,
+                             depth=option(config, "unet_depth"),
+                             dropout=option(config, "g_dropout"), dtype=dtype,
+                             impl=option(config, "conv_impl"))
+
+
+def _patch_gan(config: ml_collections.ConfigDict, dtype) -> PatchDiscriminator:
+    """The PatchGAN discriminator of a translation model (pix2pix, cyclegan)."""
+    with _built_from(d_width="width", patch_layers="layers", d_normalization="normalization"):
+        return PatchDiscriminator(
+            width=config.d_width, layers=option(config, "patch_layers"),
+            normalization=option(config, "d_normalization"), dtype=dtype,
+            impl=option(config, "conv_impl"))
+
+
 def _cyclegan(config: ml_collections.ConfigDict, example_shape, input_channels: int,
               pair: losses.LossPair, dtype) -> CycleGANRecipe:
     """The CycleGAN of ``config``: U-Nets both ways and a PatchGAN per domain,
     built from the pix2pix model's fields; the least-squares loss by default
     (the generators' term is then CycleGAN's, :func:`jaxgan.cyclegan.generator_loss`)."""
-    channels = {"ab": example_shape[-1], "ba": input_channels or example_shape[-1]}
-    with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout"):
-        generators = [UNetGenerator(channels=channels[name], width=config.g_width,
-                                    depth=option(config, "unet_depth"),
-                                    dropout=option(config, "g_dropout"), dtype=dtype,
-                                    impl=option(config, "conv_impl")) for name in ("ab", "ba")]
-    with _built_from(d_width="width", patch_layers="layers", d_normalization="normalization"):
-        discriminators = [PatchDiscriminator(
-            width=config.d_width, layers=option(config, "patch_layers"),
-            normalization=option(config, "d_normalization"), dtype=dtype,
-            impl=option(config, "conv_impl")) for _ in range(2)]
+    generators = [_unet(config, example_shape[-1], dtype),
+                  _unet(config, input_channels or example_shape[-1], dtype)]
+    discriminators = [_patch_gan(config, dtype) for _ in range(2)]
     g_loss = cyclegan_generator_loss if config.loss == "least_squares" else pair.generator
     with _built_from(cycle_weight="cycle_weight", identity_weight="identity_weight",
                      history_size="history_size"):

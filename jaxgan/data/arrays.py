@@ -247,6 +247,13 @@ def digits(image_size: int = 32, shuffle_seed: int = 0) -> ArraySource:
 MNIST_BOX = 20 / 28
 
 
+def mnist_box(side: int) -> tuple[int, int]:
+    """``(top, inner)``: where MNIST's box starts in a frame of ``side`` pixels
+    (from the top and from the left) and how wide it is."""
+    inner = max(1, round(side * MNIST_BOX))
+    return (side - inner) // 2, inner
+
+
 def framed_digits(image_size: int = 32, shuffle_seed: int = 0) -> ArraySource:
     """scikit-learn's digits in MNIST's frame: each 8x8 digit, which fills its
     box, upscaled bilinearly to the central ``20/28`` of the side with
@@ -254,13 +261,13 @@ def framed_digits(image_size: int = 32, shuffle_seed: int = 0) -> ArraySource:
     thick, but where an MNIST digit would be: translating between the two
     then asks for the strokes to change, not the size and place."""
     base = digits(8, shuffle_seed)
-    inner = max(1, round(image_size * MNIST_BOX))
+    top, inner = mnist_box(image_size)
     images = np.clip(resize_images(base.images, inner), -1.0, 1.0)
-    before, after = (image_size - inner) // 2, (image_size - inner + 1) // 2
-    images = np.pad(images, ((0, 0), (before, after), (before, after), (0, 0)),
+    after = image_size - inner - top
+    images = np.pad(images, ((0, 0), (top, after), (top, after), (0, 0)),
                     constant_values=-1.0)
     return ArraySource("digits_framed", images, base.labels, shuffle_seed)
 
 
-__all__ = ["MNIST_BOX", "ArraySource", "HostStream", "digits", "framed_digits",
+__all__ = ["MNIST_BOX", "ArraySource", "HostStream", "digits", "framed_digits", "mnist_box",
            "resize_images", "sample_streamed", "to_unit_range"]
