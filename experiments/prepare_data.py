@@ -14,17 +14,23 @@ import sys
 
 from absl import app, flags
 
-_DATASET = flags.DEFINE_string("dataset", None, "mnist | fashion_mnist | cifar10 | celeb_a")
+_DATASET = flags.DEFINE_string("dataset", None, "mnist | fashion_mnist | cifar10 | celeb_a | "
+                               "cycle_gan/TASK (e.g. cycle_gan/horse2zebra)")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Where to put it (default: tfds' own).")
 
 
 def main(argv):
     del argv
-    from jaxgan.data.tfds_sources import TFDS_DATASETS, default_data_dir, prepare
+    from jaxgan.data.tfds_sources import (
+        TFDS_DATASETS,
+        UNPAIRED_DATASETS,
+        default_data_dir,
+        prepare,
+    )
 
-    if _DATASET.value not in TFDS_DATASETS:
+    if _DATASET.value not in TFDS_DATASETS and _DATASET.value not in UNPAIRED_DATASETS:
         print(f"error: unknown dataset {_DATASET.value!r}; available: "
-              f"{', '.join(TFDS_DATASETS)}", file=sys.stderr)
+              f"{', '.join([*TFDS_DATASETS, *UNPAIRED_DATASETS])}", file=sys.stderr)
         sys.exit(2)
     data_dir = default_data_dir(_DATA_DIR.value)
     try:

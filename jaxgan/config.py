@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
@@ -24,7 +25,7 @@ import optax
 
 from jaxgan import losses, penalties
 from jaxgan.augment import AdaptiveProbability, DiffAugment
-from jaxgan.cyclegan import CycleGANRecipe
+from jaxgan.cyclegan import CycleGANRecipe, fit_guides
 from jaxgan.cyclegan import generator_loss as cyclegan_generator_loss
 from jaxgan.data import ArraySource, registry
 from jaxgan.data.arrays import SHUFFLES
@@ -71,7 +72,8 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "on_collapse": "warn", "conv_impl": "auto", "unet_depth": 2,
                    "patch_layers": 2, "g_dropout": 0.5, "reconstruction_weight": 100.0,
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
-                   "history_size": 50}
+                   "history_size": 50, "semantic_weight": 0.0,
+                   "semantic_reader": "input"}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -164,6 +166,13 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if translation and option(config, "augment") != "none":
         fail(f"config.augment is not built for model={config.model!r} (a pix2pix "
              "discriminator sees each image beside its input); set augment='none'")
+    semantic_weight = option(config, "semantic_weight")
+    if semantic_weight and config.model != "cyclegan":
+        fail(f"config.semantic_weight={semantic_weight!r} steers a CycleGAN's translations and "
+             f"model={config.model!r}; set semantic_weight=0")
+    if semantic_weight and not option(config, "classifier_steps"):
+        fail(f"config.semantic_weight={semantic_weight!r} needs classifier_steps > 0: its "
+             "guides train that many steps")
     if config.model == "cyclegan" and (config.d_penalty != "none" or config.n_disc != 1):
         fail("model='cyclegan' updates its discriminators once a step with no penalty; set "
              "d_penalty='none' and n_disc=1")
@@ -301,12 +310,16 @@ def num_classes(config: ml_collections.ConfigDict, source) -> int:
 
 
 def build_recipe(config: ml_collections.ConfigDict, example_shape,
-                 classes: int = 0, input_channels: int = 0) -> GANRecipe | CycleGANRecipe:
+                 classes: int = 0, input_channels: int = 0,
+                 guides: tuple[Callable, Callable] | None = None
+                 ) -> GANRecipe | CycleGANRecipe:
     """The GAN that ``config`` describes, for examples of ``example_shape``.
 
     ``classes`` > 0 makes it class-conditional (see :func:`num_classes`);
     ``input_channels`` are a pix2pix or cyclegan model's inputs' (0: as the
-    examples').
+    examples'); ``guides``: a cyclegan's semantic guides where
+    ``semantic_weight`` > 0 (:func:`jaxgan.cyclegan.fit_guides`; :func:`build`
+    trains them).
 
     Raises:
       ConfigError: a constructor refused a value, naming the config's field.
@@ -320,7 +333,7 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         option(config, "compute_dtype"))
     translation = {}
     if config.model == "cyclegan":
-        return _cyclegan(config, example_shape, input_channels, pair, dtype)
+        return _cyclegan(config, example_shape, input_channels, pair, dtype, guides)
     if config.model == "pix2pix":
         generator = _unet(config, example_shape[-1], dtype)
         discriminator = _patch_gan(config, dtype)
@@ -403,8 +416,14 @@ def _patch_gan(config: ml_collections.ConfigDict, dtype) -> PatchDiscriminator:
             impl=option(config, "conv_impl"))
 
 
+def _guide_not_built(images):
+    raise ConfigError("semantic_weight > 0 needs the domains' guides: build the run with "
+                      "jaxgan.config.build, or pass build_recipe guides from "
+                      "jaxgan.cyclegan.fit_guides")
+
+
 def _cyclegan(config: ml_collections.ConfigDict, example_shape, input_channels: int,
-              pair: losses.LossPair, dtype) -> CycleGANRecipe:
+              pair: losses.LossPair, dtype, guides) -> CycleGANRecipe:
     """The CycleGAN of ``config``: U-Nets both ways and a PatchGAN per domain,
     built from the pix2pix model's fields; the least-squares loss by default
     (the generators' term is then CycleGAN's, :func:`jaxgan.cyclegan.generator_loss`)."""
@@ -412,13 +431,19 @@ def _cyclegan(config: ml_collections.ConfigDict, example_shape, input_channels: 
                   _unet(config, input_channels or example_shape[-1], dtype)]
     discriminators = [_patch_gan(config, dtype) for _ in range(2)]
     g_loss = cyclegan_generator_loss if config.loss == "least_squares" else pair.generator
+    if guides is None:  # checking the config, before there are data to train guides on
+        guides = (_guide_not_built, _guide_not_built)
     with _built_from(cycle_weight="cycle_weight", identity_weight="identity_weight",
-                     history_size="history_size"):
+                     history_size="history_size", semantic_weight="semantic_weight",
+                     semantic_reader="semantic_reader"):
         return CycleGANRecipe(
             *generators, *discriminators, input_channels=input_channels,
             cycle_weight=option(config, "cycle_weight"),
             identity_weight=option(config, "identity_weight"),
-            history_size=option(config, "history_size"), d_loss=pair.discriminator,
+            history_size=option(config, "history_size"),
+            semantic_weight=option(config, "semantic_weight"),
+            semantic_reader=option(config, "semantic_reader"), guide_a=guides[0],
+            guide_b=guides[1], d_loss=pair.discriminator,
             g_loss=g_loss, compute_dtype=dtype,
             g_optimizer=_adam(config, config.g_learning_rate, config.num_steps),
             d_optimizer=_adam(config, config.d_learning_rate, config.num_steps))
@@ -441,16 +466,28 @@ class Built(NamedTuple):
     options: FitOptions
 
 
-def build(config: ml_collections.ConfigDict, progress=None) -> Built:
+def build(config: ml_collections.ConfigDict, progress=None,
+          log: Callable[[str], None] | None = None) -> Built:
     """Validates ``config`` and builds ``(recipe, source, options)``, once.
+
+    ``progress``: a ``tqdm``-like factory for long data reads; ``log``: called
+    with a line on other long work (a CycleGAN's semantic guides, trained here,
+    or loaded from ``classifier_dir`` when the config names one).
 
     Raises:
       ConfigError: a bad config or data, before anything is compiled or written.
     """
     validate_config(config)
     source = build_source(config, progress=progress)
+    guides = None
+    if config.model == "cyclegan" and option(config, "semantic_weight"):
+        try:
+            guides = fit_guides(source, option(config, "classifier_steps"),
+                                cache_dir=option(config, "classifier_dir"), log=log)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
     recipe = build_recipe(config, source.example_shape, num_classes(config, source),
-                          getattr(source, "input_shape", (0,))[-1])
+                          getattr(source, "input_shape", (0,))[-1], guides)
     options = fit_options(config)
     # The config's own rule for "auto" (the DCGAN on the CPU), resolved here so
     # that fit need not look inside the modules.

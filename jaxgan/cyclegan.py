@@ -7,9 +7,15 @@ compare against, what ties an output to its input is the cycle: ``G_ba(G_ab(a))`
 should give ``a`` back and ``G_ab(G_ba(b))`` should give ``b``, in L1. The
 identity term asks a generator to leave an image of its own output domain
 unchanged (``G_ab(b) ~ b``), which keeps colours and, on digits, strokes from
-drifting. The adversarial losses are the least-squares ones, and each
-discriminator learns from a history of earlier fakes as well as the newest
-(Shrivastava et al. 2017), which damps the two players' oscillation.
+drifting. Optionally (``semantic_weight``), frozen classifiers of the two
+domains (guides) ask each translation to keep the class that its input
+domain's guide reads in its input: read by that same guide, CyCADA's semantic
+consistency (Hoffman et al. 2018), or by the output domain's guide. This is
+for domains such as digits, where the cycle alone lets a generator swap
+classes and hide the input in its output (Chu et al. 2017). The adversarial losses
+are the least-squares ones, and each discriminator learns from a history of
+earlier fakes as well as the newest (Shrivastava et al. 2017), which damps
+the two players' oscillation.
 
 :class:`CycleGANRecipe` keeps the fit loop's :class:`jaxgan.loop.Trainable`
 protocol over a :class:`CycleGANState` of its own, so it trains, logs,
@@ -24,7 +30,9 @@ b)`` of unpaired images, each ``[1, batch, H, W, C]``, in CycleGAN's order:
    round trips ``G_ba(fake_b)`` and ``G_ab(fake_a)``, and with an identity
    weight ``G_ab(b)`` and ``G_ba(a)``; the loss is the sum over both
    directions of ``g_loss(D(fake)) + cycle_weight * L1(round trip, input) +
-   cycle_weight * identity_weight * L1(identity, image)``, through the
+   cycle_weight * identity_weight * L1(identity, image)`` (plus
+   ``semantic_weight * CE(reader(fake_b), argmax guide_a(a))`` and its
+   mirror, where the reader is ``guide_a`` or ``guide_b``), through the
    discriminators as they stand.
 2. The history: each new fake enters its domain's buffer; while the buffer
    is not full the discriminator sees the new fake, after that, with
@@ -159,6 +167,61 @@ def query_history(history: jax.Array, filled: jax.Array, fakes: jax.Array,
     return history, filled, shown.astype(fakes.dtype)
 
 
+def semantic_consistency(guide: Callable[[jax.Array], jax.Array], inputs: jax.Array,
+                         outputs: jax.Array,
+                         reader: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
+    """Semantic consistency: the cross-entropy of ``reader``'s logits on the
+    translations ``outputs`` against the class ``guide`` reads in their
+    ``inputs`` (its argmax, a constant), averaged over the batch. With no
+    ``reader``, ``guide`` reads both (CyCADA's form). Both run in float32
+    whatever the step's compute dtype."""
+    read = jnp.argmax(guide(inputs.astype(jnp.float32)), axis=-1)
+    logits = (reader or guide)(outputs.astype(jnp.float32)).astype(jnp.float32)
+    return optax.softmax_cross_entropy_with_integer_labels(
+        logits, jax.lax.stop_gradient(read)).mean()
+
+
+SEMANTIC_READERS = ("input", "output")
+# The guides' seed: other networks than the evaluation's classifiers
+# (jaxgan.evaluation.EVAL_SEED), which also train on the whole domain.
+GUIDE_SEED = 1
+
+
+def fit_guides(source, num_steps: int, cache_dir: str | None = None,
+               log: Callable[[str], None] | None = None
+               ) -> tuple[Callable[[jax.Array], jax.Array], Callable[[jax.Array], jax.Array]]:
+    """The semantic guides of :class:`CycleGANRecipe` for an unpaired
+    ``source`` (:class:`jaxgan.data.UnpairedSource` with labels in both
+    domains): a classifier of each domain, trained with :data:`GUIDE_SEED`
+    for ``num_steps`` on that domain's training images only (never its
+    held-out tenth, on which translations are scored), and cached under
+    ``cache_dir`` when one is given. Returns their logit functions
+    ``(guide_a, guide_b)``."""
+    # Imported here: the classifier's module imports the data package, which
+    # imports this package's top level, which imports this module.
+    from jaxgan.metrics.classifier import fit_classifier, load_or_fit_classifier
+
+    guides = []
+    for key in ("a", "b"):
+        domain = source.training_domain(key)
+        if domain.labels is None:
+            raise ValueError(f"semantic guides need labels in both domains, and domain "
+                             f"{key.upper()} ({domain.name}) has none; set semantic_weight=0")
+        if cache_dir is None:
+            if log:
+                log(f"training the semantic guide of domain {key.upper()} ({num_steps} steps "
+                    f"on real {domain.name})")
+            fitted = fit_classifier(domain, num_steps=num_steps, seed=GUIDE_SEED)
+        else:
+            fitted = load_or_fit_classifier(domain, cache_dir, num_steps=num_steps,
+                                            seed=GUIDE_SEED, log=log)
+        if log:
+            log(f"semantic guide of domain {key.upper()}: held-out accuracy "
+                f"{fitted.accuracy:.3f}")
+        guides.append(fitted.logits)
+    return guides[0], guides[1]
+
+
 def _first_line(error: Exception) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
@@ -184,6 +247,20 @@ class CycleGANRecipe(ComputePolicy):
         different channel counts need).
       history_size: fakes each domain's history keeps (50 in the paper; 0:
         the discriminators see only the newest fakes).
+      semantic_weight: weight of the semantic consistency term (0: none, the
+        paper's CycleGAN); it needs both guides.
+      semantic_reader: which guide reads a translation, against the class
+        its input domain's guide reads in its input: ``"input"`` (that same
+        guide, CyCADA's form: each generator is steered by its input
+        domain's labels alone) or ``"output"`` (the output domain's guide,
+        which knows what that domain's digits of each class look like).
+      guide_a, guide_b: frozen classifiers of domain A's and domain B's
+        images, ``images -> logits [batch, classes]`` (constants of the
+        step, such as :meth:`jaxgan.metrics.classifier.FittedClassifier.logits`
+        of a classifier trained on that domain). ``G_ab(a)`` should keep
+        the class that ``guide_a`` reads in ``a``, and ``G_ba(b)`` the class
+        that ``guide_b`` reads in ``b``: each guide knows only its own
+        domain's labels.
       d_loss: ``(real_logits, fake_logits) -> per-patch loss``; least squares.
       g_loss: ``fake_logits -> per-patch loss``; :func:`generator_loss`.
       g_optimizer, d_optimizer: one optax transformation over both generators
@@ -199,6 +276,10 @@ class CycleGANRecipe(ComputePolicy):
     cycle_weight: float = 10.0
     identity_weight: float = 0.5
     history_size: int = 50
+    semantic_weight: float = 0.0
+    semantic_reader: str = "input"
+    guide_a: Callable[[jax.Array], jax.Array] | None = None
+    guide_b: Callable[[jax.Array], jax.Array] | None = None
     d_loss: Callable[[jax.Array, jax.Array], jax.Array] = losses.least_squares_discriminator_loss
     g_loss: Callable[[jax.Array], jax.Array] = generator_loss
     g_optimizer: optax.GradientTransformation = dataclasses.field(
@@ -221,10 +302,16 @@ class CycleGANRecipe(ComputePolicy):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        for name in ("cycle_weight", "identity_weight"):
+        for name in ("cycle_weight", "identity_weight", "semantic_weight"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if self.semantic_reader not in SEMANTIC_READERS:
+            raise ValueError(f"semantic_reader must be one of {', '.join(SEMANTIC_READERS)}, "
+                             f"got {self.semantic_reader!r}")
+        if self.semantic_weight and (self.guide_a is None or self.guide_b is None):
+            raise ValueError("semantic_weight > 0 needs guide_a and guide_b, a frozen "
+                             "classifier of each domain")
         self.check_compute_dtype()
 
     def input_shape(self, example_shape: Sequence[int]) -> tuple[int, ...]:
@@ -300,6 +387,10 @@ class CycleGANRecipe(ComputePolicy):
                                 "discriminator_b")},
                 "input_channels": self.input_channels, "cycle_weight": self.cycle_weight,
                 "identity_weight": self.identity_weight, "history_size": self.history_size,
+                **({"semantic_weight": self.semantic_weight,
+                    "semantic_reader": self.semantic_reader,
+                    "guides": [function_name(self.guide_a), function_name(self.guide_b)]}
+                   if self.semantic_weight else {}),
                 "d_loss": function_name(self.d_loss), "g_loss": function_name(self.g_loss),
                 "compute_dtype": self.dtype_name()}
 
@@ -387,7 +478,8 @@ class CycleGANRecipe(ComputePolicy):
 
         Metrics (each a mean over both directions): ``d_loss`` (the
         discriminators' loss), ``g_loss`` (the generators' adversarial loss),
-        ``g_cycle`` and ``g_identity`` (the unweighted L1 terms), ``d_loss_a``
+        ``g_cycle`` and ``g_identity`` (the unweighted L1 terms), with guides
+        ``g_semantic`` (the unweighted cross-entropy), ``d_loss_a``
         and ``d_loss_b``, ``d_real_logit`` and ``d_fake_logit``, and the
         health signals ``d_auc`` (the share of real-fake pairs ranked right),
         ``g_sample_spread`` (the fakes' spread over the real images') and
@@ -436,14 +528,24 @@ class CycleGANRecipe(ComputePolicy):
                                              _JUDGE_FAKE_A, fake_a)
                 adversarial = 0.5 * (recipe.g_loss(logits_b).mean()
                                      + recipe.g_loss(logits_a).mean())
+                semantic = jnp.zeros(())
+                if recipe.semantic_weight:
+                    crossed = recipe.semantic_reader == "output"
+                    semantic = 0.5 * (
+                        semantic_consistency(recipe.guide_a, a, fake_b,
+                                             recipe.guide_b if crossed else None)
+                        + semantic_consistency(recipe.guide_b, b, fake_a,
+                                               recipe.guide_a if crossed else None))
                 # Sums over the two directions, as the paper's objective.
                 total = 2 * (adversarial + recipe.cycle_weight * cycle
-                             + recipe.cycle_weight * recipe.identity_weight * identity)
-                return total, (g_stats, d_stats, adversarial, cycle, identity,
+                             + recipe.cycle_weight * recipe.identity_weight * identity
+                             + recipe.semantic_weight * semantic)
+                return total, (g_stats, d_stats, adversarial, cycle, identity, semantic,
                                jax.lax.stop_gradient((fake_a, fake_b)))
 
-            (_, (g_stats, d_stats, g_loss, cycle, identity, (fake_a, fake_b))), g_grads = (
-                jax.value_and_grad(generator_objective, has_aux=True)(state.g_params))
+            (_, aux), g_grads = jax.value_and_grad(generator_objective, has_aux=True)(
+                state.g_params)
+            g_stats, d_stats, g_loss, cycle, identity, semantic, (fake_a, fake_b) = aux
             g_grads, g_stats = dp.mean((g_grads, g_stats))
             g_updates, g_opt_state = recipe.g_optimizer.update(g_grads, state.g_opt_state,
                                                                state.g_params)
@@ -485,6 +587,7 @@ class CycleGANRecipe(ComputePolicy):
             metrics = dp.mean({
                 "d_loss": 0.5 * (loss_a + loss_b), "d_loss_a": loss_a, "d_loss_b": loss_b,
                 "g_loss": g_loss, "g_cycle": cycle, "g_identity": identity,
+                **({"g_semantic": semantic} if recipe.semantic_weight else {}),
                 "d_real_logit": 0.5 * (real_logits[0].mean() + real_logits[1].mean()),
                 "d_fake_logit": 0.5 * (fake_logits[0].mean() + fake_logits[1].mean()),
                 "d_auc": health.ranking_accuracy(per_example(real_logits),
@@ -528,4 +631,5 @@ class CycleDirection:
         return self.recipe.translate(state, outputs, backward=not self.backward)
 
 
-__all__ = ["CycleDirection", "CycleGANRecipe", "CycleGANState", "generator_loss", "query_history"]
+__all__ = ["GUIDE_SEED", "SEMANTIC_READERS", "CycleDirection", "CycleGANRecipe", "CycleGANState",
+           "fit_guides", "generator_loss", "query_history", "semantic_consistency"]

@@ -74,7 +74,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         # One run at a time in a workdir: refused before the data load.
         with workdir_lock(workdir):
             recipe, source, options = config_lib.build(
-                config, progress=lambda **kw: tqdm(file=sys.stderr, **kw))
+                config, progress=lambda **kw: tqdm(file=sys.stderr, **kw),
+                log=lambda line: tqdm.write(line, file=sys.stderr))
             return fit(recipe, source, workdir, features=features, config=config.to_dict(),
                        check_resume=lambda step, saved: config_lib.check_resumable(
                            saved, config, step), **options.as_dict())

@@ -17,7 +17,7 @@ import pytest
 import jaxgan
 from jaxgan import checkpoint
 from jaxgan.cyclegan import CycleGANRecipe, query_history
-from jaxgan.data.arrays import ArraySource
+from jaxgan.data.arrays import ArraySource, to_unit_range
 from jaxgan.data.unpaired import UnpairedSource
 from jaxgan.models.translation import PatchDiscriminator, UNetGenerator
 
@@ -106,10 +106,34 @@ class MeanCritic(nn.Module):
         return v * x.reshape(x.shape[0], -1).mean(axis=1) + u
 
 
-def hand_objectives(p, a, b, cycle_weight, identity_weight):
+def toy_guide(scale):
+    """A toy classifier of three classes: logits ``(s m, -s m, 0.1)`` of an
+    image's mean ``m``."""
+    def guide(x):
+        m = x.reshape(x.shape[0], -1).mean(axis=1)
+        return jnp.stack([scale * m, -scale * m, jnp.full_like(m, 0.1)], axis=1)
+    return guide
+
+
+def hand_cross_entropy(guide_scale, reader_scale, inputs, outputs):
+    """:func:`jaxgan.cyclegan.semantic_consistency` of toy guides, by hand:
+    ``toy_guide(guide_scale)`` reads the inputs, ``toy_guide(reader_scale)``
+    the outputs."""
+    def logits(scale, x):
+        m = x.reshape(len(x), -1).mean(1)
+        return np.stack([scale * m, -scale * m, np.full_like(m, 0.1)], axis=1)
+
+    read, out = logits(guide_scale, inputs).argmax(1), logits(reader_scale, outputs)
+    log_z = np.log(np.exp(out).sum(1))
+    return np.mean(log_z - out[np.arange(len(out)), read])
+
+
+def hand_objectives(p, a, b, cycle_weight, identity_weight, semantic_weight=0.0,
+                    semantic_reader="input", guide_scales=(3.0, -2.0)):
     """The CycleGAN objectives in float64 NumPy, from parameters ``p``
     (w_ab, c_ab, w_ba, c_ba, v_a, u_a, v_b, u_b): the generators' total, and
-    the discriminators' total on the fakes of the generators at ``p``."""
+    the discriminators' total on the fakes of the generators at ``p``; with a
+    semantic weight, toy guides of ``guide_scales`` (domain A's, B's)."""
     w_ab, c_ab, w_ba, c_ba, v_a, u_a, v_b, u_b = p
 
     def g_ab(x):
@@ -131,23 +155,34 @@ def hand_objectives(p, a, b, cycle_weight, identity_weight):
     adversarial = 0.5 * (np.mean((d_b(fake_b) - 1) ** 2) + np.mean((d_a(fake_a) - 1) ** 2))
     cycle = 0.5 * (l1(g_ba(fake_b), a) + l1(g_ab(fake_a), b))
     identity = 0.5 * (l1(g_ab(b), b) + l1(g_ba(a), a))
-    g_total = 2 * (adversarial + cycle_weight * cycle + cycle_weight * identity_weight * identity)
+    readers = guide_scales[::-1] if semantic_reader == "output" else guide_scales
+    semantic = 0.5 * (hand_cross_entropy(guide_scales[0], readers[0], a, fake_b)
+                      + hand_cross_entropy(guide_scales[1], readers[1], b, fake_a))
+    g_total = 2 * (adversarial + cycle_weight * cycle + cycle_weight * identity_weight * identity
+                   + semantic_weight * semantic)
     d_loss_a = np.mean(0.5 * (d_a(a) - 1) ** 2 + 0.5 * d_a(fake_a) ** 2)
     d_loss_b = np.mean(0.5 * (d_b(b) - 1) ** 2 + 0.5 * d_b(fake_b) ** 2)
-    return g_total, (adversarial, cycle, identity, d_loss_a, d_loss_b)
+    return g_total, (adversarial, cycle, identity, d_loss_a, d_loss_b, semantic)
 
 
-def test_the_step_follows_the_hand_computed_objective_and_its_gradients():
+@pytest.mark.parametrize("semantic_weight,semantic_reader",
+                         [(0.0, "input"), (0.7, "input"), (0.7, "output")])
+def test_the_step_follows_the_hand_computed_objective_and_its_gradients(semantic_weight,
+                                                                         semantic_reader):
     """Toy modules of two parameters each, SGD at rate 1: the metrics equal
     the hand-computed losses, and each parameter moves by minus the finite
     difference of the hand objective (generators: the total with cycle and
-    identity terms; discriminators: their least-squares loss on the fakes of
-    the generators before their update)."""
+    identity terms, and with toy guides the semantic term; discriminators:
+    their least-squares loss on the fakes of the generators before their
+    update)."""
     start = np.array([0.8, 0.1, -0.6, 0.05, 1.5, -0.2, -1.1, 0.3])
     cycle_weight, identity_weight = 10.0, 0.5
     recipe = CycleGANRecipe(Affine(*start[0:2]), Affine(*start[2:4]), MeanCritic(*start[4:6]),
                             MeanCritic(*start[6:8]), cycle_weight=cycle_weight,
                             identity_weight=identity_weight, history_size=0,
+                            semantic_weight=semantic_weight,
+                            semantic_reader=semantic_reader, guide_a=toy_guide(3.0),
+                            guide_b=toy_guide(-2.0),
                             g_optimizer=optax.sgd(1.0), d_optimizer=optax.sgd(1.0))
     a = jax.random.uniform(jax.random.PRNGKey(1), (1, 4, 3, 3, 1), minval=-1, maxval=1)
     b = jax.random.uniform(jax.random.PRNGKey(2), (1, 4, 3, 3, 1), minval=-1, maxval=1)
@@ -155,12 +190,17 @@ def test_the_step_follows_the_hand_computed_objective_and_its_gradients():
     new, metrics = jax.jit(recipe.make_train_step())(state, (a, b))
 
     a64, b64 = np.asarray(a[0], np.float64), np.asarray(b[0], np.float64)
-    _, (adversarial, cycle, identity, d_loss_a, d_loss_b) = hand_objectives(
-        start, a64, b64, cycle_weight, identity_weight)
+    _, (adversarial, cycle, identity, d_loss_a, d_loss_b, semantic) = hand_objectives(
+        start, a64, b64, cycle_weight, identity_weight, semantic_weight, semantic_reader)
     np.testing.assert_allclose(metrics["g_loss"], adversarial, rtol=1e-5)
     np.testing.assert_allclose(metrics["g_cycle"], cycle, rtol=1e-5)
     np.testing.assert_allclose(metrics["g_identity"], identity, rtol=1e-5)
     np.testing.assert_allclose(metrics["d_loss_a"], d_loss_a, rtol=1e-5)
+    if semantic_weight:
+        np.testing.assert_allclose(metrics["g_semantic"], semantic, rtol=1e-5)
+        assert semantic > 0.1  # a term with something to move
+    else:
+        assert "g_semantic" not in metrics
     np.testing.assert_allclose(metrics["d_loss"], 0.5 * (d_loss_a + d_loss_b), rtol=1e-5)
 
     def finite_difference(f, i, eps=1e-6):
@@ -170,11 +210,12 @@ def test_the_step_follows_the_hand_computed_objective_and_its_gradients():
         return (f(up) - f(down)) / (2 * eps)
 
     def g_total(p):
-        return hand_objectives(p, a64, b64, cycle_weight, identity_weight)[0]
+        return hand_objectives(p, a64, b64, cycle_weight, identity_weight, semantic_weight,
+                               semantic_reader)[0]
 
     def d_total(p):  # the fakes held at the generators' starting parameters
         q = np.concatenate([start[:4], p[4:]])
-        return sum(hand_objectives(q, a64, b64, cycle_weight, identity_weight)[1][3:])
+        return sum(hand_objectives(q, a64, b64, cycle_weight, identity_weight)[1][3:5])
 
     moved = np.array([new.g_params["ab"]["w"], new.g_params["ab"]["c"],
                       new.g_params["ba"]["w"], new.g_params["ba"]["c"],
@@ -184,6 +225,13 @@ def test_the_step_follows_the_hand_computed_objective_and_its_gradients():
         -finite_difference(d_total, i) for i in range(4, 8)]
     np.testing.assert_allclose(moved, expected, rtol=2e-4, atol=1e-6)
     assert np.all(np.abs(expected) > 1e-3)  # every parameter has a gradient to check
+    if semantic_weight:  # the term moves the generators by far more than the tolerance
+        def without(p):
+            return hand_objectives(p, a64, b64, cycle_weight, identity_weight)[0]
+
+        shift = np.array([finite_difference(g_total, i) - finite_difference(without, i)
+                          for i in range(4)])
+        assert np.all(np.abs(shift) > 100 * 2e-4 * np.abs(expected[:4])), shift
 
 
 def unet_cyclegan(history_size=3, dropout=0.5):
@@ -338,6 +386,12 @@ def test_an_unpaired_source_holds_out_a_tenth_of_each_domain_and_reads_the_rest_
     every = set(sum((ids(x) for pair in draws for x in pair), []))
     assert not every & (set(held["a"]) | set(held["b"]))
     np.testing.assert_array_equal(source.held_out("a")["labels"], np.array(held["a"]) % 10)
+    # What a semantic guide learns from: the training images and their labels, no more.
+    training = source.training_domain("a")
+    assert sorted(ids(to_unit_range(training.images))) == sorted(set(range(40)) - set(held["a"]))
+    np.testing.assert_array_equal(training.labels,
+                                  np.array(ids(to_unit_range(training.images))) % 10)
+    assert source.training_domain("b").labels is None
     assert "labels" not in source.held_out("b")
     with pytest.raises(ValueError, match="load both at one image size"):
         UnpairedSource("bad", a, ArraySource("c", np.zeros((5, 8, 8, 1), np.uint8)))
@@ -404,7 +458,15 @@ def test_a_cyclegan_and_data_that_do_not_match_are_one_line(tmp_path):
                               ({"dataset": "unpaired:digits,ring8"}, "unknown dataset"),
                               ({"n_disc": 2}, "set d_penalty='none' and n_disc=1"),
                               ({"history_size": -1}, "config.history_size: history_size "
-                                                     "must be an integer >= 0")):
+                                                     "must be an integer >= 0"),
+                              ({"semantic_weight": -1.0}, "config.semantic_weight: "
+                                                          "semantic_weight must be a number"),
+                              ({"semantic_reader": "both"}, "config.semantic_reader: "
+                                                            "semantic_reader must be one of"),
+                              ({"semantic_weight": 1.0, "classifier_steps": 0},
+                               "needs classifier_steps > 0"),
+                              ({"semantic_weight": 1.0, "model": "pix2pix",
+                                "dataset": "mnist5k_edges"}, "steers a CycleGAN's")):
         config = cyclegan_smoke.get_config()
         config.update(changes)
         with pytest.raises(config_lib.ConfigError, match=re.escape(expected)):

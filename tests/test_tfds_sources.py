@@ -68,6 +68,45 @@ def test_one_training_step_end_to_end(name, tmp_path):
     assert ("confident_fraction" in result) == (name != "celeb_a")
 
 
+def test_a_cyclegan_task_reads_its_two_train_splits_and_trains_through_the_config(
+        tmp_path, monkeypatch):
+    """cycle_gan/horse2zebra (mock data of random sizes): trainA is domain A
+    and trainB domain B, resized to the config's side, with no labels (the
+    tfds 'label' names the domain); the CycleGAN smoke config trains on it and
+    evaluates both round trips. Offline, the error names the task to prepare."""
+    from jaxgan.configs import cyclegan_smoke
+    from jaxgan.data import tfds_sources
+    from jaxgan.data.unpaired import UnpairedSource
+
+    splits = []
+
+    def spy(*args, split, **kwargs):
+        splits.append(split)
+        return load_tfds(*args, split=split, **kwargs)
+
+    monkeypatch.setattr(tfds_sources, "load_tfds", spy)
+    config = cyclegan_smoke.get_config()
+    config.update({"dataset": "cycle_gan/horse2zebra", "data_dir": "/nonexistent",
+                   "download": False, "num_steps": 2, "num_eval_samples": 2,
+                   "num_final_samples": 2})
+    with tfds.testing.mock_data(num_examples=20):
+        source = registry.load_dataset(config.dataset, 8, "/nonexistent", download=False)
+        result = train.train_and_evaluate(config, str(tmp_path / "run"))
+    assert splits == ["trainA", "trainB"] * 2
+    assert isinstance(source, UnpairedSource) and source.name == "horse2zebra"
+    assert source.domain_a.name == "horse2zebra_A" and source.domain_b.name == "horse2zebra_B"
+    assert source.domain_a.images.shape == source.domain_b.images.shape == (20, 8, 8, 3)
+    assert source.domain_a.labels is None and source.num_classes == 0
+    assert result["step"] == 2
+    assert 0 < result["cycle_l1"] < 2 and 0 < result["ba_cycle_l1"] < 2
+    assert "label_accuracy" not in result  # no classes to keep
+    with np.load(tmp_path / "run" / "samples" / "final.npz") as final:
+        assert final["inputs"].shape == final["ba_images"].shape == (2, 8, 8, 3)
+    with pytest.raises(DataError, match="'cycle_gan/horse2zebra' is not prepared .*"
+                                        "--dataset cycle_gan/horse2zebra"):
+        registry.load_dataset("cycle_gan/horse2zebra", 8, str(tmp_path), download=False)
+
+
 def test_a_dataset_that_is_not_prepared_is_a_config_error(tmp_path):
     with pytest.raises(DataError, match=r"'mnist' is not prepared in .*prepare_data.py "
                                         r"--dataset mnist") as error:

@@ -38,6 +38,8 @@ def get_config():
     config.cycle_weight = 10.0          # lambda of the round trip's L1 (both directions)
     config.identity_weight = 0.5        # identity L1's weight, as a fraction of cycle_weight
     config.history_size = 50            # earlier fakes per domain the discriminators see
+    config.semantic_weight = 0.0        # CyCADA's class-keeping term (0: the paper's CycleGAN)
+    config.semantic_reader = "input"    # whose guide reads a translation: input's or output's
     config.g_dropout = 0.0              # CycleGAN's generators have no noise
     config.d_normalization = "instance"  # CycleGAN's PatchGAN normalises per image
     config.batch_size = 32

@@ -11,7 +11,9 @@ paired translation tasks ``mnist5k_completion`` and ``mnist5k_edges``
 file prefixes ``npz:PATH``, ``folder:PATH`` and ``pairs:PATH`` (paired images),
 and ``unpaired:A,B``: two image datasets of these names as the unpaired
 domains of a CycleGAN (:mod:`jaxgan.data.unpaired`), e.g.
-``unpaired:digits,mnist5k``.
+``unpaired:digits,mnist5k``, or tensorflow-datasets' own CycleGAN tasks
+(:data:`TFDS_UNPAIRED`, e.g. ``cycle_gan/horse2zebra``: its trainA and trainB
+splits).
 The tables are constants; a user's own data need no registration, since
 :func:`jaxgan.fit` takes any source object.
 """
@@ -30,6 +32,10 @@ from jaxgan.data.unpaired import UnpairedSource
 
 # tensorflow-datasets names; the module that reads them imports tfds lazily.
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "celeb_a")
+# tensorflow-datasets' CycleGAN tasks: two unpaired domains each.
+TFDS_UNPAIRED = tuple(f"cycle_gan/{task}" for task in (
+    "apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
+    "ukiyoe2photo", "vangogh2photo", "maps", "cityscapes", "facades", "iphone2dslr_flower"))
 # Image data that ship with the install (mnist5k with its extra): no network.
 BUNDLED = {"digits": digits, "digits_framed": framed_digits, "mnist5k": load_mnist5k,
            "stacked_mnist5k": stacked_mnist5k, **PAIRED_TASKS}
@@ -57,7 +63,7 @@ def unpaired_domains(name: str) -> tuple[str, str] | None:
 def is_known(name: object) -> bool:
     """Whether ``name`` names a dataset (without loading it)."""
     return isinstance(name, str) and (
-        name in MIXTURES or name in IMAGE_DATASETS or unpaired_domains(name) is not None
+        name in MIXTURES or name in IMAGE_DATASETS or is_unpaired(name)
         or name.split(":", 1)[0] in FILE_LOADERS and ":" in name)
 
 
@@ -67,8 +73,9 @@ def is_paired(name: str) -> bool:
 
 
 def is_unpaired(name: str) -> bool:
-    """Whether ``name`` is two unpaired domains for a CycleGAN (``unpaired:A,B``)."""
-    return unpaired_domains(name) is not None
+    """Whether ``name`` is two unpaired domains for a CycleGAN (``unpaired:A,B``
+    or a name of :data:`TFDS_UNPAIRED`)."""
+    return unpaired_domains(name) is not None or name in TFDS_UNPAIRED
 
 
 def is_points(name: str) -> bool:
@@ -80,7 +87,8 @@ def unknown_dataset_message(name: object) -> str:
     """The one-line error for a dataset name that nothing loads, listing those that do."""
     return (f"unknown dataset {name!r}; available: {', '.join([*MIXTURES, *IMAGE_DATASETS])}, "
             + ", ".join(f"{prefix}:PATH" for prefix in FILE_LOADERS)
-            + f", {UNPAIRED_PREFIX}A,B (two image datasets of those)")
+            + f", {UNPAIRED_PREFIX}A,B (two image datasets of those), "
+            + ", ".join(TFDS_UNPAIRED))
 
 
 def load_dataset(name: str, image_size: int | None = None, data_dir: str | None = None,
@@ -112,6 +120,11 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
             raise DataError(f"{name}: each domain must be a plain image dataset (stacked "
                             "digits are not); name two such as digits, mnist5k or npz:PATH")
         return UnpairedSource(f"{domains[0]}2{domains[1]}", *sources, shuffle_seed)
+    if name in TFDS_UNPAIRED:
+        from jaxgan.data.tfds_sources import load_tfds_unpaired  # imports tensorflow-datasets
+
+        return load_tfds_unpaired(name, image_size, data_dir, download,
+                                  shuffle_seed=shuffle_seed, progress=progress)
     if name in BUNDLED:
         return BUNDLED[name](image_size, shuffle_seed=shuffle_seed)
     if name in TFDS_NAMES:
@@ -123,6 +136,7 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
     return FILE_LOADERS[kind](os.path.expanduser(path), image_size, shuffle_seed=shuffle_seed)
 
 
-__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "UNPAIRED_PREFIX",
+__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "TFDS_UNPAIRED",
+           "UNPAIRED_PREFIX",
            "is_known", "is_paired", "is_points", "is_unpaired", "load_dataset",
            "unknown_dataset_message", "unpaired_domains"]

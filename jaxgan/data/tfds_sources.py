@@ -21,7 +21,9 @@ import os
 import numpy as np
 
 from jaxgan.data.arrays import ArraySource
-from jaxgan.data.images import DataError, fit_images
+from jaxgan.data.images import DataError, fit_image
+from jaxgan.data.registry import TFDS_UNPAIRED
+from jaxgan.data.unpaired import UnpairedSource
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +51,11 @@ TFDS_DATASETS = {
     # 218x178 photos; the centered 140x140 square holds the face.
     "celeb_a": TFDSImages("celeb_a", 64, label=None, crop=140),
 }
+# CycleGAN's own unpaired tasks (Zhu et al. 2017; jaxgan.data.registry's
+# TFDS_UNPAIRED), 256x256 photos and paintings: each has the splits trainA and
+# trainB, the two domains (its 'label' feature says which domain, not a
+# class, so it is not read), and testA and testB.
+UNPAIRED_DATASETS = {name: TFDSImages(name, 256, label=None) for name in TFDS_UNPAIRED}
 
 _READ_CHUNK = 2048
 
@@ -118,9 +125,10 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
     Raises:
       DataError: the dataset is unknown, or not prepared and cannot be.
     """
-    if name not in TFDS_DATASETS:
-        raise DataError(f"unknown tfds dataset {name!r}; available: {', '.join(TFDS_DATASETS)}")
-    spec = TFDS_DATASETS[name]
+    spec = TFDS_DATASETS.get(name) or UNPAIRED_DATASETS.get(name)
+    if spec is None:
+        raise DataError(f"unknown tfds dataset {name!r}; available: "
+                        f"{', '.join([*TFDS_DATASETS, *UNPAIRED_DATASETS])}")
     data_dir = default_data_dir(data_dir)
     tfds = _import_tfds(name)
     builder = None
@@ -151,8 +159,9 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
     images, labels = [], []
     for start in range(0, len(records), _READ_CHUNK):
         chunk = [records[i] for i in range(start, min(start + _READ_CHUNK, len(records)))]
-        batch = np.stack([np.asarray(example["image"], np.uint8) for example in chunk])
-        images.append(fit_images(batch, image_size, spec.crop))
+        # One at a time: some datasets' images differ in size.
+        images.append(np.stack([fit_image(np.asarray(example["image"], np.uint8), image_size,
+                                          spec.crop) for example in chunk]))
         if spec.label is not None:
             labels.append(np.array([example[spec.label] for example in chunk], np.int32))
         if bar is not None:
@@ -163,4 +172,24 @@ def load_tfds(name: str, image_size: int, data_dir: str | None = None, download:
                        np.concatenate(labels) if labels else None, shuffle_seed)
 
 
-__all__ = ["TFDS_DATASETS", "TFDSImages", "default_data_dir", "load_tfds", "prepare"]
+def load_tfds_unpaired(name: str, image_size: int, data_dir: str | None = None,
+                       download: bool = True, shuffle_seed: int = 0,
+                       progress=None) -> UnpairedSource:
+    """A CycleGAN task of tensorflow-datasets (a name of :data:`UNPAIRED_DATASETS`)
+    as an :class:`UnpairedSource`: its ``trainA`` split is domain A, its
+    ``trainB`` split domain B, each holding out a fixed tenth for evaluation as
+    any unpaired source does (the ``testA`` and ``testB`` splits are not read).
+    Arguments and errors as :func:`load_tfds`'s."""
+    if name not in UNPAIRED_DATASETS:
+        raise DataError(f"unknown tfds CycleGAN task {name!r}; available: "
+                        f"{', '.join(UNPAIRED_DATASETS)}")
+    domains = [load_tfds(name, image_size, data_dir, download, split=split,
+                         shuffle_seed=shuffle_seed, progress=progress)
+               for split in ("trainA", "trainB")]
+    domains = [dataclasses.replace(domain, name=f"{name.split('/')[1]}_{key}")
+               for domain, key in zip(domains, "AB", strict=True)]
+    return UnpairedSource(name.split("/")[1], *domains, shuffle_seed)
+
+
+__all__ = ["TFDS_DATASETS", "UNPAIRED_DATASETS", "TFDSImages", "default_data_dir", "load_tfds",
+           "load_tfds_unpaired", "prepare"]

@@ -95,6 +95,15 @@ class UnpairedSource:
         """Domain B's classes (0 without labels): what the metrics read."""
         return self.domain_b.num_classes
 
+    def training_domain(self, key: str) -> ArraySource:
+        """Domain ``key``'s training images and labels, without its held-out
+        tenth: what a model that steers training (a CycleGAN's semantic guide)
+        may learn from."""
+        domain, rows = self.domain(key), self._splits[key][0]
+        return ArraySource(domain.name, domain.images[rows],
+                           None if domain.labels is None else domain.labels[rows],
+                           domain.shuffle_seed, domain.shuffle)
+
     def device_data(self) -> dict[str, jax.Array]:
         """Both domains' training images, put on the device once."""
         return {key: jnp.asarray(self.domain(key).images[self._splits[key][0]])

@@ -44,9 +44,14 @@ class FittedClassifier(NamedTuple):
     class_frequencies: jax.Array  # of the real labels, [num_classes]
     holdout_confident_fraction: float  # the confident_fraction of held-out real examples
 
+    def logits(self, images: jax.Array) -> jax.Array:
+        """Class logits ``[B, num_classes]`` of images in [-1, 1] (a frozen
+        guide for a loss: :class:`jaxgan.cyclegan.CycleGANRecipe`)."""
+        return self.model.apply({"params": self.params}, images)
+
     def probabilities(self, images: jax.Array) -> jax.Array:
         """Class probabilities ``[B, num_classes]`` of images in [-1, 1]."""
-        return jax.nn.softmax(self.model.apply({"params": self.params}, images))
+        return jax.nn.softmax(self.logits(images))
 
     def features(self, images: jax.Array) -> jax.Array:
         """The penultimate layer, ``[B, 4 * width]``: what the distribution
