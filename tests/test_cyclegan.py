@@ -398,8 +398,8 @@ def test_an_unpaired_source_holds_out_a_tenth_of_each_domain_and_reads_the_rest_
 
 
 def test_the_smoke_config_trains_and_evaluates_both_ways_and_resumes(tmp_path):
-    """The smoke config (scikit-learn's digits to the mnist5k digits, at 8x8)
-    through the config path and the fit loop: eval.json holds each
+    """The smoke config (scikit-learn's digits to the mnist5k digits, at 8x8,
+    with semantic guides) through the config path and the fit loop: eval.json holds each
     direction's class agreement, Frechet distance, round trip and real-data
     floor (B to A's prefixed ba_), final.npz the held-out inputs, outputs,
     round trips and classes of both directions, and a second call with more
@@ -411,6 +411,7 @@ def test_the_smoke_config_trains_and_evaluates_both_ways_and_resumes(tmp_path):
 
     config = cyclegan_smoke.get_config()
     config.num_steps = 2
+    config.classifier_dir = str(tmp_path / "classifiers")  # the resume loads the guides
     workdir = tmp_path / "run"
     final = train.train_and_evaluate(config, str(workdir))
     for name in ("label_accuracy", "frechet_distance", "cycle_l1", "cycle_psnr",
@@ -432,7 +433,11 @@ def test_the_smoke_config_trains_and_evaluates_both_ways_and_resumes(tmp_path):
     resumed = train.train_and_evaluate(config, str(workdir))
     assert resumed["step"] == 4
     with open(workdir / "metrics.jsonl") as f:
-        assert [json.loads(line)["step"] for line in f] == [2, 4]
+        logs = [json.loads(line) for line in f]
+    assert [log["step"] for log in logs] == [2, 4]
+    # The config's semantic guides steer both calls (the second loads them).
+    assert all(0 < log["g_semantic"] < 10 for log in logs)
+    assert len(list((tmp_path / "classifiers").glob("*_seed1"))) == 2  # one guide a domain
 
 
 def test_a_cyclegan_and_data_that_do_not_match_are_one_line(tmp_path):

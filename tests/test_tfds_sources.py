@@ -74,6 +74,7 @@ def test_a_cyclegan_task_reads_its_two_train_splits_and_trains_through_the_confi
     and trainB domain B, resized to the config's side, with no labels (the
     tfds 'label' names the domain); the CycleGAN smoke config trains on it and
     evaluates both round trips. Offline, the error names the task to prepare."""
+    from jaxgan.config import ConfigError
     from jaxgan.configs import cyclegan_smoke
     from jaxgan.data import tfds_sources
     from jaxgan.data.unpaired import UnpairedSource
@@ -91,8 +92,12 @@ def test_a_cyclegan_task_reads_its_two_train_splits_and_trains_through_the_confi
                    "num_final_samples": 2})
     with tfds.testing.mock_data(num_examples=20):
         source = registry.load_dataset(config.dataset, 8, "/nonexistent", download=False)
+        # The smoke config's semantic guides need classes, which these domains lack.
+        with pytest.raises(ConfigError, match="semantic guides need labels in both domains"):
+            train.train_and_evaluate(config, str(tmp_path / "run"))
+        config.semantic_weight = 0.0
         result = train.train_and_evaluate(config, str(tmp_path / "run"))
-    assert splits == ["trainA", "trainB"] * 2
+    assert splits == ["trainA", "trainB"] * 3
     assert isinstance(source, UnpairedSource) and source.name == "horse2zebra"
     assert source.domain_a.name == "horse2zebra_A" and source.domain_b.name == "horse2zebra_B"
     assert source.domain_a.images.shape == source.domain_b.images.shape == (20, 8, 8, 3)
