@@ -12,10 +12,10 @@ domains (guides) ask each translation to keep the class that its input
 domain's guide reads in its input: read by that same guide, CyCADA's semantic
 consistency (Hoffman et al. 2018), or by the output domain's guide. This is
 for domains such as digits, where the cycle alone lets a generator swap
-classes and hide the input in its output (Chu et al. 2017). The adversarial losses
-are the least-squares ones, and each discriminator learns from a history of
-earlier fakes as well as the newest (Shrivastava et al. 2017), which damps
-the two players' oscillation.
+classes and hide the input in its output (Chu et al. 2017). The adversarial
+losses are the least-squares ones, and each discriminator learns from a
+history of earlier fakes as well as the newest (Shrivastava et al. 2017),
+which damps the two players' oscillation.
 
 :class:`CycleGANRecipe` keeps the fit loop's :class:`jaxgan.loop.Trainable`
 protocol over a :class:`CycleGANState` of its own, so it trains, logs,
@@ -213,8 +213,10 @@ def fit_guides(source, num_steps: int, cache_dir: str | None = None,
                     f"on real {domain.name})")
             fitted = fit_classifier(domain, num_steps=num_steps, seed=GUIDE_SEED)
         else:
+            # Several processes each fit the same guide; orbax saves only collectively.
             fitted = load_or_fit_classifier(domain, cache_dir, num_steps=num_steps,
-                                            seed=GUIDE_SEED, log=log)
+                                            seed=GUIDE_SEED, log=log,
+                                            write_cache=jax.process_count() == 1)
         if log:
             log(f"semantic guide of domain {key.upper()}: held-out accuracy "
                 f"{fitted.accuracy:.3f}")
