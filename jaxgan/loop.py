@@ -616,9 +616,15 @@ def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = 
     interrupt = run_io.InterruptFlag(immediate=jax.process_count() == 1)
     try:
         with workdir_lock(workdir):
-            if parallel.is_primary():
-                check_outputs(workdir, options.classifier_dir
-                              if wants_classifier(source, options.classifier_steps) else None)
+            refusal = None
+            if parallel.is_primary():  # only it writes them; every process hears its verdict
+                try:
+                    check_outputs(workdir, options.classifier_dir
+                                  if wants_classifier(source, options.classifier_steps) else None)
+                except FitError as e:
+                    refusal = str(e)
+            if (refusal := parallel.primary_verdict(refusal)) is not None:
+                raise FitError(refusal)
             return _fit(recipe, source, workdir, options, config, check_resume_and_length,
                         features, metric_fn, interrupt)
     finally:
@@ -685,15 +691,32 @@ def check_outputs(workdir: str, classifier_dir: str | None = None) -> None:
 def workdir_lock(workdir: str):
     """Holds ``workdir``'s lock (:class:`jaxgan.run_io.WorkdirLock`) for the
     ``with`` block: taken by the first process of a run only, re-entered by a
-    process that holds it already.
+    process that holds it already. In a multi-process run every process
+    enters together, and a refusal ends all of them.
 
     Raises:
       FitError: another live run holds it, or the workdir cannot be created
         or written; one line, and nothing in the workdir has changed.
     """
-    if not parallel.is_primary():
+    lock, refusal = None, None
+    if parallel.is_primary():
+        try:
+            lock = _take_lock(workdir)
+        except FitError as e:
+            refusal = e
+    agreed = parallel.primary_verdict(None if refusal is None else str(refusal))
+    if refusal is not None:
+        raise refusal
+    if agreed is not None:
+        raise FitError(agreed)
+    try:
         yield
-        return
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _take_lock(workdir: str) -> run_io.WorkdirLock:
     lock = run_io.WorkdirLock(workdir)
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise FitError(f"the workdir {lock.workdir} is a file, not a folder; choose another "
@@ -705,10 +728,7 @@ def workdir_lock(workdir: str):
     except OSError as e:
         raise FitError(f"cannot write the workdir {lock.workdir} ({e.strerror or e}); choose a "
                        "writable --workdir") from e
-    try:
-        yield
-    finally:
-        lock.release()
+    return lock
 
 
 def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: bool) -> None:

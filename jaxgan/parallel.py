@@ -187,6 +187,35 @@ def is_primary() -> bool:
     return jax.process_index() == 0
 
 
-__all__ = ["AXIS", "MODES", "any_process", "batch_sharding", "check_batch_size", "data_mesh",
-           "first_replica", "initialize", "is_primary", "local_slices", "put_global",
-           "put_per_device", "replicate", "replicated", "split_per_device"]
+# The longest refusal that :func:`primary_verdict` carries, in UTF-8 bytes.
+VERDICT_BYTES = 1024
+
+
+def primary_verdict(message: str | None) -> str | None:
+    """Process 0's ``message`` (a refusal's one line, or ``None`` to go on),
+    as every process receives it; ``message`` is ignored in the others.
+
+    For checks that only process 0 makes, because only it writes files (the
+    workdir's lock, its outputs): a refusal there must end every process of
+    the run, else the others go on to load data and compile, and fail at
+    their next collective with a timeout's traceback instead of the reason.
+    A collective: every process calls it at the same point. Messages longer
+    than :data:`VERDICT_BYTES` are cut.
+    """
+    if jax.process_count() == 1:
+        return message
+    from jax.experimental import multihost_utils
+
+    encoded = np.zeros(VERDICT_BYTES, np.uint8)
+    if message is not None:
+        text = (message or "refused").encode()[:VERDICT_BYTES]
+        encoded[:len(text)] = np.frombuffer(text, np.uint8)
+    received = np.asarray(multihost_utils.broadcast_one_to_all(encoded))
+    text = received.tobytes().rstrip(b"\0").decode(errors="replace")
+    return text or None
+
+
+__all__ = ["AXIS", "MODES", "VERDICT_BYTES", "any_process", "batch_sharding", "check_batch_size",
+           "data_mesh", "first_replica", "initialize", "is_primary", "local_slices",
+           "primary_verdict", "put_global", "put_per_device", "replicate", "replicated",
+           "split_per_device"]

@@ -436,6 +436,54 @@ def test_a_second_run_is_refused_while_the_first_holds_the_workdir_and_sigterm_s
     assert logged_steps(workdir) == sorted({*range(50, final + 1, 50), final})
 
 
+def test_a_refusal_by_process_0_ends_every_process_of_a_multi_process_run(tmp_path):
+    """Only process 0 takes the lock and checks the outputs; before, process 1
+    went on past its refusal, loaded data, compiled, and died 30 s later at
+    its first collective with a timeout's traceback. Now both print process
+    0's line and exit 2: for a held workdir before the data load (the
+    dataset named does not exist), and for a file where the checkpoints go."""
+    config_path = os.path.join(ROOT, "experiments", "configs", "smoke.py")
+
+    def two_processes(workdir, *overrides):
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_COORDINATOR_ADDRESS=f"localhost:{port}",
+                   JAX_NUM_PROCESSES="2")
+        processes = [subprocess.Popen(
+            [sys.executable, SCRIPT, f"--config={config_path}", f"--workdir={workdir}",
+             "--config.parallel=jit", *overrides], env=dict(env, JAX_PROCESS_ID=str(i)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            for i in range(2)]
+        try:
+            results = [p.communicate(timeout=120) for p in processes]
+        finally:
+            for p in processes:
+                if p.poll() is None:
+                    p.kill()
+        for p, (_, stderr) in zip(processes, results, strict=True):
+            assert p.returncode == 2, stderr[-2000:]
+        # The last line, past the collective library's own notes on its peers.
+        return [[line for line in stderr.strip().splitlines() if not line.startswith("[Gloo]")][-1]
+                for _, stderr in results]
+
+    held = tmp_path / "held"
+    with run_io.WorkdirLock(str(held)):  # held by this live process
+        lines = two_processes(held, "--config.dataset=npz:/no/such/file.npz",
+                              "--config.image_size=8")
+        assert lines[0] == lines[1], lines
+        assert lines[0].startswith(f"error: {held} is in use by another run (pid {os.getpid()}")
+        assert sorted(os.listdir(held)) == [".lock"]
+
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "checkpoints").write_text("not a folder")
+    lines = two_processes(outputs)
+    assert lines[0] == lines[1] == (f"error: {outputs / 'checkpoints'} is a file where the run "
+                                    "keeps a folder; move it away or use another --workdir")
+    assert sorted(os.listdir(outputs)) == ["checkpoints"]
+
+
 def test_a_checkpoint_write_that_fails_mid_run_ends_the_script_at_once_with_one_line(tmp_path):
     """The checkpoints folder replaced by a file mid-run: the next save fails,
     and the script exits 2 with one line within seconds (it used to wait for
