@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -106,7 +107,7 @@ class Checkpointer:
                 config=ocp.args.JsonSave(config),
                 **{_CHECKSUMS: ocp.args.JsonSave(checksums(host_state, config))},
             ))
-        except OSError as e:
+        except (OSError, ValueError) as e:  # tensorstore's are ValueErrors
             raise _write_error(step, self.directory, e) from e
 
     def _saved_checksums(self, step: int) -> dict | None:
@@ -248,7 +249,7 @@ class Checkpointer:
         """
         try:
             self._manager.wait_until_finished()
-        except OSError as e:
+        except Exception as e:  # whatever the write in the background raised
             raise _write_error(None, self.directory, e) from e
 
     def close(self) -> None:
@@ -264,7 +265,7 @@ class Checkpointer:
         finally:
             try:
                 self._manager.close()
-            except OSError as e:
+            except Exception as e:  # whatever a write in the background raised
                 raise _write_error(None, self.directory, e) from e
 
 
@@ -272,11 +273,19 @@ def _megabytes(num_bytes: int) -> str:
     return f"{num_bytes / 1e6:.1f} MB"
 
 
-def _write_error(step: int | None, directory: str, error: OSError) -> CheckpointWriteError:
+def _write_error(step: int | None, directory: str, error: Exception) -> CheckpointWriteError:
     what = "a checkpoint" if step is None else f"the checkpoint at step {step}"
-    reason = error.strerror or str(error).splitlines()[0]
-    where = error.filename or directory
-    fix = ("free some space" if error.errno == errno.ENOSPC
+    if isinstance(error, OSError):
+        code, reason = error.errno, error.strerror or str(error).splitlines()[0]
+        where = error.filename or directory
+    else:
+        # tensorstore reports the system's error inside a ValueError's text,
+        # e.g. "RESOURCE_EXHAUSTED: Failed writing: ... [os_error_code='28']".
+        found = re.search(r"os_error_code='(\d+)'", str(error))
+        code = int(found.group(1)) if found else None
+        reason = os.strerror(code) if code else _first_sentence(error)
+        where = directory
+    fix = ("free some space" if code in (errno.ENOSPC, errno.EDQUOT)
            else "make it a writable directory, or use another --workdir")
     return CheckpointWriteError(f"cannot write {what} in {directory} ({reason}: "
                                 f"{where}); {fix} (the checkpoints already there are intact)")

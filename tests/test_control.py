@@ -123,10 +123,10 @@ def test_class_interpolation_runs_from_one_class_to_the_other():
 
 def test_the_classifier_is_cached_and_reused_and_a_damaged_cache_is_retrained(tmp_path,
                                                                               monkeypatch):
-    source = digits(16)
+    source = digits(8)  # small and quick: four classifiers train here
     first = classifier_lib.load_or_fit_classifier(source, str(tmp_path), num_steps=20, seed=3)
     (entry,) = os.listdir(tmp_path)
-    assert re.fullmatch(r"digits_16x16x1_n1797_[0-9a-f]{12}_steps20_seed3", entry), entry
+    assert re.fullmatch(r"digits_8x8x1_n1797_[0-9a-f]{12}_steps20_seed3", entry), entry
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the cache holds this classifier")

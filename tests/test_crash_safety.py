@@ -2,6 +2,7 @@
 Ctrl-C, a damaged newest checkpoint, the divergence guard and its rollback, and
 no pickle anywhere."""
 
+import contextlib
 import json
 import os
 import pickle
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import warnings
 
 import jax
@@ -528,6 +530,86 @@ def test_no_room_for_a_checkpoint_is_one_line_naming_the_sizes(tmp_path, monkeyp
                              r"[0-9.]+ MB and 0.0 MB is free; free some space"):
         train.train_and_evaluate(ring_config(num_steps=40), str(tmp_path))
     assert checkpoint_steps(tmp_path) == [10]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 MB filesystem (tmpfs), where this machine lets the tests mount one."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()[:100]}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_disk_that_fills_mid_write_ends_the_script_with_one_line_and_the_run_resumes(
+        small_disk):
+    """Before, a real full disk under orbax's background write ended the
+    script in some 190 lines: tensorstore's error (a ValueError, not an
+    OSError) as a traceback, orbax's two logged copies of it, and "Event loop
+    is closed" tracebacks from the writes still in flight. Now: one line
+    naming the cause and the fix, exit 2; the checkpoints before it restore,
+    and the same command resumes once there is room."""
+    config_path = os.path.join(ROOT, "experiments", "configs", "smoke.py")
+    workdir = small_disk / "run"
+    args = ["--config.steps_per_dispatch=10", "--config.checkpoint_every=10",
+            "--config.log_every=10", "--config.eval_every=100000", "--config.keep_checkpoints=3"]
+    process = start(config_path, workdir, "--config.num_steps=100000", *args)
+    try:
+        wait_for(after_checkpoint(20)(workdir), process)
+        # The disk full, to its last byte.
+        with open(small_disk / "filler", "wb") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.strip() and "step/s" not in line]
+    assert len(lines) == 1, stderr[-3000:]
+    assert lines[0].startswith("error: cannot write ") and lines[0].endswith(
+        "(No space left on device: " f"{workdir / 'checkpoints'}); free some space (the "
+        "checkpoints already there are intact)"), lines
+    written = checkpoint_steps(workdir)
+    assert written and written[-1] >= 20
+
+    os.remove(small_disk / "filler")
+    final = written[-1] + 10
+    resumed = start(config_path, workdir, f"--config.num_steps={final}", *args)
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-3000:]
+    assert "unreadable" not in stderr  # the checkpoints it had kept read back
+    assert checkpoint_steps(workdir)[-1] == final
+
+
+def test_the_commands_drop_only_the_noise_of_orbax_s_closed_event_loop():
+    """What a read or write still in flight prints when orbax has closed its
+    event loop is dropped by the commands' hook; any other unraisable error
+    is not."""
+    import asyncio
+
+    from jaxgan import cli
+
+    loop = asyncio.new_event_loop()
+    loop.close()
+    caught = []
+    for call in (lambda: loop.call_soon_threadsafe(print),
+                 lambda: (_ for _ in ()).throw(RuntimeError("Event loop is closed"))):
+        try:
+            call()
+        except RuntimeError as e:
+            caught.append(types.SimpleNamespace(exc_type=type(e), exc_value=e,
+                                                exc_traceback=e.__traceback__, object=None))
+    noise, lookalike = caught
+    assert cli.is_closed_loop_noise(noise)
+    assert not cli.is_closed_loop_noise(lookalike)  # not raised by asyncio
 
 
 def test_a_compiled_program_too_big_for_the_device_is_refused_before_its_first_call(

@@ -250,7 +250,9 @@ else:
     # ------------------------------------------------------------------
 
     import json
+    import signal
     import socket
+    import time
 
     from jaxgan import checkpoint, loop, train
     from jaxgan import config as config_lib
@@ -417,6 +419,48 @@ else:
         step, saved, state = final_state(workdir)
         assert step == 8 and saved[loop.DEVICES_KEY] == 8
         assert_same(state, final_state(one_device_run)[2])
+
+    @pytest.mark.slow
+    def test_sigterm_to_both_processes_saves_once_where_they_agree_and_the_run_resumes(
+            tmp_path):
+        """A scheduler's SIGTERM reaches every process of a job. Each process
+        keeps training until a log step, where they agree to stop (a process
+        that stopped alone would leave the other waiting in a collective); both
+        exit 143, process 0 names the step, and the checkpoint there resumes."""
+        workdir = str(tmp_path / "run")
+        port = free_port()
+        long_run = ("--config.num_steps=100000", "--config.log_every=2",
+                    "--config.checkpoint_every=100000", "--config.eval_every=100000")
+        processes = [run_script("--workdir", workdir, "--config.parallel=jit", *HARD, *long_run,
+                                devices=4, background=True, extra_env={
+                                    "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
+                                    "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)})
+                     for i in range(2)]
+        try:
+            log = os.path.join(workdir, "metrics.jsonl")
+            deadline = time.monotonic() + 600
+            while not (os.path.exists(log) and read_jsonl(log)):  # training has begun
+                assert all(p.poll() is None for p in processes), "a process ended early"
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            for p in processes:
+                p.send_signal(signal.SIGTERM)
+            outputs = [p.communicate(timeout=300)[0] for p in processes]
+        finally:
+            for p in processes:
+                if p.poll() is None:
+                    p.kill()
+        for p, output in zip(processes, outputs, strict=True):
+            assert p.returncode == 143, output[-3000:]
+        last = outputs[0].strip().splitlines()[-1]
+        assert last.startswith("interrupted at step "), last
+        stopped = int(last.split()[3].rstrip(";"))
+        assert stopped % 2 == 0  # at a log step, where the processes agree
+        resumed = run_script("--workdir", workdir, "--config.parallel=jit", *HARD,
+                             f"--config.num_steps={stopped + 2}", "--config.log_every=2",
+                             devices=8)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert [r["step"] for r in read_jsonl(log)][-2:] == [stopped, stopped + 2]
 
     def test_max_gradient_norm_keeps_a_nan_across_devices():
         """A max all-reduced across devices may drop NaN; the logged max must not."""

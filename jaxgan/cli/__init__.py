@@ -6,9 +6,63 @@ with one line on stderr, and ``--help`` or ``-h`` prints its usage and exits 0.
 Flags are absl's, spelt with underscores.
 """
 
+import logging as std_logging
+import os
 import sys
+import traceback
 
-__all__ = ["usage_error", "wants_help"]
+from absl import logging
+
+__all__ = ["is_closed_loop_noise", "quiet_logs", "usage_error", "wants_help"]
+
+
+def _without_orbax_tracebacks(record: std_logging.LogRecord) -> bool:
+    return not (record.exc_info and f"{os.sep}orbax{os.sep}" in record.pathname)
+
+
+def is_closed_loop_noise(unraisable) -> bool:
+    """tensorstore's completion of a read or write that orbax stopped waiting
+    for: its callback finds orbax's event loop already closed."""
+    error = unraisable.exc_value
+    return (isinstance(error, RuntimeError) and str(error) == "Event loop is closed"
+            and unraisable.exc_traceback is not None
+            and "asyncio" in traceback.extract_tb(unraisable.exc_traceback)[-1].filename)
+
+
+def quiet_logs() -> None:
+    """Sets the command's logging, unless ``--verbosity`` was given: warnings
+    and errors only (orbax logs every save at INFO), and none of the
+    tracebacks that orbax and tensorstore print when a checkpoint fails to
+    write or read (a full disk, a damaged file). The library re-raises that
+    failure to the caller (:class:`jaxgan.checkpoint.CheckpointWriteError`,
+    or a damaged checkpoint set aside with a warning), which the command
+    reports in one line; above it stood some 90 lines of orbax's copies of
+    the error and, at random, a dozen "Event loop is closed" tracebacks:
+    when one of several reads or writes fails, orbax closes its event loop
+    while the others are still in flight, and each of them, finishing,
+    finds it closed.
+
+    A command's own set-up, for the process it owns: the library itself
+    leaves logging and ``sys.unraisablehook`` alone.
+    """
+    from absl import flags
+
+    if flags.FLAGS["verbosity"].present:
+        return
+    logging.set_verbosity(logging.WARNING)
+    absl_logger = logging.get_absl_logger()
+    if _without_orbax_tracebacks not in absl_logger.filters:
+        absl_logger.addFilter(_without_orbax_tracebacks)
+    previous = sys.unraisablehook
+    if getattr(previous, "skips_closed_loop_noise", False):
+        return  # set already
+
+    def hook(unraisable):
+        if not is_closed_loop_noise(unraisable):
+            previous(unraisable)
+
+    hook.skips_closed_loop_noise = True
+    sys.unraisablehook = hook
 
 
 def usage_error(message: str) -> None:

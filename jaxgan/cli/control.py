@@ -54,9 +54,9 @@ run without labels, a bad flag), with a one-line message on stderr.
 import os
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from jaxgan.cli import usage_error, wants_help
+from jaxgan.cli import quiet_logs, usage_error, wants_help
 
 FLAGS = flags.FLAGS
 
@@ -223,8 +223,7 @@ def _main(argv):
     if len(argv) > 1:
         usage_error(f"unexpected arguments {argv[1:]}; pass options as --flag=value")
     _check_flags()
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+    quiet_logs()
 
     import jax
     import jax.numpy as jnp

@@ -33,7 +33,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from jaxgan import configs
-from jaxgan.cli import usage_error, wants_help
+from jaxgan.cli import quiet_logs, usage_error, wants_help
 
 __all__ = ["DEFAULT_CONFIG", "main", "resolve_config_argument"]
 
@@ -218,8 +218,7 @@ def _define_flags():
 def _main(config_flag, workdir_flag, argv):
     if len(argv) > 1:
         usage_error(f"unexpected arguments {argv[1:]}; pass options as --flag=value")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    quiet_logs()
     # Imported after flag parsing so that --help and flag errors answer at once.
     from jaxgan import parallel, train
 
