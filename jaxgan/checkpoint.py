@@ -107,7 +107,9 @@ class Checkpointer:
                 config=ocp.args.JsonSave(config),
                 **{_CHECKSUMS: ocp.args.JsonSave(checksums(host_state, config))},
             ))
-        except (OSError, ValueError) as e:  # tensorstore's are ValueErrors
+        except (OSError, ValueError) as e:
+            if not _is_storage_error(e):
+                raise
             raise _write_error(step, self.directory, e) from e
 
     def _saved_checksums(self, step: int) -> dict | None:
@@ -249,7 +251,9 @@ class Checkpointer:
         """
         try:
             self._manager.wait_until_finished()
-        except Exception as e:  # whatever the write in the background raised
+        except (OSError, ValueError) as e:
+            if not _is_storage_error(e):
+                raise
             raise _write_error(None, self.directory, e) from e
 
     def close(self) -> None:
@@ -265,12 +269,29 @@ class Checkpointer:
         finally:
             try:
                 self._manager.close()
-            except Exception as e:  # whatever a write in the background raised
+            except (OSError, ValueError) as e:
+                if not _is_storage_error(e):
+                    raise
                 raise _write_error(None, self.directory, e) from e
 
 
 def _megabytes(num_bytes: int) -> str:
     return f"{num_bytes / 1e6:.1f} MB"
+
+
+# How tensorstore words a failed read or write: an absl status code first,
+# and the system's errno where there was one.
+_TENSORSTORE_STATUS = re.compile(
+    r"^(RESOURCE_EXHAUSTED|PERMISSION_DENIED|UNAVAILABLE|DATA_LOSS|INTERNAL|NOT_FOUND|"
+    r"FAILED_PRECONDITION|ABORTED|UNKNOWN|DEADLINE_EXCEEDED): |os_error_code=")
+
+
+def _is_storage_error(error: Exception) -> bool:
+    """An error of the disk, not of the program: an ``OSError``, or
+    tensorstore's wording of one (a ``ValueError`` that begins with a status
+    code such as ``RESOURCE_EXHAUSTED:``). orbax's own ``ValueError``-s (a
+    step that exists already, a bad argument) are bugs, and pass through."""
+    return isinstance(error, OSError) or bool(_TENSORSTORE_STATUS.search(str(error)))
 
 
 def _write_error(step: int | None, directory: str, error: Exception) -> CheckpointWriteError:

@@ -616,15 +616,10 @@ def fit(recipe: Trainable, source, workdir: str, *, features: Features | None = 
     interrupt = run_io.InterruptFlag(immediate=jax.process_count() == 1)
     try:
         with workdir_lock(workdir):
-            refusal = None
-            if parallel.is_primary():  # only it writes them; every process hears its verdict
-                try:
-                    check_outputs(workdir, options.classifier_dir
-                                  if wants_classifier(source, options.classifier_steps) else None)
-                except FitError as e:
-                    refusal = str(e)
-            if (refusal := parallel.primary_verdict(refusal)) is not None:
-                raise FitError(refusal)
+            # Process 0 alone writes the outputs; every process hears its verdict.
+            decided_by_primary(lambda: check_outputs(
+                workdir, options.classifier_dir
+                if wants_classifier(source, options.classifier_steps) else None))
             return _fit(recipe, source, workdir, options, config, check_resume_and_length,
                         features, metric_fn, interrupt)
     finally:
@@ -687,32 +682,48 @@ def check_outputs(workdir: str, classifier_dir: str | None = None) -> None:
                            "the workdir")
 
 
+def decided_by_primary(check: Callable[[], None]) -> None:
+    """Runs ``check`` in process 0 only, and ends every process if it raises:
+    process 0 re-raises its error, the others raise :class:`FitError` with
+    its line. For what only process 0 does because only it writes files (the
+    workdir's lock, its outputs); else the others would go on to load data
+    and compile, and fail at their next collective with a timeout's
+    traceback instead of the reason. In a multi-process run this is a
+    collective (:func:`jaxgan.parallel.primary_verdict`): every process calls
+    it at the same point."""
+    error = None
+    if parallel.is_primary():
+        try:
+            check()
+        except Exception as e:  # whatever it is, the other processes must hear of it
+            error = e
+    line = (None if error is None else str(error) if isinstance(error, FitError)
+            else f"process 0 failed: {type(error).__name__}: {error}")
+    agreed = parallel.primary_verdict(line)
+    if error is not None:
+        raise error
+    if agreed is not None:
+        raise FitError(agreed)
+
+
 @contextlib.contextmanager
 def workdir_lock(workdir: str):
     """Holds ``workdir``'s lock (:class:`jaxgan.run_io.WorkdirLock`) for the
     ``with`` block: taken by the first process of a run only, re-entered by a
-    process that holds it already. In a multi-process run every process
-    enters together, and a refusal ends all of them.
+    process that holds it already. In a multi-process run every process must
+    enter it at the same point (it is a collective, :func:`decided_by_primary`),
+    and a refusal ends all of them with process 0's line.
 
     Raises:
       FitError: another live run holds it, or the workdir cannot be created
         or written; one line, and nothing in the workdir has changed.
     """
-    lock, refusal = None, None
-    if parallel.is_primary():
-        try:
-            lock = _take_lock(workdir)
-        except FitError as e:
-            refusal = e
-    agreed = parallel.primary_verdict(None if refusal is None else str(refusal))
-    if refusal is not None:
-        raise refusal
-    if agreed is not None:
-        raise FitError(agreed)
+    taken = []
     try:
+        decided_by_primary(lambda: taken.append(_take_lock(workdir)))
         yield
     finally:
-        if lock is not None:
+        for lock in taken:
             lock.release()
 
 
@@ -924,4 +935,5 @@ __all__ = ["DEVICES_KEY", "LR_SCALE_KEY", "MAX_ROLLBACKS", "ON_NAN", "ROLLBACK_L
            "CollapseError", "DivergenceError", "FitError", "FitOptions", "Interrupted", "Trainable",
            "check_options", "check_trainable",
            "check_resume_step", "check_same_run", "describe_recipe", "divergence", "fit",
-           "available_memory", "check_outputs", "is_positive_int", "workdir_lock"]
+           "available_memory", "check_outputs", "decided_by_primary", "is_positive_int",
+           "workdir_lock"]

@@ -456,6 +456,7 @@ else:
         assert last.startswith("interrupted at step "), last
         stopped = int(last.split()[3].rstrip(";"))
         assert stopped % 4 == 0  # at a log step, where the processes agree
+        assert os.listdir(os.path.join(workdir, "checkpoints")) == [str(stopped)]  # one save
         resumed = run_script("--workdir", workdir, "--config.parallel=jit", *HARD,
                              f"--config.num_steps={stopped + 4}", "--config.log_every=4",
                              devices=8)

@@ -31,16 +31,20 @@ def is_closed_loop_noise(unraisable) -> bool:
 
 def quiet_logs() -> None:
     """Sets the command's logging, unless ``--verbosity`` was given: warnings
-    and errors only (orbax logs every save at INFO), and none of the
-    tracebacks that orbax and tensorstore print when a checkpoint fails to
-    write or read (a full disk, a damaged file). The library re-raises that
-    failure to the caller (:class:`jaxgan.checkpoint.CheckpointWriteError`,
-    or a damaged checkpoint set aside with a warning), which the command
-    reports in one line; above it stood some 90 lines of orbax's copies of
-    the error and, at random, a dozen "Event loop is closed" tracebacks:
-    when one of several reads or writes fails, orbax closes its event loop
-    while the others are still in flight, and each of them, finishing,
-    finds it closed.
+    and errors only (orbax logs every save at INFO), without the records
+    that orbax logs with a traceback, and without the "Event loop is closed"
+    tracebacks that tensorstore prints.
+
+    Both come from a checkpoint that fails to write or read (a full disk, a
+    damaged file), a failure the library raises to the caller
+    (:class:`jaxgan.checkpoint.CheckpointWriteError`, or a damaged
+    checkpoint set aside with a warning) and the command reports in one
+    line. Above that line stood some 90 lines of orbax's logged copies of
+    the error and, at random, a dozen closed-loop tracebacks: when one of
+    several reads or writes fails, orbax closes its event loop while the
+    others are still in flight, and each of them, finishing, finds it
+    closed. Any other record that orbax logs with a traceback is dropped
+    too; ``--verbosity=0`` shows everything.
 
     A command's own set-up, for the process it owns: the library itself
     leaves logging and ``sys.unraisablehook`` alone.
