@@ -12,6 +12,7 @@ description beside it, such as a trained classifier in its cache.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -101,16 +102,12 @@ class Checkpointer:
                 f"no room for the checkpoint at step {step} in {self.directory}: it needs "
                 f"{_megabytes(needed)} and {_megabytes(free)} is free; free some space (the "
                 "checkpoints already there are intact)")
-        try:
+        with _disk_errors_as_write_errors(step, self.directory):
             self._manager.save(step, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(host_state),
                 config=ocp.args.JsonSave(config),
                 **{_CHECKSUMS: ocp.args.JsonSave(checksums(host_state, config))},
             ))
-        except (OSError, ValueError) as e:
-            if not _is_storage_error(e):
-                raise
-            raise _write_error(step, self.directory, e) from e
 
     def _saved_checksums(self, step: int) -> dict | None:
         """The checksums saved with ``step``; ``None`` for a checkpoint written
@@ -249,12 +246,8 @@ class Checkpointer:
         Raises:
           CheckpointWriteError: that save failed (one line).
         """
-        try:
+        with _disk_errors_as_write_errors(None, self.directory):
             self._manager.wait_until_finished()
-        except (OSError, ValueError) as e:
-            if not _is_storage_error(e):
-                raise
-            raise _write_error(None, self.directory, e) from e
 
     def close(self) -> None:
         """Waits for the writes in flight, then releases orbax's threads.
@@ -267,12 +260,8 @@ class Checkpointer:
         try:
             self.wait()
         finally:
-            try:
+            with _disk_errors_as_write_errors(None, self.directory):
                 self._manager.close()
-            except (OSError, ValueError) as e:
-                if not _is_storage_error(e):
-                    raise
-                raise _write_error(None, self.directory, e) from e
 
 
 def _megabytes(num_bytes: int) -> str:
@@ -292,6 +281,18 @@ def _is_storage_error(error: Exception) -> bool:
     code such as ``RESOURCE_EXHAUSTED:``). orbax's own ``ValueError``-s (a
     step that exists already, a bad argument) are bugs, and pass through."""
     return isinstance(error, OSError) or bool(_TENSORSTORE_STATUS.search(str(error)))
+
+
+@contextlib.contextmanager
+def _disk_errors_as_write_errors(step: int | None, directory: str):
+    """Turns an error of the disk (:func:`_is_storage_error`) raised in the
+    block into the one-line :class:`CheckpointWriteError`; others pass."""
+    try:
+        yield
+    except (OSError, ValueError) as e:
+        if not _is_storage_error(e):
+            raise
+        raise _write_error(step, directory, e) from e
 
 
 def _write_error(step: int | None, directory: str, error: Exception) -> CheckpointWriteError:
