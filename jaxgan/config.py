@@ -73,7 +73,7 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "patch_layers": 2, "g_dropout": 0.5, "reconstruction_weight": 100.0,
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
                    "history_size": 50, "semantic_weight": 0.0,
-                   "semantic_reader": "input"}
+                   "semantic_reader": "input", "g_native_size": 0}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -183,6 +183,9 @@ def _validate(config: ml_collections.ConfigDict) -> None:
         fail(f"config.augment_target={option(config, 'augment_target')!r} steers augmentation, "
              "and config.augment is 'none'; name the operations, e.g. "
              "augment='translation,cutout'")
+    if option(config, "g_native_size") and config.model != "dcgan":
+        fail(f"config.g_native_size={option(config, 'g_native_size')!r} is an option of the "
+             f"DCGAN generator and model={config.model!r}; set g_native_size=0")
     if not points and not is_positive_int(config.image_size):
         fail(f"config.image_size must be a positive integer, got {config.image_size!r}")
     fit_options(config)  # the run's options check themselves
@@ -343,10 +346,12 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         translation = {"translation": True, "input_channels": input_channels,
                        "reconstruction_weight": option(config, "reconstruction_weight")}
     elif config.model == "dcgan":
-        with _built_from(image_size="resolution", g_width="width"):
+        with _built_from(image_size="resolution", g_width="width",
+                         g_native_size="native_resolution"):
             generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
                                        width=config.g_width, num_classes=classes, dtype=dtype,
-                                       impl=option(config, "conv_impl"))
+                                       impl=option(config, "conv_impl"),
+                                       native_resolution=option(config, "g_native_size"))
         with _built_from(image_size="resolution", d_width="width",
                          d_normalization="normalization"):
             discriminator = DCGANDiscriminator(

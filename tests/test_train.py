@@ -456,6 +456,8 @@ def test_help_exits_0_and_lists_every_field_with_its_value_and_comment(args):
     ("compute_dtype", "float16", "config.compute_dtype must be one of float32, bfloat16"),
     ("conv_impl", "cudnn", "config.conv_impl must be one of auto, conv, subpixel, xla"),
     ("augment", "translation", "config.augment='translation' transforms images, and 'ring8'"),
+    ("g_native_size", 8, "config.g_native_size=8 is an option of the DCGAN generator and "
+     "model='mlp'"),
 ])
 def test_validate_config_names_the_field(field, value, expected):
     config = smoke.get_config()
@@ -512,6 +514,8 @@ def test_label_smoothing_needs_a_bce_loss():
      "'random'"),
     # A cosine schedule's length counts n_disc: the recipe's check comes first.
     ("n_disc", 0, "config.n_disc: n_disc must be an integer >= 1, got 0"),
+    ("g_native_size", 5, "config.g_native_size: DCGANGenerator native_resolution must be 0 "
+     "(off) or a side smaller than 28 that divides it, got 5"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()

@@ -50,6 +50,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.latent_dim = 64              # size of z ~ N(0, I)
     config.g_width = 32                 # generator's last hidden width (PyTorch's ngf)
     config.d_width = 32                 # discriminator's first width (PyTorch's ndf)
+    # 0, or the side the data were resized up from (the digits: 8): the generator's output is
+    # averaged to that side and resized back, as the data were (jaxgan.models.dcgan.native_detail)
+    config.g_native_size = 0
     config.d_normalization = "batch"    # batch | layer | instance | none (no BatchNorm: penalties)
     # DiffAugment of every image the discriminator sees (real and fake): none, or a
     # comma-separated list of color, translation, cutout

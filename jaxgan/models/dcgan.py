@@ -124,6 +124,10 @@ class DCGANGenerator(nn.Module):
       dtype: the normalisation layers' output dtype; ``None`` follows their
         inputs and float32 statistics. Set it to the recipe's
         ``compute_dtype`` (see :class:`jaxgan.GANRecipe`).
+      native_resolution: 0, or the side of the images the data were
+        resized up from: the output then goes through
+        :func:`native_detail`, so it holds no more detail than such data can
+        (scikit-learn's digits are 8x8 drawn at 32x32). Adds no parameters.
     """
 
     resolution: int = 64
@@ -133,10 +137,17 @@ class DCGANGenerator(nn.Module):
     num_classes: int = 0
     batch_norm_axis_name: str | None = None
     dtype: Any = None
+    native_resolution: int = 0
 
     def __post_init__(self):
         super().__post_init__()
         _check_fields(self)
+        native = self.native_resolution
+        if (not isinstance(native, numbers.Integral) or isinstance(native, bool) or native < 0
+                or (native and (native >= self.resolution or self.resolution % native))):
+            raise ValueError(f"DCGANGenerator native_resolution must be 0 (off) or a side "
+                             f"smaller than {self.resolution} that divides it, got "
+                             f"{self.native_resolution!r}")
 
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
@@ -155,7 +166,25 @@ class DCGANGenerator(nn.Module):
                              name=f"up_{i}")(x)
             x = (jnp.tanh(x) if last else
                  nn.relu(_batch_norm(train, self.batch_norm_axis_name, self.dtype)(x)))
+        if self.native_resolution:
+            x = native_detail(x, self.native_resolution)
         return x
+
+
+def native_detail(images: jax.Array, side: int) -> jax.Array:
+    """``images [B, H, W, C]`` averaged over ``side x side`` blocks and resized
+    back bilinearly: the images that data resized up from ``side`` can be.
+
+    Upscaling is linear, so data drawn at ``side`` and resized to ``H`` lie
+    in a subspace of ``side**2`` dimensions per channel, and anything outside
+    it tells a discriminator an image is fake. Ending the generator with this
+    keeps its output there at no cost in parameters. Bilinear, as
+    :func:`jaxgan.data.arrays.resize_images` draws the bundled digits; ``H`` and
+    ``W`` must be multiples of ``side``.
+    """
+    b, h, w, c = images.shape
+    blocks = images.reshape(b, side, h // side, side, w // side, c).mean((2, 4))
+    return jax.image.resize(blocks, images.shape, "bilinear").astype(images.dtype)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -262,4 +291,4 @@ class DCGANDiscriminator(nn.Module):
 
 
 __all__ = ["DCGAN_INIT", "NORMALIZATIONS", "RESOLUTIONS", "DCGANDiscriminator", "DCGANGenerator",
-           "normalize"]
+           "native_detail", "normalize"]
