@@ -514,13 +514,23 @@ def test_label_smoothing_needs_a_bce_loss():
      "'random'"),
     # A cosine schedule's length counts n_disc: the recipe's check comes first.
     ("n_disc", 0, "config.n_disc: n_disc must be an integer >= 1, got 0"),
-    ("g_native_size", 5, "config.g_native_size: DCGANGenerator native_resolution must be 0 "
-     "(off) or a side smaller than 28 that divides it, got 5"),
+    ("g_native_size", 16, "config.g_native_size: DCGANGenerator native_resolution must be 0 "
+     "(off) or a side smaller than 28 that divides it, got 16"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()
     config[field] = value
     with pytest.raises(train.ConfigError, match=re.escape(expected)):
+        config_lib.validate_config(config)
+
+
+def test_native_detail_finer_than_the_data_is_refused_and_the_default_uses_the_digits():
+    config = digits.get_config()
+    assert (config.dataset, config.g_native_size) == ("digits", 8)  # the data's own side
+    config.dataset = "mnist5k"  # drawn at 28x28: an 8x8 output would blur every digit
+    with pytest.raises(train.ConfigError, match=re.escape(
+            "config.g_native_size=8 would blur 'mnist5k', whose images are drawn at 28x28; "
+            "set g_native_size=0")):
         config_lib.validate_config(config)
 
 

@@ -20,6 +20,6 @@ def get_config():
     config = digits.get_config()
     stacked = dcgan_stacked_mnist5k.get_config()
     for name in ("dataset", "image_size", "num_eval_samples", "num_final_samples",
-                 "eval_every"):
+                 "eval_every", "g_native_size"):
         config[name] = stacked[name]
     return config

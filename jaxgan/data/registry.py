@@ -40,6 +40,9 @@ TFDS_UNPAIRED = tuple(f"cycle_gan/{task}" for task in (
 BUNDLED = {"digits": digits, "digits_framed": framed_digits, "mnist5k": load_mnist5k,
            "stacked_mnist5k": stacked_mnist5k, **PAIRED_TASKS}
 IMAGE_DATASETS = (*BUNDLED, *TFDS_NAMES)
+# The side bundled datasets' images were drawn at, before any resizing: finer
+# detail than this is not in the data (scikit-learn's digits are 8x8).
+NATIVE_SIDES = {"digits": 8, "mnist5k": 28, "stacked_mnist5k": 28}
 FILE_LOADERS: dict[str, Callable[..., ArraySource | PairedSource]] = {
     "npz": load_npz, "folder": load_folder, "pairs": load_pairs}
 
@@ -136,7 +139,7 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
     return FILE_LOADERS[kind](os.path.expanduser(path), image_size, shuffle_seed=shuffle_seed)
 
 
-__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "TFDS_NAMES", "TFDS_UNPAIRED",
-           "UNPAIRED_PREFIX",
+__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "NATIVE_SIDES", "TFDS_NAMES",
+           "TFDS_UNPAIRED", "UNPAIRED_PREFIX",
            "is_known", "is_paired", "is_points", "is_unpaired", "load_dataset",
            "unknown_dataset_message", "unpaired_domains"]

@@ -25,12 +25,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxgan.data.registry import NATIVE_SIDES
+
 CONFIDENT = 0.9
 # The held-out real images' nearest-neighbour distance quantile that bounds
 # a plausible sample (so 95% of real images are plausible by construction).
 PLAUSIBLE_QUANTILE = 0.95
 # The resolution each bundled dataset is judged at: its own.
-NATIVE_SIZE = {"digits": 8, "mnist5k": 28}
+NATIVE_SIZE = {name: NATIVE_SIDES[name] for name in ("digits", "mnist5k")}
 
 
 def to_size(images, size: int):
