@@ -15,7 +15,9 @@ Command (no network needed; the digits ship inside scikit-learn):
   python experiments/train.py --config experiments/configs/digits.py --workdir runs/digits
 
 Expected result, seeds 0, 1, 2 (mean +- standard error;
-experiments/results/digits_native/; about 10 minutes a run on 2 CPU cores):
+experiments/results/digits_native/; the three ran at once on 2 CPU cores,
+25 minutes each; alone, a run costs the old default's 9 to 10 minutes, the
+native detail being one average and one resize of the output):
 samples/final.png shows digits of every class, about three quarters readable
 at a glance. The project's classifier (held-out accuracy 0.989):
 confident_fraction 0.751 +- 0.004 (held-out real digits 0.922),
