@@ -17,7 +17,16 @@ __all__ = ["is_closed_loop_noise", "quiet_logs", "usage_error", "wants_help"]
 
 
 def _without_orbax_tracebacks(record: std_logging.LogRecord) -> bool:
-    return not (record.exc_info and f"{os.sep}orbax{os.sep}" in record.pathname)
+    """False for a record that carries a traceback from orbax: logged by orbax
+    itself, or by asyncio about one of orbax's tasks whose failure no one
+    retrieved (at exit, after the command's own line, on a loaded machine)."""
+    if not record.exc_info:
+        return True
+    orbax = f"{os.sep}orbax{os.sep}"
+    if orbax in record.pathname:
+        return False
+    tb = record.exc_info[2]
+    return tb is None or not any(orbax in frame.filename for frame in traceback.extract_tb(tb))
 
 
 def is_closed_loop_noise(unraisable) -> bool:
@@ -55,8 +64,9 @@ def quiet_logs() -> None:
         return
     logging.set_verbosity(logging.WARNING)
     absl_logger = logging.get_absl_logger()
-    if _without_orbax_tracebacks not in absl_logger.filters:
-        absl_logger.addFilter(_without_orbax_tracebacks)
+    for logger in (absl_logger, std_logging.getLogger("asyncio")):
+        if _without_orbax_tracebacks not in logger.filters:
+            logger.addFilter(_without_orbax_tracebacks)
     previous = sys.unraisablehook
     if getattr(previous, "skips_closed_loop_noise", False):
         return  # set already
