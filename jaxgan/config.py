@@ -183,13 +183,13 @@ def _validate(config: ml_collections.ConfigDict) -> None:
         fail(f"config.augment_target={option(config, 'augment_target')!r} steers augmentation, "
              "and config.augment is 'none'; name the operations, e.g. "
              "augment='translation,cutout'")
-    if option(config, "g_native_size") and config.model != "dcgan":
-        fail(f"config.g_native_size={option(config, 'g_native_size')!r} is an option of the "
-             f"DCGAN generator and model={config.model!r}; set g_native_size=0")
-    native = registry.NATIVE_SIDES.get(dataset)
-    if option(config, "g_native_size") and native and option(config, "g_native_size") < native:
-        fail(f"config.g_native_size={option(config, 'g_native_size')!r} would blur "
-             f"{dataset!r}, whose images are drawn at {native}x{native}; set g_native_size=0")
+    native_size, data_side = option(config, "g_native_size"), registry.NATIVE_SIDES.get(dataset)
+    if native_size and config.model != "dcgan":
+        fail(f"config.g_native_size={native_size!r} is an option of the DCGAN generator and "
+             f"model={config.model!r}; set g_native_size=0")
+    if is_positive_int(native_size) and data_side and native_size < data_side:
+        fail(f"config.g_native_size={native_size!r} would blur {dataset!r}, whose images are "
+             f"drawn at {data_side}x{data_side}; set g_native_size=0")
     if not points and not is_positive_int(config.image_size):
         fail(f"config.image_size must be a positive integer, got {config.image_size!r}")
     fit_options(config)  # the run's options check themselves
