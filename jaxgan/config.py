@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import re
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -28,6 +29,7 @@ from jaxgan.augment import AdaptiveProbability, DiffAugment
 from jaxgan.cyclegan import CycleGANRecipe, fit_guides
 from jaxgan.cyclegan import generator_loss as cyclegan_generator_loss
 from jaxgan.data import ArraySource, registry
+from jaxgan.data import clusters as clusters_lib
 from jaxgan.data.arrays import SHUFFLES
 from jaxgan.data.images import DataError
 from jaxgan.data.pairs import PairedSource
@@ -73,12 +75,17 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "patch_layers": 2, "g_dropout": 0.5, "reconstruction_weight": 100.0,
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
                    "history_size": 50, "semantic_weight": 0.0,
-                   "semantic_reader": "input", "g_native_size": 0}
+                   "semantic_reader": "input", "g_native_size": 0, "clusters": 0}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
 # parameters.
 RESUME_MAY_CHANGE = FitOptions.RESUME_MAY_CHANGE | {"data_dir", "download", "conv_impl"}
+
+
+# k-means' seed for config.clusters: every seed of a run, and every run of a
+# dataset, conditions on the same clusters.
+CLUSTER_SEED = 0
 
 
 class ConfigError(FitError):
@@ -200,6 +207,16 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if conditioning not in ("none", *CONDITIONINGS):
         fail(f"config.conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
              f"{conditioning!r}")
+    clusters = option(config, "clusters")
+    if clusters != 0 and (not is_positive_int(clusters) or clusters < 2):
+        fail(f"config.clusters must be 0 (none) or an integer >= 2, got {clusters!r}")
+    if clusters and conditioning == "none":
+        fail(f"config.clusters={clusters} conditions the GAN on clusters of its images, which "
+             "the networks take as they take classes; set conditioning='concat' or "
+             "'projection'")
+    if clusters and (translation or points):
+        fail(f"config.clusters={clusters} clusters a dataset of images, and {dataset!r} with "
+             f"model={config.model!r} is not one; set clusters=0")
     if option(config, "data_order") not in SHUFFLES:
         fail(f"config.data_order must be one of {', '.join(SHUFFLES)}, got "
              f"{option(config, 'data_order')!r}")
@@ -220,8 +237,9 @@ def _validate(config: ml_collections.ConfigDict) -> None:
             fail(f"config.{name} must be in [0, 1), got {config[name]!r}")
     # The constructors, on a stand-in for the data (one channel, ten classes).
     shape = (2,) if points else (config.image_size, config.image_size, 1)
-    classes = 0 if conditioning == "none" else 10
-    recipe = build_recipe(config, shape, classes)
+    classes = 0 if conditioning == "none" else clusters or 10
+    recipe = build_recipe(config, shape, classes,
+                          label_frequencies=(1 / classes,) * classes if clusters else ())
     if translation:  # sizes the modules check only when called
         side, least = 2 ** option(config, "unet_depth"), 3 * 2 ** option(config, "patch_layers")
         if config.image_size % side:
@@ -301,14 +319,15 @@ def build_source(config: ml_collections.ConfigDict, progress=None):
 def num_classes(config: ml_collections.ConfigDict, source) -> int:
     """Classes the GAN is conditioned on: 0 unless ``config.conditioning`` asks.
 
-    A mixture's classes are its modes; an image dataset's, its labels.
+    A mixture's classes are its modes; an image dataset's, its labels, or the
+    clusters of its images that :func:`build_source` found (``config.clusters``).
 
     Raises:
       ConfigError: conditioning asked for on a dataset without labels.
     """
     if option(config, "conditioning") == "none":
         return 0
-    classes = source.num_classes
+    classes = getattr(source, "num_conditions", source.num_classes)
     if not classes:
         raise ConfigError(f"conditioning={option(config, 'conditioning')!r} needs class "
                           f"labels, and {config.dataset!r} has none; use an unconditional "
@@ -318,13 +337,16 @@ def num_classes(config: ml_collections.ConfigDict, source) -> int:
 
 def build_recipe(config: ml_collections.ConfigDict, example_shape,
                  classes: int = 0, input_channels: int = 0,
-                 guides: tuple[Callable, Callable] | None = None
+                 guides: tuple[Callable, Callable] | None = None,
+                 label_frequencies: tuple[float, ...] = ()
                  ) -> GANRecipe | CycleGANRecipe:
     """The GAN that ``config`` describes, for examples of ``example_shape``.
 
     ``classes`` > 0 makes it class-conditional (see :func:`num_classes`);
     ``input_channels`` are a pix2pix or cyclegan model's inputs' (0: as the
-    examples'); ``guides``: a cyclegan's semantic guides where
+    examples'); ``label_frequencies``: a self-conditioned GAN's clusters'
+    shares of the data (``config.clusters``; :mod:`jaxgan.data.clusters`);
+    ``guides``: a cyclegan's semantic guides where
     ``semantic_weight`` > 0 (:func:`jaxgan.cyclegan.fit_guides`; :func:`build`
     trains them).
 
@@ -394,6 +416,7 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
             penalty=None if config.d_penalty == "none" else penalties.PENALTIES[config.d_penalty],
             penalty_weight=config.d_penalty_weight,
             num_classes=classes,
+            label_frequencies=tuple(label_frequencies),
             ema_decay=option(config, "ema_decay"),
             ema_start=option(config, "ema_start"),
             d_stats_update=controller,
@@ -467,6 +490,26 @@ def _adam(config: ml_collections.ConfigDict, learning_rate: float,
     return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2)
 
 
+def _self_conditioned(config: ml_collections.ConfigDict, source, log
+                      ) -> tuple[ArraySource, tuple[float, ...]]:
+    """``source`` conditioned on ``config.clusters`` k-means clusters of its
+    images, and the clusters' shares of the data."""
+    if not isinstance(source, ArraySource):
+        raise ConfigError(f"config.clusters={config.clusters} clusters images held in memory, "
+                          f"and {config.dataset!r} is not; set clusters=0")
+    began = time.perf_counter()
+    try:
+        source = clusters_lib.with_clusters(source, config.clusters, CLUSTER_SEED)
+    except ValueError as e:
+        raise ConfigError(f"config.clusters: {e}") from e
+    frequencies = clusters_lib.condition_frequencies(source.conditions, config.clusters)
+    if log:
+        log(f"self-conditioning: {config.clusters} k-means clusters of {source.num_examples} "
+            f"{source.name} images, {min(frequencies):.1%} to {max(frequencies):.1%} of them "
+            f"each ({time.perf_counter() - began:.0f} s)")
+    return source, frequencies
+
+
 class Built(NamedTuple):
     """What :func:`build` makes of a config: :func:`jaxgan.fit`'s arguments."""
 
@@ -495,8 +538,11 @@ def build(config: ml_collections.ConfigDict, progress=None,
                                 cache_dir=option(config, "classifier_dir"), log=log)
         except ValueError as e:
             raise ConfigError(str(e)) from e
+    frequencies = ()
+    if option(config, "clusters"):
+        source, frequencies = _self_conditioned(config, source, log)
     recipe = build_recipe(config, source.example_shape, num_classes(config, source),
-                          getattr(source, "input_shape", (0,))[-1], guides)
+                          getattr(source, "input_shape", (0,))[-1], guides, frequencies)
     options = fit_options(config)
     # The config's own rule for "auto" (the DCGAN on the CPU), resolved here so
     # that fit need not look inside the modules.
@@ -504,7 +550,7 @@ def build(config: ml_collections.ConfigDict, progress=None,
     return Built(recipe, source, options)
 
 
-__all__ = ["COMPUTE_DTYPES", "CONV_IMPLS", "LR_SCHEDULES", "MODELS", "OPTIONAL_FIELDS",
-           "RESUME_MAY_CHANGE", "TRANSLATION_MODELS", "Built", "ConfigError", "build",
-           "build_recipe", "build_source", "check_resumable", "fit_options", "num_classes",
-           "option", "seed_batching", "validate_config"]
+__all__ = ["CLUSTER_SEED", "COMPUTE_DTYPES", "CONV_IMPLS", "LR_SCHEDULES", "MODELS",
+           "OPTIONAL_FIELDS", "RESUME_MAY_CHANGE", "TRANSLATION_MODELS", "Built", "ConfigError",
+           "build", "build_recipe", "build_source", "check_resumable", "fit_options",
+           "num_classes", "option", "seed_batching", "validate_config"]

@@ -98,12 +98,46 @@ NO_EMA_PREFIX = "no_ema_"
 REAL_PREFIX = "real_"
 # A CycleGAN's metrics of the direction B to A get this prefix (A to B's none).
 BACKWARD_PREFIX = "ba_"
+# Spreads a self-conditioned recipe's evaluation labels (eval_labels).
+GOLDEN_RATIO = (1 + 5 ** 0.5) / 2
+
+
+def is_self_conditioned(recipe) -> bool:
+    """Whether ``recipe`` is conditioned on clusters of its own data
+    (``GANRecipe.label_frequencies``): unconditional to its users, and scored so."""
+    return bool(getattr(recipe, "self_conditioned", False))
+
+
+def asked_classes(recipe) -> int:
+    """The classes a user asks ``recipe``'s generator for: its ``num_classes``,
+    or 0 for an unconditional or self-conditioned recipe (sample grids draw
+    one row per asked class)."""
+    return 0 if is_self_conditioned(recipe) else recipe.num_classes
 
 
 def eval_labels(recipe: GANRecipe, num: int) -> jax.Array | None:
-    """The classes asked of a conditional generator in evaluation: ``k mod
-    num_classes`` for sample ``k``, so every class gets the same share."""
-    return jnp.arange(num) % recipe.num_classes if recipe.conditional else None
+    """The labels a conditional generator is given in evaluation.
+
+    For classes: ``k mod num_classes`` for sample ``k``, so every class gets
+    the same share. For a self-conditioned recipe, its clusters in their
+    shares of the data (``label_frequencies``), as its sampler draws them:
+    the ``num`` points ``(j + 1/2) / num`` of [0, 1) each take the cluster
+    whose interval of the cumulative shares holds them, so every cluster gets
+    its share to within one sample; sample ``k`` takes point ``j = k * s mod
+    num``, with ``s`` near ``num`` over the golden ratio and coprime with it,
+    so that neighbouring samples come from far-apart points, and a grid of
+    the first samples shows many clusters.
+    """
+    if not recipe.conditional:
+        return None
+    if not is_self_conditioned(recipe):
+        return jnp.arange(num) % recipe.num_classes
+    stride = max(1, round(num / GOLDEN_RATIO))
+    while math.gcd(stride, num) != 1:
+        stride += 1
+    points = ((np.arange(num) * stride) % num + 0.5) / num
+    found = np.searchsorted(np.cumsum(recipe.label_frequencies), points, side="right")
+    return jnp.asarray(np.minimum(found, recipe.num_classes - 1), jnp.int32)
 
 
 def evaluation_key(seed: int = EVAL_SEED) -> jax.Array:
@@ -178,6 +212,9 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     inputs = evaluation_inputs(recipe, source, num_samples, eval_key)
     labels = inputs["labels"]
     num_classes = recipe.num_classes or (source.num_classes if translation else 0)
+    # A self-conditioned GAN's labels are clusters, not classes: its samples
+    # are scored against the data's classes, as an unconditional GAN's are.
+    classes_asked = labels is not None and not is_self_conditioned(recipe)
     subsets_key = kid_key(eval_key)
     compare = features is not None  # real_features too, as checked above
     # The default features are the classifier's own: one pass gives both.
@@ -215,15 +252,15 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
             predicted = nearest_modes(samples, source.centers)[0]
         elif classifier is not None:
             # A conditional GAN is asked for balanced classes: compare with those.
-            frequencies = (classifier.class_frequencies if labels is None else
-                           jnp.bincount(labels, length=num_classes) / labels.shape[0])
+            frequencies = (jnp.bincount(labels, length=num_classes) / labels.shape[0]
+                           if classes_asked else classifier.class_frequencies)
             metrics.update(classifier_scores(out["probabilities"], frequencies))
             if isinstance(classifier, StackedClassifier):  # Stacked MNIST's own scores
                 metrics.update(mode_scores(out["probabilities"]))
             predicted = jnp.argmax(out["probabilities"], -1)
         if compare:
             metrics.update(distribution_metrics(real_features, out["features"], subsets_key))
-        if labels is not None and predicted is not None:
+        if classes_asked and predicted is not None:
             # For translation: how often the output shows the input's class.
             metrics.update(label_accuracy(predicted, labels, num_classes))
         if metric_fn is not None:
@@ -457,8 +494,9 @@ class Evaluation:
         points = np.asarray(jax.vmap(lambda s: self.recipe.generate(
             s, self.recipe.sample_latent(self.key, num), labels))(states), np.float32)
         arrays = {"images": points[0], "images_per_seed": points}
-        if labels is not None:
-            arrays["labels"] = np.asarray(labels, np.int32)
+        if labels is not None:  # a self-conditioned GAN's are its clusters, not classes
+            name = "clusters" if is_self_conditioned(self.recipe) else "labels"
+            arrays[name] = np.asarray(labels, np.int32)
         return arrays
 
 
@@ -596,8 +634,10 @@ def fit_scoring_classifier(source, steps: int,
 
 
 __all__ = ["BACKWARD_PREFIX", "EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX",
-           "Evaluation", "Features", "MetricFn", "TwoWayEvaluation", "build_evaluation",
+           "GOLDEN_RATIO", "Evaluation", "Features", "MetricFn", "TwoWayEvaluation",
+           "asked_classes", "build_evaluation",
            "check_sample_sizes", "classifier_cache_dir", "eval_labels",
-           "evaluation_inputs", "evaluation_key", "fit_scoring_classifier", "is_translation",
+           "evaluation_inputs", "evaluation_key", "fit_scoring_classifier", "is_self_conditioned",
+           "is_translation",
            "kid_key", "make_evaluate",
            "real_examples", "real_floor", "summarize_seeds", "wants_classifier"]

@@ -43,6 +43,7 @@ from jaxgan.evaluation import (
     Features,
     MetricFn,
     TwoWayEvaluation,
+    asked_classes,
     build_evaluation,
     check_sample_sizes,
     classifier_cache_dir,
@@ -492,7 +493,7 @@ class _Fit:
             picture = os.path.join(self.samples_dir, f"step_{run.step:07d}.png")
             if self.primary:
                 run_io.plot_samples(picture, self.source, samples, per_seed, self.seeds,
-                                    run.step, run.recipe.num_classes)
+                                    run.step, asked_classes(run.recipe))
         symptoms = run.health.update(record)
         record["health_warnings"] = len(run.health.active)
         run.logs.write(record, evaluated, picture)
@@ -521,7 +522,7 @@ class _Fit:
             per_seed, samples = self.evaluation(states)
             if self.primary:
                 run_io.plot_samples(final_png, self.source, samples, per_seed, self.seeds,
-                                    run.step, run.recipe.num_classes)
+                                    run.step, asked_classes(run.recipe))
         final = self.evaluation.final(per_seed, run.step, self.options.num_seeds)
         if self.primary:
             run_io.write_json(os.path.join(self.workdir, "eval.json"), final)
@@ -766,7 +767,7 @@ def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: 
         raise FitError(f"the recipe's inputs have shape {recipe.input_shape(source.example_shape)}"
                        f" and {source.name}'s {tuple(source.input_shape)}; set input_channels="
                        f"{source.input_shape[-1]}")
-    if recipe.conditional and not source.num_classes:
+    if recipe.conditional and not getattr(source, "num_conditions", source.num_classes):
         raise FitError(f"the recipe is conditional ({recipe.num_classes} classes) and "
                        f"{source.name} has no labels; use num_classes=0 or labelled data")
     if recipe.conditional and options.num_eval_samples < recipe.num_classes:

@@ -127,6 +127,13 @@ class GANRecipe(ComputePolicy):
         class-conditional, called as ``generator(z, labels, train=...)`` and
         ``discriminator(x, labels, train=...)``, and the train step takes
         ``(images, labels)`` batches (see :func:`jaxgan.step.make_train_step`).
+      label_frequencies: empty for a GAN whose labels are classes a user asks
+        for. A self-conditioned GAN (:mod:`jaxgan.data.clusters`) is
+        conditioned on clusters of its own data and is unconditional to its
+        users: these are the clusters' shares of the data (``num_classes``
+        floats summing to 1), the prior that evaluation draws its labels from
+        (:func:`jaxgan.evaluation.eval_labels`), and its samples are scored as
+        an unconditional GAN's.
       ema_decay: 0 for none; otherwise the state keeps an exponential moving
         average of the generator (``GANState.g_ema``) with this decay per
         step, and :func:`generate` draws from it.
@@ -196,6 +203,7 @@ class GANRecipe(ComputePolicy):
     penalty: Callable[..., jax.Array] | None = None
     penalty_weight: float = 1.0
     num_classes: int = 0
+    label_frequencies: tuple[float, ...] = ()
     ema_decay: float = 0.0
     ema_start: int = 0
     g_loss_uses_real: bool | None = None
@@ -227,6 +235,13 @@ class GANRecipe(ComputePolicy):
         if not self.translation and (self.input_channels or self.reconstruction_weight):
             raise ValueError("input_channels and reconstruction_weight belong to translation "
                              "recipes; set translation=True or leave them 0")
+        if self.label_frequencies and (
+                len(self.label_frequencies) != self.num_classes
+                or min(self.label_frequencies) < 0
+                or abs(sum(self.label_frequencies) - 1) > 1e-6):
+            raise ValueError(f"label_frequencies must be num_classes={self.num_classes} shares "
+                             f"summing to 1 (or empty), got {len(self.label_frequencies)} "
+                             f"summing to {sum(self.label_frequencies):.6g}")
         if not isinstance(self.ema_decay, numbers.Real) or not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1) (0: no moving average), got "
                              f"{self.ema_decay!r}")
@@ -243,6 +258,12 @@ class GANRecipe(ComputePolicy):
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
+
+    @property
+    def self_conditioned(self) -> bool:
+        """Conditioned on clusters of its data, not on classes a user asks for
+        (see ``label_frequencies``)."""
+        return bool(self.label_frequencies)
 
     def label_args(self, labels: jax.Array | None) -> tuple[jax.Array, ...]:
         """The extra positional arguments of the modules: ``(labels,)`` for a
@@ -319,6 +340,8 @@ class GANRecipe(ComputePolicy):
                 "g_loss": name(self.g_loss), "penalty": name(self.penalty),
                 "penalty_weight": self.penalty_weight, "ema_decay": self.ema_decay,
                 "ema_start": self.ema_start, "g_loss_uses_real": self.generator_loss_uses_real,
+                **({} if not self.label_frequencies
+                   else {"label_frequencies": list(self.label_frequencies)}),
                 **({} if self.d_stats_update is None
                    else {"d_stats_update": repr(self.d_stats_update)}),
                 "compute_dtype": self.dtype_name(),
@@ -610,8 +633,14 @@ def generate(recipe: GANRecipe, state: GANState, key: jax.Array, num: int,
     other samples in the batch. A conditional generator needs ``labels``:
     integer classes ``[num]`` or class weights ``[num, num_classes]``. A state
     with a moving average (``recipe.ema_decay > 0``) draws from the average
-    unless ``ema=False``.
+    unless ``ema=False``. A self-conditioned generator
+    (``recipe.label_frequencies``) draws its clusters from their shares,
+    with ``key``, where ``labels`` is ``None``.
     """
+    if labels is None and recipe.self_conditioned:
+        key, cluster_key = jax.random.split(key)
+        labels = jax.random.choice(cluster_key, recipe.num_classes, (num,),
+                                   p=jnp.asarray(recipe.label_frequencies))
     return generate_from(recipe, state, recipe.sample_latent(key, num), labels, ema)
 
 

@@ -28,6 +28,7 @@ from jaxgan.configs import (  # noqa: E402
     cgan_mnist5k,
     cifar10,
     dcgan_digits,
+    dcgan_mnist5k,
     digits,
     digits_smoke,
     fashion_mnist,
@@ -537,7 +538,8 @@ def test_native_detail_finer_than_the_data_is_refused_and_the_default_uses_the_d
 @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist, mnist5k,
                                     fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
                                     wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist,
-                                    cgan_mnist5k, sngan_digits, r3gan_digits, dcgan_digits])
+                                    cgan_mnist5k, sngan_digits, r3gan_digits, dcgan_digits,
+                                    dcgan_mnist5k])
 def test_shipped_configs_are_valid(module):
     config_lib.validate_config(module.get_config())
 

@@ -232,7 +232,7 @@ def _main(argv):
     from jaxgan import control, train
     from jaxgan.data import HostArrays
     from jaxgan.data.arrays import to_unit_range
-    from jaxgan.evaluation import EVAL_SEED, fit_scoring_classifier
+    from jaxgan.evaluation import EVAL_SEED, fit_scoring_classifier, is_self_conditioned
     from jaxgan.metrics import judge as judge_lib
     from jaxgan.metrics.classifier import load_or_fit_classifier
     from jaxgan.run_io import write_json
@@ -281,10 +281,15 @@ def _main(argv):
     state = jax.tree.map(lambda x: x[0], run.states)  # the first seed
     recipe = run.recipe
     z0 = recipe.sample_latent(jax.random.PRNGKey(FLAGS.seed), FLAGS.num_latents)
-    # A conditional generator keeps the class it was given at the start.
-    start_labels = (jax.random.randint(jax.random.PRNGKey(FLAGS.seed + 1),
-                                       (FLAGS.num_latents,), 0, num_classes)
-                    if recipe.conditional else None)
+    # A conditional generator keeps the class it was given at the start; a
+    # self-conditioned one the cluster it drew, in the clusters' shares.
+    start_key = jax.random.PRNGKey(FLAGS.seed + 1)
+    if is_self_conditioned(recipe):
+        start_labels = jax.random.choice(start_key, recipe.num_classes, (FLAGS.num_latents,),
+                                         p=jnp.asarray(recipe.label_frequencies))
+    else:
+        start_labels = (jax.random.randint(start_key, (FLAGS.num_latents,), 0, num_classes)
+                        if recipe.conditional else None)
     # Every latent towards every target: one batch of num_latents * len(targets).
     z = jnp.tile(z0, (len(targets), 1))
     pair_targets = jnp.repeat(jnp.asarray(targets), FLAGS.num_latents)
@@ -444,6 +449,7 @@ def _interpolations(path_png, recipe, state, z0, start_labels, num_classes):
     import numpy as np
 
     from jaxgan import control, viz
+    from jaxgan.evaluation import asked_classes
     from jaxgan.state import generate_from
 
     n = len(z0)
@@ -453,7 +459,7 @@ def _interpolations(path_png, recipe, state, z0, start_labels, num_classes):
                                jnp.full((8,), start_labels[2 * i]))
                  for i, (a, b) in enumerate(pairs)]
     row_labels = [f"z{2 * i} -> z{2 * i + 1}" for i in range(len(pairs))]
-    if recipe.conditional:
+    if asked_classes(recipe):  # not a self-conditioned GAN's clusters
         for i in range(min(4, num_classes // 2)):
             a, b = 2 * i, 2 * i + 1
             weights = control.interpolate_classes(a, b, num_classes, 8)
@@ -462,7 +468,7 @@ def _interpolations(path_png, recipe, state, z0, start_labels, num_classes):
             row_labels.append(f"class {a} -> {b}")
     viz.image_rows(path_png, np.stack([np.asarray(s) for s in sequences]), row_labels,
                    title="latent interpolation" + (" and class interpolation (z fixed)"
-                                                   if recipe.conditional else ""))
+                                                   if asked_classes(recipe) else ""))
 
 
 def _edit_attribute(state, generate, members, apply, z0, start_labels, judge_probabilities,

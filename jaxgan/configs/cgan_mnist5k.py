@@ -30,11 +30,11 @@ label_accuracy 0.983, every class at least 0.91, frechet_distance 9.0, SVM
 label accuracy 0.991; cleaner digits, less varied within a class.
 """
 
-from jaxgan.configs import mnist5k
+from jaxgan.configs import dcgan_mnist5k
 
 
 def get_config():
-    config = mnist5k.get_config()
+    config = dcgan_mnist5k.get_config()
     config.image_size = 32              # resized from 28: one more doubling in each network
     config.conditioning = "concat"      # none | concat | projection
     return config

@@ -63,6 +63,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.augment_target = 0.0
     config.augment_p_step = 5e-4        # 0 to 1 in 2,000 updates
     config.conditioning = "none"        # none | concat | projection (class-conditional GAN)
+    # 0, or k >= 2: a self-conditioned GAN, unconditional to its users: conditioned (as
+    # `conditioning` says) on k k-means clusters of the images, never on their labels, and
+    # drawing each cluster in its share of the data (jaxgan.data.clusters)
+    config.clusters = 0
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
     # a symptom of a dying GAN (jaxgan.health: one image for every z, a discriminator that

@@ -51,6 +51,10 @@ class ArraySource:
       images: ``[N, H, W, C]``, on the host: ``uint8`` in 0..255, or float32
         in [-1, 1].
       labels: ``[N]`` int32 class labels, or ``None``.
+      conditions: ``[N]`` int32, what a conditional GAN is conditioned on
+        where that is not the labels (the clusters of a self-conditioned
+        GAN, :mod:`jaxgan.data.clusters`), or ``None``: the labels. The
+        labels still go to the scoring classifier.
       shuffle_seed: seeds the per-epoch orders. Every seed of a vmapped run
         reads the same order; they differ in initialisation and noise.
       shuffle: how each epoch's order is computed, one of :data:`SHUFFLES`
@@ -64,6 +68,7 @@ class ArraySource:
     labels: np.ndarray | None = None
     shuffle_seed: int = 0
     shuffle: str = "feistel"
+    conditions: np.ndarray | None = None
 
     def __post_init__(self):
         if self.shuffle not in SHUFFLES:
@@ -77,6 +82,9 @@ class ArraySource:
         if self.labels is not None and self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"labels must be [N] = [{self.images.shape[0]}], got shape "
                              f"{self.labels.shape}")
+        if self.conditions is not None and self.conditions.shape != (self.images.shape[0],):
+            raise ValueError(f"conditions must be [N] = [{self.images.shape[0]}], got shape "
+                             f"{self.conditions.shape}")
 
     @property
     def num_examples(self) -> int:
@@ -88,17 +96,30 @@ class ArraySource:
 
     @property
     def nbytes(self) -> int:
-        return self.images.nbytes + (0 if self.labels is None else self.labels.nbytes)
+        labels = self.condition_labels  # what device_data holds beside the images
+        return self.images.nbytes + (0 if labels is None else labels.nbytes)
 
     @property
     def num_classes(self) -> int:
         return 0 if self.labels is None else int(self.labels.max()) + 1
 
+    @property
+    def condition_labels(self) -> np.ndarray | None:
+        """What a conditional GAN is conditioned on: ``conditions`` where set,
+        else the labels."""
+        return self.labels if self.conditions is None else self.conditions
+
+    @property
+    def num_conditions(self) -> int:
+        """The classes (or clusters) a conditional GAN on this source takes."""
+        found = self.condition_labels
+        return 0 if found is None else int(found.max()) + 1
+
     def device_data(self) -> dict[str, jax.Array]:
         """The arrays to put on the device once and pass to every step."""
         data = {"images": jnp.asarray(self.images)}
-        if self.labels is not None:
-            data["labels"] = jnp.asarray(self.labels, jnp.int32)
+        if self.condition_labels is not None:  # what the conditional sampler reads
+            data["labels"] = jnp.asarray(self.condition_labels, jnp.int32)
         return data
 
     def indices(self, step: jax.Array, num: int) -> jax.Array:
@@ -187,7 +208,7 @@ class HostStream:
     def __init__(self, source: ArraySource, start_step: int, steps_per_call: int,
                  examples_per_step: int, with_labels: bool = False,
                  put: Callable[[dict[str, np.ndarray]], dict[str, jax.Array]] = jax.device_put):
-        if with_labels and source.labels is None:
+        if with_labels and source.condition_labels is None:
             raise ValueError(f"{source.name} has no labels to stream")
         self._source = source
         self._with_labels = with_labels
@@ -204,7 +225,7 @@ class HostStream:
         indices = np.asarray(self._indices(jnp.int32(first_step)))
         batches = {"images": self._source.images[indices]}
         if self._with_labels:
-            batches["labels"] = self._source.labels[indices].astype(np.int32)
+            batches["labels"] = self._source.condition_labels[indices].astype(np.int32)
         return self._put(batches)
 
     def __iter__(self):

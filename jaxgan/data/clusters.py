@@ -1,0 +1,92 @@
+"""Clusters of unlabelled images, for a GAN conditioned on its own data's structure.
+
+A self-conditioned GAN (Liu et al., "Diverse Image Generation via
+Self-Conditioned GANs", CVPR 2020) is unconditional: it reads no labels. It
+partitions the training images into ``k`` clusters and trains a
+class-conditional GAN on the cluster indices; to draw a sample it picks a
+cluster in proportion to its share of the data, then a latent. The
+generator no longer has to carve one Gaussian into every mode of the data on
+its own, which is where an unconditional GAN on digits blends one class into
+another.
+
+:func:`cluster_images` clusters once, before training, with scikit-learn's
+k-means on the pixels (the paper re-clusters the discriminator's features
+as it trains; a fixed partition of the pixels is the simplest form, and on
+digits a pixel cluster is mostly one class). :func:`with_clusters` gives an
+:class:`~jaxgan.data.arrays.ArraySource` the clusters as the ``conditions``
+that the conditional samplers read, leaving its labels to the scoring
+classifier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from jaxgan.data.arrays import ArraySource
+
+# k-means restarts, and the iterations of each: the best of the restarts is kept.
+KMEANS_RESTARTS = 4
+KMEANS_ITERATIONS = 300
+
+
+def cluster_images(images: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """``[N]`` int32 cluster indices ``0..k-1`` of ``images [N, ...]`` by k-means
+    on their pixels (scaled to [0, 1] when ``uint8``).
+
+    The same images, ``k`` and ``seed`` give the same clusters on any
+    machine: k-means runs on one thread (its parallel sums would round in a
+    thread-count-dependent order), so a resumed run conditions on the clusters
+    it started with. Clusters are numbered by decreasing size, ties by their
+    smallest member index.
+
+    Raises:
+      ValueError: ``k`` is not an integer in ``2..N``.
+    """
+    from sklearn.cluster import KMeans  # scikit-learn is imported only when clustering
+    from threadpoolctl import threadpool_limits
+
+    num = images.shape[0]
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 2 <= k <= num:
+        raise ValueError(f"k must be an integer from 2 to the {num} images, got {k!r}")
+    pixels = images.reshape(num, -1).astype(np.float64)
+    if images.dtype == np.uint8:
+        pixels /= 255.0
+    with threadpool_limits(1):
+        found = KMeans(k, n_init=KMEANS_RESTARTS, max_iter=KMEANS_ITERATIONS,
+                       random_state=seed).fit_predict(pixels)
+    # A canonical numbering: the largest cluster first, so that equal
+    # partitions get equal indices whatever k-means' own order.
+    sizes = np.bincount(found, minlength=k)
+    first = np.full(k, num)
+    np.minimum.at(first, found, np.arange(num))
+    order = np.lexsort((first, -sizes))
+    rank = np.empty(k, np.int64)
+    rank[order] = np.arange(k)
+    return rank[found].astype(np.int32)
+
+
+def with_clusters(source: ArraySource, k: int, seed: int = 0) -> ArraySource:
+    """``source`` conditioned on ``k`` clusters of its images
+    (:func:`cluster_images`) instead of its labels, which it keeps.
+
+    Raises:
+      ValueError: ``k`` is out of range, or a cluster is empty.
+    """
+    conditions = cluster_images(source.images, k, seed)
+    if np.bincount(conditions, minlength=k).min() == 0:
+        raise ValueError(f"k-means left a cluster of {source.name} empty at k={k} (more "
+                         "clusters than distinct images); lower the number of clusters")
+    return dataclasses.replace(source, conditions=conditions)
+
+
+def condition_frequencies(conditions: np.ndarray, k: int) -> tuple[float, ...]:
+    """Each condition's share of the data, ``k`` floats summing to 1: the
+    prior a self-conditioned generator draws them from."""
+    counts = np.bincount(np.asarray(conditions), minlength=k).astype(np.float64)
+    return tuple(float(c) for c in counts / counts.sum())
+
+
+__all__ = ["KMEANS_ITERATIONS", "KMEANS_RESTARTS", "cluster_images", "condition_frequencies",
+           "with_clusters"]

@@ -1,0 +1,142 @@
+"""The self-conditioned GAN (config.clusters): clusters of the images,
+conditions that the samplers read instead of the labels, evaluation labels
+drawn in the clusters' shares, and a run scored as an unconditional one."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_learning import short_ring_config  # noqa: E402
+
+from jaxgan import config as config_lib
+from jaxgan import evaluation, train
+from jaxgan.configs import digits_smoke  # noqa: E402
+from jaxgan.data import ArraySource, digits
+from jaxgan.data.arrays import HostStream, sample_streamed
+from jaxgan.data.clusters import cluster_images, condition_frequencies, with_clusters
+from jaxgan.models import MLPDiscriminator, MLPGenerator
+from jaxgan.state import GANRecipe, create_state, generate
+
+
+def blobs():
+    """Seven dark images and five bright ones, each a little noisy, in a mixed order."""
+    rng = np.random.default_rng(0)
+    bright = np.array([1, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0], bool)
+    images = np.where(bright[:, None, None, None], 220, 30) + rng.integers(0, 10, (12, 4, 4, 1))
+    return images.astype(np.uint8), bright
+
+
+def test_clusters_split_separated_images_and_are_numbered_by_size():
+    images, bright = blobs()
+    found = cluster_images(images, 2)
+    # The larger group (7 dark images) is cluster 0, the bright five cluster 1.
+    np.testing.assert_array_equal(found, bright.astype(np.int32))
+    np.testing.assert_array_equal(cluster_images(images, 2), found)  # the same every time
+    assert condition_frequencies(found, 2) == (7 / 12, 5 / 12)
+    for bad in (1, 13, 2.0, True):
+        with pytest.raises(ValueError, match="k must be an integer from 2 to the 12 images"):
+            cluster_images(images, bad)
+
+
+def test_pixel_clusters_of_the_digits_are_mostly_one_class():
+    """What self-conditioning rests on: a k-means cluster of digit pixels is
+    mostly one class. Measured: purity 0.80 at k=10 (the most common class's
+    share of each cluster, over all clusters); labels that ignore the pixels
+    score about 0.1."""
+    source = digits(8)
+    found = cluster_images(source.images, 10)
+    purity = sum(np.bincount(source.labels[found == c]).max() for c in range(10)) / len(found)
+    assert purity > 0.7, purity
+    assert np.bincount(found).tolist() == sorted(np.bincount(found).tolist(), reverse=True)
+
+
+def test_conditions_replace_the_labels_in_every_sampler_and_keep_them_for_scoring():
+    images = np.arange(12, dtype=np.uint8).reshape(12, 1, 1, 1) * 20
+    labels = (np.arange(12) % 3).astype(np.int32)
+    conditions = (np.arange(12) % 4).astype(np.int32)
+    source = ArraySource("toy", images, labels, conditions=conditions)
+    assert (source.num_classes, source.num_conditions) == (3, 4)
+    np.testing.assert_array_equal(source.labels, labels)
+    data = source.device_data()
+    batch, drawn = source.sample_labelled(None, jnp.int32(5), data, 8)
+    k = np.round((np.asarray(batch)[:, 0, 0, 0] + 1) * 127.5 / 20).astype(int)
+    np.testing.assert_array_equal(np.asarray(drawn), k % 4)  # the conditions, not k % 3
+    stream = HostStream(source, start_step=5, steps_per_call=1, examples_per_step=8,
+                        with_labels=True)
+    streamed = next(stream)
+    stream.close()
+    _, streamed_labels = sample_streamed(None, None, {n: v[0] for n, v in streamed.items()}, 8)
+    np.testing.assert_array_equal(streamed_labels, drawn)
+    with pytest.raises(ValueError, match=r"conditions must be \[N\] = \[12\]"):
+        ArraySource("toy", images, labels, conditions=conditions[:5])
+    clustered = with_clusters(dataclasses.replace(source, images=blobs()[0]), 2)
+    np.testing.assert_array_equal(clustered.conditions, blobs()[1])
+    np.testing.assert_array_equal(clustered.labels, labels)
+
+
+def test_evaluation_draws_a_self_conditioned_generators_clusters_in_their_shares():
+    frequencies = (0.5, 0.3, 0.15, 0.05)
+    recipe = GANRecipe(MLPGenerator(output_shape=(2,), features=(8,), num_classes=4),
+                       MLPDiscriminator(features=(8,), num_classes=4), latent_dim=2,
+                       num_classes=4, label_frequencies=frequencies)
+    assert recipe.self_conditioned and evaluation.asked_classes(recipe) == 0
+    labels = np.asarray(evaluation.eval_labels(recipe, 1000))
+    counts = np.bincount(labels, minlength=4)
+    assert np.abs(counts - 1000 * np.array(frequencies)).max() <= 1, counts
+    assert len(set(labels[:8].tolist())) >= 3  # neighbours fall in different clusters
+    # generate() draws the clusters itself where no labels are given.
+    state = create_state(recipe, jax.random.PRNGKey(0), (2,))
+    assert generate(recipe, state, jax.random.PRNGKey(1), 5).shape == (5, 2)
+    plain = dataclasses.replace(recipe, label_frequencies=())
+    with pytest.raises(ValueError, match="pass labels"):
+        generate(plain, state, jax.random.PRNGKey(1), 5)
+    assert evaluation.asked_classes(plain) == 4
+    assert np.asarray(evaluation.eval_labels(plain, 8)).tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+    with pytest.raises(ValueError, match="label_frequencies must be num_classes=4 shares"):
+        dataclasses.replace(recipe, label_frequencies=(0.5, 0.5))
+    with pytest.raises(ValueError, match="summing to 1"):
+        dataclasses.replace(recipe, label_frequencies=(0.5, 0.3, 0.1, 0.05))
+
+
+def test_clusters_need_conditioning_and_images(tmp_path):
+    def refused(match, **fields):
+        config = digits_smoke.get_config()
+        config.update(fields)
+        with pytest.raises(train.ConfigError, match=match):
+            train.train_and_evaluate(config, str(tmp_path / "run"))
+        assert not (tmp_path / "run").exists()
+
+    refused(r"clusters=8 conditions the GAN on clusters .* set conditioning='concat'",
+            clusters=8)
+    refused("config.clusters must be 0 .* or an integer >= 2, got 1",
+            clusters=1, conditioning="concat")
+    refused("clusters images held in memory, and 'stacked_mnist5k' is not",
+            clusters=8, conditioning="concat", dataset="stacked_mnist5k")
+    config = short_ring_config(conditioning="concat", clusters=8)
+    with pytest.raises(train.ConfigError, match="'ring8' with model='mlp' is not one"):
+        config_lib.validate_config(config)
+
+
+def test_a_self_conditioned_run_is_scored_and_saved_as_an_unconditional_one(tmp_path):
+    config = digits_smoke.get_config()
+    # Ten clusters: the programs of the conditional smoke run (test_control),
+    # which the session's compilation cache may already hold.
+    config.update(clusters=10, conditioning="concat")
+    result = train.train_and_evaluate(config, str(tmp_path))
+    # The classifier scores the data's classes; no label accuracy, since the
+    # clusters asked for are not classes.
+    assert "confident_fraction" in result and "classes_covered" in result
+    assert not any(name.startswith("label_accuracy") for name in result)
+    recipe, source, _ = config_lib.build(config)
+    assert recipe.num_classes == 10 and not np.array_equal(source.conditions, source.labels)
+    with np.load(tmp_path / "samples" / "final.npz") as final:
+        assert "labels" not in final  # judge.py would read them as classes
+        counts = np.bincount(final["clusters"], minlength=10)
+    shares = np.array(recipe.label_frequencies) * config.num_final_samples
+    assert np.abs(counts - shares).max() <= 1, (counts, shares)
+    # The clusters are part of the run's identity (its checkpoint's recipe
+    # record): a resume rebuilds the same.
+    assert config_lib.build(config).recipe.describe() == recipe.describe()
+    assert recipe.describe()["label_frequencies"] == list(recipe.label_frequencies)
