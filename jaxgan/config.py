@@ -491,23 +491,31 @@ def _adam(config: ml_collections.ConfigDict, learning_rate: float,
 
 
 def _self_conditioned(config: ml_collections.ConfigDict, source, log
-                      ) -> tuple[ArraySource, tuple[float, ...]]:
+                      ) -> tuple[ArraySource | StackedSource, tuple[float, ...]]:
     """``source`` conditioned on ``config.clusters`` k-means clusters of its
-    images, and the clusters' shares of the data."""
-    if not isinstance(source, ArraySource):
+    images (of a stacked dataset's digits, each channel's cluster a digit of
+    the condition), and the conditions' shares of the data."""
+    stacked = isinstance(source, StackedSource)  # each channel's digit is clustered
+    images = source.base if stacked else source
+    if not isinstance(images, ArraySource):
         raise ConfigError(f"config.clusters={config.clusters} clusters images held in memory, "
                           f"and {config.dataset!r} is not; set clusters=0")
     began = time.perf_counter()
     try:
-        source = clusters_lib.with_clusters(source, config.clusters, CLUSTER_SEED)
+        images = clusters_lib.with_clusters(images, config.clusters, CLUSTER_SEED)
     except ValueError as e:
         raise ConfigError(f"config.clusters: {e}") from e
-    frequencies = clusters_lib.condition_frequencies(source.conditions, config.clusters)
+    shares = clusters_lib.condition_frequencies(images.conditions, config.clusters)
     if log:
-        log(f"self-conditioning: {config.clusters} k-means clusters of {source.num_examples} "
-            f"{source.name} images, {min(frequencies):.1%} to {max(frequencies):.1%} of them "
-            f"each ({time.perf_counter() - began:.0f} s)")
-    return source, frequencies
+        log(f"self-conditioning: {config.clusters} k-means clusters of {images.num_examples} "
+            f"{images.name} images, {min(shares):.1%} to {max(shares):.1%} of them each "
+            f"({time.perf_counter() - began:.0f} s)"
+            + (f"; {config.clusters ** source.channels} triples of them, one per channel"
+               if stacked else ""))
+    if not stacked:
+        return images, shares
+    return dataclasses.replace(source, base=images), clusters_lib.condition_frequencies(
+        images.conditions, config.clusters, source.channels)
 
 
 class Built(NamedTuple):

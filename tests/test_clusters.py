@@ -16,6 +16,7 @@ from jaxgan.configs import digits_smoke  # noqa: E402
 from jaxgan.data import ArraySource, digits
 from jaxgan.data.arrays import HostStream, sample_streamed
 from jaxgan.data.clusters import cluster_images, condition_frequencies, with_clusters
+from jaxgan.data.stacked import mode_of
 from jaxgan.models import MLPDiscriminator, MLPGenerator
 from jaxgan.state import GANRecipe, create_state, generate
 
@@ -112,8 +113,6 @@ def test_clusters_need_conditioning_and_images(tmp_path):
             clusters=8)
     refused("config.clusters must be 0 .* or an integer >= 2, got 1",
             clusters=1, conditioning="concat")
-    refused("clusters images held in memory, and 'stacked_mnist5k' is not",
-            clusters=8, conditioning="concat", dataset="stacked_mnist5k")
     config = short_ring_config(conditioning="concat", clusters=8)
     with pytest.raises(train.ConfigError, match="'ring8' with model='mlp' is not one"):
         config_lib.validate_config(config)
@@ -140,3 +139,23 @@ def test_a_self_conditioned_run_is_scored_and_saved_as_an_unconditional_one(tmp_
     # record): a resume rebuilds the same.
     assert config_lib.build(config).recipe.describe() == recipe.describe()
     assert recipe.describe()["label_frequencies"] == list(recipe.label_frequencies)
+
+
+def test_stacked_digits_condition_on_their_channels_clusters_and_are_scored_by_class():
+    config = digits_smoke.get_config()
+    config.update(dataset="stacked_mnist5k", clusters=3, conditioning="projection")
+    recipe, source, _ = config_lib.build(config)
+    clusters = source.base.conditions
+    shares = np.bincount(clusters, minlength=3) / len(clusters)
+    assert recipe.num_classes == source.num_conditions == 27
+    # Triple (a, b, c) is condition 9a + 3b + c, drawn with the product of the shares.
+    np.testing.assert_allclose(recipe.label_frequencies[9 * 2 + 3 * 0 + 1],
+                               shares[2] * shares[0] * shares[1])
+    data = source.device_data()
+    images, conditions = source.sample_labelled(None, jnp.int32(3), data, 16)
+    rows = np.asarray(source.indices(jnp.int32(3), 16))
+    np.testing.assert_array_equal(conditions, mode_of(jnp.asarray(clusters[rows]), 3))
+    # The scores' real triples keep the digits' classes.
+    _, modes = source.stack(rows)
+    np.testing.assert_array_equal(modes, mode_of(jnp.asarray(source.base.labels[rows]), 10))
+    np.testing.assert_array_equal(images, source.stack(rows)[0])

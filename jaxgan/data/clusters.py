@@ -81,11 +81,20 @@ def with_clusters(source: ArraySource, k: int, seed: int = 0) -> ArraySource:
     return dataclasses.replace(source, conditions=conditions)
 
 
-def condition_frequencies(conditions: np.ndarray, k: int) -> tuple[float, ...]:
+def condition_frequencies(conditions: np.ndarray, k: int, channels: int = 1
+                          ) -> tuple[float, ...]:
     """Each condition's share of the data, ``k`` floats summing to 1: the
-    prior a self-conditioned generator draws them from."""
+    prior a self-conditioned generator draws them from. With ``channels`` >
+    1, the ``k ** channels`` shares of a stacked dataset's triples of
+    clusters, each channel drawn independently (the products of the
+    channels' shares, first channel the most significant digit, as
+    :func:`jaxgan.data.stacked.mode_of` numbers them)."""
     counts = np.bincount(np.asarray(conditions), minlength=k).astype(np.float64)
-    return tuple(float(c) for c in counts / counts.sum())
+    shares = counts / counts.sum()
+    joint = shares
+    for _ in range(channels - 1):
+        joint = np.multiply.outer(joint, shares).ravel()
+    return tuple(float(c) for c in joint / joint.sum())
 
 
 __all__ = ["KMEANS_ITERATIONS", "KMEANS_RESTARTS", "cluster_images", "condition_frequencies",

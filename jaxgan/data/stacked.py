@@ -18,6 +18,10 @@ step's batch is a pure function of the step, as for any
 
 The mode of an example is ``sum_c label_c * 10 ** (channels - 1 - c)``: the
 digits read as a number, red channel first (``label`` of a labelled batch).
+Where the base carries ``conditions`` (the clusters of its digits, for a
+self-conditioned GAN: :mod:`jaxgan.data.clusters`), a labelled batch's
+labels are the channels' clusters read as a number in base ``k`` instead,
+``k ** channels`` conditions; the scores still read the digits' classes.
 """
 
 from __future__ import annotations
@@ -80,6 +84,12 @@ class StackedSource:
         return self.digit_classes ** self.channels
 
     @property
+    def num_conditions(self) -> int:
+        """What a conditional GAN on these data takes: the modes, or where the
+        base has clusters, the ``k ** channels`` triples of clusters."""
+        return self.base.num_conditions ** self.channels
+
+    @property
     def shuffle(self) -> str:
         """The base's data order (a checkpoint records it)."""
         return self.base.shuffle
@@ -99,27 +109,31 @@ class StackedSource:
         """Base indices ``[num, channels]`` of the examples read at ``step``."""
         return jnp.stack([view.indices(step, num) for view in self.channel_sources()], axis=-1)
 
-    def _gather(self, data: dict[str, jax.Array], indices: jax.Array):
+    def _gather(self, data: dict[str, jax.Array], indices: jax.Array, radix: int):
         images = jnp.concatenate([data["images"][indices[:, c]] for c in range(self.channels)],
                                  axis=-1)
-        return to_unit_range(images), mode_of(data["labels"][indices], self.digit_classes)
+        return to_unit_range(images), mode_of(data["labels"][indices], radix)
 
     def sample_real(self, key: jax.Array, step: jax.Array, data: dict[str, jax.Array],
                     num: int) -> jax.Array:
         """The ``num`` stacked examples of ``step``, in [-1, 1] (the key is unused)."""
         del key
-        return self._gather(data, self.indices(step, num))[0]
+        return self._gather(data, self.indices(step, num), self.digit_classes)[0]
 
     def sample_labelled(self, key: jax.Array, step: jax.Array, data: dict[str, jax.Array],
                         num: int) -> tuple[jax.Array, jax.Array]:
-        """As :meth:`sample_real`, with each example's mode."""
+        """As :meth:`sample_real`, with each example's mode (or, where the
+        base has clusters, its triple of clusters)."""
         del key
-        return self._gather(data, self.indices(step, num))
+        return self._gather(data, self.indices(step, num), self.base.num_conditions)
 
     def stack(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Host-side: the stacked images (in [-1, 1]) and modes of base rows
         ``[M, channels]``."""
-        images, modes = self._gather(self.base.device_data(), jnp.asarray(rows))
+        # The digits' own classes, whatever the base's device data condition on.
+        data = {"images": jnp.asarray(self.base.images),
+                "labels": jnp.asarray(self.base.labels, jnp.int32)}
+        images, modes = self._gather(data, jnp.asarray(rows), self.digit_classes)
         return np.asarray(images), np.asarray(modes)
 
     def real_examples(self, num: int, seed: int = 0) -> tuple[jax.Array, jax.Array]:
