@@ -1,6 +1,7 @@
-r"""The best measured recipe (configs/digits.py: SNGAN on the DCGAN bodies)
-on Stacked MNIST, beside the course's DCGAN (configs/dcgan_stacked_mnist5k.py,
-which describes the benchmark and its scores).
+r"""The digits default's networks and objective (configs/digits.py: SNGAN on the
+DCGAN bodies), without its self-conditioning and native detail, on Stacked
+MNIST, beside the course's DCGAN (configs/dcgan_stacked_mnist5k.py, which
+describes the benchmark and its scores).
 
 Command (no network needed; pip install -e '.[mnist5k]'):
 
@@ -20,6 +21,6 @@ def get_config():
     config = digits.get_config()
     stacked = dcgan_stacked_mnist5k.get_config()
     for name in ("dataset", "image_size", "num_eval_samples", "num_final_samples",
-                 "eval_every", "g_native_size"):
+                 "eval_every", "g_native_size", "clusters", "conditioning"):
         config[name] = stacked[name]
     return config
