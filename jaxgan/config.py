@@ -505,17 +505,15 @@ def _self_conditioned(config: ml_collections.ConfigDict, source, log
         images = clusters_lib.with_clusters(images, config.clusters, CLUSTER_SEED)
     except ValueError as e:
         raise ConfigError(f"config.clusters: {e}") from e
-    shares = clusters_lib.condition_frequencies(images.conditions, config.clusters)
+    channels = source.channels if stacked else 1
+    shares = clusters_lib.condition_frequencies(images.conditions, config.clusters, channels)
     if log:
         log(f"self-conditioning: {config.clusters} k-means clusters of {images.num_examples} "
-            f"{images.name} images, {min(shares):.1%} to {max(shares):.1%} of them each "
-            f"({time.perf_counter() - began:.0f} s)"
-            + (f"; {config.clusters ** source.channels} triples of them, one per channel"
-               if stacked else ""))
-    if not stacked:
-        return images, shares
-    return dataclasses.replace(source, base=images), clusters_lib.condition_frequencies(
-        images.conditions, config.clusters, source.channels)
+            f"{images.name} images"
+            + (f", {len(shares)} triples of them, one per channel" if stacked else "")
+            + f"; {min(shares):.2%} to {max(shares):.2%} of the data each "
+            f"({time.perf_counter() - began:.0f} s)")
+    return (dataclasses.replace(source, base=images) if stacked else images), shares
 
 
 class Built(NamedTuple):

@@ -265,6 +265,17 @@ class GANRecipe(ComputePolicy):
         (see ``label_frequencies``)."""
         return bool(self.label_frequencies)
 
+    def sample_labels(self, key: jax.Array, num: int) -> jax.Array:
+        """``num`` conditions drawn in their shares of the data, ``[num]``
+        int32: a self-conditioned recipe's clusters (``label_frequencies``),
+        else classes drawn uniformly. Only for a conditional recipe."""
+        if not self.conditional:
+            raise ValueError("sample_labels needs a conditional recipe (num_classes > 0)")
+        if self.self_conditioned:
+            return jax.random.choice(key, self.num_classes, (num,),
+                                     p=jnp.asarray(self.label_frequencies))
+        return jax.random.randint(key, (num,), 0, self.num_classes)
+
     def label_args(self, labels: jax.Array | None) -> tuple[jax.Array, ...]:
         """The extra positional arguments of the modules: ``(labels,)`` for a
         class-conditional recipe, ``(inputs,)`` for a translation recipe (its
@@ -639,8 +650,7 @@ def generate(recipe: GANRecipe, state: GANState, key: jax.Array, num: int,
     """
     if labels is None and recipe.self_conditioned:
         key, cluster_key = jax.random.split(key)
-        labels = jax.random.choice(cluster_key, recipe.num_classes, (num,),
-                                   p=jnp.asarray(recipe.label_frequencies))
+        labels = recipe.sample_labels(cluster_key, num)
     return generate_from(recipe, state, recipe.sample_latent(key, num), labels, ema)
 
 

@@ -90,6 +90,9 @@ def test_evaluation_draws_a_self_conditioned_generators_clusters_in_their_shares
     # generate() draws the clusters itself where no labels are given.
     state = create_state(recipe, jax.random.PRNGKey(0), (2,))
     assert generate(recipe, state, jax.random.PRNGKey(1), 5).shape == (5, 2)
+    drawn = np.bincount(np.asarray(recipe.sample_labels(jax.random.PRNGKey(2), 4000)),
+                        minlength=4) / 4000
+    assert np.abs(drawn - np.array(frequencies)).max() < 0.03, drawn  # 4 s.e. at most
     plain = dataclasses.replace(recipe, label_frequencies=())
     with pytest.raises(ValueError, match="pass labels"):
         generate(plain, state, jax.random.PRNGKey(1), 5)

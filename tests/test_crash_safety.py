@@ -566,11 +566,12 @@ def test_a_disk_that_fills_mid_write_ends_the_script_with_one_line_and_the_run_r
     process = start(config_path, workdir, "--config.num_steps=100000", *args)
     try:
         wait_for(after_checkpoint(20)(workdir), process)
-        # The disk full, to its last byte.
-        with open(small_disk / "filler", "wb") as f, contextlib.suppress(OSError):
+        # The disk full, to its last byte. Unbuffered, and the suppression
+        # outermost: closing a buffered file on a full disk raises too, and the
+        # run's own writes may already have filled it before the open.
+        with contextlib.suppress(OSError), open(small_disk / "filler", "wb", buffering=0) as f:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         _, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
@@ -584,7 +585,7 @@ def test_a_disk_that_fills_mid_write_ends_the_script_with_one_line_and_the_run_r
     written = checkpoint_steps(workdir)
     assert written and written[-1] >= 20
 
-    os.remove(small_disk / "filler")
+    (small_disk / "filler").unlink(missing_ok=True)
     final = written[-1] + 10
     resumed = start(config_path, workdir, f"--config.num_steps={final}", *args)
     _, stderr = resumed.communicate(timeout=300)

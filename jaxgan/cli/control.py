@@ -232,7 +232,7 @@ def _main(argv):
     from jaxgan import control, train
     from jaxgan.data import HostArrays
     from jaxgan.data.arrays import to_unit_range
-    from jaxgan.evaluation import EVAL_SEED, fit_scoring_classifier, is_self_conditioned
+    from jaxgan.evaluation import EVAL_SEED, fit_scoring_classifier
     from jaxgan.metrics import judge as judge_lib
     from jaxgan.metrics.classifier import load_or_fit_classifier
     from jaxgan.run_io import write_json
@@ -284,12 +284,8 @@ def _main(argv):
     # A conditional generator keeps the class it was given at the start; a
     # self-conditioned one the cluster it drew, in the clusters' shares.
     start_key = jax.random.PRNGKey(FLAGS.seed + 1)
-    if is_self_conditioned(recipe):
-        start_labels = jax.random.choice(start_key, recipe.num_classes, (FLAGS.num_latents,),
-                                         p=jnp.asarray(recipe.label_frequencies))
-    else:
-        start_labels = (jax.random.randint(start_key, (FLAGS.num_latents,), 0, num_classes)
-                        if recipe.conditional else None)
+    start_labels = (recipe.sample_labels(start_key, FLAGS.num_latents)
+                    if recipe.conditional else None)
     # Every latent towards every target: one batch of num_latents * len(targets).
     z = jnp.tile(z0, (len(targets), 1))
     pair_targets = jnp.repeat(jnp.asarray(targets), FLAGS.num_latents)
