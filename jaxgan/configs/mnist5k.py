@@ -15,17 +15,17 @@ Command (no network needed; pip install -e '.[mnist5k]'):
 
   python experiments/train.py --config experiments/configs/mnist5k.py --workdir runs/mnist5k
 
-Expected result, seeds 0 and 1 (mean +- standard error;
+Expected result, seeds 0, 1 and 2 (mean +- standard error;
 experiments/results/self_conditioned/mnist5k_seed_N/; measured with three to
 five other runs beside them on 2 CPU cores, so their wall time says
 nothing; alone, a run costs cgan_mnist5k.py's 10 minutes): samples/final.png
 shows digits of every class, nearly all readable. The project's classifier
-(held-out accuracy 0.960): confident_fraction 0.760 +- 0.003 (held-out real
-digits 0.824), class_kl 0.008, frechet_distance 7.4 at 500 samples against
-the real floor's 8.25 at 500 (4.6 at 1,000), precision 0.875 (real 0.920),
-recall 0.821. The independent judge (python experiments/judge.py --workdir
-runs/mnist5k, an SVM on the 28x28 pixels): confident 0.680 +- 0.005 (real
-0.650), plausible 0.986 (real 0.950). The same DCGAN unconditional at 32x32
+(held-out accuracy 0.960): confident_fraction 0.751 +- 0.009 (held-out real
+digits 0.824), class_kl 0.009, frechet_distance 7.4 at 500 samples against
+the real floor's 8.25 at 500 (4.7 at 1,000), precision 0.877 (real 0.920),
+recall 0.830. The independent judge (python experiments/judge.py --workdir
+runs/mnist5k, an SVM on the 28x28 pixels): confident 0.687 +- 0.008 (real
+0.650), plausible 0.988 (real 0.950). The same DCGAN unconditional at 32x32
 (seed 0): confident 0.41, FD 13.1 at 500, the judge 0.550; at 28x28
 (configs/dcgan_mnist5k.py): 0.313.
 """
