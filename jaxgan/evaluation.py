@@ -10,6 +10,9 @@ each seed's metrics and samples from one jitted program:
 - a mixture of known modes (:class:`jaxgan.data.ModeMixture`) is scored by
   mode coverage;
 - labelled images by the scoring classifier (:mod:`jaxgan.metrics.classifier`);
+  a class-conditional GAN's ``label_accuracy`` beside its ceiling, the
+  classifier's accuracy on held-out real images of each class
+  (:func:`real_label_accuracy`);
 - with a feature function (the classifier's penultimate layer by default, or
   the user's), by the distribution metrics (Frechet distance, KID,
   precision/recall; :mod:`jaxgan.metrics.distribution`) against the real
@@ -170,6 +173,22 @@ def real_examples(source, num: int, seed: int = EVAL_SEED) -> tuple[jax.Array, j
         return source.real_examples(num, seed)
     raise ValueError(f"{source.name} offers no real examples to compare features with; give "
                      "it real_examples(num, seed) -> (reference, held_out), or pass no features")
+
+
+def real_label_accuracy(classifier: FittedClassifier, source: HostArrays,
+                        seed: int = EVAL_SEED) -> dict[str, float]:
+    """The ceiling of a conditional GAN's ``label_accuracy``: how often the
+    scoring classifier reads the held-out real images of each class
+    (:func:`holdout_split` with ``seed``) as that class, as
+    ``real_label_accuracy`` and ``real_label_accuracy_class_k``. A class that
+    the classifier misreads in real digits is misread in perfect samples too."""
+    held_out = np.sort(holdout_split(source.num_examples, seed)[1])
+    images = to_unit_range(jnp.asarray(source.images[held_out]))
+    predicted = jax.jit(lambda x: jnp.argmax(map_in_chunks(classifier.probabilities, x,
+                                                           EVAL_CHUNK), -1))(images)
+    scores = label_accuracy(predicted, jnp.asarray(source.labels[held_out]),
+                            source.num_classes)
+    return {REAL_PREFIX + name: float(value) for name, value in scores.items()}
 
 
 def is_translation(recipe) -> bool:
@@ -392,6 +411,15 @@ class Evaluation:
                     f", recall {self.floor['real_recall']:.3f} (the floor)")
             self.floor["real_floor_num_examples"] = len(held_out)
             self.floor["real_reference_num_examples"] = len(reference)
+        if (classifier is not None and asked_classes(recipe) and not is_translation(recipe)
+                and isinstance(source, HostArrays) and source.labels is not None):
+            self.floor.update(real_label_accuracy(classifier, source))
+            if log is not None:
+                per_class = [self.floor[f"{REAL_PREFIX}label_accuracy_class_{k}"]
+                             for k in range(source.num_classes)]
+                log(f"real data: the classifier reads {self.floor['real_label_accuracy']:.3f} "
+                    f"of held-out real images as their class ({min(per_class):.3f} to "
+                    f"{max(per_class):.3f} by class): the ceiling of label_accuracy")
         self.reference_features = real_features
         self._evaluate = make_evaluate(recipe, source, num_samples, self.key, classifier,
                                        features, real_features, seeds, metric_fn)
@@ -635,7 +663,7 @@ def fit_scoring_classifier(source, steps: int,
 
 __all__ = ["BACKWARD_PREFIX", "EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX",
            "GOLDEN_RATIO", "Evaluation", "Features", "MetricFn", "TwoWayEvaluation",
-           "asked_classes", "build_evaluation",
+           "asked_classes", "build_evaluation", "real_label_accuracy",
            "check_sample_sizes", "classifier_cache_dir", "eval_labels",
            "evaluation_inputs", "evaluation_key", "fit_scoring_classifier", "is_self_conditioned",
            "is_translation",

@@ -15,8 +15,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import control
+from jaxgan import control, evaluation, train
 from jaxgan.data import ArraySource, digits
+from jaxgan.data.arrays import to_unit_range
 from jaxgan.metrics import classifier as classifier_lib
 from jaxgan.models import DCGANGenerator
 
@@ -187,6 +188,19 @@ def test_conditional_run_writes_labels_and_one_row_per_class(conditional_smoke_r
     np.testing.assert_allclose(result["label_accuracy"], np.dot(per_class, counts) / 64,
                                rtol=1e-5)
     assert (workdir / "classifier").is_dir()
+    # Beside it, its ceiling: the cached classifier's reading of each class's
+    # held-out real digits, counted here by hand.
+    run = train.restore_run(str(workdir))
+    classifier = evaluation.fit_scoring_classifier(run.source, run.config.classifier_steps,
+                                                   str(workdir / "classifier"))
+    held_out = classifier_lib.holdout_split(run.source.num_examples, evaluation.EVAL_SEED)[1]
+    read = np.asarray(classifier.probabilities(
+        to_unit_range(run.source.images[held_out]))).argmax(-1)
+    truth = run.source.labels[held_out]
+    for k in range(10):
+        assert result[f"real_label_accuracy_class_{k}"] == pytest.approx(
+            np.mean(read[truth == k] == k), abs=1e-6), k
+    assert result["real_label_accuracy"] == pytest.approx(np.mean(read == truth), abs=1e-6)
 
 
 def test_control_script_edits_judges_and_keeps_the_edits_contract(conditional_smoke_run):
