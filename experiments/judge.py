@@ -23,9 +23,12 @@ For each run it reads ``samples/final.npz`` and writes ``judge.json`` beside
 - ``judge_classes_covered``: classes predicted for at least a fifth of their
   share in the data;
 - ``judge_label_accuracy``: for a conditional run, the share of samples
-  judged to be the class they were asked for;
+  judged to be the class they were asked for, and
+  ``judge_label_accuracy_class_k`` the same among those asked for class k;
 - the same numbers for the judge's held-out real images (the real-data
-  floor), and the judge's held-out accuracy.
+  floor; ``real_judge_label_accuracy_class_k``: how often it reads real
+  digits of class k right, the ceiling of the samples'), and the judge's
+  held-out accuracy.
 
 For a translation task on the digits (``mnist5k_completion``,
 ``mnist5k_edges``) the ``mnist5k`` judge reads the outputs, and
@@ -119,6 +122,8 @@ def judge_images(images, labels, dataset: str, holdout: float, judges: dict) -> 
     judge, test_x, test_y, shares = judges[dataset]
     samples = scores(judge, to_size(np.asarray(images), NATIVE_SIZE[dataset]), shares, labels)
     real = scores(judge, test_x, shares, test_y)
+    if labels is None:  # the real images' classes per class only beside the samples'
+        real = {k: v for k, v in real.items() if not k.startswith("label_accuracy_class_")}
     return {"judge": f"SVC(rbf, C=10) on {NATIVE_SIZE[dataset]}x{NATIVE_SIZE[dataset]} real "
                      f"{dataset} pixels",
             "judge_accuracy": real.pop("label_accuracy"),

@@ -51,6 +51,27 @@ def test_a_run_of_real_digits_at_32x32_is_judged_as_real(tmp_path, digits_judge)
     assert result["judge_label_accuracy"] > 0.9
     assert result["judge_confident"] > result["real_judge_confident"] - 0.15
     assert json.loads((tmp_path / "judge.json").read_text()) == result
+    assert min(result[f"real_judge_label_accuracy_class_{k}"] for k in range(10)) > 0.9
+
+
+def test_label_accuracy_per_class_counts_only_the_samples_asked_for_that_class(
+        tmp_path, digits_judge):
+    """Real digits with every 3 asked for as a 5: no class-3 entry, and the
+    5s are right about as often as they are real 5s."""
+    source = load_dataset("digits", 8)
+    labels = source.labels[:500].copy()
+    labels[labels == 3] = 5
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"dataset": "digits"}))
+    np.savez(tmp_path / "samples" / "final.npz", images=source.images[:500], labels=labels)
+    result = judge.judge_run(str(tmp_path), 0.2, {"digits": digits_judge})
+    assert "judge_label_accuracy_class_3" not in result
+    real_fives = np.mean(source.labels[:500][labels == 5] == 5)
+    assert abs(result["judge_label_accuracy_class_5"] - real_fives) < 0.05, result
+    per_class = {k: result[f"judge_label_accuracy_class_{k}"] for k in range(10) if k != 3}
+    counts = {k: np.sum(labels == k) for k in per_class}
+    assert result["judge_label_accuracy"] == pytest.approx(
+        sum(per_class[k] * counts[k] for k in per_class) / len(labels), abs=1e-9)
 
 
 def test_a_workdir_without_a_run_is_one_line_and_exit_2(tmp_path):

@@ -117,7 +117,8 @@ def scores(judge, pixels, shares, labels=None) -> dict:
     the shares ``plausible`` and ``confident`` (module docstring), ``class_kl``
     from the predicted-class histogram to ``shares``, ``classes_covered``
     (classes predicted for at least a fifth of their share) and, given the
-    ``labels`` asked for, ``label_accuracy``."""
+    ``labels`` asked for, ``label_accuracy`` and ``label_accuracy_class_k``
+    for each class asked for."""
 
     probabilities = judge.probabilities(pixels)
     predicted = probabilities.argmax(1)
@@ -131,6 +132,10 @@ def scores(judge, pixels, shares, labels=None) -> dict:
               "classes_covered": int(np.sum(histogram >= 0.2 * shares))}
     if labels is not None:
         result["label_accuracy"] = float(np.mean(predicted == labels))
+        for k in range(len(shares)):
+            asked = labels == k
+            if asked.any():
+                result[f"label_accuracy_class_{k}"] = float(np.mean(predicted[asked] == k))
     return result
 
 
