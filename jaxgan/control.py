@@ -44,6 +44,12 @@ digit. Three terms keep the edit where the generator was trained:
   smoothing). Both wash out directions that only one network, or only one
   exact pixel pattern, responds to.
 
+**A self-conditioned generator** (``config.clusters``) draws each sample
+from a cluster of the data, and a cluster is mostly one class, so a move in
+z alone keeps the class: the edit has to move the cluster too. Its latents
+then carry their cluster weights (:func:`with_conditions`,
+:func:`split_conditions`), and gradient ascent moves both.
+
 ``experiments/results/control_digits/README.md`` measures what each term buys,
 judged by an SVM on the pixels (:mod:`jaxgan.metrics.judge`) rather than by
 the guiding networks.
@@ -104,6 +110,13 @@ class AttributePath(NamedTuple):
     @property
     def final_latents(self) -> jax.Array:
         return self.latents[-1]
+
+
+# How sharply a latent's condition part is read (split_conditions): a one-hot
+# start gives its condition weight 0.99 among 30 (e^8 / (e^8 + 29)), and an
+# Adam step of 0.05 moves a logit by 0.4, so an edit can change its cluster
+# within some ten steps.
+CONDITION_SCALE = 8.0
 
 
 def typical_set_penalty(z: jax.Array) -> jax.Array:
@@ -201,6 +214,7 @@ def edit_latents(
     noise_std: float = 0.0,
     noise_samples: int = 1,
     key: jax.Array | None = None,
+    prior_dims: int | None = None,
 ) -> EditPath:
     """Moves each latent in ``z`` towards images the classifier calls ``target``.
 
@@ -230,6 +244,10 @@ def edit_latents(
         Gaussian noise of this standard deviation added to the image (0: the
         clean image's score).
       key: the noise's PRNG key (needed when ``noise_std > 0``).
+      prior_dims: the prior's latent is the first ``prior_dims`` coordinates
+        of ``z`` (all of them by default); the prior term leaves the rest
+        free, such as the cluster weights that ``generate`` may read there
+        (:func:`with_conditions`).
 
     Returns:
       The path, as an :class:`EditPath`. Jit-compatible.
@@ -257,7 +275,7 @@ def edit_latents(
         drift = jnp.sum(jnp.abs(logits - start_logits) * others, -1) / max(num_classes - 1, 1)
         j = score - other_weight * drift
         if prior_weight:
-            j = j - prior_weight * typical_set_penalty(z)
+            j = j - prior_weight * typical_set_penalty(z[:, :prior_dims])
         if realism_weight:
             j = j + realism_weight * realism(images).reshape(z.shape[:1])
         return jnp.sum(j), logits
@@ -272,6 +290,24 @@ def edit_latents(
     first_success = (jnp.full(z.shape[:1], -1) if stop_probability is None
                      else _first(probability >= stop_probability))
     return EditPath(latents, logits, probability, first_success)
+
+
+def with_conditions(z: jax.Array, labels: jax.Array, num_classes: int) -> jax.Array:
+    """Latents that carry their condition, ``[B, latent_dim + num_classes]``:
+    ``z`` followed by ``labels`` one-hot. :func:`split_conditions` reads them
+    back as ``z`` and condition weights ``softmax(scale * v)``, so gradient
+    ascent on the whole vector moves the condition too. For a self-conditioned
+    generator, whose conditions are clusters of the data rather than classes
+    a user asks for, that lets an edit reach the target's clusters, which a
+    move in z alone seldom does."""
+    return jnp.concatenate([z, jax.nn.one_hot(labels, num_classes, dtype=z.dtype)], -1)
+
+
+def split_conditions(latents: jax.Array, latent_dim: int,
+                     scale: float = CONDITION_SCALE) -> tuple[jax.Array, jax.Array]:
+    """``(z [B, latent_dim], condition weights [B, C])`` of latents from
+    :func:`with_conditions` (the weights sum to 1)."""
+    return latents[:, :latent_dim], jax.nn.softmax(scale * latents[:, latent_dim:], -1)
 
 
 def edit_attribute(
@@ -431,6 +467,7 @@ def interpolate_classes(label_a: int, label_b: int, num_classes: int, num: int) 
                                jax.nn.one_hot(label_b, num_classes), num)
 
 
-__all__ = ["ATTRIBUTES", "AttributePath", "EditPath", "edit_attribute", "edit_latents",
-           "ensemble_logits", "interpolate_classes", "interpolate_latents", "slant",
-           "stroke_width", "typical_set_penalty"]
+__all__ = ["ATTRIBUTES", "CONDITION_SCALE", "AttributePath", "EditPath", "edit_attribute",
+           "edit_latents", "ensemble_logits", "interpolate_classes", "interpolate_latents",
+           "slant", "split_conditions", "stroke_width", "typical_set_penalty",
+           "with_conditions"]

@@ -3,6 +3,10 @@ conditions that the samplers read instead of the labels, evaluation labels
 drawn in the clusters' shares, and a run scored as an unconditional one."""
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +23,8 @@ from jaxgan.data.clusters import cluster_images, condition_frequencies, with_clu
 from jaxgan.data.stacked import mode_of
 from jaxgan.models import MLPDiscriminator, MLPGenerator
 from jaxgan.state import GANRecipe, create_state, generate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def blobs():
@@ -142,6 +148,17 @@ def test_a_self_conditioned_run_is_scored_and_saved_as_an_unconditional_one(tmp_
     # record): a resume rebuilds the same.
     assert config_lib.build(config).recipe.describe() == recipe.describe()
     assert recipe.describe()["label_frequencies"] == list(recipe.label_frequencies)
+    # Its edits move the cluster weights with z (the control CLI's default).
+    edited = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", "control.py"),
+         f"--workdir={tmp_path}", "--num_latents=2", "--num_steps=20", "--targets=1",
+         "--settings=free", "--attribute=none"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert edited.returncode == 0, edited.stderr[-3000:]
+    report = json.loads((tmp_path / "control" / "control.json").read_text())
+    assert report["edits_move_clusters"] and 0 <= report["free"]["cluster_changed"] <= 1
+    with np.load(tmp_path / "control" / "edits.npz") as edits:
+        assert edits["images"].shape == edits["starts"].shape == (2, 28, 28, 1)
 
 
 def test_stacked_digits_condition_on_their_channels_clusters_and_are_scored_by_class():

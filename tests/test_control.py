@@ -310,6 +310,43 @@ def test_the_prior_term_keeps_the_latents_norm_in_its_typical_range():
     assert sigma[1.0].max() < 1.0 and sigma[1.0].mean() < start.mean()  # ...the prior holds it
 
 
+def test_a_self_conditioned_edit_moves_the_cluster_that_z_alone_cannot():
+    """A toy self-conditioned generator: the point is its cluster's centre
+    (the three class directions) plus a small move by z. With the clusters
+    fixed, an edit to another class stays where it is; with the latents
+    carrying their cluster weights, it ends in the target's cluster, and the
+    prior term sees only z."""
+    d = 2
+
+    def draw(z, weights):
+        return weights @ CLASS_DIRECTIONS + 0.05 * jnp.tanh(z)
+
+    z = jax.random.normal(jax.random.PRNGKey(2), (12, d))
+    start = jnp.arange(12) % 3
+    target = (start + 1) % 3
+    latents = control.with_conditions(z, start, 3)
+    z_back, weights = control.split_conditions(latents, d)
+    np.testing.assert_array_equal(z_back, z)
+    assert (weights[jnp.arange(12), start] > 0.99).all()
+    kept = control.edit_latents(lambda z: draw(z, jax.nn.one_hot(start, 3)), toy_classify, z,
+                                target, num_steps=100, prior_weight=1.0)
+    moved = control.edit_latents(lambda u: draw(*control.split_conditions(u, d)),
+                                 toy_classify, latents, target, num_steps=100,
+                                 prior_weight=1.0, prior_dims=d)
+    assert (kept.first_success < 0).all()
+    assert (moved.first_success > 0).all()
+    final_weights = control.split_conditions(moved.final_latents, d)[1]
+    np.testing.assert_array_equal(final_weights.argmax(-1), target)
+    # The prior term differentiates z only: with the classifier indifferent,
+    # the cluster part does not move.
+    flat = control.edit_latents(lambda u: draw(*control.split_conditions(u, d)),
+                                lambda x: jnp.zeros((x.shape[0], 3)), latents * 1.0, 0,
+                                num_steps=5, stop_probability=None, prior_weight=1.0,
+                                prior_dims=d)
+    np.testing.assert_array_equal(flat.final_latents[:, d:], latents[:, d:])
+    assert not np.array_equal(flat.final_latents[:, :d], z)
+
+
 def test_an_edit_towards_the_class_a_sample_has_moves_it_less_than_one_to_another():
     z = jax.random.normal(jax.random.PRNGKey(1), (64, 2))
     own = jnp.argmax(toy_classify(z), -1)

@@ -23,6 +23,11 @@ every latent towards every target class by gradient ascent
 - ``confident``: as ``ensemble``, stopping only at ``--confident_probability``;
 - ``realism``: as ``confident``, plus the discriminator's logit (``--realism_weight``).
 
+A self-conditioned generator (``config.clusters``) draws from clusters of
+the data, mostly one class each, so its edits move the cluster weights as
+well as z (:func:`jaxgan.control.with_conditions`; ``--noedit_clusters``
+keeps each edit in the cluster it started in).
+
 Every edit is judged three ways: by the guide (its probability of the target
 reaches 0.9), by a twin of the guide (the same network trained with another
 seed: adversarial edits often fool it too), and by an independent judge of
@@ -96,6 +101,9 @@ def _define_flags() -> None:
                        "of the target reaches this; it succeeds by the guide there.")
     flags.DEFINE_float("confident_probability", 0.999, "The stop of the settings confident "
                        "and realism.")
+    flags.DEFINE_boolean("edit_clusters", True, "For a self-conditioned generator "
+                         "(config.clusters), let an edit move the cluster weights as well as "
+                         "z; false: each edit keeps the cluster it started in.")
     flags.DEFINE_integer("seed", 0, "Seed of the starting latents.")
     flags.DEFINE_string("out_dir", None, "Where to write (default: <workdir>/control).")
 
@@ -149,7 +157,7 @@ def _softmax(logits):
     return e / e.sum(-1, keepdims=True)
 
 
-def _summarize(path, targets, verdicts, num_classes):
+def _summarize(path, targets, verdicts, num_classes, latent_dim):
     """Flat numbers for one setting. The pairs whose start the run's guide
     already gives the target with p >= --stop_probability are left out, the
     same pairs for every setting. ``verdicts`` holds the guide's, the twin's
@@ -165,7 +173,7 @@ def _summarize(path, targets, verdicts, num_classes):
     success = counted & (first_success > 0)
     others = 1.0 - np.eye(num_classes)[targets]
     other_change = (np.abs(guide_final - guide_start) * others).sum(-1) / (num_classes - 1)
-    norm_sigma = np.sqrt(np.asarray(typical_set_penalty(path.final_latents)))
+    norm_sigma = np.sqrt(np.asarray(typical_set_penalty(path.final_latents[:, :latent_dim])))
     summary = {
         "edits": int(counted.sum()),
         "already_target": int((~counted).sum()),
@@ -213,6 +221,8 @@ def _describe(setting: str, summary: dict, stop: float) -> str:
             f"p >= {stop}, twin {pct('twin_success_rate')}")
     if "judge_success_rate" in summary:
         line += f", independent judge {pct('judge_success_rate')}"
+    if "cluster_changed" in summary:
+        line += f"; {summary['cluster_changed']:.0%} end in another cluster"
     if summary["other_logit_change"] is not None:
         line += (f"; other logits move {summary['other_logit_change']:.2f}, |z|^2 ends "
                  f"{summary['latent_norm_sigma']:.1f} sd from the prior's mean")
@@ -232,7 +242,7 @@ def _main(argv):
     from jaxgan import control, train
     from jaxgan.data import HostArrays
     from jaxgan.data.arrays import to_unit_range
-    from jaxgan.evaluation import EVAL_SEED, fit_scoring_classifier
+    from jaxgan.evaluation import EVAL_SEED, fit_scoring_classifier, is_self_conditioned
     from jaxgan.metrics import judge as judge_lib
     from jaxgan.metrics.classifier import load_or_fit_classifier
     from jaxgan.run_io import write_json
@@ -281,17 +291,26 @@ def _main(argv):
     state = jax.tree.map(lambda x: x[0], run.states)  # the first seed
     recipe = run.recipe
     z0 = recipe.sample_latent(jax.random.PRNGKey(FLAGS.seed), FLAGS.num_latents)
-    # A conditional generator keeps the class it was given at the start; a
-    # self-conditioned one the cluster it drew, in the clusters' shares.
+    # A conditional generator keeps the class it was given at the start. A
+    # self-conditioned one starts from a cluster drawn in the clusters' shares,
+    # and its edits move the cluster weights too (--edit_clusters): a cluster
+    # is mostly one class, so a move in z alone seldom changes the digit.
     start_key = jax.random.PRNGKey(FLAGS.seed + 1)
     start_labels = (recipe.sample_labels(start_key, FLAGS.num_latents)
                     if recipe.conditional else None)
+    move_clusters = is_self_conditioned(recipe) and FLAGS.edit_clusters
     # Every latent towards every target: one batch of num_latents * len(targets).
     z = jnp.tile(z0, (len(targets), 1))
     pair_targets = jnp.repeat(jnp.asarray(targets), FLAGS.num_latents)
     labels = None if start_labels is None else jnp.tile(start_labels, len(targets))
+    realism_labels = labels  # the discriminator reads the start's cluster
+    if move_clusters:  # the latents carry their cluster weights
+        z, labels = control.with_conditions(z, labels, recipe.num_classes), None
 
     def generate(state, latents, labels=labels):
+        if move_clusters and labels is None:
+            return generate_from(recipe, state,
+                                 *control.split_conditions(latents, recipe.latent_dim))
         return generate_from(recipe, state, latents, labels)
 
     def apply(params, images):
@@ -304,7 +323,7 @@ def _main(argv):
         classify = control.ensemble_logits([lambda x, p=p: apply(p, x) for p in member_params])
 
         def realism(images):
-            return discriminate_from(recipe, state, images, labels)
+            return discriminate_from(recipe, state, images, realism_labels)
 
         return control.edit_latents(
             lambda latents: generate(state, latents), classify, z, pair_targets,
@@ -312,7 +331,7 @@ def _main(argv):
             options["stop_probability"],
             prior_weight=options["prior_weight"], realism=realism,
             realism_weight=options["realism_weight"], noise_std=options["noise_std"],
-            noise_samples=options["noise_samples"], key=key)
+            noise_samples=options["noise_samples"], key=key, prior_dims=recipe.latent_dim)
 
     edit = jax.jit(edit, static_argnums=4)
     params = [m.params for m in members]
@@ -324,6 +343,7 @@ def _main(argv):
     os.makedirs(out_dir, exist_ok=True)
     result = {"workdir": os.path.abspath(workdir), "generator_step": run.step,
               "conditional": recipe.conditional, "num_latents": FLAGS.num_latents,
+              "edits_move_clusters": move_clusters,
               "targets": targets, "num_steps": FLAGS.num_steps,
               "learning_rate": FLAGS.learning_rate, "stop_probability": FLAGS.stop_probability,
               "confident_probability": FLAGS.confident_probability,
@@ -371,7 +391,12 @@ def _main(argv):
             verdicts.update(judge_final=judge_finals[name], judge_start=judge_start_p.argmax(1),
                             judge_plausible=plausible,
                             judge_probabilities=(judge_start_p, final_p))
-        summary = _summarize(path, np.asarray(pair_targets), verdicts, num_classes)
+        summary = _summarize(path, np.asarray(pair_targets), verdicts, num_classes,
+                             recipe.latent_dim)
+        if move_clusters:  # how often the edit ended in another cluster
+            summary["cluster_changed"] = float(np.mean(
+                np.asarray(path.final_latents)[:, recipe.latent_dim:].argmax(-1)
+                != np.asarray(realism_labels)))
         result[name] = summary
         _log(_describe(name, summary, options["stop_probability"]))
     last = list(settings)[-1]
