@@ -376,6 +376,7 @@ else:
             config.g_features = config.d_features = (8,)
         else:
             config.image_size, config.g_width, config.d_width = 28, 4, 4
+            config.g_native_size = 0  # 8 does not divide 28
             config.classifier_steps = 0
         result = train.train_and_evaluate(config, str(tmp_path))
         assert result["step"] == 2

@@ -297,7 +297,7 @@ BFLOAT16_FAMILIES = {
     "ring_mlp_r1": ("smoke", (2,), 0, {}),
     "dcgan_augmented": ("dcgan_digits", (28, 28, 1), 0,
                         {"augment": "color,translation,cutout", "ema_decay": 0.9}),
-    "wgan_gp": ("wgan_gp_digits", (28, 28, 1), 0, {"n_disc": 2}),
+    "wgan_gp": ("wgan_gp_digits", (28, 28, 1), 0, {"n_disc": 2, "g_native_size": 0}),
     "conditional_projection": ("cgan_digits", (28, 28, 1), 10, {}),
     "r3gan": ("r3gan_digits", (28, 28, 1), 0, {}),
     "sngan": ("sngan_digits", (28, 28, 1), 0, {}),
