@@ -26,8 +26,13 @@ Around that objective, what measured best on 2 CPU cores
   (measured alone; the width-32 critic's single update: 0.37 s);
 - the cosine schedule of the other digits configs.
 
-Expected result, measured alone on 2 CPU cores (experiments/results/
-wgan_gp_digits/): see experiments/results/README.md; the course's recipe
+Expected result, seed 0, measured alone on 2 CPU cores in 12 min 50 s
+(experiments/results/wgan_gp_quarter_hour/final/): samples/final.png shows
+digits of every class, most nameable; confident_fraction 0.848 (held-out
+real digits 0.922; 0.804 at step 1,000), classes 10/10, class_kl 0.002,
+frechet_distance 6.0 (20.2 at 179 samples against the real floor's 17.8),
+precision 0.819 (real 0.905), recall 0.858; d_grad_norm 1.03; the SVM judge
+(experiments/judge.py) confident 0.866 (real 0.881). The course's recipe
 (the paper's settings on the DCGAN of configs/dcgan_digits.py, 1,500
 generator steps, 29 minutes) reached 46% confident; add
 --config.d_width=32 --config.n_disc=5 --config.d_learning_rate=1e-4
