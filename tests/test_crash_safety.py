@@ -551,7 +551,7 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
-# Out of the default run (-m slow runs it): in 2 of the last 3 clean CI runs a
+# Out of the default run (-m slow runs it): in one of two clean CI runs, a
 # full disk that orbax's background write met at one moment printed the
 # one-line error and then a second copy of tensorstore's ValueError (19 lines
 # in all): a real, timing-dependent defect of the full-disk handling, to mend
