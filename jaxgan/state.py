@@ -266,8 +266,8 @@ class GANRecipe(ComputePolicy):
         return bool(self.label_frequencies)
 
     def sample_labels(self, key: jax.Array, num: int) -> jax.Array:
-        """``num`` conditions drawn in their shares of the data, ``[num]``
-        int32: a self-conditioned recipe's clusters (``label_frequencies``),
+        """``num`` conditions, ``[num]`` int32: a self-conditioned recipe's
+        clusters drawn in their shares of the data (``label_frequencies``),
         else classes drawn uniformly. Only for a conditional recipe."""
         if not self.conditional:
             raise ValueError("sample_labels needs a conditional recipe (num_classes > 0)")

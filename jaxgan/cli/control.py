@@ -303,7 +303,7 @@ def _main(argv):
     z = jnp.tile(z0, (len(targets), 1))
     pair_targets = jnp.repeat(jnp.asarray(targets), FLAGS.num_latents)
     labels = None if start_labels is None else jnp.tile(start_labels, len(targets))
-    realism_labels = labels  # the discriminator reads the start's cluster
+    start_pair_labels = labels  # each pair's start cluster: the discriminator reads it
     if move_clusters:  # the latents carry their cluster weights
         z, labels = control.with_conditions(z, labels, recipe.num_classes), None
 
@@ -323,7 +323,7 @@ def _main(argv):
         classify = control.ensemble_logits([lambda x, p=p: apply(p, x) for p in member_params])
 
         def realism(images):
-            return discriminate_from(recipe, state, images, realism_labels)
+            return discriminate_from(recipe, state, images, start_pair_labels)
 
         return control.edit_latents(
             lambda latents: generate(state, latents), classify, z, pair_targets,
@@ -396,7 +396,7 @@ def _main(argv):
         if move_clusters:  # how often the edit ended in another cluster
             summary["cluster_changed"] = float(np.mean(
                 np.asarray(path.final_latents)[:, recipe.latent_dim:].argmax(-1)
-                != np.asarray(realism_labels)))
+                != np.asarray(start_pair_labels)))
         result[name] = summary
         _log(_describe(name, summary, options["stop_probability"]))
     last = list(settings)[-1]
