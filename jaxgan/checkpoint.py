@@ -275,7 +275,7 @@ _TENSORSTORE_STATUS = re.compile(
     r"FAILED_PRECONDITION|ABORTED|UNKNOWN|DEADLINE_EXCEEDED): |os_error_code=")
 
 
-def _is_storage_error(error: Exception) -> bool:
+def is_storage_error(error: Exception) -> bool:
     """An error of the disk, not of the program: an ``OSError``, or
     tensorstore's wording of one (a ``ValueError`` that begins with a status
     code such as ``RESOURCE_EXHAUSTED:``). orbax's own ``ValueError``-s (a
@@ -285,12 +285,12 @@ def _is_storage_error(error: Exception) -> bool:
 
 @contextlib.contextmanager
 def _disk_errors_as_write_errors(step: int | None, directory: str):
-    """Turns an error of the disk (:func:`_is_storage_error`) raised in the
+    """Turns an error of the disk (:func:`is_storage_error`) raised in the
     block into the one-line :class:`CheckpointWriteError`; others pass."""
     try:
         yield
     except (OSError, ValueError) as e:
-        if not _is_storage_error(e):
+        if not is_storage_error(e):
             raise
         raise _write_error(step, directory, e) from e
 
@@ -456,4 +456,4 @@ def _leaves_by_name(tree: PyTree) -> dict[str, Any]:
 
 __all__ = ["CONFIG_CHECKSUM", "CheckpointMismatchError", "CheckpointUnreadableError",
            "CheckpointWriteError", "Checkpointer", "PyTree", "checksums", "config_checksum",
-           "restore_tree", "save_tree"]
+           "is_storage_error", "restore_tree", "save_tree"]

@@ -13,19 +13,27 @@ import traceback
 
 from absl import logging
 
+from jaxgan.checkpoint import is_storage_error
+
 __all__ = ["is_closed_loop_noise", "quiet_logs", "usage_error", "wants_help"]
 
 
 def _without_orbax_tracebacks(record: std_logging.LogRecord) -> bool:
-    """False for a record that carries a traceback from orbax: logged by orbax
-    itself, or by asyncio about one of orbax's tasks whose failure no one
-    retrieved (at exit, after the command's own line, on a loaded machine)."""
+    """False for a record that carries a traceback from orbax, or a failure
+    of the disk that the command reports in its own line: logged by orbax
+    itself, or by asyncio about one of orbax's tasks or futures whose failure
+    no one retrieved (at exit, after the command's own line). Such a future
+    holds tensorstore's error without a frame of orbax's, one record for each
+    array that was being written when the disk filled: a run on a loaded
+    machine printed 28 of them."""
     if not record.exc_info:
         return True
     orbax = f"{os.sep}orbax{os.sep}"
     if orbax in record.pathname:
         return False
-    tb = record.exc_info[2]
+    error, tb = record.exc_info[1], record.exc_info[2]
+    if record.name == "asyncio" and isinstance(error, Exception) and is_storage_error(error):
+        return False
     return tb is None or not any(orbax in frame.filename for frame in traceback.extract_tb(tb))
 
 
