@@ -8,25 +8,43 @@ over as ``w.permute(2, 3, 0, 1)``.
 
 Why not ``flax.linen.ConvTranspose``: XLA lowers a transposed convolution to a
 convolution over a zero-dilated input, and on CPU the gradient with respect to
-its kernel takes a slow generic path. The default ``impl="conv"`` keeps that
-forward pass but writes the backward pass by hand: a transposed convolution is
-the input gradient of a strided convolution, so its input gradient is that
-strided convolution and its kernel gradient is the strided convolution's
-kernel gradient, both fast. Measured on this project's 2-core CI machine at
-batch 64 (``jit``, forward / input gradient / kernel gradient, ms):
+its kernel takes a slow generic path. The default ``impl="conv"`` writes the
+backward pass by hand: a transposed convolution is the input gradient of a
+strided convolution, so its input gradient is that strided convolution and its
+kernel gradient is the strided convolution's kernel gradient. The same three
+maps serve the discriminator's ``Conv2d(k=4, s=2, p=1)``, and each takes the
+form that XLA:CPU runs fastest, found by profiling the DCGAN-64 step
+(``jax.profiler``, op by op):
 
-=======================  ================  ===============  ================
-layer                    ``"xla"``         ``"subpixel"``   ``"conv"``
-=======================  ================  ===============  ================
-4x4x512 -> 8x8x256       24 / 30 / 1045    28 / 33 / 61     31 / 28 / 26
-16x16x128 -> 32x32x64    77 / 26 / 1037    128 / 39 / 192   65 / 31 / 37
-32x32x64 -> 64x64x3      8 / 8 / 53        195 / 31 / 229   5 / 6 / 9
-=======================  ================  ===============  ================
+- the transposed convolution, from an output side of 16: the *phase form*, one
+  stride-1 convolution with a 2x2 kernel that makes the four output phases
+  (even or odd row, even or odd column) as 4x the channels, then
+  depth-to-space. It reads no inserted zeros; the dilated form reads 3 zeros
+  for every input value;
+- the kernel gradient, for an input of up to 4 channels (an image): four
+  matrix products over the input folded space-to-depth;
+- the kernel gradient, from an input side of 32: the convolution summed over
+  chunks of four examples (XLA:CPU's kernel runs this shape two to three
+  times faster in chunks than over the whole batch).
 
-``"subpixel"`` splits the output into its four phases (even or odd row, even
-or odd column); each phase is an ordinary stride-1 convolution of the input
-with a 2x2 slice of the kernel, and the four results are interleaved. All
-three give the same values and gradients (tested).
+Measured on a 2-core Intel Xeon CI machine at batch 64 (``jit``, forward /
+input gradient / kernel gradient of the upsampling layer, ms; the first
+numbers are the dilated form and whole-batch kernel gradients used before):
+
+=======================  =================  ===============
+layer                    before             ``"conv"`` now
+=======================  =================  ===============
+4x4x512 -> 8x8x256       22 / 22 / 22       21 / 22 / 22
+8x8x256 -> 16x16x128     34 / 21 / 26       20 / 21 / 27
+16x16x128 -> 32x32x64    60 / 24 / 62       27 / 21 / 30
+32x32x64 -> 64x64x3      6 / 4 / 16         5 / 3 / 5
+=======================  =================  ===============
+
+XLA's own kernel gradient of the dilated form (``"xla"``) took about 1 s at
+each of the middle layers on the first machine measured (an AMD EPYC).
+``"subpixel"`` computes the four phases as four separate stride-1
+convolutions and interleaves them, slower on CPU at every layer. All three
+give the same values and gradients (tested).
 
 Per backend. The hand-written gradients answer XLA:CPU's layouts; another
 backend may do better with XLA's own (``"xla"``: plain ``lax`` convolutions
@@ -79,6 +97,17 @@ def _dilated_conv_fwd(x, kernel, strides, padding, lhs_dilation, rhs_dilation):
 
 def _dilated_conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, grad_out):
     x, kernel = residuals
+    if (kernel.shape[:2] == (4, 4) and tuple(strides) == (2, 2) and padding == ((1, 1), (1, 1))
+            and lhs_dilation == rhs_dilation == (1, 1) and x.shape[1] % 2 == x.shape[2] % 2 == 0):
+        # DCGAN's downsampling: its input gradient is the transposed
+        # convolution, faster in phase form than dilated (module docstring).
+        grad_x = _transposed_conv(grad_out, kernel.transpose(0, 1, 3, 2))
+        if x.shape[-1] <= _PRODUCT_MAX_CHANNELS:
+            return grad_x, _product_kernel_gradient(x, grad_out)
+        return grad_x, sum(
+            _kernel_gradient(x[rows], grad_out[rows], strides, padding, lhs_dilation,
+                             rhs_dilation, (0, 0))
+            for rows in _kernel_gradient_chunks(x.shape))
     dims = range(2)
     dilated = [(x.shape[1 + d] - 1) * lhs_dilation[d] + 1 for d in dims]
     span = [(kernel.shape[d] - 1) * rhs_dilation[d] + 1 for d in dims]
@@ -92,13 +121,61 @@ def _dilated_conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, g
         tuple((span[d] - 1 - padding[d][0], span[d] - 1 - padding[d][1] + slack[d])
               for d in dims), tuple(strides), tuple(rhs_dilation))
     grad_x = grad_dilated[:, ::lhs_dilation[0], ::lhs_dilation[1]]
+    return grad_x, _kernel_gradient(x, grad_out, strides, padding, lhs_dilation, rhs_dilation,
+                                    slack)
+
+
+# Input channels up to which the matrix-product kernel gradient beats the
+# convolution on XLA:CPU (an image's 1 or 3; module docstring).
+_PRODUCT_MAX_CHANNELS = 4
+
+
+def _kernel_gradient_chunks(shape: tuple[int, ...]) -> list[slice]:
+    """The batch's slices over which DCGAN's kernel gradient is summed.
+
+    On XLA:CPU the kernel gradient of a downsampling from 32x32 or more runs
+    two to three times faster summed over chunks of four examples than over
+    the whole batch at once (60 -> 23 ms at 32x32x64 -> 16x16x128, batch 64;
+    150 -> 59 ms at batch 128); from 16x16 down, the whole batch is as fast or
+    faster. At most 32 chunks keep the program small.
+    """
+    batch, side = shape[0], min(shape[1:3])
+    size = max(4, -(-batch // 32))
+    if side < 32 or batch <= size or batch % size:
+        return [slice(None)]
+    return [slice(start, start + size) for start in range(0, batch, size)]
+
+
+def _product_kernel_gradient(x: jax.Array, grad_out: jax.Array) -> jax.Array:
+    """The kernel gradient of ``Conv2d(k=4, s=2, p=1)`` as four matrix products.
+
+    Padded by one and folded space-to-depth (2x2 blocks into channels), the
+    convolution reads a 2x2 window of blocks; for each window offset the
+    gradient is that window's blocks times the output gradient, summed over
+    batch and positions.
+    """
+    batch, height, width, channels = x.shape
+    rows, cols, outputs = grad_out.shape[1:]
+    blocks = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))).reshape(
+        batch, rows + 1, 2, cols + 1, 2, channels).transpose(0, 1, 3, 2, 4, 5).reshape(
+        batch, rows + 1, cols + 1, 4 * channels)
+    flat_grad = grad_out.reshape(-1, outputs)
+    per_offset = jnp.stack([
+        blocks[:, i:i + rows, j:j + cols].reshape(-1, 4 * channels).T @ flat_grad
+        for i in range(2) for j in range(2)])          # [(i, j), (p, q, C), O]
+    # Tap (2 i + p, 2 j + q) of the 4x4 kernel.
+    return per_offset.reshape(2, 2, 2, 2, channels, outputs).transpose(
+        0, 2, 1, 3, 4, 5).reshape(4, 4, channels, outputs)
+
+
+def _kernel_gradient(x, grad_out, strides, padding, lhs_dilation, rhs_dilation, slack):
     # dW: correlate the input with the output gradient over the batch: the
     # input's channels play the batch, its batch plays the channels.
     grad_kernel = _dilated_conv(
         x.transpose(3, 1, 2, 0), grad_out.transpose(1, 2, 0, 3), tuple(rhs_dilation),
-        tuple((padding[d][0], padding[d][1] - slack[d]) for d in dims), tuple(lhs_dilation),
+        tuple((padding[d][0], padding[d][1] - slack[d]) for d in range(2)), tuple(lhs_dilation),
         tuple(strides))
-    return grad_x, grad_kernel.transpose(1, 2, 0, 3)
+    return grad_kernel.transpose(1, 2, 0, 3)
 
 
 _dilated_conv.defvjp(_dilated_conv_fwd, _dilated_conv_bwd)
@@ -155,12 +232,38 @@ def _dilated_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return _conv(x, kernel[::-1, ::-1], (1, 1), [(2, 2), (2, 2)], lhs_dilation=(2, 2))
 
 
-# The same forward pass, with the backward pass below.
-_transposed_conv = jax.custom_vjp(_dilated_transposed_conv)
+def _phase_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    # The same map as one stride-1 convolution with no zeros in its input:
+    # output row o = 2 m + p - 1 (phase p) takes input rows m - 1 and m, with
+    # taps 2 + p and p. A 2x2 kernel makes all four phases at once (4 O
+    # channels), and depth-to-space interleaves them.
+    batch, height, width, inputs = x.shape
+    outputs = kernel.shape[-1]
+    # [t_h, p_h, t_w, p_w, I, O]: tap 2 (1 - t) + p meets input row m - 1 + t.
+    phases = kernel.reshape(2, 2, 2, 2, inputs, outputs)[::-1, :, ::-1]
+    phases = phases.transpose(0, 2, 4, 1, 3, 5).reshape(2, 2, inputs, 4 * outputs)
+    y = _conv(x, phases, (1, 1), ((1, 1), (1, 1)))  # [B, H + 1, W + 1, (p_h, p_w, O)]
+    y = y.reshape(batch, height + 1, width + 1, 2, 2, outputs).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(batch, 2 * height + 2, 2 * width + 2, outputs)[:, 1:-1, 1:-1]
+
+
+# Output sides from which the phase form beats the dilated one on XLA:CPU
+# (module docstring); below it, the dilated convolution is as fast.
+_PHASE_MIN_SIDE = 16
+
+
+def _fast_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    if 2 * min(x.shape[1:3]) >= _PHASE_MIN_SIDE:
+        return _phase_transposed_conv(x, kernel)
+    return _dilated_transposed_conv(x, kernel)
+
+
+# The fast forward pass, with the backward pass below.
+_transposed_conv = jax.custom_vjp(_fast_transposed_conv)
 
 
 def _transposed_conv_fwd(x, kernel):
-    return _dilated_transposed_conv(x, kernel), (x, kernel)
+    return _fast_transposed_conv(x, kernel), (x, kernel)
 
 
 def _transposed_conv_bwd(residuals, grad_out):
@@ -185,8 +288,9 @@ def upsample_conv(x: jax.Array, kernel: jax.Array, impl: str = "conv") -> jax.Ar
     Args:
       x: NHWC feature map.
       kernel: ``[4, 4, I, O]`` in PyTorch's tap order (see the module docstring).
-      impl: ``"conv"`` (one input-dilated convolution whose gradients are
-        strided convolutions; the default), ``"subpixel"`` (four stride-1
+      impl: ``"conv"`` (the phase form, or the input-dilated convolution
+        for small maps, whose gradients are strided convolutions; the
+        default), ``"subpixel"`` (four stride-1
         convolutions), ``"xla"`` (the input-dilated convolution with XLA's
         own gradients) or ``"auto"`` (:data:`BACKEND_IMPLS`).
     """
