@@ -644,6 +644,14 @@ def test_the_commands_drop_only_the_noise_of_orbax_s_closed_event_loop(monkeypat
         'RESOURCE_EXHAUSTED: Error opening "zarr" driver: Error writing "d_params.Dense_0.bias/'
         '.zarray" in OCDBT database at local file "/x/30.orbax-checkpoint-tmp/state"'))
     other_future = unretrieved_future(ValueError("a bug of someone else's"))
+    # Worded like a disk error but not tensorstore's (a device out of memory),
+    # or an OSError of other asyncio code: kept.
+    out_of_memory = unretrieved_future(RuntimeError("RESOURCE_EXHAUSTED: Out of memory"))
+    broken_pipe = unretrieved_future(BrokenPipeError(32, "Broken pipe"))
+    # The same error in another asyncio record than an unawaited one: kept.
+    in_callback = logging.LogRecord("asyncio", logging.ERROR, asyncio.__file__, 1,
+                                    "Exception in callback", None,
+                                    full_disk.exc_info)
 
     passed_on = []
     monkeypatch.setattr(sys, "unraisablehook", passed_on.append)
@@ -664,6 +672,8 @@ def test_the_commands_drop_only_the_noise_of_orbax_s_closed_event_loop(monkeypat
         assert asyncio_logger.filter(other_task)
         assert not asyncio_logger.filter(full_disk)
         assert asyncio_logger.filter(other_future)
+        assert asyncio_logger.filter(out_of_memory) and asyncio_logger.filter(broken_pipe)
+        assert asyncio_logger.filter(in_callback)
     finally:
         absl_logging.set_verbosity(verbosity)
         logger.filters[:] = filters

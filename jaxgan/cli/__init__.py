@@ -32,7 +32,10 @@ def _without_orbax_tracebacks(record: std_logging.LogRecord) -> bool:
     if orbax in record.pathname:
         return False
     error, tb = record.exc_info[1], record.exc_info[2]
-    if record.name == "asyncio" and isinstance(error, Exception) and is_storage_error(error):
+    # Only tensorstore's wording of a disk error (a ValueError that begins with
+    # a status code), only on a future or task no one awaited.
+    if (record.name == "asyncio" and isinstance(error, ValueError) and is_storage_error(error)
+            and record.getMessage().endswith("exception was never retrieved")):
         return False
     return tb is None or not any(orbax in frame.filename for frame in traceback.extract_tb(tb))
 

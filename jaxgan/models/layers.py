@@ -104,10 +104,12 @@ def _dilated_conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, g
         grad_x = _transposed_conv(grad_out, kernel.transpose(0, 1, 3, 2))
         if x.shape[-1] <= _PRODUCT_MAX_CHANNELS:
             return grad_x, _product_kernel_gradient(x, grad_out)
+        # The chunks add in float32: in bfloat16, 32 rounded partial sums
+        # lost three times the precision of the whole-batch gradient.
         return grad_x, sum(
             _kernel_gradient(x[rows], grad_out[rows], strides, padding, lhs_dilation,
-                             rhs_dilation, (0, 0))
-            for rows in _kernel_gradient_chunks(x.shape))
+                             rhs_dilation, (0, 0)).astype(jnp.float32)
+            for rows in _kernel_gradient_chunks(x.shape)).astype(kernel.dtype)
     dims = range(2)
     dilated = [(x.shape[1 + d] - 1) * lhs_dilation[d] + 1 for d in dims]
     span = [(kernel.shape[d] - 1) * rhs_dilation[d] + 1 for d in dims]
