@@ -292,9 +292,9 @@ def upsample_conv(x: jax.Array, kernel: jax.Array, impl: str = "conv") -> jax.Ar
       kernel: ``[4, 4, I, O]`` in PyTorch's tap order (see the module docstring).
       impl: ``"conv"`` (the phase form, or the input-dilated convolution
         for small maps, whose gradients are strided convolutions; the
-        default), ``"subpixel"`` (four stride-1
-        convolutions), ``"xla"`` (the input-dilated convolution with XLA's
-        own gradients) or ``"auto"`` (:data:`BACKEND_IMPLS`).
+        default), ``"subpixel"`` (four stride-1 convolutions), ``"xla"``
+        (the input-dilated convolution with XLA's own gradients) or
+        ``"auto"`` (:data:`BACKEND_IMPLS`).
     """
     if kernel.shape[:2] != (4, 4):
         raise ValueError(f"upsample_conv needs a 4x4 kernel, got {kernel.shape}")
