@@ -310,6 +310,88 @@ def split_conditions(latents: jax.Array, latent_dim: int,
     return latents[:, :latent_dim], jax.nn.softmax(scale * latents[:, latent_dim:], -1)
 
 
+def settle_conditions(
+    generate: Callable[[jax.Array], jax.Array],
+    classify: Callable[[jax.Array], jax.Array],
+    path: EditPath,
+    target: int | jax.Array,
+    latent_dim: int,
+    num_steps: int = 200,
+    candidates: int | None = None,
+    **options,
+) -> EditPath:
+    """Ends an edit of latents that carry their condition (:func:`with_conditions`)
+    on a condition the generator was trained on, and finishes it in z.
+
+    An edit that moves the condition weights stops wherever the classifier is
+    satisfied, often at a blend of two or three clusters that the generator
+    never drew in training, and there it draws blends that no person would
+    name. This snaps each final latent's condition to one-hot: of its
+    ``candidates`` largest weights (all by default), the one whose image
+    ``classify`` gives the highest probability of ``target``, z kept. Then it
+    goes on by gradient ascent on z alone, the condition held, for up to
+    ``num_steps``
+    (:func:`edit_latents` with ``**options``: its stop, prior and realism
+    terms).
+
+    Args:
+      generate: ``latents [B, latent_dim + C] -> images``, as given to
+        :func:`edit_latents` for ``path``.
+      classify: ``images -> logits [B, C']``.
+      path: the edit to finish.
+      target: the class it moved towards, one for all or ``[B]``.
+      latent_dim: the size of z; the rest of a latent is the condition part.
+      num_steps: the most steps of the ascent in z.
+      candidates: how many of the largest condition weights to try (None:
+        every condition, a search over the generator's own discrete latent).
+      **options: keyword arguments of :func:`edit_latents` (not ``prior_dims``:
+        the prior term reads the whole of z here).
+
+    Returns:
+      An :class:`EditPath` of ``T + num_steps + 2`` latents: each latent's
+      path up to where it stopped (its end, if it never did), then the snap
+      (one-hot condition from there on) and the ascent in z; after that it
+      holds its last value. ``first_success`` counts from the start and is
+      -1 where the settled edit never reached the stop. Jit-compatible.
+    """
+    final = path.final_latents
+    z, weights = final[:, :latent_dim], final[:, latent_dim:]
+    num_conditions = weights.shape[-1]
+    target = jnp.broadcast_to(jnp.asarray(target, jnp.int32), z.shape[:1])
+    top = jax.lax.top_k(weights, min(candidates or num_conditions, num_conditions))[1]
+
+    def target_log_probability(conditions):
+        logits = classify(generate(with_conditions(z, conditions, num_conditions)))
+        return jnp.take_along_axis(jax.nn.log_softmax(logits), target[:, None], -1)[:, 0]
+
+    scores = jax.vmap(target_log_probability, in_axes=1, out_axes=1)(top)  # [B, k]
+    chosen = jnp.take_along_axis(top, jnp.argmax(scores, -1)[:, None], -1)[:, 0]
+    held = jax.nn.one_hot(chosen, num_conditions, dtype=final.dtype)
+    settled = edit_latents(lambda z: generate(jnp.concatenate([z, held], -1)), classify, z,
+                           target, num_steps, **options)
+    settled = settled._replace(latents=jnp.concatenate(
+        [settled.latents, jnp.broadcast_to(held, settled.latents.shape[:2] + held.shape[1:])],
+        -1))
+    # Each latent's own path: the first edit up to where it stopped, then at
+    # once the snap and the ascent in z; after its end it holds its last value.
+    first_len, second_len = path.latents.shape[0], settled.latents.shape[0]
+    stop = jnp.where(path.first_success >= 0, path.first_success, first_len - 1)  # [B]
+    t = jnp.arange(first_len + second_len)[:, None]
+    in_first = t <= stop
+
+    def at(x, index):  # x [T, B, ...] at index [L, B] -> [L, B, ...]
+        return jnp.take_along_axis(x, index.reshape(index.shape + (1,) * (x.ndim - 2)), 0)
+
+    def join(a, b):
+        second = at(b, jnp.clip(t - stop - 1, 0, second_len - 1))
+        return jnp.where(in_first.reshape(in_first.shape + (1,) * (a.ndim - 2)),
+                         at(a, jnp.minimum(t, stop)), second)
+
+    return EditPath(
+        *(join(a, b) for a, b in zip(path[:3], settled[:3], strict=True)),
+        jnp.where(settled.first_success >= 0, stop + 1 + settled.first_success, -1))
+
+
 def edit_attribute(
     generate: Callable[[jax.Array], jax.Array],
     attribute: Callable[[jax.Array], jax.Array],
@@ -469,5 +551,5 @@ def interpolate_classes(label_a: int, label_b: int, num_classes: int, num: int) 
 
 __all__ = ["ATTRIBUTES", "CONDITION_SCALE", "AttributePath", "EditPath", "edit_attribute",
            "edit_latents", "ensemble_logits", "interpolate_classes", "interpolate_latents",
-           "slant", "split_conditions", "stroke_width", "typical_set_penalty",
+           "settle_conditions", "slant", "split_conditions", "stroke_width", "typical_set_penalty",
            "with_conditions"]

@@ -260,6 +260,10 @@ def test_control_script_refuses_targets_that_are_not_classes(conditional_smoke_r
     result = run_control(f"--workdir={conditional_smoke_run}", "--targets=3,12")
     assert result.returncode == 2
     assert "--targets must be classes of 0..9" in result.stderr.strip().splitlines()[-1]
+    # Settling snaps clusters: a conditional generator's edits have none to snap.
+    result = run_control(f"--workdir={conditional_smoke_run}", "--settings=free,settled")
+    assert result.returncode == 2
+    assert "leave settled out" in result.stderr.strip().splitlines()[-1]
 
 
 def test_feature_editing_raises_one_sigmoid_score_and_can_hold_the_others():
@@ -345,6 +349,47 @@ def test_a_self_conditioned_edit_moves_the_cluster_that_z_alone_cannot():
                                 prior_dims=d)
     np.testing.assert_array_equal(flat.final_latents[:, d:], latents[:, d:])
     assert not np.array_equal(flat.final_latents[:, :d], z)
+
+
+def test_settling_snaps_a_blend_to_the_candidate_the_classifier_likes_and_goes_on_in_z():
+    """The toy self-conditioned generator, its three latents ending an edit in
+    the same blend of clusters 0 (largest weight), 1 and 2 (smallest). Of the
+    two largest, the snap takes the one whose image the classifier gives the
+    target's highest probability, not the largest weight; a target outside
+    them cannot be reached in z alone (its move is too small)."""
+    d = 2
+
+    def generate(latents):
+        z, weights = control.split_conditions(latents, d)
+        return weights @ CLASS_DIRECTIONS + 0.05 * jnp.tanh(z)
+
+    blend = jnp.tile(jnp.array([[0.3, -0.2, 0.6, 0.5, -1.0]]), (3, 1))
+    target = jnp.array([1, 0, 2])
+    # A first edit of 3 steps that did not move; the first latent "stopped" at 1.
+    path = control.edit_latents(generate, toy_classify, blend, target, num_steps=3,
+                                stop_probability=None, optimizer=optax.sgd(0.0))
+    path = path._replace(first_success=jnp.array([1, -1, -1]))
+    settled = control.settle_conditions(generate, toy_classify, path, target, d,
+                                        num_steps=30, candidates=2, learning_rate=0.1)
+    assert settled.latents.shape == (4 + 31, 3, d + 3)
+    # Each latent's path goes on from where its first edit stopped (step 1,
+    # and the end, 3, for those that never did).
+    stops = [1, 3, 3]
+    for i, stop in enumerate(stops):
+        np.testing.assert_array_equal(settled.latents[:stop + 1, i], path.latents[:stop + 1, i])
+        held = np.asarray(settled.latents[stop + 1:, i, d:])
+        # One-hot from the snap on, held there: 1 and 0 as the targets ask
+        # (the largest weight is 0's); of 0 and 1, class 2's direction is nearer 1's.
+        np.testing.assert_array_equal(held, np.broadcast_to(np.eye(3)[[1, 0, 1][i]], held.shape))
+    # The snapped images are the targets' already (p 0.97, 0.98 by hand), so
+    # success is at the snap, counted from the start; the third never.
+    np.testing.assert_array_equal(settled.first_success, [2, 4, -1])
+    probability = np.asarray(settled.target_probability)
+    assert probability[2, 0] > 0.9 and probability[4, 1] > 0.9 and probability[-1, 2] < 0.5
+    # The third went on in z, the condition held, as far as the target pulls it.
+    assert np.abs(settled.latents[-1, 2, :d] - blend[2, :d]).min() > 1.0
+    np.testing.assert_allclose(settled.logits, jax.vmap(
+        lambda u: toy_classify(generate(u)))(settled.latents), rtol=1e-5, atol=1e-6)
 
 
 def test_an_edit_towards_the_class_a_sample_has_moves_it_less_than_one_to_another():
@@ -453,3 +498,42 @@ def test_an_attribute_edit_moves_the_attribute_and_the_hold_keeps_the_class():
     assert (up.first_success > 0).all() and (up.logits[-1].argmax(-1) == 0).all()
     np.testing.assert_array_equal(up.values[:, 0][up.first_success[0]:],
                                   up.values[up.first_success[0], 0])
+
+
+def test_reading_sheet_hides_the_answers_and_scores_a_reader_against_them(tmp_path):
+    """experiments/reading_sheet.py: edits and real digits shuffled on one
+    sheet, the answers in key.json; a reader who names every digit right
+    scores all of both, and one who names none scores nothing."""
+    script = os.path.join(ROOT, "experiments", "reading_sheet.py")
+    starts = -np.ones((12, 32, 32, 1), np.float32)
+    images = starts.copy()
+    images[:9, 10:20, 10:20] = 1.0  # nine edits changed the image; three did not
+    np.savez(tmp_path / "edits.npz", images=images, starts=starts,
+             targets=np.arange(12) % 10)
+    make = [sys.executable, script, "make", f"--edits={tmp_path / 'edits.npz'}",
+            "--dataset=digits", f"--out={tmp_path / 'sheet'}"]
+    made = subprocess.run([*make, "--num=6"], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "sheet" / "sheet.png").stat().st_size > 1000
+    key = json.loads((tmp_path / "sheet" / "key.json").read_text())
+    assert sorted(key["kind"]) == ["edit"] * 6 + ["real"] * 6
+    edited = [t for t, k in zip(key["truth"], key["kind"], strict=True) if k == "edit"]
+    assert set(edited) <= set(range(9))  # the targets of changed edits only
+
+    def score(readings):
+        return subprocess.run([sys.executable, script, "score",
+                               f"--key={tmp_path / 'sheet' / 'key.json'}",
+                               f"--readings={','.join(readings)}"],
+                              capture_output=True, text=True, timeout=300)
+
+    right = json.loads(score([str(t) for t in key["truth"]]).stdout.splitlines()[-1])
+    assert right == {"edit": {"read_right": 6, "unnamed": 0, "shown": 6},
+                     "real": {"read_right": 6, "unnamed": 0, "shown": 6}}
+    none = json.loads(score(["?"] * 12).stdout.splitlines()[-1])
+    assert none["edit"]["read_right"] == none["real"]["read_right"] == 0
+    assert none["edit"]["unnamed"] == 6
+    short = score(["1"] * 11)
+    assert short.returncode == 2 and "has 11 answers; the sheet has 12" in short.stderr
+    # Only nine edits changed their image: ten cannot be shown.
+    few = subprocess.run([*make, "--num=10"], capture_output=True, text=True, timeout=300)
+    assert few.returncode == 2 and "9 changed edits, fewer than --num 10" in few.stderr

@@ -21,7 +21,14 @@ every latent towards every target class by gradient ascent
   averaged over ``--noise_samples`` draws of Gaussian noise of
   ``--noise_std`` added to the image, where that is > 0);
 - ``confident``: as ``ensemble``, stopping only at ``--confident_probability``;
-- ``realism``: as ``confident``, plus the discriminator's logit (``--realism_weight``).
+- ``realism``: as ``confident``, plus the discriminator's logit (``--realism_weight``);
+- ``settled`` (a self-conditioned generator only): as ``confident``, then
+  each latent is snapped to one cluster, z kept: of the clusters
+  (``--settle_candidates``: of that many of the edit's largest cluster
+  weights), the one whose image the guide gives the target's highest
+  probability. The edit goes on in z alone, the cluster held, for up to
+  ``--settle_steps`` (:func:`jaxgan.control.settle_conditions`). It ends on
+  a cluster the generator was trained on, not on a blend of several.
 
 A self-conditioned generator (``config.clusters``) draws from clusters of
 the data, mostly one class each, so its edits move the cluster weights as
@@ -66,7 +73,7 @@ from jaxgan.cli import quiet_logs, usage_error, wants_help
 FLAGS = flags.FLAGS
 
 # The edit settings (module docstring).
-SETTINGS = ("free", "penalised", "prior", "ensemble", "confident", "realism")
+SETTINGS = ("free", "penalised", "prior", "ensemble", "confident", "realism", "settled")
 
 
 def _define_flags() -> None:
@@ -77,9 +84,11 @@ def _define_flags() -> None:
                          "towards every target.")
     flags.DEFINE_integer("num_steps", 400, "Gradient steps per edit.")
     flags.DEFINE_float("learning_rate", 0.05, "Adam step size on z.")
-    flags.DEFINE_list("settings", ["free", "prior", "ensemble", "confident"],
+    flags.DEFINE_list("settings", ["free", "prior", "ensemble", "confident", "settled"],
                       "Edit settings to run and compare, "
-                      f"of {', '.join(SETTINGS)}; edits.npz and trajectory.png show the last.")
+                      f"of {', '.join(SETTINGS)}; edits.npz and trajectory.png show the last "
+                      "(settled is left out of the default list where the generator is not "
+                      "self-conditioned).")
     flags.DEFINE_float("other_weight", 1.0, "Weight of the penalty on the other classes' "
                        "logit changes (setting penalised).")
     flags.DEFINE_float("prior_weight", 1.0, "Weight of the typical-set penalty on z's norm "
@@ -104,6 +113,11 @@ def _define_flags() -> None:
     flags.DEFINE_boolean("edit_clusters", True, "For a self-conditioned generator "
                          "(config.clusters), let an edit move the cluster weights as well as "
                          "z; false: each edit keeps the cluster it started in.")
+    flags.DEFINE_integer("settle_steps", 200, "Steps in z after the snap to one cluster "
+                         "(setting settled).")
+    flags.DEFINE_integer("settle_candidates", 0, "The snap chooses among this many of the "
+                         "edit's largest cluster weights; 0: among all clusters (setting "
+                         "settled).")
     flags.DEFINE_integer("seed", 0, "Seed of the starting latents.")
     flags.DEFINE_string("out_dir", None, "Where to write (default: <workdir>/control).")
 
@@ -112,7 +126,7 @@ def _check_flags() -> None:
     if not FLAGS.workdir:
         usage_error("--workdir is required: the workdir of a run trained by jaxgan-train")
     for name, least in (("num_latents", 2), ("num_steps", 1), ("ensemble", 1),
-                        ("noise_samples", 1)):
+                        ("noise_samples", 1), ("settle_steps", 1), ("settle_candidates", 0)):
         if FLAGS[name].value < least:
             usage_error(f"--{name} must be at least {least}, got {FLAGS[name].value}")
     for name in ("other_weight", "prior_weight", "noise_std", "realism_weight", "hold_weight"):
@@ -132,15 +146,16 @@ def _check_flags() -> None:
 def _setting(name: str) -> dict:
     """The options of a setting (module docstring): edit_latents' weights and
     noise, the guide's ensemble size and where the edit stops."""
-    ensemble = name in ("ensemble", "confident", "realism")
+    ensemble = name in ("ensemble", "confident", "realism", "settled")
     return {"other_weight": FLAGS.other_weight if name == "penalised" else 0.0,
             "prior_weight": 0.0 if name in ("free", "penalised") else FLAGS.prior_weight,
             "noise_std": FLAGS.noise_std if ensemble else 0.0,
             "noise_samples": FLAGS.noise_samples if ensemble and FLAGS.noise_std else 1,
             "realism_weight": FLAGS.realism_weight if name == "realism" else 0.0,
             "ensemble": FLAGS.ensemble if ensemble else 1,
-            "stop_probability": FLAGS.confident_probability if name in ("confident", "realism")
-            else FLAGS.stop_probability}
+            "stop_probability": FLAGS.confident_probability
+            if name in ("confident", "realism", "settled") else FLAGS.stop_probability,
+            "settle": name == "settled"}
 
 
 def _share(mask, of):
@@ -265,6 +280,12 @@ def _main(argv):
     if not targets or any(not 0 <= t < num_classes for t in targets):
         usage_error(f"--targets must be classes of 0..{num_classes - 1}, got {targets}")
     settings = {name: _setting(name) for name in FLAGS.settings}
+    if "settled" in settings and not (is_self_conditioned(run.recipe) and FLAGS.edit_clusters):
+        if FLAGS["settings"].present:
+            usage_error("--settings settled snaps the edits of a self-conditioned generator to "
+                        "one cluster; this run's edits move no cluster (its generator is not "
+                        "self-conditioned, or --noedit_clusters): leave settled out")
+        del settings["settled"]
 
     # The guide is the run's scoring classifier, loaded as the loop loads it
     # (trained now, with 1000 steps, for a run that scored without one). Its
@@ -318,22 +339,36 @@ def _main(argv):
 
     # Arrays enter as arguments, not closed-over constants, which XLA would
     # spend minutes constant-folding through the networks.
-    def edit(state, member_params, z, key, options):
+    def edit_options(state, member_params, key, options):
+        """The guide and edit_latents' keyword arguments of a setting."""
         options = dict(options)
         classify = control.ensemble_logits([lambda x, p=p: apply(p, x) for p in member_params])
 
         def realism(images):
             return discriminate_from(recipe, state, images, start_pair_labels)
 
-        return control.edit_latents(
-            lambda latents: generate(state, latents), classify, z, pair_targets,
-            FLAGS.num_steps, FLAGS.learning_rate, options["other_weight"],
-            options["stop_probability"],
+        return classify, dict(
+            learning_rate=FLAGS.learning_rate, other_weight=options["other_weight"],
+            stop_probability=options["stop_probability"],
             prior_weight=options["prior_weight"], realism=realism,
             realism_weight=options["realism_weight"], noise_std=options["noise_std"],
-            noise_samples=options["noise_samples"], key=key, prior_dims=recipe.latent_dim)
+            noise_samples=options["noise_samples"], key=key)
+
+    def edit(state, member_params, z, key, options):
+        classify, kwargs = edit_options(state, member_params, key, options)
+        return control.edit_latents(lambda latents: generate(state, latents), classify, z,
+                                    pair_targets, FLAGS.num_steps,
+                                    prior_dims=recipe.latent_dim, **kwargs)
+
+    def settle(state, member_params, path, key, options):
+        classify, kwargs = edit_options(state, member_params, key, options)
+        return control.settle_conditions(lambda latents: generate(state, latents), classify,
+                                         path, pair_targets, recipe.latent_dim,
+                                         FLAGS.settle_steps, FLAGS.settle_candidates or None,
+                                         **kwargs)
 
     edit = jax.jit(edit, static_argnums=4)
+    settle = jax.jit(settle, static_argnums=4)
     params = [m.params for m in members]
     start_images = np.asarray(generate(state, z))
     guide_apply = jax.jit(apply)
@@ -347,6 +382,8 @@ def _main(argv):
               "targets": targets, "num_steps": FLAGS.num_steps,
               "learning_rate": FLAGS.learning_rate, "stop_probability": FLAGS.stop_probability,
               "confident_probability": FLAGS.confident_probability,
+              "settle_steps": FLAGS.settle_steps,
+              "settle_candidates": FLAGS.settle_candidates or "all",
               "settings": settings,
               "classifier_accuracy": guide.accuracy, "checker_accuracy": twin.accuracy,
               "ensemble_accuracies": [m.accuracy for m in members],
@@ -373,13 +410,19 @@ def _main(argv):
             "plausible_starts": float(np.mean(start_plausible))}
 
     paths, finals, judge_finals = {}, {}, {}
+    first_phases = {}  # settled goes on from confident's edits: made once
     for index, (name, options) in enumerate(settings.items()):
         _log(f"editing {z.shape[0]} latent/target pairs for {FLAGS.num_steps} steps "
              f"({name}: {', '.join(f'{k} {v}' for k, v in options.items())})...")
         key = jax.random.PRNGKey(FLAGS.seed + 2 + index)
-        path = paths[name] = jax.device_get(edit(
-            state, params[:options["ensemble"]], z, key,
-            tuple(sorted(options.items()))))
+        first = tuple(sorted({**options, "settle": False}.items()))
+        if first not in first_phases:
+            first_phases[first] = edit(state, params[:options["ensemble"]], z, key, first)
+        path = first_phases[first]
+        if options["settle"]:
+            _log(f"  then snapping each to one cluster and {FLAGS.settle_steps} steps in z...")
+            path = settle(state, params[:options["ensemble"]], path, key, first)
+        path = paths[name] = jax.device_get(path)
         final_images = finals[name] = np.asarray(generate(state, jnp.asarray(
             path.final_latents)))
         verdicts = {"guide_logits": (start_guide,
@@ -446,7 +489,7 @@ def _trajectory(path_png, name, stop, path, shown, state, generate, labels, star
 
     frames = 8
     first = np.asarray(path.first_success)[shown]
-    ends = np.where(first >= 0, first, FLAGS.num_steps)
+    ends = np.where(first >= 0, first, np.asarray(path.latents).shape[0] - 1)
     steps = np.round(np.linspace(0, 1, frames)[None] * ends[:, None]).astype(int)  # [rows, F]
     latents = np.asarray(path.latents)[steps, shown[:, None]]     # [rows, F, D]
     rows = np.asarray(generate(state, jnp.asarray(latents.reshape(-1, latents.shape[-1])),
@@ -462,7 +505,9 @@ def _trajectory(path_png, name, stop, path, shown, state, generate, labels, star
                   for r, p in enumerate(shown)]
     viz.image_rows(path_png, rows, row_labels, [f"{k}/{frames - 1}" for k in range(frames)],
                    title=f"editing z towards a class ({name}); columns: fractions of the "
-                         f"path to p >= {stop}")
+                         f"path to p >= {stop}"
+                         + ("\n(snapped to one cluster where the first edit stopped)"
+                            if name == "settled" else ""))
 
 
 def _interpolations(path_png, recipe, state, z0, start_labels, num_classes):

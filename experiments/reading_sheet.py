@@ -1,0 +1,116 @@
+r"""A blind reading test of edited digits, for a person: is the target what a reader sees?
+
+  python experiments/reading_sheet.py make --edits runs/digits/control/edits.npz \
+      --dataset digits --out runs/digits/reading [--num 40] [--seed 0]
+  python experiments/reading_sheet.py score --key runs/digits/reading/key.json \
+      --readings 6,5,4,0,...
+
+An SVM judge is still a model. The last word on an edit is whether a person
+names the digit it aimed at, so ``make`` draws ``--num`` edited images from
+``edits.npz`` (those the edit changed) and as many real images of the dataset
+at the same resolution, shuffles them together and writes ``sheet.png``:
+numbered images with no target, class or source shown. The answers go to
+``key.json`` (keep it from the reader). The reader writes one answer per
+number, a digit or ``?``; ``score`` prints the share of edits read as their
+target beside the share of real images read as their label, the floor of
+that reader on that data (8x8 digits are hard to read even when real).
+
+Exit code 0 on success, 2 on bad input, with a one-line message.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def _fail(message: str) -> None:
+    print(f"reading_sheet: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def make(args) -> None:
+    from jaxgan import viz
+    from jaxgan.data.registry import BUNDLED, load_dataset
+
+    if args.dataset not in BUNDLED:
+        _fail(f"--dataset must be a bundled labelled dataset ({', '.join(BUNDLED)}), "
+              f"got {args.dataset!r}")
+    try:
+        with np.load(args.edits, allow_pickle=False) as edits:
+            images, targets, starts = edits["images"], edits["targets"], edits["starts"]
+    except (OSError, KeyError, ValueError) as e:
+        _fail(f"cannot read images, targets and starts from {args.edits}: {e}")
+    changed = np.flatnonzero(np.abs(images - starts).reshape(len(images), -1).max(1) > 1e-3)
+    if len(changed) < args.num:
+        _fail(f"{args.edits} holds {len(changed)} changed edits, fewer than --num {args.num}")
+    source = load_dataset(args.dataset, images.shape[1])
+    rng = np.random.default_rng(args.seed)
+    edited = rng.choice(changed, args.num, replace=False)
+    real = rng.choice(source.num_examples, args.num, replace=False)
+    pool = np.concatenate([images[edited], source.images[real].astype(np.float32)])
+    truth = np.concatenate([targets[edited], source.labels[real]]).astype(int)
+    kinds = np.array(["edit"] * args.num + ["real"] * args.num)
+    order = rng.permutation(2 * args.num)
+    os.makedirs(args.out, exist_ok=True)
+    columns = 10
+    rows = -(-len(order) // columns)
+    grid = np.full((rows * columns, *pool.shape[1:]), -1.0, np.float32)
+    grid[:len(order)] = pool[order]
+    viz.image_rows(os.path.join(args.out, "sheet.png"),
+                   grid.reshape(rows, columns, *pool.shape[1:]),
+                   [f"{r * columns + 1}-{r * columns + columns}" for r in range(rows)],
+                   [str(c + 1) for c in range(columns)],
+                   title="Name each digit (0-9, or ? if it is none): rows of ten, "
+                         "numbered left to right")
+    key = {"edits": os.path.abspath(args.edits), "dataset": args.dataset, "seed": args.seed,
+           "kind": kinds[order].tolist(), "truth": truth[order].tolist()}
+    with open(os.path.join(args.out, "key.json"), "w") as f:
+        json.dump(key, f)
+    print(f"show {os.path.join(args.out, 'sheet.png')} to the reader; keep key.json from them")
+
+
+def score(args) -> None:
+    try:
+        with open(args.key) as f:
+            key = json.load(f)
+    except (OSError, ValueError) as e:
+        _fail(f"cannot read the key {args.key}: {e}")
+    readings = [r.strip() for r in args.readings.split(",")]
+    if len(readings) != len(key["truth"]):
+        _fail(f"--readings has {len(readings)} answers; the sheet has {len(key['truth'])}")
+    result = {}
+    for kind in ("edit", "real"):
+        index = [i for i, k in enumerate(key["kind"]) if k == kind]
+        right = sum(readings[i] == str(key["truth"][i]) for i in index)
+        unnamed = sum(readings[i] == "?" for i in index)
+        result[kind] = {"read_right": right, "unnamed": unnamed, "shown": len(index)}
+        print(f"{kind}: {right} of {len(index)} read as their "
+              f"{'target' if kind == 'edit' else 'label'} ({right / len(index):.0%}), "
+              f"{unnamed} not named")
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    sheet = commands.add_parser("make", help="write sheet.png and key.json")
+    sheet.add_argument("--edits", required=True, help="edits.npz of jaxgan-control")
+    sheet.add_argument("--dataset", required=True, help="the run's bundled dataset, e.g. digits")
+    sheet.add_argument("--out", required=True, help="folder for sheet.png and key.json")
+    sheet.add_argument("--num", type=int, default=40, help="edits shown, and as many real")
+    sheet.add_argument("--seed", type=int, default=0)
+    scoring = commands.add_parser("score", help="score a reader's answers")
+    scoring.add_argument("--key", required=True, help="key.json written by make")
+    scoring.add_argument("--readings", required=True,
+                         help="comma-separated answers in the sheet's order (a digit or ?)")
+    args = parser.parse_args()
+    if args.command == "make" and args.num < 1:
+        _fail(f"--num must be at least 1, got {args.num}")
+    (make if args.command == "make" else score)(args)
+
+
+if __name__ == "__main__":
+    main()
