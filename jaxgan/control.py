@@ -174,8 +174,8 @@ def _first(hit: jax.Array) -> jax.Array:
 
 
 def _check(z, num_steps, noise_std, noise_samples, key):
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be at least 1, got {num_steps}")
+    if num_steps < 0:
+        raise ValueError(f"num_steps must be at least 0, got {num_steps}")
     if z.ndim != 2:
         raise ValueError(f"z must be [batch, latent_dim], got shape {z.shape}")
     if noise_std < 0 or noise_samples < 1:
@@ -224,7 +224,8 @@ def edit_latents(
       classify: ``images -> logits [B, C]`` (an ensemble: :func:`ensemble_logits`).
       z: the starting latents, ``[B, latent_dim]``.
       target: the class to move towards, one for all or ``[B]``.
-      num_steps: gradient steps.
+      num_steps: gradient steps (0: the path is the start alone, with its
+        verdict).
       learning_rate: the step size of the default optimizer, Adam (its steps
         have about this length per coordinate, whatever the scale of the
         classifier's gradients).

@@ -80,7 +80,7 @@ def test_edit_latents_refuses_bad_shapes():
     with pytest.raises(ValueError, match="z must be"):
         control.edit_latents(toy_generate, toy_classify, jnp.zeros(2), 0)
     with pytest.raises(ValueError, match="num_steps"):
-        control.edit_latents(toy_generate, toy_classify, jnp.zeros((1, 2)), 0, num_steps=0)
+        control.edit_latents(toy_generate, toy_classify, jnp.zeros((1, 2)), 0, num_steps=-1)
 
 
 @pytest.mark.parametrize("spherical", [False, True])
@@ -349,6 +349,15 @@ def test_a_self_conditioned_edit_moves_the_cluster_that_z_alone_cannot():
                                 prior_dims=d)
     np.testing.assert_array_equal(flat.final_latents[:, d:], latents[:, d:])
     assert not np.array_equal(flat.final_latents[:, :d], z)
+
+
+def test_an_edit_of_no_steps_is_its_start_with_its_verdict():
+    z = jnp.array([[0.1, 0.2], [1.0, 0.0]])
+    path = control.edit_latents(toy_generate, toy_classify, z, 0, num_steps=0)
+    np.testing.assert_array_equal(path.latents, z[None])
+    np.testing.assert_allclose(path.target_probability[0],
+                               jax.nn.softmax(toy_classify(z))[:, 0], rtol=1e-6)
+    np.testing.assert_array_equal(path.first_success, [-1, 0])  # p 0.41 and 0.98
 
 
 def test_settling_snaps_a_blend_to_the_candidate_the_classifier_likes_and_goes_on_in_z():

@@ -1,7 +1,7 @@
 r"""Controllable generation with a trained generator: latent editing and interpolation.
 
   jaxgan-control --workdir runs/digits [--num_latents 60] [--num_steps 400]
-      [--settings free,prior,ensemble,confident] [--targets 0,3,8]
+      [--settings free,prior,ensemble,confident,swapped,settled] [--targets 0,3,8]
       [--attribute stroke_width]
 
 (in a checkout, ``python experiments/control.py`` takes the same flags).
@@ -28,7 +28,11 @@ every latent towards every target class by gradient ascent
   weights), the one whose image the guide gives the target's highest
   probability. The edit goes on in z alone, the cluster held, for up to
   ``--settle_steps`` (:func:`jaxgan.control.settle_conditions`). It ends on
-  a cluster the generator was trained on, not on a blend of several.
+  a cluster the generator was trained on, not on a blend of several;
+- ``swapped`` (a self-conditioned generator only): as ``settled`` with no
+  edit before the snap, the ablation that asks what the first edit adds:
+  the start's z in the cluster the guide likes best for the target, then
+  the steps in z.
 
 A self-conditioned generator (``config.clusters``) draws from clusters of
 the data, mostly one class each, so its edits move the cluster weights as
@@ -73,7 +77,10 @@ from jaxgan.cli import quiet_logs, usage_error, wants_help
 FLAGS = flags.FLAGS
 
 # The edit settings (module docstring).
-SETTINGS = ("free", "penalised", "prior", "ensemble", "confident", "realism", "settled")
+SETTINGS = ("free", "penalised", "prior", "ensemble", "confident", "realism", "settled",
+            "swapped")
+# The settings that snap a self-conditioned generator's edit to one cluster.
+SNAPPING = ("settled", "swapped")
 
 
 def _define_flags() -> None:
@@ -84,11 +91,12 @@ def _define_flags() -> None:
                          "towards every target.")
     flags.DEFINE_integer("num_steps", 400, "Gradient steps per edit.")
     flags.DEFINE_float("learning_rate", 0.05, "Adam step size on z.")
-    flags.DEFINE_list("settings", ["free", "prior", "ensemble", "confident", "settled"],
+    flags.DEFINE_list("settings", ["free", "prior", "ensemble", "confident", "swapped",
+                                   "settled"],
                       "Edit settings to run and compare, "
                       f"of {', '.join(SETTINGS)}; edits.npz and trajectory.png show the last "
-                      "(settled is left out of the default list where the generator is not "
-                      "self-conditioned).")
+                      "(swapped and settled are left out of the default list where the "
+                      "generator is not self-conditioned).")
     flags.DEFINE_float("other_weight", 1.0, "Weight of the penalty on the other classes' "
                        "logit changes (setting penalised).")
     flags.DEFINE_float("prior_weight", 1.0, "Weight of the typical-set penalty on z's norm "
@@ -146,7 +154,7 @@ def _check_flags() -> None:
 def _setting(name: str) -> dict:
     """The options of a setting (module docstring): edit_latents' weights and
     noise, the guide's ensemble size and where the edit stops."""
-    ensemble = name in ("ensemble", "confident", "realism", "settled")
+    ensemble = name in ("ensemble", "confident", "realism", *SNAPPING)
     return {"other_weight": FLAGS.other_weight if name == "penalised" else 0.0,
             "prior_weight": 0.0 if name in ("free", "penalised") else FLAGS.prior_weight,
             "noise_std": FLAGS.noise_std if ensemble else 0.0,
@@ -154,8 +162,9 @@ def _setting(name: str) -> dict:
             "realism_weight": FLAGS.realism_weight if name == "realism" else 0.0,
             "ensemble": FLAGS.ensemble if ensemble else 1,
             "stop_probability": FLAGS.confident_probability
-            if name in ("confident", "realism", "settled") else FLAGS.stop_probability,
-            "settle": name == "settled"}
+            if name in ("confident", "realism", *SNAPPING) else FLAGS.stop_probability,
+            "edit_steps": 0 if name == "swapped" else FLAGS.num_steps,
+            "settle": name in SNAPPING}
 
 
 def _share(mask, of):
@@ -280,12 +289,15 @@ def _main(argv):
     if not targets or any(not 0 <= t < num_classes for t in targets):
         usage_error(f"--targets must be classes of 0..{num_classes - 1}, got {targets}")
     settings = {name: _setting(name) for name in FLAGS.settings}
-    if "settled" in settings and not (is_self_conditioned(run.recipe) and FLAGS.edit_clusters):
+    snapping = [name for name in settings if name in SNAPPING]
+    if snapping and not (is_self_conditioned(run.recipe) and FLAGS.edit_clusters):
         if FLAGS["settings"].present:
-            usage_error("--settings settled snaps the edits of a self-conditioned generator to "
-                        "one cluster; this run's edits move no cluster (its generator is not "
-                        "self-conditioned, or --noedit_clusters): leave settled out")
-        del settings["settled"]
+            usage_error(f"--settings {','.join(snapping)} snap the edits of a self-conditioned "
+                        "generator to one cluster; this run's edits move no cluster (its "
+                        "generator is not self-conditioned, or --noedit_clusters): leave "
+                        f"{' and '.join(snapping)} out")
+        for name in snapping:
+            del settings[name]
 
     # The guide is the run's scoring classifier, loaded as the loop loads it
     # (trained now, with 1000 steps, for a run that scored without one). Its
@@ -357,7 +369,7 @@ def _main(argv):
     def edit(state, member_params, z, key, options):
         classify, kwargs = edit_options(state, member_params, key, options)
         return control.edit_latents(lambda latents: generate(state, latents), classify, z,
-                                    pair_targets, FLAGS.num_steps,
+                                    pair_targets, dict(options)["edit_steps"],
                                     prior_dims=recipe.latent_dim, **kwargs)
 
     def settle(state, member_params, path, key, options):
@@ -412,7 +424,7 @@ def _main(argv):
     paths, finals, judge_finals = {}, {}, {}
     first_phases = {}  # settled goes on from confident's edits: made once
     for index, (name, options) in enumerate(settings.items()):
-        _log(f"editing {z.shape[0]} latent/target pairs for {FLAGS.num_steps} steps "
+        _log(f"editing {z.shape[0]} latent/target pairs for {options['edit_steps']} steps "
              f"({name}: {', '.join(f'{k} {v}' for k, v in options.items())})...")
         key = jax.random.PRNGKey(FLAGS.seed + 2 + index)
         first = tuple(sorted({**options, "settle": False}.items()))
@@ -506,8 +518,9 @@ def _trajectory(path_png, name, stop, path, shown, state, generate, labels, star
     viz.image_rows(path_png, rows, row_labels, [f"{k}/{frames - 1}" for k in range(frames)],
                    title=f"editing z towards a class ({name}); columns: fractions of the "
                          f"path to p >= {stop}"
-                         + ("\n(snapped to one cluster where the first edit stopped)"
-                            if name == "settled" else ""))
+                         + {"settled": "\n(snapped to one cluster where the first edit stopped)",
+                            "swapped": "\n(the start's z in the cluster the guide likes best)"}
+                         .get(name, ""))
 
 
 def _interpolations(path_png, recipe, state, z0, start_labels, num_classes):
