@@ -7,7 +7,9 @@ r"""A blind reading test of edited digits, for a person: is the target what a re
 
 An SVM judge is still a model. The last word on an edit is whether a person
 names the digit it aimed at, so ``make`` draws ``--num`` edited images from
-``edits.npz`` (those the edit changed) and as many real images of the dataset
+``edits.npz`` (those the edit changed, and where the file says which pairs
+count as edits, ``counted``, only those: a pair whose start the guide
+already read as the target is no edit) and as many real images of the dataset
 at the same resolution, shuffles them together and writes ``sheet.png``:
 numbered images with no target, class or source shown. The answers go to
 ``key.json`` (keep it from the reader). The reader writes one answer per
@@ -22,35 +24,48 @@ import argparse
 import json
 import os
 import sys
+from typing import NoReturn
 
 import numpy as np
 
+ANSWERS = {*"0123456789", "?"}
 
-def _fail(message: str) -> None:
+
+def _fail(message: str) -> NoReturn:
     print(f"reading_sheet: {message}", file=sys.stderr)
     sys.exit(2)
 
 
 def make(args) -> None:
     from jaxgan import viz
+    from jaxgan.data import ArraySource
+    from jaxgan.data.arrays import to_unit_range
     from jaxgan.data.registry import BUNDLED, load_dataset
 
-    if args.dataset not in BUNDLED:
-        _fail(f"--dataset must be a bundled labelled dataset ({', '.join(BUNDLED)}), "
-              f"got {args.dataset!r}")
+    labelled = [name for name in BUNDLED if name in ("digits", "digits_framed", "mnist5k")]
+    if args.dataset not in labelled:
+        _fail(f"--dataset must be a bundled dataset of labelled single images "
+              f"({', '.join(labelled)}), got {args.dataset!r}")
     try:
         with np.load(args.edits, allow_pickle=False) as edits:
             images, targets, starts = edits["images"], edits["targets"], edits["starts"]
+            counted = edits["counted"] if "counted" in edits else np.ones(len(images), bool)
     except (OSError, KeyError, ValueError) as e:
         _fail(f"cannot read images, targets and starts from {args.edits}: {e}")
-    changed = np.flatnonzero(np.abs(images - starts).reshape(len(images), -1).max(1) > 1e-3)
-    if len(changed) < args.num:
-        _fail(f"{args.edits} holds {len(changed)} changed edits, fewer than --num {args.num}")
+    changed = np.abs(images - starts).reshape(len(images), -1).max(1) > 1e-3
+    pool_edits = np.flatnonzero(changed & counted)
+    if len(pool_edits) < args.num:
+        _fail(f"{args.edits} holds {len(pool_edits)} changed edits, fewer than --num {args.num}")
     source = load_dataset(args.dataset, images.shape[1])
+    if not isinstance(source, ArraySource) or source.labels is None:
+        _fail(f"{args.dataset!r} has no labelled images to show beside the edits")
+    if source.num_examples < args.num:
+        _fail(f"{args.dataset!r} has {source.num_examples} images, fewer than --num {args.num}")
     rng = np.random.default_rng(args.seed)
-    edited = rng.choice(changed, args.num, replace=False)
+    edited = rng.choice(pool_edits, args.num, replace=False)
     real = rng.choice(source.num_examples, args.num, replace=False)
-    pool = np.concatenate([images[edited], source.images[real].astype(np.float32)])
+    pool = np.concatenate([images[edited].astype(np.float32),
+                           np.asarray(to_unit_range(np.asarray(source.images[real])))])
     truth = np.concatenate([targets[edited], source.labels[real]]).astype(int)
     kinds = np.array(["edit"] * args.num + ["real"] * args.num)
     order = rng.permutation(2 * args.num)
@@ -65,8 +80,11 @@ def make(args) -> None:
                    [str(c + 1) for c in range(columns)],
                    title="Name each digit (0-9, or ? if it is none): rows of ten, "
                          "numbered left to right")
+    # Which edit or real image each position shows (its row in edits.npz or in the dataset).
+    index = np.concatenate([edited, real])[order]
     key = {"edits": os.path.abspath(args.edits), "dataset": args.dataset, "seed": args.seed,
-           "kind": kinds[order].tolist(), "truth": truth[order].tolist()}
+           "kind": kinds[order].tolist(), "truth": truth[order].tolist(),
+           "index": index.tolist()}
     with open(os.path.join(args.out, "key.json"), "w") as f:
         json.dump(key, f)
     print(f"show {os.path.join(args.out, 'sheet.png')} to the reader; keep key.json from them")
@@ -76,15 +94,21 @@ def score(args) -> None:
     try:
         with open(args.key) as f:
             key = json.load(f)
-    except (OSError, ValueError) as e:
-        _fail(f"cannot read the key {args.key}: {e}")
+        kinds, truth = key["kind"], key["truth"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        _fail(f"cannot read kind and truth from the key {args.key}: {e}")
     readings = [r.strip() for r in args.readings.split(",")]
-    if len(readings) != len(key["truth"]):
-        _fail(f"--readings has {len(readings)} answers; the sheet has {len(key['truth'])}")
+    bad = sorted({r for r in readings if r not in ANSWERS})
+    if bad:
+        _fail(f"--readings takes a digit or ? per image, got {', '.join(map(repr, bad))}")
+    if len(readings) != len(truth):
+        _fail(f"--readings has {len(readings)} answers; the sheet has {len(truth)}")
+    # A key may mark edits that do not count (their start was the target already).
+    counts = key.get("counted") or [True] * len(truth)
     result = {}
     for kind in ("edit", "real"):
-        index = [i for i, k in enumerate(key["kind"]) if k == kind]
-        right = sum(readings[i] == str(key["truth"][i]) for i in index)
+        index = [i for i, k in enumerate(kinds) if k == kind and counts[i] is not False]
+        right = sum(readings[i] == str(truth[i]) for i in index)
         unnamed = sum(readings[i] == "?" for i in index)
         result[kind] = {"read_right": right, "unnamed": unnamed, "shown": len(index)}
         print(f"{kind}: {right} of {len(index)} read as their "

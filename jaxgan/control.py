@@ -346,15 +346,27 @@ def settle_conditions(
       candidates: how many of the largest condition weights to try (None:
         every condition, a search over the generator's own discrete latent).
       **options: keyword arguments of :func:`edit_latents` (not ``prior_dims``:
-        the prior term reads the whole of z here).
+        the prior term reads the whole of z here; not ``features``: the
+        classes are exclusive).
 
     Returns:
       An :class:`EditPath` of ``T + num_steps + 2`` latents: each latent's
       path up to where it stopped (its end, if it never did), then the snap
       (one-hot condition from there on) and the ascent in z; after that it
-      holds its last value. ``first_success`` counts from the start and is
-      -1 where the settled edit never reached the stop. Jit-compatible.
+      holds its last value. ``first_success`` is the first step, counted
+      from the start of ``path``, at which the *settled* path reaches the
+      stop: the snap's own step if the snapped image is already there, -1
+      if it never gets there (even where ``path`` itself had). Jit-compatible.
     """
+    if path.latents.shape[-1] <= latent_dim:
+        raise ValueError(f"the latents have {path.latents.shape[-1]} coordinates, no condition "
+                         f"part after latent_dim={latent_dim}: edit latents made by "
+                         "with_conditions")
+    if candidates is not None and candidates < 1:
+        raise ValueError(f"candidates must be at least 1 (or None: all), got {candidates}")
+    if options.get("features") or "prior_dims" in options:
+        raise ValueError("settle_conditions reads exclusive classes and the prior on all of z: "
+                         "pass neither features nor prior_dims")
     final = path.final_latents
     z, weights = final[:, :latent_dim], final[:, latent_dim:]
     num_conditions = weights.shape[-1]
@@ -365,7 +377,8 @@ def settle_conditions(
         logits = classify(generate(with_conditions(z, conditions, num_conditions)))
         return jnp.take_along_axis(jax.nn.log_softmax(logits), target[:, None], -1)[:, 0]
 
-    scores = jax.vmap(target_log_probability, in_axes=1, out_axes=1)(top)  # [B, k]
+    # One candidate at a time: B images through the networks at once, not B k.
+    scores = jax.lax.map(target_log_probability, top.T).T  # [B, k]
     chosen = jnp.take_along_axis(top, jnp.argmax(scores, -1)[:, None], -1)[:, 0]
     held = jax.nn.one_hot(chosen, num_conditions, dtype=final.dtype)
     settled = edit_latents(lambda z: generate(jnp.concatenate([z, held], -1)), classify, z,

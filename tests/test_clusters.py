@@ -152,17 +152,18 @@ def test_a_self_conditioned_run_is_scored_and_saved_as_an_unconditional_one(tmp_
     edited = subprocess.run(
         [sys.executable, os.path.join(ROOT, "experiments", "control.py"),
          f"--workdir={tmp_path}", "--num_latents=2", "--num_steps=20", "--targets=1",
-         "--settings=free,swapped,settled", "--settle_steps=4", "--attribute=none"],
+         "--settings=free,confident,swapped,settled", "--settle_steps=4",
+         "--attribute=none"],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert edited.returncode == 0, edited.stderr[-3000:]
     report = json.loads((tmp_path / "control" / "control.json").read_text())
     assert report["edits_move_clusters"] and 0 <= report["free"]["cluster_changed"] <= 1
-    # Settled edits go on from the confident stop: the snap and 4 steps in z;
-    # swapped ones snap the start.
-    assert report["settings"]["settled"]["stop_probability"] == 0.999
-    assert report["settings"]["swapped"]["edit_steps"] == 0
-    for name in ("settled", "swapped"):
-        assert 0 <= report[name]["cluster_changed"] <= 1
+    # Settled edits go on from confident's (made once); swapped ones snap the
+    # start, so a success comes within the snap and the 4 steps after it.
+    assert "settled: going on from confident's edits" in edited.stderr
+    assert report["confident"]["edits"] == report["settled"]["edits"] == 2
+    if report["swapped"]["mean_steps_to_success"] is not None:
+        assert 1 <= report["swapped"]["mean_steps_to_success"] <= 5
     with np.load(tmp_path / "control" / "edits.npz") as edits:
         assert edits["images"].shape == edits["starts"].shape == (2, 28, 28, 1)
 

@@ -399,6 +399,22 @@ def test_settling_snaps_a_blend_to_the_candidate_the_classifier_likes_and_goes_o
     assert np.abs(settled.latents[-1, 2, :d] - blend[2, :d]).min() > 1.0
     np.testing.assert_allclose(settled.logits, jax.vmap(
         lambda u: toy_classify(generate(u)))(settled.latents), rtol=1e-5, atol=1e-6)
+    # A first edit that moves, and stops at different steps: each latent's
+    # path is its own up to its stop, and the snap keeps the z it stopped at.
+    start = jnp.concatenate([jax.random.normal(jax.random.PRNGKey(3), (6, d)),
+                             jax.nn.one_hot(jnp.arange(6) % 3, 3)], -1)
+    goal = (jnp.arange(6) + 1) % 3
+    moving = control.edit_latents(generate, toy_classify, start, goal, num_steps=40,
+                                  learning_rate=0.05)
+    stops = np.where(moving.first_success >= 0, moving.first_success, 40)
+    assert len(set(stops.tolist())) > 1, stops
+    settled = control.settle_conditions(generate, toy_classify, moving, goal, d, num_steps=5)
+    for i, stop in enumerate(stops):
+        np.testing.assert_array_equal(settled.latents[:stop + 1, i], moving.latents[:stop + 1, i])
+        np.testing.assert_array_equal(settled.latents[stop + 1, i, :d], moving.latents[stop, i, :d])
+    with pytest.raises(ValueError, match="with_conditions"):
+        control.settle_conditions(generate, toy_classify, moving._replace(
+            latents=moving.latents[..., :d]), goal, d)
 
 
 def test_an_edit_towards_the_class_a_sample_has_moves_it_less_than_one_to_another():
@@ -517,8 +533,9 @@ def test_reading_sheet_hides_the_answers_and_scores_a_reader_against_them(tmp_pa
     starts = -np.ones((12, 32, 32, 1), np.float32)
     images = starts.copy()
     images[:9, 10:20, 10:20] = 1.0  # nine edits changed the image; three did not
+    counted = np.arange(12) != 8  # and one of the nine was no edit: its start was the target
     np.savez(tmp_path / "edits.npz", images=images, starts=starts,
-             targets=np.arange(12) % 10)
+             targets=np.arange(12) % 10, counted=counted)
     make = [sys.executable, script, "make", f"--edits={tmp_path / 'edits.npz'}",
             "--dataset=digits", f"--out={tmp_path / 'sheet'}"]
     made = subprocess.run([*make, "--num=6"], capture_output=True, text=True, timeout=300)
@@ -527,7 +544,9 @@ def test_reading_sheet_hides_the_answers_and_scores_a_reader_against_them(tmp_pa
     key = json.loads((tmp_path / "sheet" / "key.json").read_text())
     assert sorted(key["kind"]) == ["edit"] * 6 + ["real"] * 6
     edited = [t for t, k in zip(key["truth"], key["kind"], strict=True) if k == "edit"]
-    assert set(edited) <= set(range(9))  # the targets of changed edits only
+    assert set(edited) <= set(range(8))  # the targets of counted, changed edits only
+    shown = [i for i, k in zip(key["index"], key["kind"], strict=True) if k == "edit"]
+    assert [int(t) for t in np.arange(12)[shown] % 10] == edited
 
     def score(readings):
         return subprocess.run([sys.executable, script, "score",
@@ -543,6 +562,8 @@ def test_reading_sheet_hides_the_answers_and_scores_a_reader_against_them(tmp_pa
     assert none["edit"]["unnamed"] == 6
     short = score(["1"] * 11)
     assert short.returncode == 2 and "has 11 answers; the sheet has 12" in short.stderr
-    # Only nine edits changed their image: ten cannot be shown.
-    few = subprocess.run([*make, "--num=10"], capture_output=True, text=True, timeout=300)
-    assert few.returncode == 2 and "9 changed edits, fewer than --num 10" in few.stderr
+    typo = score(["1"] * 11 + ["x"])
+    assert typo.returncode == 2 and "a digit or ? per image, got 'x'" in typo.stderr
+    # Only eight pairs changed their image and count as edits: nine cannot be shown.
+    few = subprocess.run([*make, "--num=9"], capture_output=True, text=True, timeout=300)
+    assert few.returncode == 2 and "8 changed edits, fewer than --num 9" in few.stderr

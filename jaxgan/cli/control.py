@@ -31,8 +31,11 @@ every latent towards every target class by gradient ascent
   a cluster the generator was trained on, not on a blend of several;
 - ``swapped`` (a self-conditioned generator only): as ``settled`` with no
   edit before the snap, the ablation that asks what the first edit adds:
-  the start's z in the cluster the guide likes best for the target, then
-  the steps in z.
+  the start's z in the cluster the guide likes best for the target (of all
+  clusters, whatever ``--settle_candidates`` says), then the steps in z.
+
+``settled`` goes on from ``confident``'s own edits where both are asked for
+(they are made once, with the first of the two settings' noise key).
 
 A self-conditioned generator (``config.clusters``) draws from clusters of
 the data, mostly one class each, so its edits move the cluster weights as
@@ -96,13 +99,14 @@ def _define_flags() -> None:
                       "Edit settings to run and compare, "
                       f"of {', '.join(SETTINGS)}; edits.npz and trajectory.png show the last "
                       "(swapped and settled are left out of the default list where the "
-                      "generator is not self-conditioned).")
+                      "edits move no cluster).")
     flags.DEFINE_float("other_weight", 1.0, "Weight of the penalty on the other classes' "
                        "logit changes (setting penalised).")
     flags.DEFINE_float("prior_weight", 1.0, "Weight of the typical-set penalty on z's norm "
                        "(every setting but free and penalised).")
     flags.DEFINE_integer("ensemble", 3, "Classifiers in the ensemble guide (settings ensemble, "
-                         "confident, realism, and the attribute edit), each with its own seed.")
+                         "confident, realism, swapped, settled, and the attribute edit), each "
+                         "with its own seed.")
     flags.DEFINE_float("noise_std", 0.0, "Standard deviation of the noise the ensemble guide "
                        "averages its score over (images in [-1, 1]).")
     flags.DEFINE_integer("noise_samples", 4, "Noise draws per step for the ensemble guide.")
@@ -116,16 +120,16 @@ def _define_flags() -> None:
                        "attribute edit.")
     flags.DEFINE_float("stop_probability", 0.9, "An edit stops once its guide's probability "
                        "of the target reaches this; it succeeds by the guide there.")
-    flags.DEFINE_float("confident_probability", 0.999, "The stop of the settings confident "
-                       "and realism.")
+    flags.DEFINE_float("confident_probability", 0.999, "The stop of the settings confident, "
+                       "realism, swapped and settled.")
     flags.DEFINE_boolean("edit_clusters", True, "For a self-conditioned generator "
                          "(config.clusters), let an edit move the cluster weights as well as "
                          "z; false: each edit keeps the cluster it started in.")
     flags.DEFINE_integer("settle_steps", 200, "Steps in z after the snap to one cluster "
-                         "(setting settled).")
+                         "(settings swapped and settled; 0: the snap alone).")
     flags.DEFINE_integer("settle_candidates", 0, "The snap chooses among this many of the "
                          "edit's largest cluster weights; 0: among all clusters (setting "
-                         "settled).")
+                         "settled; swapped always chooses among all).")
     flags.DEFINE_integer("seed", 0, "Seed of the starting latents.")
     flags.DEFINE_string("out_dir", None, "Where to write (default: <workdir>/control).")
 
@@ -134,7 +138,7 @@ def _check_flags() -> None:
     if not FLAGS.workdir:
         usage_error("--workdir is required: the workdir of a run trained by jaxgan-train")
     for name, least in (("num_latents", 2), ("num_steps", 1), ("ensemble", 1),
-                        ("noise_samples", 1), ("settle_steps", 1), ("settle_candidates", 0)):
+                        ("noise_samples", 1), ("settle_steps", 0), ("settle_candidates", 0)):
         if FLAGS[name].value < least:
             usage_error(f"--{name} must be at least {least}, got {FLAGS[name].value}")
     for name in ("other_weight", "prior_weight", "noise_std", "realism_weight", "hold_weight"):
@@ -292,10 +296,11 @@ def _main(argv):
     snapping = [name for name in settings if name in SNAPPING]
     if snapping and not (is_self_conditioned(run.recipe) and FLAGS.edit_clusters):
         if FLAGS["settings"].present:
-            usage_error(f"--settings {','.join(snapping)} snap the edits of a self-conditioned "
-                        "generator to one cluster; this run's edits move no cluster (its "
-                        "generator is not self-conditioned, or --noedit_clusters): leave "
-                        f"{' and '.join(snapping)} out")
+            why = ("--noedit_clusters holds each edit in its cluster"
+                   if is_self_conditioned(run.recipe) else
+                   "this run's generator is not self-conditioned (config.clusters)")
+            usage_error(f"--settings {' and '.join(snapping)} snap an edit's cluster weights "
+                        f"to one cluster, and {why}: leave {' and '.join(snapping)} out")
         for name in snapping:
             del settings[name]
 
@@ -374,10 +379,12 @@ def _main(argv):
 
     def settle(state, member_params, path, key, options):
         classify, kwargs = edit_options(state, member_params, key, options)
+        # With no edit before it (swapped), the weights are the start's one-hot
+        # and their order says nothing: every cluster is a candidate.
+        candidates = (FLAGS.settle_candidates or None) if dict(options)["edit_steps"] else None
         return control.settle_conditions(lambda latents: generate(state, latents), classify,
                                          path, pair_targets, recipe.latent_dim,
-                                         FLAGS.settle_steps, FLAGS.settle_candidates or None,
-                                         **kwargs)
+                                         FLAGS.settle_steps, candidates, **kwargs)
 
     edit = jax.jit(edit, static_argnums=4)
     settle = jax.jit(settle, static_argnums=4)
@@ -422,18 +429,23 @@ def _main(argv):
             "plausible_starts": float(np.mean(start_plausible))}
 
     paths, finals, judge_finals = {}, {}, {}
-    first_phases = {}  # settled goes on from confident's edits: made once
+    # Edits before any snap, by their options: settled goes on from confident's.
+    first_phases = {}
     for index, (name, options) in enumerate(settings.items()):
-        _log(f"editing {z.shape[0]} latent/target pairs for {options['edit_steps']} steps "
-             f"({name}: {', '.join(f'{k} {v}' for k, v in options.items())})...")
-        key = jax.random.PRNGKey(FLAGS.seed + 2 + index)
         first = tuple(sorted({**options, "settle": False}.items()))
-        if first not in first_phases:
-            first_phases[first] = edit(state, params[:options["ensemble"]], z, key, first)
-        path = first_phases[first]
+        if first in first_phases:
+            made_by, key, path = first_phases[first]
+            _log(f"{name}: going on from {made_by}'s edits")
+        else:
+            _log(f"editing {z.shape[0]} latent/target pairs for {options['edit_steps']} steps "
+                 f"({name}: {', '.join(f'{k} {v}' for k, v in options.items())})...")
+            key = jax.random.PRNGKey(FLAGS.seed + 2 + index)
+            path = edit(state, params[:options["ensemble"]], z, key, first)
+            first_phases[first] = (name, key, path)
         if options["settle"]:
             _log(f"  then snapping each to one cluster and {FLAGS.settle_steps} steps in z...")
-            path = settle(state, params[:options["ensemble"]], path, key, first)
+            path = settle(state, params[:options["ensemble"]], path,
+                          jax.random.fold_in(key, 1), first)
         path = paths[name] = jax.device_get(path)
         final_images = finals[name] = np.asarray(generate(state, jnp.asarray(
             path.final_latents)))
@@ -455,8 +467,12 @@ def _main(argv):
         result[name] = summary
         _log(_describe(name, summary, options["stop_probability"]))
     last = list(settings)[-1]
+    # The pairs that are edits: the run's guide does not already give their
+    # start the target with p >= --stop_probability (the rates count only these).
+    counted = (np.take_along_axis(_softmax(start_guide), np.asarray(pair_targets)[:, None],
+                                  1)[:, 0] < FLAGS.stop_probability)
     edits = {"images": finals[last], "targets": np.asarray(pair_targets),
-             "starts": start_images, "setting": np.asarray(last)}
+             "starts": start_images, "counted": counted, "setting": np.asarray(last)}
     if judge is not None:
         edits["judge_classes"] = judge_finals[last]
     np.savez(os.path.join(out_dir, "edits.npz"), **edits)
@@ -493,7 +509,8 @@ def _main(argv):
 
 def _trajectory(path_png, name, stop, path, shown, state, generate, labels, start_classes,
                 pair_targets, judge_probabilities):
-    """Eight frames per shown latent, evenly spaced up to where it stopped."""
+    """Eight frames per shown latent, evenly spaced up to where it stopped
+    (where it never reached the stop: up to its last move)."""
     import jax.numpy as jnp
     import numpy as np
 
@@ -501,7 +518,10 @@ def _trajectory(path_png, name, stop, path, shown, state, generate, labels, star
 
     frames = 8
     first = np.asarray(path.first_success)[shown]
-    ends = np.where(first >= 0, first, np.asarray(path.latents).shape[0] - 1)
+    path_latents = np.asarray(path.latents)[:, shown]  # [T + 1, rows, D]
+    moved = np.any(path_latents[1:] != path_latents[:-1], -1)  # [T, rows]
+    last_move = np.where(moved.any(0), moved.shape[0] - np.argmax(moved[::-1], 0), 0)
+    ends = np.where(first >= 0, first, last_move)
     steps = np.round(np.linspace(0, 1, frames)[None] * ends[:, None]).astype(int)  # [rows, F]
     latents = np.asarray(path.latents)[steps, shown[:, None]]     # [rows, F, D]
     rows = np.asarray(generate(state, jnp.asarray(latents.reshape(-1, latents.shape[-1])),
@@ -512,7 +532,8 @@ def _trajectory(path_png, name, stop, path, shown, state, generate, labels, star
               [f"\njudge: {c}" for c in judge_probabilities(rows[:, -1])[0].argmax(1)])
     row_labels = [f"{start_classes[p]} -> {int(pair_targets[p])}\n"
                   f"p {probability[r, 0]:.2f} -> {probability[r, -1]:.3f}\n"
-                  + (f"in {ends[r]} steps" if first[r] != 0 else "already there")
+                  + (f"in {ends[r]} steps" if first[r] > 0 else "already there" if first[r] == 0
+                     else f"not reached in {ends[r]} steps")
                   + judged[r]
                   for r, p in enumerate(shown)]
     viz.image_rows(path_png, rows, row_labels, [f"{k}/{frames - 1}" for k in range(frames)],
