@@ -1,7 +1,10 @@
-r"""A blind reading test of edited digits, for a person: is the target what a reader sees?
+r"""A blind reading test of edited or translated digits, for a person: is the
+class asked for what a reader sees?
 
   python experiments/reading_sheet.py make --edits runs/digits/control/edits.npz \
       --dataset digits --out runs/digits/reading [--num 40] [--seed 0]
+  python experiments/reading_sheet.py make --edits runs/cyclegan/samples/final.npz \
+      [--prefix ba_] --dataset mnist5k --out runs/cyclegan/reading_ab
   python experiments/reading_sheet.py score --key runs/digits/reading/key.json \
       --readings 6,5,4,0,...
 
@@ -16,6 +19,11 @@ numbered images with no target, class or source shown. The answers go to
 number, a digit or ``?``; ``score`` prints the share of edits read as their
 target beside the share of real images read as their label, the floor of
 that reader on that data (8x8 digits are hard to read even when real).
+
+A translation run's ``samples/final.npz`` (``inputs``, ``images`` and
+``labels``; a CycleGAN's B to A arrays under the prefix ``ba_``, chosen by
+``--prefix``) works the same way: each output should show its input's
+class, and ``--dataset`` names the output's domain.
 
 Exit code 0 on success, 2 on bad input, with a one-line message.
 """
@@ -46,13 +54,22 @@ def make(args) -> None:
     if args.dataset not in labelled:
         _fail(f"--dataset must be a bundled dataset of labelled single images "
               f"({', '.join(labelled)}), got {args.dataset!r}")
+    prefix = args.prefix
     try:
         with np.load(args.edits, allow_pickle=False) as edits:
-            images, targets, starts = edits["images"], edits["targets"], edits["starts"]
-            counted = edits["counted"] if "counted" in edits else np.ones(len(images), bool)
+            if f"{prefix}inputs" in edits and f"{prefix}labels" in edits:
+                # A translation: every output should show its input's class.
+                images, targets = edits[f"{prefix}images"], edits[f"{prefix}labels"]
+                changed = counted = np.ones(len(images), bool)
+            else:
+                images, targets, starts = (edits[f"{prefix}images"], edits[f"{prefix}targets"],
+                                           edits[f"{prefix}starts"])
+                counted = (edits[f"{prefix}counted"] if f"{prefix}counted" in edits
+                           else np.ones(len(images), bool))
+                changed = np.abs(images - starts).reshape(len(images), -1).max(1) > 1e-3
     except (OSError, KeyError, ValueError) as e:
-        _fail(f"cannot read images, targets and starts from {args.edits}: {e}")
-    changed = np.abs(images - starts).reshape(len(images), -1).max(1) > 1e-3
+        _fail(f"cannot read images with their targets (edits.npz: images, targets, starts; "
+              f"a translation's final.npz: inputs, images, labels) from {args.edits}: {e}")
     pool_edits = np.flatnonzero(changed & counted)
     if len(pool_edits) < args.num:
         _fail(f"{args.edits} holds {len(pool_edits)} changed edits, fewer than --num {args.num}")
@@ -121,7 +138,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     sheet = commands.add_parser("make", help="write sheet.png and key.json")
-    sheet.add_argument("--edits", required=True, help="edits.npz of jaxgan-control")
+    sheet.add_argument("--edits", required=True, help="edits.npz of jaxgan-control, or a "
+                       "translation run's samples/final.npz")
+    sheet.add_argument("--prefix", default="", help="the arrays' prefix in the file (ba_: a "
+                       "CycleGAN's B to A translations)")
     sheet.add_argument("--dataset", required=True, help="the run's bundled dataset, e.g. digits")
     sheet.add_argument("--out", required=True, help="folder for sheet.png and key.json")
     sheet.add_argument("--num", type=int, default=40, help="edits shown, and as many real")

@@ -567,3 +567,14 @@ def test_reading_sheet_hides_the_answers_and_scores_a_reader_against_them(tmp_pa
     # Only eight pairs changed their image and count as edits: nine cannot be shown.
     few = subprocess.run([*make, "--num=9"], capture_output=True, text=True, timeout=300)
     assert few.returncode == 2 and "8 changed edits, fewer than --num 9" in few.stderr
+    # A CycleGAN's final.npz: each output should show its input's class.
+    np.savez(tmp_path / "final.npz", ba_inputs=starts[:6], ba_images=images[:6],
+             ba_labels=np.arange(6) + 2)
+    made = subprocess.run([sys.executable, script, "make", f"--edits={tmp_path / 'final.npz'}",
+                           "--prefix=ba_", "--dataset=digits_framed", "--num=6",
+                           f"--out={tmp_path / 'translations'}"],
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    key = json.loads((tmp_path / "translations" / "key.json").read_text())
+    assert sorted(t for t, k in zip(key["truth"], key["kind"], strict=True)
+                  if k == "edit") == list(range(2, 8))
