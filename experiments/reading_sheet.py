@@ -2,7 +2,7 @@ r"""A blind reading test of edited or translated digits, for a person: is the
 class asked for what a reader sees?
 
   python experiments/reading_sheet.py make --edits runs/digits/control/edits.npz \
-      --dataset digits --out runs/digits/reading [--num 40] [--seed 0]
+      --dataset digits --out runs/digits/reading [--num 40] [--seed N]
   python experiments/reading_sheet.py make --edits runs/cyclegan/samples/final.npz \
       [--prefix ba_] --dataset mnist5k --out runs/cyclegan/reading_ab
   python experiments/reading_sheet.py score --key runs/digits/reading/key.json \
@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import sys
+import zlib
 from typing import NoReturn
 
 import numpy as np
@@ -64,8 +65,13 @@ def make(args) -> None:
             else:
                 images, targets, starts = (edits[f"{prefix}images"], edits[f"{prefix}targets"],
                                            edits[f"{prefix}starts"])
-                counted = (edits[f"{prefix}counted"] if f"{prefix}counted" in edits
-                           else np.ones(len(images), bool))
+                if f"{prefix}counted" in edits:
+                    counted = edits[f"{prefix}counted"]
+                else:
+                    print(f"reading_sheet: {args.edits} does not say which pairs count as "
+                          "edits (made before jaxgan-control wrote counted): every changed "
+                          "pair is drawn", file=sys.stderr)
+                    counted = np.ones(len(images), bool)
                 changed = np.abs(images - starts).reshape(len(images), -1).max(1) > 1e-3
     except (OSError, KeyError, ValueError) as e:
         _fail(f"cannot read images with their targets (edits.npz: images, targets, starts; "
@@ -78,7 +84,11 @@ def make(args) -> None:
         _fail(f"{args.dataset!r} has no labelled images to show beside the edits")
     if source.num_examples < args.num:
         _fail(f"{args.dataset!r} has {source.num_examples} images, fewer than --num {args.num}")
-    rng = np.random.default_rng(args.seed)
+    # Each file's own sheet by default, so that sheets of different runs do
+    # not share their real digits or their layout.
+    seed = args.seed if args.seed is not None else zlib.crc32(
+        np.ascontiguousarray(images).tobytes())
+    rng = np.random.default_rng(seed)
     edited = rng.choice(pool_edits, args.num, replace=False)
     real = rng.choice(source.num_examples, args.num, replace=False)
     pool = np.concatenate([images[edited].astype(np.float32),
@@ -99,7 +109,8 @@ def make(args) -> None:
                          "numbered left to right")
     # Which edit or real image each position shows (its row in edits.npz or in the dataset).
     index = np.concatenate([edited, real])[order]
-    key = {"edits": os.path.abspath(args.edits), "dataset": args.dataset, "seed": args.seed,
+    key = {"edits": os.path.abspath(args.edits), "prefix": prefix, "dataset": args.dataset,
+           "seed": seed,
            "kind": kinds[order].tolist(), "truth": truth[order].tolist(),
            "index": index.tolist()}
     with open(os.path.join(args.out, "key.json"), "w") as f:
@@ -122,6 +133,8 @@ def score(args) -> None:
         _fail(f"--readings has {len(readings)} answers; the sheet has {len(truth)}")
     # A key may mark edits that do not count (their start was the target already).
     counts = key.get("counted") or [True] * len(truth)
+    if len(kinds) != len(truth) or len(counts) != len(truth):
+        _fail(f"the key {args.key} is damaged: kind, truth and counted differ in length")
     result = {}
     for kind in ("edit", "real"):
         index = [i for i, k in enumerate(kinds) if k == kind and counts[i] is not False]
@@ -145,7 +158,8 @@ def main() -> None:
     sheet.add_argument("--dataset", required=True, help="the run's bundled dataset, e.g. digits")
     sheet.add_argument("--out", required=True, help="folder for sheet.png and key.json")
     sheet.add_argument("--num", type=int, default=40, help="edits shown, and as many real")
-    sheet.add_argument("--seed", type=int, default=0)
+    sheet.add_argument("--seed", type=int, default=None,
+                       help="the draw's seed (default: one read from the file's images)")
     scoring = commands.add_parser("score", help="score a reader's answers")
     scoring.add_argument("--key", required=True, help="key.json written by make")
     scoring.add_argument("--readings", required=True,

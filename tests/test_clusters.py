@@ -166,6 +166,8 @@ def test_a_self_conditioned_run_is_scored_and_saved_as_an_unconditional_one(tmp_
         assert 1 <= report["swapped"]["mean_steps_to_success"] <= 5
     with np.load(tmp_path / "control" / "edits.npz") as edits:
         assert edits["images"].shape == edits["starts"].shape == (2, 28, 28, 1)
+        # The pairs edits.npz counts are the ones every rate counts.
+        assert int(edits["counted"].sum()) == report["settled"]["edits"]
 
 
 def test_stacked_digits_condition_on_their_channels_clusters_and_are_scored_by_class():

@@ -59,7 +59,10 @@ attribute drifted. It writes, under ``<workdir>/control/`` (or ``--out_dir``):
   the attribute edit's numbers;
 - ``edits.npz``: the last setting's edits: ``images`` (the edited images,
   ``N x H x W x C`` in [-1, 1]), ``targets`` (the class each edit aimed at),
-  ``starts`` (the unedited images), and ``judge_classes`` where a judge exists;
+  ``starts`` (the unedited images), ``counted`` (the pairs that are edits:
+  the run's guide does not already give the start the target with
+  p >= --stop_probability; every rate counts only these), ``setting`` (its
+  name), and ``judge_classes`` where a judge exists;
 - ``trajectory.png`` (the last setting) and ``trajectory_free.png``: editing
   paths, one row per latent, labelled with the judge's verdict;
 - ``attribute.png``: the attribute lowered (left) and raised (right);
