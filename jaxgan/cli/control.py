@@ -188,19 +188,18 @@ def _softmax(logits):
     return e / e.sum(-1, keepdims=True)
 
 
-def _summarize(path, targets, verdicts, num_classes, latent_dim):
-    """Flat numbers for one setting. The pairs whose start the run's guide
-    already gives the target with p >= --stop_probability are left out, the
-    same pairs for every setting. ``verdicts`` holds the guide's, the twin's
-    and the judge's classes and probabilities of the start and final images."""
+def _summarize(path, targets, counted, verdicts, num_classes, latent_dim):
+    """Flat numbers for one setting, over the pairs that are ``counted``
+    (the same pairs for every setting: :func:`_main` leaves out those whose
+    start the run's guide already gives the target with p >=
+    --stop_probability). ``verdicts`` holds the guide's, the twin's and the
+    judge's classes and probabilities of the start and final images."""
     import numpy as np
 
     from jaxgan.control import typical_set_penalty
 
     guide_start, guide_final = verdicts["guide_logits"]
-    start_probability = np.take_along_axis(_softmax(guide_start), targets[:, None], 1)[:, 0]
     first_success = np.asarray(path.first_success)
-    counted = start_probability < FLAGS.stop_probability
     success = counted & (first_success > 0)
     others = 1.0 - np.eye(num_classes)[targets]
     other_change = (np.abs(guide_final - guide_start) * others).sum(-1) / (num_classes - 1)
@@ -431,6 +430,11 @@ def _main(argv):
                 judge_start_p[:FLAGS.num_latents].argmax(1) == start_classes[:FLAGS.num_latents])),
             "plausible_starts": float(np.mean(start_plausible))}
 
+    # The pairs that are edits: the run's guide does not already give their
+    # start the target with p >= --stop_probability. Every rate counts only
+    # these, and edits.npz records them.
+    counted = (np.take_along_axis(_softmax(start_guide), np.asarray(pair_targets)[:, None],
+                                  1)[:, 0] < FLAGS.stop_probability)
     paths, finals, judge_finals = {}, {}, {}
     # Edits before any snap, by their options: settled goes on from confident's.
     first_phases = {}
@@ -461,7 +465,7 @@ def _main(argv):
             verdicts.update(judge_final=judge_finals[name], judge_start=judge_start_p.argmax(1),
                             judge_plausible=plausible,
                             judge_probabilities=(judge_start_p, final_p))
-        summary = _summarize(path, np.asarray(pair_targets), verdicts, num_classes,
+        summary = _summarize(path, np.asarray(pair_targets), counted, verdicts, num_classes,
                              recipe.latent_dim)
         if move_clusters:  # how often the edit ended in another cluster
             summary["cluster_changed"] = float(np.mean(
@@ -470,10 +474,6 @@ def _main(argv):
         result[name] = summary
         _log(_describe(name, summary, options["stop_probability"]))
     last = list(settings)[-1]
-    # The pairs that are edits: the run's guide does not already give their
-    # start the target with p >= --stop_probability (the rates count only these).
-    counted = (np.take_along_axis(_softmax(start_guide), np.asarray(pair_targets)[:, None],
-                                  1)[:, 0] < FLAGS.stop_probability)
     edits = {"images": finals[last], "targets": np.asarray(pair_targets),
              "starts": start_images, "counted": counted, "setting": np.asarray(last)}
     if judge is not None:
