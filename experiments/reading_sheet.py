@@ -33,28 +33,24 @@ import json
 import os
 import sys
 import zlib
-from typing import NoReturn
 
 import numpy as np
 
+from jaxgan.cli import usage_error
+
 ANSWERS = {*"0123456789", "?"}
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"reading_sheet: {message}", file=sys.stderr)
-    sys.exit(2)
+# The bundled datasets of single labelled digits a sheet can show beside the edits.
+LABELLED = ("digits", "digits_framed", "mnist5k")
 
 
 def make(args) -> None:
     from jaxgan import viz
-    from jaxgan.data import ArraySource
     from jaxgan.data.arrays import to_unit_range
-    from jaxgan.data.registry import BUNDLED, load_dataset
+    from jaxgan.data.registry import load_dataset
 
-    labelled = [name for name in BUNDLED if name in ("digits", "digits_framed", "mnist5k")]
-    if args.dataset not in labelled:
-        _fail(f"--dataset must be a bundled dataset of labelled single images "
-              f"({', '.join(labelled)}), got {args.dataset!r}")
+    if args.dataset not in LABELLED:
+        usage_error(f"--dataset must be a bundled dataset of labelled single images "
+                    f"({', '.join(LABELLED)}), got {args.dataset!r}")
     prefix = args.prefix
     try:
         with np.load(args.edits, allow_pickle=False) as edits:
@@ -74,16 +70,17 @@ def make(args) -> None:
                     counted = np.ones(len(images), bool)
                 changed = np.abs(images - starts).reshape(len(images), -1).max(1) > 1e-3
     except (OSError, KeyError, ValueError) as e:
-        _fail(f"cannot read images with their targets (edits.npz: images, targets, starts; "
-              f"a translation's final.npz: inputs, images, labels) from {args.edits}: {e}")
+        usage_error(f"cannot read images with their targets (edits.npz: images, targets, "
+                    f"starts; a translation's final.npz: inputs, images, labels) from "
+                    f"{args.edits}: {e}")
     pool_edits = np.flatnonzero(changed & counted)
     if len(pool_edits) < args.num:
-        _fail(f"{args.edits} holds {len(pool_edits)} changed edits, fewer than --num {args.num}")
+        usage_error(f"{args.edits} holds {len(pool_edits)} changed edits, fewer than --num "
+                    f"{args.num}")
     source = load_dataset(args.dataset, images.shape[1])
-    if not isinstance(source, ArraySource) or source.labels is None:
-        _fail(f"{args.dataset!r} has no labelled images to show beside the edits")
     if source.num_examples < args.num:
-        _fail(f"{args.dataset!r} has {source.num_examples} images, fewer than --num {args.num}")
+        usage_error(f"{args.dataset!r} has {source.num_examples} images, fewer than --num "
+                    f"{args.num}")
     # Each file's own sheet by default, so that sheets of different runs do
     # not share their real digits or their layout.
     seed = args.seed if args.seed is not None else zlib.crc32(
@@ -124,17 +121,17 @@ def score(args) -> None:
             key = json.load(f)
         kinds, truth = key["kind"], key["truth"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        _fail(f"cannot read kind and truth from the key {args.key}: {e}")
+        usage_error(f"cannot read kind and truth from the key {args.key}: {e}")
     readings = [r.strip() for r in args.readings.split(",")]
     bad = sorted({r for r in readings if r not in ANSWERS})
     if bad:
-        _fail(f"--readings takes a digit or ? per image, got {', '.join(map(repr, bad))}")
+        usage_error(f"--readings takes a digit or ? per image, got {', '.join(map(repr, bad))}")
     if len(readings) != len(truth):
-        _fail(f"--readings has {len(readings)} answers; the sheet has {len(truth)}")
+        usage_error(f"--readings has {len(readings)} answers; the sheet has {len(truth)}")
     # A key may mark edits that do not count (their start was the target already).
     counts = key.get("counted") or [True] * len(truth)
     if len(kinds) != len(truth) or len(counts) != len(truth):
-        _fail(f"the key {args.key} is damaged: kind, truth and counted differ in length")
+        usage_error(f"the key {args.key} is damaged: kind, truth and counted differ in length")
     result = {}
     for kind in ("edit", "real"):
         index = [i for i, k in enumerate(kinds) if k == kind and counts[i] is not False]
@@ -166,7 +163,7 @@ def main() -> None:
                          help="comma-separated answers in the sheet's order (a digit or ?)")
     args = parser.parse_args()
     if args.command == "make" and args.num < 1:
-        _fail(f"--num must be at least 1, got {args.num}")
+        usage_error(f"--num must be at least 1, got {args.num}")
     (make if args.command == "make" else score)(args)
 
 

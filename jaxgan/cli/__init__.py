@@ -10,6 +10,7 @@ import logging as std_logging
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 from absl import logging
 
@@ -90,7 +91,7 @@ def quiet_logs() -> None:
     sys.unraisablehook = hook
 
 
-def usage_error(message: str) -> None:
+def usage_error(message: str) -> NoReturn:
     """Ends the command: one line on stderr and exit code 2."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
