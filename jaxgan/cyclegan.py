@@ -79,6 +79,7 @@ from jaxgan.state import (
     function_name,
     module_identity,
     module_rngs,
+    noise_args,
     scale_updates,
 )
 from jaxgan.step import DataParallel, Metrics, apply_module, step_key
@@ -444,16 +445,18 @@ class CycleGANRecipe(ComputePolicy):
     # -- inference -------------------------------------------------------------
 
     def translate(self, state: CycleGANState, inputs: jax.Array, ema: bool = True,
-                  backward: bool = False) -> jax.Array:
+                  backward: bool = False, key: jax.Array | None = None) -> jax.Array:
         """``G_ab(inputs)`` (``G_ba`` with ``backward``) in inference mode.
-        ``ema`` is accepted for the loop's sake; CycleGAN keeps no average."""
+        ``ema`` is accepted for the loop's sake; CycleGAN keeps no average.
+        ``key`` draws the generator's noise (its dropout, where it has one) as
+        :func:`jaxgan.state.translate` does; without it the output is deterministic."""
         del ema
         name, module = ("ba", self.generator_ba) if backward else ("ab", self.generator_ab)
         variables = {"params": self.in_compute_dtype(state.g_params[name])}
         if state.g_batch_stats[name]:
             variables["batch_stats"] = state.g_batch_stats[name]
         return self.module_output(module.apply(variables, self.in_compute_dtype(inputs),
-                                               train=False))
+                                               train=False, **noise_args(key)))
 
     def direction(self, backward: bool = False) -> CycleDirection:
         """The translation A -> B (B -> A with ``backward``) as an evaluation reads it."""
@@ -624,9 +627,11 @@ class CycleDirection:
     conditional = False
     has_moving_average = False
 
-    def translate(self, state: CycleGANState, inputs: jax.Array, ema: bool = True) -> jax.Array:
-        """This direction's outputs for ``inputs`` (``ema`` is unused: no average)."""
-        return self.recipe.translate(state, inputs, backward=self.backward)
+    def translate(self, state: CycleGANState, inputs: jax.Array, ema: bool = True,
+                  key: jax.Array | None = None) -> jax.Array:
+        """This direction's outputs for ``inputs`` (``ema`` is unused: no
+        average; ``key`` as for :meth:`CycleGANRecipe.translate`)."""
+        return self.recipe.translate(state, inputs, backward=self.backward, key=key)
 
     def translate_back(self, state: CycleGANState, outputs: jax.Array) -> jax.Array:
         """``outputs`` translated the other way: the round trip's end."""

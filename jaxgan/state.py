@@ -333,9 +333,10 @@ class GANRecipe(ComputePolicy):
         """Samples for latents ``z`` in inference mode (:func:`generate_from`)."""
         return generate_from(self, state, z, labels, ema)
 
-    def translate(self, state: GANState, inputs: jax.Array, ema: bool = True) -> jax.Array:
+    def translate(self, state: GANState, inputs: jax.Array, ema: bool = True,
+                  key: jax.Array | None = None) -> jax.Array:
         """A translation recipe's outputs for ``inputs`` (:func:`translate`)."""
-        return translate(self, state, inputs, ema)
+        return translate(self, state, inputs, ema, key)
 
     def describe(self) -> dict[str, Any]:
         """What a checkpoint records of this recipe, to refuse resuming
@@ -570,14 +571,15 @@ def module_identity(description: str) -> str:
     """A module's repr as :meth:`GANRecipe.describe` records it, and as a
     resumed run compares it (the saved description passes through here too).
 
-    jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``)
-    after runs were saved with their repr: those are left out at their
-    defaults, so older runs still resume. A DCGAN's ``impl`` is left out
+    jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``,
+    the U-Net's ``native``) after runs were saved with their repr: those are
+    left out at their defaults, so older runs still resume. A DCGAN's ``impl`` is left out
     whatever it is: every implementation computes the same function of the
     same parameters (:mod:`jaxgan.models.layers`), and runs saved before it
     could be chosen recorded ``impl = 'conv'``.
     """
-    return re.sub(r"\n\s*(dtype = None|adaptive = False|impl = '\w+')", "", description)
+    return re.sub(r"\n\s*(dtype = None|adaptive = False|native = \(\)|impl = '\w+')", "",
+                  description)
 
 
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:
@@ -686,17 +688,29 @@ def generate_from(recipe: GANRecipe, state: GANState, z: jax.Array,
 
 
 def translate(recipe: GANRecipe, state: GANState, inputs: jax.Array,
-              ema: bool = True) -> jax.Array:
+              ema: bool = True, key: jax.Array | None = None) -> jax.Array:
     """A translation recipe's outputs for ``inputs [N, H, W, C_in]``, in
-    inference mode (no dropout; BatchNorm from its running statistics), from
-    the generator's moving average unless ``ema=False``."""
+    inference mode (BatchNorm from its running statistics), from the
+    generator's moving average unless ``ema=False``.
+
+    Without ``key`` the output is deterministic: the generator's noise (its
+    dropout) is off. With ``key`` the noise is drawn from it, one draw for
+    the whole batch: how Pix2Pix samples its generator at test time, and how
+    :mod:`jaxgan.evaluation` scores it (see :class:`jaxgan.models.UNetGenerator`).
+    """
     if not recipe.translation:
         raise ValueError("translate needs a translation recipe (translation=True); a recipe "
                          "that generates from latents samples with generate_from")
     variables = generator_variables(state, ema)
     variables["params"] = recipe.in_compute_dtype(variables["params"])
     return recipe.module_output(recipe.generator.apply(
-        variables, recipe.in_compute_dtype(inputs), train=False))
+        variables, recipe.in_compute_dtype(inputs), train=False, **noise_args(key)))
+
+
+def noise_args(key: jax.Array | None) -> dict[str, Any]:
+    """The keyword arguments of a translation generator's ``apply`` in
+    inference that draw its noise from ``key`` (none when ``key`` is None)."""
+    return {} if key is None else {"noise": True, "rngs": {"dropout": key}}
 
 
 def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
@@ -718,4 +732,5 @@ def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
 __all__ = ["RNG_STREAMS", "ComputePolicy", "GANRecipe", "GANState", "ModuleContractError", "PyTree",
            "check_modules", "create_state", "create_states", "default_optimizer",
            "discriminate_from", "function_name", "generate", "generate_from", "generator_variables",
-           "module_identity", "module_rngs", "scale_updates", "translate", "uses_convolution"]
+           "module_identity", "module_rngs", "noise_args", "scale_updates", "translate",
+           "uses_convolution"]

@@ -60,6 +60,52 @@ def test_unet_and_patchgan_shapes_and_parameter_counts():
                                     train=False)
 
 
+def test_translation_samples_the_generator_s_noise_with_batch_norm_in_inference():
+    """With a key, translate draws the U-Net's dropout (Pix2Pix's test-time
+    sampling) and BatchNorm still reads its running statistics; without one
+    the output is deterministic. Evaluation gives each input its own key, so
+    an output does not depend on what else shares the call."""
+    from jaxgan.evaluation import noise_keys, sample_translations
+
+    recipe = pix2pix()
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (28, 28, 1))
+    # Running statistics unlike a batch's own (mean -0.5, variance 4): inference must read them.
+    state = state.replace(g_batch_stats={layer: {"mean": stats["mean"] - 0.5,
+                                                 "var": stats["var"] * 4.0}
+                                         for layer, stats in state.g_batch_stats.items()})
+    inputs = jax.random.uniform(jax.random.PRNGKey(1), (6, 28, 28, 1), minval=-1, maxval=1)
+    plain = recipe.translate(state, inputs)
+    scale = float(jnp.abs(plain).max())  # the untrained outputs are small
+    drawn = recipe.translate(state, inputs, key=jax.random.key(5))
+    np.testing.assert_array_equal(drawn, recipe.translate(state, inputs, key=jax.random.key(5)))
+    assert float(jnp.abs(drawn - plain).max()) > 0.05 * scale
+    other = recipe.translate(state, inputs, key=jax.random.key(6))
+    assert float(jnp.abs(drawn - other).max()) > 0.05 * scale
+    # By hand: the module in inference with its dropout drawn from the key.
+    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    by_hand = recipe.generator.apply(variables, inputs, train=False, noise=True,
+                                     rngs={"dropout": jax.random.key(5)})
+    np.testing.assert_allclose(drawn, by_hand, atol=1e-6)
+    batch_stats_mode = recipe.generator.apply(variables, inputs, train=True,
+                                              rngs={"dropout": jax.random.key(5)},
+                                              mutable=["batch_stats"])[0]
+    assert float(jnp.abs(drawn - batch_stats_mode).max()) > 0.05 * scale
+    # Without dropout there is no noise to draw.
+    quiet = pix2pix(dropout=0.0)
+    np.testing.assert_allclose(quiet.translate(state, inputs, key=jax.random.key(5)),
+                               quiet.translate(state, inputs), atol=1e-6)
+    # One key per input: the first outputs of a call on all six are those of
+    # a call on the first two, and each is that input translated alone.
+    keys = noise_keys(jax.random.key(0), 6)
+    np.testing.assert_array_equal(jax.random.key_data(keys[:2]),
+                                  jax.random.key_data(noise_keys(jax.random.key(0), 2)))
+    every = sample_translations(recipe, state, inputs, keys)
+    np.testing.assert_allclose(every[:2], sample_translations(recipe, state, inputs[:2],
+                                                              keys[:2]), atol=1e-6)
+    np.testing.assert_allclose(every[3], recipe.translate(state, inputs[3:4], key=keys[3])[0],
+                               atol=1e-6)
+
+
 def test_l1_reconstruction_loss_by_hand():
     outputs = jnp.array([[[1.0, -1.0], [0.5, 0.5]], [[0.0, 0.0], [0.0, 0.25]]])
     targets = jnp.array([[[0.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, -0.25]]])

@@ -44,6 +44,7 @@ def get_config():
     config.semantic_weight = 1.0        # the guides' class-keeping term (0: the paper's CycleGAN)
     config.semantic_reader = "output"   # the output domain's guide reads each translation
     config.g_dropout = 0.0              # CycleGAN's generators have no noise
+    config.ema_decay = 0.0              # and no moving average
     config.d_normalization = "instance"  # CycleGAN's PatchGAN normalises per image
     config.batch_size = 32
     config.num_steps = 750

@@ -11,7 +11,14 @@ need not pass through the bottleneck. There is no latent vector: Pix2Pix
 found the generator learns to ignore one, and takes its noise from dropout in
 the first decoder blocks instead, drawn from the train step's ``dropout``
 stream. In inference (``train=False``) the modules are deterministic, as the
-module contract asks.
+module contract asks, unless the caller asks the U-Net for its noise
+(``noise=True``): then the dropout is drawn in inference too, from the
+``dropout`` stream the caller gives, while BatchNorm reads its running
+statistics. That is how Pix2Pix samples its generator at test time, and how
+:func:`jaxgan.state.translate` does when given a key: the generator was
+trained to draw with its noise on, and with it off its outputs are a blend
+that no training target looks like (on the completion task, the Frechet
+distance of the held-out outputs doubles).
 
 The PatchGAN sees the input and an output (real target or generated) side
 by side as channels and returns a map of logits, one per overlapping patch:
@@ -34,7 +41,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.dcgan import DCGAN_INIT, normalize
+from jaxgan.models.dcgan import DCGAN_INIT, native_projection, normalize
 from jaxgan.models.layers import Conv, UpsampleConv
 
 # Kernel 4, stride 2, padding 1 halves an even side.
@@ -64,10 +71,16 @@ class UNetGenerator(nn.Module):
       depth: how many times the encoder halves the side; ``H`` and ``W``
         must be divisible by ``2**depth`` (28 allows 2, 32 allows 5).
       dropout: the rate of the dropout that is the generator's noise (0.5 in
-        Pix2Pix), in the first ``dropout_blocks`` decoder blocks, in training only.
+        Pix2Pix), in the first ``dropout_blocks`` decoder blocks, in training
+        and where a call asks for the noise.
       dropout_blocks: how many decoder blocks (from the bottleneck out) drop.
       impl: how the convolutions are computed (see :mod:`jaxgan.models.layers`).
       batch_norm_axis_name, dtype: as in :class:`jaxgan.models.DCGANGenerator`.
+      native: ``()``, or ``(side, top, inner)`` of the output domain's images
+        (:func:`jaxgan.data.registry.native_frame`): the output then ends
+        with :func:`jaxgan.models.dcgan.native_projection`, so it is always
+        an image such data can be (a CycleGAN's generator into scikit-learn's
+        8x8 digits draws 8x8 digits). Adds no parameters.
     """
 
     channels: int = 1
@@ -78,17 +91,29 @@ class UNetGenerator(nn.Module):
     impl: str = "auto"
     batch_norm_axis_name: str | None = None
     dtype: Any = None
+    native: tuple[int, ...] = ()
 
     def __post_init__(self):
         super().__post_init__()
         for name in ("channels", "width", "depth"):
             _positive_int(self, name)
+        if self.native and (len(self.native) != 3 or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+                for v in self.native)):
+            raise ValueError("UNetGenerator native must be () or (side, top, inner), got "
+                             f"{self.native!r}")
         _positive_int(self, "dropout_blocks", least=0)
         if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
             raise ValueError(f"UNetGenerator dropout must be in [0, 1), got {self.dropout!r}")
 
     @nn.compact
-    def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
+    def __call__(self, inputs: jax.Array, *, train: bool,
+                 noise: bool | None = None) -> jax.Array:
+        """``noise``: whether the dropout (the generator's noise) is drawn;
+        ``train`` by default. ``train=False, noise=True`` samples the trained
+        generator as Pix2Pix does at test time (the ``dropout`` stream needed)."""
+        if noise is None:
+            noise = train
         side = 2 ** self.depth
         if inputs.ndim != 4 or inputs.shape[1] % side or inputs.shape[2] % side:
             raise ValueError(f"UNetGenerator(depth={self.depth}) needs images [B, H, W, C] with "
@@ -115,10 +140,13 @@ class UNetGenerator(nn.Module):
                              name=f"up_{level}")(x)
             x = normalize("batch", train, x, self.batch_norm_axis_name, self.dtype)
             if block < self.dropout_blocks and self.dropout:
-                x = nn.Dropout(self.dropout, deterministic=not train)(x)
+                x = nn.Dropout(self.dropout, deterministic=not noise)(x)
             x = jnp.concatenate([nn.relu(x), skips[level - 1].astype(x.dtype)], axis=-1)
         x = UpsampleConv(self.channels, kernel_init=DCGAN_INIT, impl=self.impl, name="up_0")(x)
-        return jnp.tanh(_bias(self, "up_0_bias", x))
+        x = jnp.tanh(_bias(self, "up_0_bias", x))
+        if self.native:
+            x = native_projection(x, *self.native)
+        return x
 
 
 class PatchDiscriminator(nn.Module):
