@@ -194,20 +194,9 @@ def _validate(config: ml_collections.ConfigDict) -> None:
              "and config.augment is 'none'; name the operations, e.g. "
              "augment='translation,cutout'")
     native_size, data_side = option(config, "g_native_size"), registry.NATIVE_SIDES.get(dataset)
-    if native_size and config.model not in ("dcgan", "cyclegan"):
+    if native_size and config.model != "dcgan":
         fail(f"config.g_native_size={native_size!r} is an option of the DCGAN generator and "
-             f"the CycleGAN's, not of model={config.model!r}; set g_native_size=0")
-    if native_size and config.model == "cyclegan":
-        domain_a = (registry.unpaired_domains(dataset) or ("",))[0]
-        frame = registry.native_frame(domain_a, config.image_size)
-        if not frame or frame[0] != native_size:
-            known = (f"{domain_a!r} is drawn at {frame[0]}x{frame[0]}; set g_native_size="
-                     f"{frame[0]} or 0" if frame else
-                     f"the native side of {domain_a or dataset!r} is not known; set "
-                     "g_native_size=0")
-            fail(f"config.g_native_size={native_size!r} asks the B to A generator to draw "
-                 f"domain A's images at their native side, and {known}")
-        data_side = None  # domain A's side, checked just now
+             f"model={config.model!r}; set g_native_size=0")
     if is_positive_int(native_size) and data_side and native_size < data_side:
         fail(f"config.g_native_size={native_size!r} would blur {dataset!r}, whose images are "
              f"drawn at {data_side}x{data_side}; set g_native_size=0")
@@ -444,16 +433,13 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         d_optimizer=_adam(config, config.d_learning_rate, config.num_steps * config.n_disc))
 
 
-def _unet(config: ml_collections.ConfigDict, channels: int, dtype,
-          native: tuple[int, ...] = ()) -> UNetGenerator:
-    """The U-Net generator of a translation model (pix2pix, cyclegan);
-    ``native``: its output domain's frame, where it draws that domain's native images."""
-    with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout",
-                     g_native_size="native"):
+def _unet(config: ml_collections.ConfigDict, channels: int, dtype) -> UNetGenerator:
+    """The U-Net generator of a translation model (pix2pix, cyclegan)."""
+    with _built_from(g_width="width", unet_depth="depth", g_dropout="dropout"):
         return UNetGenerator(channels=channels, width=config.g_width,
                              depth=option(config, "unet_depth"),
                              dropout=option(config, "g_dropout"), dtype=dtype,
-                             impl=option(config, "conv_impl"), native=tuple(native))
+                             impl=option(config, "conv_impl"))
 
 
 def _patch_gan(config: ml_collections.ConfigDict, dtype) -> PatchDiscriminator:
@@ -476,12 +462,8 @@ def _cyclegan(config: ml_collections.ConfigDict, example_shape, input_channels: 
     """The CycleGAN of ``config``: U-Nets both ways and a PatchGAN per domain,
     built from the pix2pix model's fields; the least-squares loss by default
     (the generators' term is then CycleGAN's, :func:`jaxgan.cyclegan.generator_loss`)."""
-    # g_native_size: the generator into domain A draws A's native images (validated above).
-    domain_a = (registry.unpaired_domains(config.dataset) or ("",))[0]
-    native = (registry.native_frame(domain_a, config.image_size)
-              if option(config, "g_native_size") else None)
     generators = [_unet(config, example_shape[-1], dtype),
-                  _unet(config, input_channels or example_shape[-1], dtype, native or ())]
+                  _unet(config, input_channels or example_shape[-1], dtype)]
     discriminators = [_patch_gan(config, dtype) for _ in range(2)]
     g_loss = cyclegan_generator_loss if config.loss == "least_squares" else pair.generator
     if guides is None:  # checking the config, before there are data to train guides on

@@ -237,7 +237,8 @@ class CycleGANRecipe(ComputePolicy):
     Attributes:
       generator_ab, generator_ba: flax modules called as ``G(images,
         train=...)``, translating A to B and B to A; their noise, if any,
-        from the ``dropout`` stream in training only.
+        from the ``dropout`` stream in training (and in inference where
+        :meth:`translate` is given a key: :func:`jaxgan.state.noise_args`).
       discriminator_a, discriminator_b: flax modules called as ``D(images,
         train=...)``, returning logits ``[batch]`` or a patch map ``[batch,
         ...]`` (the losses act on every patch).
@@ -456,7 +457,7 @@ class CycleGANRecipe(ComputePolicy):
         if state.g_batch_stats[name]:
             variables["batch_stats"] = state.g_batch_stats[name]
         return self.module_output(module.apply(variables, self.in_compute_dtype(inputs),
-                                               train=False, **noise_args(key)))
+                                               train=False, **noise_args(module, key)))
 
     def direction(self, backward: bool = False) -> CycleDirection:
         """The translation A -> B (B -> A with ``backward``) as an evaluation reads it."""

@@ -216,7 +216,10 @@ def sample_translations(recipe, state, inputs: jax.Array, keys: jax.Array,
     Evaluation samples a translation generator so, not with its noise off:
     trained to draw with its dropout on, the U-Net draws a blend of its
     completions without it (on the digit completion task the Frechet distance
-    of the held-out outputs is twice as far from the real digits')."""
+    of the held-out outputs is twice as far from the real digits'). A
+    generator with no dropout is deterministic either way. A CycleGAN's
+    round trip (``translate_back``) maps the sampled outputs back with its
+    noise off."""
     return jax.vmap(lambda x, k: recipe.translate(state, x[None], ema, key=k)[0])(inputs, keys)
 
 

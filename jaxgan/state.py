@@ -35,7 +35,8 @@ PyTree = Any
 # ``nn.Dropout``'s "dropout"). The train step gives every module call its own
 # key for each, derived from the state's key and step (see jaxgan.step), so a
 # run stays a pure function of its key. In inference (``train=False``) modules
-# get none and must be deterministic.
+# get none and must be deterministic, except a translation generator asked for
+# its noise (``noise=True``, with a ``dropout`` key: see noise_args).
 RNG_STREAMS = ("dropout", "noise", "augment")
 
 
@@ -503,7 +504,9 @@ def check_modules(recipe: GANRecipe, example_shape: Sequence[int]) -> tuple[set[
     the generator makes examples of ``example_shape``; the discriminator
     returns logits of shape ``[batch]`` (a translation recipe's modules are
     called as ``generator(inputs, train=...)`` and ``discriminator(x,
-    inputs, train=...)``, which may return patch logits ``[batch, ...]``);
+    inputs, train=...)``, which may return patch logits ``[batch, ...]``;
+    a generator with a ``dropout`` rate above 0 also takes ``noise=``, see
+    :func:`noise_args`);
     a module's ``num_classes`` attribute,
     where it has one, agrees with the recipe's; random numbers come only from
     the streams of :data:`RNG_STREAMS`; and a discriminator with an
@@ -571,15 +574,14 @@ def module_identity(description: str) -> str:
     """A module's repr as :meth:`GANRecipe.describe` records it, and as a
     resumed run compares it (the saved description passes through here too).
 
-    jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``,
-    the U-Net's ``native``) after runs were saved with their repr: those are
-    left out at their defaults, so older runs still resume. A DCGAN's ``impl`` is left out
+    jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``)
+    after runs were saved with their repr: those are left out at their
+    defaults, so older runs still resume. A DCGAN's ``impl`` is left out
     whatever it is: every implementation computes the same function of the
     same parameters (:mod:`jaxgan.models.layers`), and runs saved before it
     could be chosen recorded ``impl = 'conv'``.
     """
-    return re.sub(r"\n\s*(dtype = None|adaptive = False|native = \(\)|impl = '\w+')", "",
-                  description)
+    return re.sub(r"\n\s*(dtype = None|adaptive = False|impl = '\w+')", "", description)
 
 
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:
@@ -696,7 +698,10 @@ def translate(recipe: GANRecipe, state: GANState, inputs: jax.Array,
     Without ``key`` the output is deterministic: the generator's noise (its
     dropout) is off. With ``key`` the noise is drawn from it, one draw for
     the whole batch: how Pix2Pix samples its generator at test time, and how
-    :mod:`jaxgan.evaluation` scores it (see :class:`jaxgan.models.UNetGenerator`).
+    :mod:`jaxgan.evaluation` scores it (see
+    :class:`jaxgan.models.translation.UNetGenerator`). Only a generator that
+    declares a ``dropout`` rate above 0 is asked for its noise
+    (:func:`noise_args`); any other is called as the module contract says.
     """
     if not recipe.translation:
         raise ValueError("translate needs a translation recipe (translation=True); a recipe "
@@ -704,13 +709,19 @@ def translate(recipe: GANRecipe, state: GANState, inputs: jax.Array,
     variables = generator_variables(state, ema)
     variables["params"] = recipe.in_compute_dtype(variables["params"])
     return recipe.module_output(recipe.generator.apply(
-        variables, recipe.in_compute_dtype(inputs), train=False, **noise_args(key)))
+        variables, recipe.in_compute_dtype(inputs), train=False,
+        **noise_args(recipe.generator, key)))
 
 
-def noise_args(key: jax.Array | None) -> dict[str, Any]:
+def noise_args(generator: nn.Module, key: jax.Array | None) -> dict[str, Any]:
     """The keyword arguments of a translation generator's ``apply`` in
-    inference that draw its noise from ``key`` (none when ``key`` is None)."""
-    return {} if key is None else {"noise": True, "rngs": {"dropout": key}}
+    inference that draw its noise from ``key``: ``noise=True`` and the
+    ``dropout`` stream, for a generator that declares a ``dropout`` rate
+    above 0 (as :class:`jaxgan.models.translation.UNetGenerator` does, and
+    takes ``noise=``); none for any other generator, or without a key."""
+    if key is None or not getattr(generator, "dropout", 0):
+        return {}
+    return {"noise": True, "rngs": {"dropout": key}}
 
 
 def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,

@@ -492,11 +492,7 @@ def test_a_cyclegan_and_data_that_do_not_match_are_one_line(tmp_path):
                               ({"semantic_weight": 1.0, "classifier_steps": 0},
                                "needs classifier_steps > 0"),
                               ({"semantic_weight": 1.0, "model": "pix2pix",
-                                "dataset": "mnist5k_edges"}, "steers a CycleGAN's"),
-                              ({"g_native_size": 7, "dataset": "unpaired:digits_framed,digits"},
-                               "'digits_framed' is drawn at 8x8; set g_native_size=8 or 0"),
-                              ({"g_native_size": 8, "dataset": "unpaired:npz:x.npz,digits"},
-                               "the native side of 'npz:x.npz' is not known")):
+                                "dataset": "mnist5k_edges"}, "steers a CycleGAN's")):
         config = cyclegan_smoke.get_config()
         config.update(changes)
         with pytest.raises(config_lib.ConfigError, match=re.escape(expected)):
@@ -518,48 +514,3 @@ def test_framed_digits_sit_in_mnists_margin():
     assert (plain.images[:, border] > 0).any()  # the plain digits reach the edge
     assert ((framed_digits(32).images[:, 4:27, 4:27] > 0).any(axis=(1, 2, 3))).all()
 
-
-def test_the_generator_into_native_8x8_digits_draws_only_such_images():
-    """``native_projection`` is the least-squares projection onto scikit-learn's
-    8x8 digits as ``digits_framed`` draws them at 32x32 (8x8 resized into a
-    23-pixel box at 4, background -1): the real images are fixed points,
-    anything is mapped into that set and stays there, and the B to A U-Net of
-    a CycleGAN with ``g_native_size=8`` draws only such images, with the
-    parameters of the plain one."""
-    from jaxgan import config as config_lib
-    from jaxgan.configs import cyclegan_digits_mnist5k
-    from jaxgan.data.arrays import framed_digits
-    from jaxgan.data.registry import native_frame
-    from jaxgan.models.dcgan import native_projection
-
-    assert native_frame("digits_framed", 32) == (8, 4, 23)
-    assert native_frame("digits", 32) == (8, 0, 32) and native_frame("npz:x.npz", 32) is None
-    real = jnp.asarray(framed_digits(32).images[:50])
-    # Under jit too (the basis is a constant of the trace).
-    project = jax.jit(native_projection, static_argnums=(1, 2, 3))
-    np.testing.assert_allclose(project(real, 8, 4, 23), real, atol=1e-5)
-    noise = jax.random.uniform(jax.random.PRNGKey(0), (4, 32, 32, 1), minval=-1, maxval=1)
-    projected = native_projection(noise, 8, 4, 23)
-    assert float(jnp.abs(projected - noise).mean()) > 0.3
-    np.testing.assert_allclose(native_projection(projected, 8, 4, 23), projected, atol=1e-5)
-    assert (projected[:, :4] == -1).all() and (projected[:, 27:] == -1).all()
-    # The projection is orthogonal: what it removes is orthogonal to the real digits' span.
-    removed = (noise - projected)[:, 4:27, 4:27].reshape(4, -1)
-    np.testing.assert_allclose(removed @ (real[:, 4:27, 4:27] + 1).reshape(50, -1).T, 0,
-                               atol=2e-3)
-
-    config = cyclegan_digits_mnist5k.get_config()
-    config.g_native_size = 8
-    config.g_width, config.unet_depth = 4, 2
-    native = config_lib.build_recipe(config, (32, 32, 1), 0, 1)
-    config.g_native_size = 0
-    plain = config_lib.build_recipe(config, (32, 32, 1), 0, 1)
-    assert native.generator_ba.native == (8, 4, 23) and native.generator_ab.native == ()
-    variables = plain.generator_ba.init(jax.random.PRNGKey(1), noise, train=False)
-    assert (jax.tree.map(jnp.shape, native.generator_ba.init(jax.random.PRNGKey(1), noise,
-                                                              train=False))
-            == jax.tree.map(jnp.shape, variables))
-    drawn = native.generator_ba.apply(variables, noise, train=False)
-    np.testing.assert_allclose(native_projection(drawn, 8, 4, 23), drawn, atol=1e-5)
-    np.testing.assert_allclose(drawn, native_projection(
-        plain.generator_ba.apply(variables, noise, train=False), 8, 4, 23), atol=1e-6)

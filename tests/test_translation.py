@@ -105,6 +105,19 @@ def test_translation_samples_the_generator_s_noise_with_batch_norm_in_inference(
     np.testing.assert_allclose(every[3], recipe.translate(state, inputs[3:4], key=keys[3])[0],
                                atol=1e-6)
 
+    # A generator of the user's that declares no dropout is called as the
+    # module contract says (no noise= keyword), and is deterministic.
+    class Plain(nn.Module):
+        @nn.compact
+        def __call__(self, x, *, train):
+            return jnp.tanh(nn.Conv(1, (3, 3))(x))
+
+    own = jaxgan.GANRecipe(generator=Plain(), discriminator=PatchDiscriminator(width=8, layers=2),
+                           latent_dim=0, translation=True)
+    own_state = jaxgan.create_state(own, jax.random.PRNGKey(0), (28, 28, 1))
+    np.testing.assert_allclose(sample_translations(own, own_state, inputs, keys),
+                               own.translate(own_state, inputs), atol=1e-6)
+
 
 def test_l1_reconstruction_loss_by_hand():
     outputs = jnp.array([[[1.0, -1.0], [0.5, 0.5]], [[0.0, 0.0], [0.0, 0.25]]])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from jaxgan.data.arrays import ArraySource, digits, framed_digits, mnist_box
+from jaxgan.data.arrays import ArraySource, digits, framed_digits
 from jaxgan.data.images import DataError, load_folder, load_mnist5k, load_npz
 from jaxgan.data.mixtures import MIXTURES, Mixture
 from jaxgan.data.pairs import PAIRED_TASKS, PairedSource, load_pairs
@@ -48,19 +48,6 @@ FILE_LOADERS: dict[str, Callable[..., ArraySource | PairedSource]] = {
 
 
 UNPAIRED_PREFIX = "unpaired:"
-
-
-def native_frame(name: str, image_size: int) -> tuple[int, int, int] | None:
-    """``(side, top, inner)``: how the bundled dataset ``name``'s images are
-    drawn at ``image_size``, each a ``side x side`` original resized
-    bilinearly to ``inner x inner`` at ``(top, top)`` of a background frame
-    (:func:`jaxgan.models.dcgan.native_projection`); ``None`` where the
-    project does not know it (any other dataset)."""
-    if name == "digits_framed":
-        return (NATIVE_SIDES["digits"], *mnist_box(image_size))
-    if name in NATIVE_SIDES:
-        return NATIVE_SIDES[name], 0, image_size
-    return None
 
 
 def unpaired_domains(name: str) -> tuple[str, str] | None:
@@ -155,4 +142,4 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
 __all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "NATIVE_SIDES", "TFDS_NAMES",
            "TFDS_UNPAIRED", "UNPAIRED_PREFIX",
            "is_known", "is_paired", "is_points", "is_unpaired", "load_dataset",
-           "native_frame", "unknown_dataset_message", "unpaired_domains"]
+           "unknown_dataset_message", "unpaired_domains"]

@@ -36,7 +36,6 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxgan.models.conditioning import (
     ProjectionTerm,
@@ -188,41 +187,6 @@ def native_detail(images: jax.Array, side: int) -> jax.Array:
     return jax.image.resize(blocks, images.shape, "bilinear").astype(images.dtype)
 
 
-def native_projection(images: jax.Array, side: int, top: int = 0,
-                      inner: int | None = None) -> jax.Array:
-    """``images [B, H, W, C]`` projected, in least squares, onto the images
-    that data drawn at ``side x side`` make when resized bilinearly to
-    ``inner x inner`` (the whole side by default) and set at ``(top, top)``
-    on a background of -1: the closest image such data can be.
-
-    :func:`native_detail` stays near that subspace for a side that divides
-    the image's; this lands in it exactly, for any box, such as
-    scikit-learn's 8x8 digits drawn into MNIST's box of a 32x32 frame
-    (:func:`jaxgan.data.framed_digits`). The resize is
-    :func:`jaxgan.data.arrays.resize_images`' (``jax.image.resize``), so the
-    basis is built from it; the projection is a fixed linear map, its
-    pseudo-inverse computed once when the function is traced.
-    """
-    _, height, width, _ = images.shape
-    inner = height - 2 * top if inner is None else inner
-    if not 0 < side <= inner or top < 0 or top + inner > min(height, width):
-        raise ValueError(f"native_projection needs 0 < side <= inner and the box inside the "
-                         f"image, got side={side}, top={top}, inner={inner} on {height}x{width}")
-    # Each column of `basis` is one native pixel's image after the resize.
-    unit = np.eye(side * side, dtype=np.float32).reshape(side * side, side, side, 1)
-    with jax.ensure_compile_time_eval():  # a constant, also when traced under jit
-        basis = np.asarray(jax.image.resize(unit, (side * side, inner, inner, 1), "bilinear"),
-                           np.float64).reshape(side * side, inner * inner).T
-    inverse = np.linalg.pinv(basis)                                   # [side^2, inner^2]
-    box = images[:, top:top + inner, top:top + inner, :]
-    flat = box.reshape(box.shape[0], inner * inner, box.shape[-1])
-    coefficients = jnp.einsum("kp,bpc->bkc", jnp.asarray(inverse, images.dtype), flat)
-    projected = jnp.einsum("pk,bkc->bpc", jnp.asarray(basis, images.dtype), coefficients)
-    background = jnp.full_like(images, -1.0)
-    return background.at[:, top:top + inner, top:top + inner, :].set(
-        projected.reshape(box.shape))
-
-
 class DCGANDiscriminator(nn.Module):
     """``images [B, resolution, resolution, channels] -> logits [B]``.
 
@@ -327,4 +291,4 @@ class DCGANDiscriminator(nn.Module):
 
 
 __all__ = ["DCGAN_INIT", "NORMALIZATIONS", "RESOLUTIONS", "DCGANDiscriminator", "DCGANGenerator",
-           "native_detail", "native_projection", "normalize"]
+           "native_detail", "normalize"]

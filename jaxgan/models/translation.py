@@ -41,7 +41,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models.dcgan import DCGAN_INIT, native_projection, normalize
+from jaxgan.models.dcgan import DCGAN_INIT, normalize
 from jaxgan.models.layers import Conv, UpsampleConv
 
 # Kernel 4, stride 2, padding 1 halves an even side.
@@ -76,11 +76,6 @@ class UNetGenerator(nn.Module):
       dropout_blocks: how many decoder blocks (from the bottleneck out) drop.
       impl: how the convolutions are computed (see :mod:`jaxgan.models.layers`).
       batch_norm_axis_name, dtype: as in :class:`jaxgan.models.DCGANGenerator`.
-      native: ``()``, or ``(side, top, inner)`` of the output domain's images
-        (:func:`jaxgan.data.registry.native_frame`): the output then ends
-        with :func:`jaxgan.models.dcgan.native_projection`, so it is always
-        an image such data can be (a CycleGAN's generator into scikit-learn's
-        8x8 digits draws 8x8 digits). Adds no parameters.
     """
 
     channels: int = 1
@@ -91,17 +86,11 @@ class UNetGenerator(nn.Module):
     impl: str = "auto"
     batch_norm_axis_name: str | None = None
     dtype: Any = None
-    native: tuple[int, ...] = ()
 
     def __post_init__(self):
         super().__post_init__()
         for name in ("channels", "width", "depth"):
             _positive_int(self, name)
-        if self.native and (len(self.native) != 3 or not all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
-                for v in self.native)):
-            raise ValueError("UNetGenerator native must be () or (side, top, inner), got "
-                             f"{self.native!r}")
         _positive_int(self, "dropout_blocks", least=0)
         if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
             raise ValueError(f"UNetGenerator dropout must be in [0, 1), got {self.dropout!r}")
@@ -143,10 +132,7 @@ class UNetGenerator(nn.Module):
                 x = nn.Dropout(self.dropout, deterministic=not noise)(x)
             x = jnp.concatenate([nn.relu(x), skips[level - 1].astype(x.dtype)], axis=-1)
         x = UpsampleConv(self.channels, kernel_init=DCGAN_INIT, impl=self.impl, name="up_0")(x)
-        x = jnp.tanh(_bias(self, "up_0_bias", x))
-        if self.native:
-            x = native_projection(x, *self.native)
-        return x
+        return jnp.tanh(_bias(self, "up_0_bias", x))
 
 
 class PatchDiscriminator(nn.Module):
