@@ -534,25 +534,25 @@ class Evaluation:
         ``inputs``, ``images`` (the outputs), and ``targets`` and ``labels``
         where the data have them; a direction of a CycleGAN adds ``cycled``,
         the first seed's outputs translated back."""
+        # The same inputs (and noise keys) as an evaluation of num samples.
+        inputs = evaluation_inputs(self.recipe, self.source, num, self.key)
+        labels = inputs["labels"]
         if is_translation(self.recipe):
-            pairs = self.source.held_out_pairs(num)
-            keys = noise_keys(self.key, pairs["inputs"].shape[0])
             outputs = np.asarray(jax.vmap(lambda s: sample_translations(
-                self.recipe, s, pairs["inputs"], keys))(states), np.float32)
-            arrays = {"inputs": np.asarray(pairs["inputs"], np.float32), "images": outputs[0],
-                      "images_per_seed": outputs}
-            if "targets" in pairs:
-                arrays["targets"] = np.asarray(pairs["targets"], np.float32)
-            if "labels" in pairs:
-                arrays["labels"] = np.asarray(pairs["labels"], np.int32)
+                self.recipe, s, inputs["conditions"], inputs["keys"]))(states), np.float32)
+            arrays = {"inputs": np.asarray(inputs["conditions"], np.float32),
+                      "images": outputs[0], "images_per_seed": outputs}
+            if inputs["targets"] is not None:
+                arrays["targets"] = np.asarray(inputs["targets"], np.float32)
+            if labels is not None:
+                arrays["labels"] = np.asarray(labels, np.int32)
             if hasattr(self.recipe, "translate_back"):
                 first = jax.tree.map(lambda x: x[0], states)
                 arrays["cycled"] = np.asarray(self.recipe.translate_back(
                     first, jnp.asarray(outputs[0])), np.float32)
             return arrays
-        labels = eval_labels(self.recipe, num)
         points = np.asarray(jax.vmap(lambda s: self.recipe.generate(
-            s, self.recipe.sample_latent(self.key, num), labels))(states), np.float32)
+            s, inputs["conditions"], labels))(states), np.float32)
         arrays = {"images": points[0], "images_per_seed": points}
         if labels is not None:  # a self-conditioned GAN's are its clusters, not classes
             name = "clusters" if is_self_conditioned(self.recipe) else "labels"

@@ -513,4 +513,3 @@ def test_framed_digits_sit_in_mnists_margin():
     assert (framed.images[:, 4:24, 4:24] > 0).any(axis=(1, 2, 3)).all()  # ink in every box
     assert (plain.images[:, border] > 0).any()  # the plain digits reach the edge
     assert ((framed_digits(32).images[:, 4:27, 4:27] > 0).any(axis=(1, 2, 3))).all()
-
