@@ -75,7 +75,8 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "patch_layers": 2, "g_dropout": 0.5, "reconstruction_weight": 100.0,
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
                    "history_size": 50, "semantic_weight": 0.0,
-                   "semantic_reader": "input", "g_native_size": 0, "clusters": 0}
+                   "semantic_reader": "input", "g_native_size": 0, "clusters": 0,
+                   "body_size": 0}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -200,6 +201,9 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if is_positive_int(native_size) and data_side and native_size < data_side:
         fail(f"config.g_native_size={native_size!r} would blur {dataset!r}, whose images are "
              f"drawn at {data_side}x{data_side}; set g_native_size=0")
+    if option(config, "body_size") and config.model != "dcgan":
+        fail(f"config.body_size={option(config, 'body_size')!r} is an option of the DCGAN "
+             f"networks and model={config.model!r}; set body_size=0")
     if not points and not is_positive_int(config.image_size):
         fail(f"config.image_size must be a positive integer, got {config.image_size!r}")
     fit_options(config)  # the run's options check themselves
@@ -375,18 +379,21 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         translation = {"translation": True, "input_channels": input_channels,
                        "reconstruction_weight": option(config, "reconstruction_weight")}
     elif config.model == "dcgan":
+        body = option(config, "body_size")
         with _built_from(image_size="resolution", g_width="width",
-                         g_native_size="native_resolution"):
+                         g_native_size="native_resolution", body_size="body_resolution"):
             generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
                                        width=config.g_width, num_classes=classes, dtype=dtype,
                                        impl=option(config, "conv_impl"),
-                                       native_resolution=option(config, "g_native_size"))
+                                       native_resolution=option(config, "g_native_size"),
+                                       body_resolution=body)
         with _built_from(image_size="resolution", d_width="width",
-                         d_normalization="normalization"):
+                         d_normalization="normalization", body_size="body_resolution"):
             discriminator = DCGANDiscriminator(
                 resolution=example_shape[0], width=config.d_width,
                 normalization=option(config, "d_normalization"), num_classes=classes,
-                dtype=dtype, impl=option(config, "conv_impl"), **d_conditioning)
+                dtype=dtype, impl=option(config, "conv_impl"), body_resolution=body,
+                **d_conditioning)
     else:
         with _built_from(g_features="features"):
             generator = MLPGenerator(

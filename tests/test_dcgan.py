@@ -182,6 +182,45 @@ def test_native_detail_draws_in_the_subspace_of_images_resized_up_like_the_digit
         init_shapes(DCGANGenerator(resolution=28, native_resolution=8), jnp.zeros((1, 8)))
 
 
+@pytest.mark.parametrize("conditioning", ["concat", "projection"])
+def test_a_body_resolution_runs_the_larger_networks_on_the_centre_of_the_image(conditioning):
+    """``body_resolution=32`` at 28x28: the generator is the 32x32 one, its
+    output cropped to the centre 28x28; the discriminator is the 32x32 one on
+    the input padded with two zero pixels each side (a concat class's planes
+    cover the padded image). Same parameters as the 32x32 networks."""
+    z = jax.random.normal(jax.random.PRNGKey(0), (3, 16))
+    labels = jnp.array([0, 4, 9])
+    small = dict(width=8, num_classes=10)
+    generator = DCGANGenerator(resolution=28, channels=1, body_resolution=32, **small)
+    body_g = DCGANGenerator(resolution=32, channels=1, **small)
+    g_vars = body_g.init(jax.random.PRNGKey(1), z, labels, train=False)
+    images = generator.apply(g_vars, z, labels, train=False)
+    assert images.shape == (3, 28, 28, 1)
+    np.testing.assert_array_equal(images,
+                                  body_g.apply(g_vars, z, labels, train=False)[:, 2:30, 2:30])
+
+    small["conditioning"] = conditioning
+    discriminator = DCGANDiscriminator(resolution=28, body_resolution=32, **small)
+    body_d = DCGANDiscriminator(resolution=32, **small)
+    d_vars = body_d.init(jax.random.PRNGKey(2), jnp.zeros((1, 32, 32, 1)), labels[:1],
+                         train=False)
+    assert (jax.tree.map(jnp.shape, discriminator.init(jax.random.PRNGKey(2), images, labels,
+                                                        train=False))
+            == jax.tree.map(jnp.shape, d_vars))
+    x = jax.random.normal(jax.random.PRNGKey(3), (3, 28, 28, 1))
+    logits = discriminator.apply(d_vars, x, labels, train=False)
+    padded = jnp.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    np.testing.assert_allclose(logits, body_d.apply(d_vars, padded, labels, train=False),
+                               rtol=1e-5, atol=1e-9)
+    # The image sits in the centre: placed in a corner, it scores otherwise.
+    shifted = jnp.pad(x, ((0, 0), (0, 4), (0, 4), (0, 0)))
+    assert not np.allclose(logits, body_d.apply(d_vars, shifted, labels, train=False),
+                           rtol=1e-2, atol=0)
+    for body in (28, 30, 64 + 1):
+        with pytest.raises(ValueError, match="body_resolution must be 0"):
+            init_shapes(DCGANGenerator(resolution=28, body_resolution=body), jnp.zeros((1, 8)))
+
+
 def pytorch_conv_transpose(x, w):
     """PyTorch's ConvTranspose2d(k=4, s=2, p=1) by its definition, in float64 numpy:
     output pixel (2i + ky - 1, 2j + kx - 1) receives x[i, j] @ w[ky, kx]."""

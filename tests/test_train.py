@@ -26,6 +26,7 @@ from jaxgan.configs import (  # noqa: E402
     cgan_digits,
     cgan_mnist,
     cgan_mnist5k,
+    cgan_mnist5k_28,
     cifar10,
     dcgan_digits,
     dcgan_mnist5k,
@@ -459,6 +460,7 @@ def test_help_exits_0_and_lists_every_field_with_its_value_and_comment(args):
     ("augment", "translation", "config.augment='translation' transforms images, and 'ring8'"),
     ("g_native_size", 8, "config.g_native_size=8 is an option of the DCGAN generator and "
      "model='mlp'"),
+    ("body_size", 32, "config.body_size=32 is an option of the DCGAN networks and model='mlp'"),
 ])
 def test_validate_config_names_the_field(field, value, expected):
     config = smoke.get_config()
@@ -517,6 +519,9 @@ def test_label_smoothing_needs_a_bce_loss():
     ("n_disc", 0, "config.n_disc: n_disc must be an integer >= 1, got 0"),
     ("g_native_size", 16, "config.g_native_size: DCGANGenerator native_resolution must be 0 "
      "(off) or a side smaller than 28 that divides it, got 16"),
+    ("body_size", 30, "config.image_size, config.body_size: DCGANGenerator body_resolution must "
+     "be 0 (the resolution's own layers) or one of 28, 32, 64 larger than the resolution 28 by "
+     "an even number, got 30"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()
@@ -538,8 +543,8 @@ def test_native_detail_finer_than_the_data_is_refused_and_the_default_uses_the_d
 @pytest.mark.parametrize("module", [ring8, grid25, smoke, digits, digits_smoke, mnist, mnist5k,
                                     fashion_mnist, cifar10, celeb_a64, wgan_gp_digits,
                                     wgan_gp_mnist, wgan_gp_cifar10, cgan_digits, cgan_mnist,
-                                    cgan_mnist5k, sngan_digits, r3gan_digits, dcgan_digits,
-                                    dcgan_mnist5k])
+                                    cgan_mnist5k, cgan_mnist5k_28, sngan_digits, r3gan_digits,
+                                    dcgan_digits, dcgan_mnist5k])
 def test_shipped_configs_are_valid(module):
     config_lib.validate_config(module.get_config())
 

@@ -53,6 +53,9 @@ def get_config() -> ml_collections.ConfigDict:
     # 0, or the side the data were resized up from (the digits: 8): the generator's output is
     # averaged to that side and resized back, as the data were (jaxgan.models.dcgan.native_detail)
     config.g_native_size = 0
+    # 0, or a larger side (28 -> 32) whose layers both networks use: the generator draws at that
+    # side and keeps the centre, the discriminator pads its input with zeros to it
+    config.body_size = 0
     config.d_normalization = "batch"    # batch | layer | instance | none (no BatchNorm: penalties)
     # DiffAugment of every image the discriminator sees (real and fake): none, or a
     # comma-separated list of color, translation, cutout

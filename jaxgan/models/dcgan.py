@@ -70,6 +70,12 @@ def _check_fields(module: nn.Module) -> None:
     if module.impl not in ("auto", *IMPLS):
         raise ValueError(f"{name} impl must be 'auto' or one of {', '.join(IMPLS)}, got "
                          f"{module.impl!r}")
+    body = module.body_resolution
+    if body != 0 and (body not in RESOLUTIONS or body <= module.resolution
+                      or (body - module.resolution) % 2):
+        raise ValueError(f"{name} body_resolution must be 0 (the resolution's own layers) or "
+                         f"one of {', '.join(map(str, RESOLUTIONS))} larger than the resolution "
+                         f"{module.resolution} by an even number, got {body!r}")
 
 
 def _plan(resolution: int) -> tuple[int, int]:
@@ -128,6 +134,11 @@ class DCGANGenerator(nn.Module):
         resized up from: the output then goes through
         :func:`native_detail`, so it holds no more detail than such data can
         (scikit-learn's digits are 8x8 drawn at 32x32). Adds no parameters.
+      body_resolution: 0, or a larger side of :data:`RESOLUTIONS` whose
+        layers the generator uses: it draws at that side and keeps the
+        centre ``resolution`` square (28x28 images from the 32x32 body,
+        one more doubling than 28's own plan has). The discriminator's
+        field of the same name pads its input to match.
     """
 
     resolution: int = 64
@@ -138,6 +149,7 @@ class DCGANGenerator(nn.Module):
     batch_norm_axis_name: str | None = None
     dtype: Any = None
     native_resolution: int = 0
+    body_resolution: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -152,7 +164,7 @@ class DCGANGenerator(nn.Module):
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
                  train: bool) -> jax.Array:
-        start, doublings = _plan(self.resolution)
+        start, doublings = _plan(self.body_resolution or self.resolution)
         weights = class_weights(labels, self.num_classes, "DCGANGenerator")
         if weights is not None:
             z = jnp.concatenate([z, weights.astype(z.dtype)], axis=-1)
@@ -166,6 +178,9 @@ class DCGANGenerator(nn.Module):
                              name=f"up_{i}")(x)
             x = (jnp.tanh(x) if last else
                  nn.relu(_batch_norm(train, self.batch_norm_axis_name, self.dtype)(x)))
+        if self.body_resolution:  # the centre of the body's output
+            edge = (self.body_resolution - self.resolution) // 2
+            x = x[:, edge:edge + self.resolution, edge:edge + self.resolution]
         if self.native_resolution:
             x = native_detail(x, self.native_resolution)
         return x
@@ -223,6 +238,11 @@ class DCGANDiscriminator(nn.Module):
       impl: how the convolutions and their derivatives are computed:
         ``"auto"``, ``"conv"`` or ``"xla"`` (:func:`jaxgan.models.layers.conv2d`).
       batch_norm_axis_name, dtype: as in :class:`DCGANGenerator`.
+      body_resolution: 0, or a larger side of :data:`RESOLUTIONS` whose
+        layers the discriminator uses: its ``resolution`` input is padded
+        with zeros to that side first (a border that real and generated
+        images share, so it tells them apart by nothing), and a concat
+        class's channels cover the padded image.
     """
 
     resolution: int = 64
@@ -233,6 +253,7 @@ class DCGANDiscriminator(nn.Module):
     impl: str = "auto"
     batch_norm_axis_name: str | None = None
     dtype: Any = None
+    body_resolution: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -245,7 +266,7 @@ class DCGANDiscriminator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
                  train: bool) -> jax.Array:
-        start, doublings = _plan(self.resolution)
+        start, doublings = _plan(self.body_resolution or self.resolution)
         spectral = self.normalization == "spectral"
 
         def layer(module, *args):
@@ -264,6 +285,9 @@ class DCGANDiscriminator(nn.Module):
         if x.shape[1:3] != (self.resolution, self.resolution):
             raise ValueError(f"DCGANDiscriminator(resolution={self.resolution}) got images of "
                              f"shape {x.shape[1:]}; resize them or set resolution")
+        if self.body_resolution:
+            edge = (self.body_resolution - self.resolution) // 2
+            x = jnp.pad(x, ((0, 0), (edge, edge), (edge, edge), (0, 0)))
         weights = class_weights(labels, self.num_classes, "DCGANDiscriminator")
         if weights is not None and self.conditioning == "concat":
             x = append_to_channels(x, weights)
