@@ -216,9 +216,12 @@ def test_a_body_resolution_runs_the_larger_networks_on_the_centre_of_the_image(c
     shifted = jnp.pad(x, ((0, 0), (0, 4), (0, 4), (0, 0)))
     assert not np.allclose(logits, body_d.apply(d_vars, shifted, labels, train=False),
                            rtol=1e-2, atol=0)
-    for body in (28, 30, 64 + 1):
+    for body in (28, 30, 65, 32.0, True):
         with pytest.raises(ValueError, match="body_resolution must be 0"):
             init_shapes(DCGANGenerator(resolution=28, body_resolution=body), jnp.zeros((1, 8)))
+    with pytest.raises(ValueError, match="DCGANDiscriminator body_resolution must be 0"):
+        init_shapes(DCGANDiscriminator(resolution=32, body_resolution=28),
+                    jnp.zeros((1, 32, 32, 1)))
 
 
 def pytorch_conv_transpose(x, w):

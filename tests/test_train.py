@@ -520,8 +520,8 @@ def test_label_smoothing_needs_a_bce_loss():
     ("g_native_size", 16, "config.g_native_size: DCGANGenerator native_resolution must be 0 "
      "(off) or a side smaller than 28 that divides it, got 16"),
     ("body_size", 30, "config.image_size, config.body_size: DCGANGenerator body_resolution must "
-     "be 0 (the resolution's own layers) or one of 28, 32, 64 larger than the resolution 28 by "
-     "an even number, got 30"),
+     "be 0 (the resolution's own layers) or one of 28, 32, 64 larger than the resolution 28, "
+     "got 30"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()
@@ -547,6 +547,33 @@ def test_native_detail_finer_than_the_data_is_refused_and_the_default_uses_the_d
                                     dcgan_digits, dcgan_mnist5k])
 def test_shipped_configs_are_valid(module):
     config_lib.validate_config(module.get_config())
+
+
+def test_body_size_reaches_both_networks_of_the_28x28_conditional_gan():
+    """cgan_mnist5k_28's networks are the 32x32 ones (the same parameters),
+    drawing and reading 28x28 images."""
+    import jax
+    import jax.numpy as jnp
+
+    def shapes(config):
+        recipe = config_lib.build_recipe(config, (config.image_size, config.image_size, 1),
+                                         classes=10)
+        z, labels = jnp.zeros((2, config.latent_dim)), jnp.zeros((2,), jnp.int32)
+        images = jnp.zeros((2, config.image_size, config.image_size, 1))
+        key = jax.random.PRNGKey(0)
+        nets = [jax.eval_shape(lambda: recipe.generator.init(key, z, labels, train=False)),
+                jax.eval_shape(lambda: recipe.discriminator.init(key, images, labels,
+                                                                 train=False))]
+        out = jax.eval_shape(lambda v: recipe.generator.apply(v, z, labels, train=False),
+                             nets[0])
+        return jax.tree.map(jnp.shape, nets), out.shape
+
+    body, drawn = shapes(cgan_mnist5k_28.get_config())
+    assert drawn == (2, 28, 28, 1)
+    assert body == shapes(cgan_mnist5k.get_config())[0]                  # the 32x32 networks
+    plain = cgan_mnist5k_28.get_config()
+    plain.body_size = 0
+    assert shapes(plain)[0][1] != body[1]                               # not 28x28's own
 
 
 def test_default_experiment_is_dcgan_on_the_bundled_digits():

@@ -11,9 +11,10 @@ Command:
 The discriminator takes the class as ten extra input channels (concat), and
 both networks use the 32x32 layers on the 28x28 digits (body_size=32: the
 generator keeps the centre of its 32x32 output, the discriminator pads its
-input), as configs/cgan_mnist5k_28.py measured on the bundled real MNIST
-digits (three seeds): label_accuracy 0.967 with concat and 0.959 with
-projection, where 28x28's own layers gave 0.939 and 0.684.
+input): a choice carried over from the bundled real MNIST digits, not
+measured on the full MNIST. There (configs/cgan_mnist5k_28.py, three seeds)
+it gave label_accuracy 0.967 with concat and 0.959 with projection, where
+28x28's own layers had given 0.939 and 0.684 (one seed each).
 
 Expected result here: not yet measured (no network to fetch MNIST on the
 development machines); with twelve times the digits of mnist5k we expect

@@ -12,12 +12,12 @@ Command (no network needed; pip install -e '.[mnist5k]'):
   python experiments/train.py --config experiments/configs/cgan_mnist5k.py --workdir runs/cgan5k
 
 Expected result, seeds 0, 1 and 2 (mean +- standard error;
-experiments/results/cgan_mnist5k_32_seeds/; about 7 minutes a run with
+experiments/results/cgan_mnist5k_32_seeds/; 7 to 9 minutes a run with
 another beside it on 2 CPU cores, 10 min 17 s alone): samples/final.png
 shows one row per class, nearly every digit clean and of its class. The
-project's classifier (held-out accuracy 0.96, the ceiling of label
-accuracy): label_accuracy 0.979 +- 0.004, the worst class of any seed 0.93
-(the classifier reads 0.90 of real twos and 0.95 of real fives right);
+project's classifier (held-out accuracy 0.96): label_accuracy 0.979 +-
+0.004, the worst class of any seed 0.93 (the classifier reads 0.90 of real
+twos and 0.95 of real fives right);
 confident_fraction 0.887 (held-out real digits 0.820); frechet_distance 4.7
 at 1,000 samples (held-out real digits: 8.33 at 500); precision 0.911 (real
 0.922). The independent judge (python experiments/judge.py --workdir

@@ -71,11 +71,12 @@ def _check_fields(module: nn.Module) -> None:
         raise ValueError(f"{name} impl must be 'auto' or one of {', '.join(IMPLS)}, got "
                          f"{module.impl!r}")
     body = module.body_resolution
-    if body != 0 and (body not in RESOLUTIONS or body <= module.resolution
-                      or (body - module.resolution) % 2):
+    # (Every pair of RESOLUTIONS differs by an even number: the centre is whole.)
+    if (not isinstance(body, numbers.Integral) or isinstance(body, bool)
+            or (body != 0 and (body not in RESOLUTIONS or body <= module.resolution))):
         raise ValueError(f"{name} body_resolution must be 0 (the resolution's own layers) or "
                          f"one of {', '.join(map(str, RESOLUTIONS))} larger than the resolution "
-                         f"{module.resolution} by an even number, got {body!r}")
+                         f"{module.resolution}, got {body!r}")
 
 
 def _plan(resolution: int) -> tuple[int, int]:
@@ -240,9 +241,9 @@ class DCGANDiscriminator(nn.Module):
       batch_norm_axis_name, dtype: as in :class:`DCGANGenerator`.
       body_resolution: 0, or a larger side of :data:`RESOLUTIONS` whose
         layers the discriminator uses: its ``resolution`` input is padded
-        with zeros to that side first (a border that real and generated
-        images share, so it tells them apart by nothing), and a concat
-        class's channels cover the padded image.
+        with zeros (grey, for images in [-1, 1]) to that side first, a
+        frame that real and generated images share, so it tells them apart
+        by nothing; a concat class's channels cover the padded image.
     """
 
     resolution: int = 64
