@@ -79,11 +79,14 @@ def _check_fields(module: nn.Module) -> None:
                          f"{module.resolution}, got {body!r}")
 
 
-def _plan(resolution: int) -> tuple[int, int]:
-    """(side of the first feature map, number of resolution doublings)."""
-    start = 7 if resolution == 28 else 4
-    doublings = {28: 2, 32: 3, 64: 4}[resolution]
-    return start, doublings
+def _plan(module: nn.Module) -> tuple[int, int, int]:
+    """(side of the first feature map, number of resolution doublings, pixels
+    cropped or padded on each side) of a DCGAN module's layers: those of its
+    ``body_resolution``, where set, else of its ``resolution``."""
+    side = module.body_resolution or module.resolution
+    start = 7 if side == 28 else 4
+    doublings = {28: 2, 32: 3, 64: 4}[side]
+    return start, doublings, (side - module.resolution) // 2
 
 
 def _batch_norm(train: bool, axis_name: str | None, dtype: Any) -> nn.BatchNorm:
@@ -165,7 +168,7 @@ class DCGANGenerator(nn.Module):
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
                  train: bool) -> jax.Array:
-        start, doublings = _plan(self.body_resolution or self.resolution)
+        start, doublings, edge = _plan(self)
         weights = class_weights(labels, self.num_classes, "DCGANGenerator")
         if weights is not None:
             z = jnp.concatenate([z, weights.astype(z.dtype)], axis=-1)
@@ -179,8 +182,7 @@ class DCGANGenerator(nn.Module):
                              name=f"up_{i}")(x)
             x = (jnp.tanh(x) if last else
                  nn.relu(_batch_norm(train, self.batch_norm_axis_name, self.dtype)(x)))
-        if self.body_resolution:  # the centre of the body's output
-            edge = (self.body_resolution - self.resolution) // 2
+        if edge:  # the centre of the body's output
             x = x[:, edge:edge + self.resolution, edge:edge + self.resolution]
         if self.native_resolution:
             x = native_detail(x, self.native_resolution)
@@ -267,7 +269,7 @@ class DCGANDiscriminator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
                  train: bool) -> jax.Array:
-        start, doublings = _plan(self.body_resolution or self.resolution)
+        start, doublings, edge = _plan(self)
         spectral = self.normalization == "spectral"
 
         def layer(module, *args):
@@ -286,8 +288,7 @@ class DCGANDiscriminator(nn.Module):
         if x.shape[1:3] != (self.resolution, self.resolution):
             raise ValueError(f"DCGANDiscriminator(resolution={self.resolution}) got images of "
                              f"shape {x.shape[1:]}; resize them or set resolution")
-        if self.body_resolution:
-            edge = (self.body_resolution - self.resolution) // 2
+        if edge:
             x = jnp.pad(x, ((0, 0), (edge, edge), (edge, edge), (0, 0)))
         weights = class_weights(labels, self.num_classes, "DCGANDiscriminator")
         if weights is not None and self.conditioning == "concat":
