@@ -76,7 +76,7 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
                    "history_size": 50, "semantic_weight": 0.0,
                    "semantic_reader": "input", "g_native_size": 0, "clusters": 0,
-                   "body_size": 0}
+                   "body_size": 0, "d_pack": 1}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -204,6 +204,14 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if option(config, "body_size") and config.model != "dcgan":
         fail(f"config.body_size={option(config, 'body_size')!r} is an option of the DCGAN "
              f"networks and model={config.model!r}; set body_size=0")
+    pack = option(config, "d_pack")
+    if pack != 1 and config.model != "dcgan":
+        fail(f"config.d_pack={pack!r} packs the DCGAN discriminator's inputs and "
+             f"model={config.model!r}; set d_pack=1")
+    if is_positive_int(pack) and pack > 1 and config.d_penalty != "none":
+        fail(f"config.d_pack={pack} scores several examples per logit and "
+             f"d_penalty={config.d_penalty!r} scores each example's own gradient; set "
+             "d_pack=1 or d_penalty='none'")
     if not points and not is_positive_int(config.image_size):
         fail(f"config.image_size must be a positive integer, got {config.image_size!r}")
     fit_options(config)  # the run's options check themselves
@@ -388,12 +396,13 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
                                        native_resolution=option(config, "g_native_size"),
                                        body_resolution=body)
         with _built_from(image_size="resolution", d_width="width",
-                         d_normalization="normalization", body_size="body_resolution"):
+                         d_normalization="normalization", body_size="body_resolution",
+                         d_pack="pack"):
             discriminator = DCGANDiscriminator(
                 resolution=example_shape[0], width=config.d_width,
                 normalization=option(config, "d_normalization"), num_classes=classes,
                 dtype=dtype, impl=option(config, "conv_impl"), body_resolution=body,
-                **d_conditioning)
+                pack=option(config, "d_pack"), **d_conditioning)
     else:
         with _built_from(g_features="features"):
             generator = MLPGenerator(

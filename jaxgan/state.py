@@ -574,14 +574,16 @@ def module_identity(description: str) -> str:
     """A module's repr as :meth:`GANRecipe.describe` records it, and as a
     resumed run compares it (the saved description passes through here too).
 
-    jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``)
-    after runs were saved with their repr: those are left out at their
-    defaults, so older runs still resume. A DCGAN's ``impl`` is left out
+    jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``,
+    the DCGAN's ``body_resolution`` and ``pack``) after runs were saved with
+    their repr: those are left out at their defaults, so older runs still
+    resume. A DCGAN's ``impl`` is left out
     whatever it is: every implementation computes the same function of the
     same parameters (:mod:`jaxgan.models.layers`), and runs saved before it
     could be chosen recorded ``impl = 'conv'``.
     """
-    return re.sub(r"\n\s*(dtype = None|adaptive = False|impl = '\w+')", "", description)
+    return re.sub(r"\n\s*(dtype = None|adaptive = False|body_resolution = 0|pack = 1|"
+                  r"impl = '\w+')", "", description)
 
 
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:

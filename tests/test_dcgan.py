@@ -224,6 +224,39 @@ def test_a_body_resolution_runs_the_larger_networks_on_the_centre_of_the_image(c
                     jnp.zeros((1, 32, 32, 1)))
 
 
+def test_a_packed_discriminator_scores_each_example_with_the_ones_after_it():
+    """PacGAN's packing: example i's logit is the unpacked network's logit of
+    example i's channels followed by those of i + 1 (mod the batch), with the
+    same parameters; a concat class's planes travel with their example."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 32, 32, 3))
+    labels = jnp.array([1, 5, 5, 7])
+    for num_classes, args in ((0, ()), (10, (labels,))):
+        packed = DCGANDiscriminator(resolution=32, width=8, pack=2, num_classes=num_classes)
+        variables = packed.init(jax.random.PRNGKey(1), x[:1], *(a[:1] for a in args),
+                                train=False)
+        # The first layer reads two examples' channels (and classes); the rest is unchanged.
+        in_channels = 2 * (3 + num_classes)
+        assert variables["params"]["down_0"]["kernel"].shape == (4, 4, in_channels, 8)
+        logits = packed.apply(variables, x, *args, train=False)
+        assert logits.shape == (4,)
+        # By hand: the unpacked network on the pairs (0, 1), (1, 2), (2, 3), (3, 0).
+        plain = DCGANDiscriminator(resolution=32, width=8)
+        planes = x if not num_classes else jnp.concatenate(
+            [x, jnp.broadcast_to(jax.nn.one_hot(labels, 10)[:, None, None], (4, 32, 32, 10))],
+            axis=-1)
+        pairs = jnp.concatenate([planes, planes[jnp.array([1, 2, 3, 0])]], axis=-1)
+        np.testing.assert_allclose(logits, plain.apply(variables, pairs, train=False),
+                                   rtol=1e-5, atol=1e-6)
+    # Changing example 2 moves the logits of the tuples holding it (1 and 2) only.
+    moved = packed.apply(variables, x.at[2].multiply(-1.0), labels, train=False)
+    assert np.flatnonzero(~np.isclose(moved, logits, rtol=1e-5, atol=1e-6)).tolist() == [1, 2]
+    for pack in (0, 2.0, True):
+        with pytest.raises(ValueError, match="pack must be a positive integer"):
+            init_shapes(DCGANDiscriminator(resolution=32, pack=pack), jnp.zeros((1, 32, 32, 1)))
+    with pytest.raises(ValueError, match="a projection reads one class"):
+        DCGANDiscriminator(resolution=32, pack=2, num_classes=10, conditioning="projection")
+
+
 def pytorch_conv_transpose(x, w):
     """PyTorch's ConvTranspose2d(k=4, s=2, p=1) by its definition, in float64 numpy:
     output pixel (2i + ky - 1, 2j + kx - 1) receives x[i, j] @ w[ky, kx]."""
@@ -466,6 +499,12 @@ def test_auto_takes_the_backends_entry_of_the_recorded_table():
     saved = repr(DCGANGenerator(resolution=32, width=4, impl="conv"))
     assert "impl = 'conv'" in saved
     assert jaxgan.state.module_identity(saved) == described("auto")["generator"]
+    # Runs saved before body_resolution and pack existed resume too.
+    older = repr(DCGANDiscriminator(resolution=32, width=4))
+    for field in ("body_resolution = 0", "pack = 1"):
+        assert field in older
+        older = older.replace(f"\n    {field}", "")
+    assert jaxgan.state.module_identity(older) == described("auto")["discriminator"]
 
     # On this CPU, "auto" builds the hand-written derivatives and "xla" does not.
     x = jnp.zeros((2, 32, 32, 3))

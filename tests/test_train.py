@@ -461,6 +461,7 @@ def test_help_exits_0_and_lists_every_field_with_its_value_and_comment(args):
     ("g_native_size", 8, "config.g_native_size=8 is an option of the DCGAN generator and "
      "model='mlp'"),
     ("body_size", 32, "config.body_size=32 is an option of the DCGAN networks and model='mlp'"),
+    ("d_pack", 2, "config.d_pack=2 packs the DCGAN discriminator's inputs and model='mlp'"),
 ])
 def test_validate_config_names_the_field(field, value, expected):
     config = smoke.get_config()
@@ -494,6 +495,22 @@ def test_compute_dtype_and_conv_impl_reach_the_recipe_and_its_modules():
     assert recipe.generator.impl == recipe.discriminator.impl == "xla"
 
 
+def test_d_pack_reaches_the_discriminator_and_refuses_what_reads_one_example():
+    config = digits_smoke.get_config()
+    config.d_pack = 2
+    assert config_lib.build_recipe(config, (28, 28, 1)).discriminator.pack == 2
+    config.d_normalization, config.d_penalty, config.d_penalty_weight = "none", "r1", 1.0
+    with pytest.raises(train.ConfigError, match=re.escape(
+            "config.d_pack=2 scores several examples per logit and d_penalty='r1' scores each "
+            "example's own gradient; set d_pack=1 or d_penalty='none'")):
+        config_lib.validate_config(config)
+    config.d_penalty, config.d_penalty_weight = "none", 0.0
+    config.conditioning = "projection"
+    with pytest.raises(train.ConfigError, match="config.d_pack: DCGANDiscriminator pack=2 "
+                                                "scores several examples per logit"):
+        config_lib.validate_config(config)
+
+
 def test_label_smoothing_needs_a_bce_loss():
     config = smoke.get_config()
     config.loss, config.real_label = "hinge", 0.9
@@ -522,6 +539,8 @@ def test_label_smoothing_needs_a_bce_loss():
     ("body_size", 30, "config.image_size, config.body_size: DCGANGenerator body_resolution must "
      "be 0 (the resolution's own layers) or one of 28, 32, 64 larger than the resolution 28, "
      "got 30"),
+    ("d_pack", 0, "config.d_pack: DCGANDiscriminator pack must be a positive integer (1: no "
+     "packing), got 0"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()

@@ -57,6 +57,9 @@ def get_config() -> ml_collections.ConfigDict:
     # side and keeps the centre, the discriminator pads its input with zeros to it
     config.body_size = 0
     config.d_normalization = "batch"    # batch | layer | instance | none (no BatchNorm: penalties)
+    # 1, or m >= 2: PacGAN, the discriminator scores each example packed with the m - 1 after
+    # it (all real or all fake), so a generator of few modes shows (models.dcgan.pack_examples)
+    config.d_pack = 1
     # DiffAugment of every image the discriminator sees (real and fake): none, or a
     # comma-separated list of color, translation, cutout
     config.augment = "none"

@@ -246,6 +246,16 @@ class DCGANDiscriminator(nn.Module):
         with zeros (grey, for images in [-1, 1]) to that side first, a
         frame that real and generated images share, so it tells them apart
         by nothing; a concat class's channels cover the padded image.
+      pack: 1, or m >= 2 for PacGAN's packing (Lin et al. 2018): each
+        example is scored together with the m - 1 examples after it in the
+        batch (cyclically; :func:`pack_examples`), their channels side by
+        side, so the discriminator judges m independent draws at once and a
+        generator that draws few modes is told apart by how alike its
+        draws are. It still returns one logit per example. The step calls
+        it on real and on fake batches separately, so a tuple is all real
+        or all fake. A logit then depends on other examples, as under
+        BatchNorm: no input-gradient penalty, and no projection (whose
+        class term would read one example's class of m).
     """
 
     resolution: int = 64
@@ -257,6 +267,7 @@ class DCGANDiscriminator(nn.Module):
     batch_norm_axis_name: str | None = None
     dtype: Any = None
     body_resolution: int = 0
+    pack: int = 1
 
     def __post_init__(self):
         super().__post_init__()
@@ -265,6 +276,14 @@ class DCGANDiscriminator(nn.Module):
             raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got "
                              f"{self.normalization!r}")
         check_conditioning(self.conditioning)
+        if not isinstance(self.pack, numbers.Integral) or isinstance(self.pack, bool) or \
+                self.pack < 1:
+            raise ValueError(f"DCGANDiscriminator pack must be a positive integer (1: no "
+                             f"packing), got {self.pack!r}")
+        if self.pack > 1 and self.num_classes and self.conditioning == "projection":
+            raise ValueError(f"DCGANDiscriminator pack={self.pack} scores several examples "
+                             "per logit and a projection reads one class; use "
+                             "conditioning='concat' or pack=1")
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
@@ -293,6 +312,8 @@ class DCGANDiscriminator(nn.Module):
         weights = class_weights(labels, self.num_classes, "DCGANDiscriminator")
         if weights is not None and self.conditioning == "concat":
             x = append_to_channels(x, weights)
+        if self.pack > 1:
+            x = pack_examples(x, self.pack)
         features = self.width
         for i in range(doublings):
             # kernel 4, stride 2, padding 1: halves the side.
@@ -316,5 +337,19 @@ class DCGANDiscriminator(nn.Module):
         return logit
 
 
+def pack_examples(x: jax.Array, pack: int) -> jax.Array:
+    """PacGAN's packing, one tuple per example: ``[B, H, W, C] ->
+    [B, H, W, pack * C]``, example ``i``'s channels followed by those of
+    examples ``i + 1, ..., i + pack - 1`` (mod ``B``).
+
+    PacGAN packs disjoint groups and returns ``B / pack`` logits; overlapping
+    tuples keep the discriminator's contract (one logit per example, any
+    batch size, a single example at init) and give each tuple the same
+    distribution, ``pack`` independent draws, so the expected loss is
+    PacGAN's. (A batch smaller than ``pack`` repeats its examples.)
+    """
+    return jnp.concatenate([jnp.roll(x, -k, axis=0) for k in range(pack)], axis=-1)
+
+
 __all__ = ["DCGAN_INIT", "NORMALIZATIONS", "RESOLUTIONS", "DCGANDiscriminator", "DCGANGenerator",
-           "native_detail", "normalize"]
+           "native_detail", "normalize", "pack_examples"]
