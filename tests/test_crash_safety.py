@@ -636,8 +636,11 @@ def test_the_commands_drop_only_the_noise_of_orbax_s_closed_event_loop(monkeypat
     # on a future from C++, with no frame at all. Dropped when it is a failure
     # of the disk (the command's line said so); kept when it is anything else.
     def unretrieved_future(error):
+        # As asyncio words it: the sentence, then the future's repr (a CI run
+        # printed these records when the filter read only the last line).
         return logging.LogRecord("asyncio", logging.ERROR, asyncio.__file__, 1,
-                                 "Future exception was never retrieved", None,
+                                 "Future exception was never retrieved\nfuture: "
+                                 f"<Future finished exception={error!r}>", None,
                                  (type(error), error, None))
 
     full_disk = unretrieved_future(ValueError(

@@ -429,7 +429,7 @@ def test_help_exits_0_and_lists_every_field_with_its_value_and_comment(args):
     words = " ".join(text.split())  # as wrapped for the terminal
     assert "real examples per discriminator update (global)" in words
     if default:
-        assert "[digits: the DCGAN's 5,000 steps' wall time" in words
+        assert "[digits: about 10 minutes on 2 CPU cores]" in words
     else:
         assert "size of z ~ N(0, I)" in words  # ring8's comment on latent_dim
     for name in ("digits", "smoke", "mnist5k", "cgan_digits"):
@@ -539,8 +539,10 @@ def test_label_smoothing_needs_a_bce_loss():
     ("body_size", 30, "config.image_size, config.body_size: DCGANGenerator body_resolution must "
      "be 0 (the resolution's own layers) or one of 28, 32, 64 larger than the resolution 28, "
      "got 30"),
-    ("d_pack", 0, "config.d_pack: DCGANDiscriminator pack must be a positive integer (1: no "
-     "packing), got 0"),
+    ("d_pack", 0, "config.d_pack must be a positive integer (1: no packing), got 0"),
+    ("d_pack", True, "config.d_pack must be a positive integer (1: no packing), got True"),
+    ("d_pack", 100, "config.d_pack=100 packs each example with the 99 after it, and a batch "
+     "holds"),
 ])
 def test_validate_image_config_names_the_field(field, value, expected):
     config = digits_smoke.get_config()

@@ -34,9 +34,11 @@ def _without_orbax_tracebacks(record: std_logging.LogRecord) -> bool:
         return False
     error, tb = record.exc_info[1], record.exc_info[2]
     # Only tensorstore's wording of a disk error (a ValueError that begins with
-    # a status code), only on a future or task no one awaited.
+    # a status code), only on a future or task no one awaited. asyncio's
+    # message is that sentence, then a line for each of its context's items
+    # ("future: <Future ...>").
     if (record.name == "asyncio" and isinstance(error, ValueError) and is_storage_error(error)
-            and record.getMessage().endswith("exception was never retrieved")):
+            and record.getMessage().split("\n", 1)[0].endswith("exception was never retrieved")):
         return False
     return tb is None or not any(orbax in frame.filename for frame in traceback.extract_tb(tb))
 
