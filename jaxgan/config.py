@@ -205,10 +205,15 @@ def _validate(config: ml_collections.ConfigDict) -> None:
         fail(f"config.body_size={option(config, 'body_size')!r} is an option of the DCGAN "
              f"networks and model={config.model!r}; set body_size=0")
     pack = option(config, "d_pack")
-    if pack != 1 and config.model != "dcgan":
+    if not is_positive_int(pack):
+        fail(f"config.d_pack must be a positive integer (1: no packing), got {pack!r}")
+    if pack > 1 and config.model != "dcgan":
         fail(f"config.d_pack={pack!r} packs the DCGAN discriminator's inputs and "
              f"model={config.model!r}; set d_pack=1")
-    if is_positive_int(pack) and pack > 1 and config.d_penalty != "none":
+    if pack > 1 and is_positive_int(config.batch_size) and pack > config.batch_size:
+        fail(f"config.d_pack={pack} packs each example with the {pack - 1} after it, and a "
+             f"batch holds {config.batch_size}; set d_pack <= batch_size")
+    if pack > 1 and config.d_penalty != "none":
         fail(f"config.d_pack={pack} scores several examples per logit and "
              f"d_penalty={config.d_penalty!r} scores each example's own gradient; set "
              "d_pack=1 or d_penalty='none'")

@@ -561,7 +561,23 @@ def check_modules(recipe: GANRecipe, example_shape: Sequence[int]) -> tuple[set[
             "the discriminator has BatchNorm, which mixes the examples of a batch, and the "
             "recipe has an input-gradient penalty, which scores each example's own gradient; "
             "use LayerNorm, no normalisation or spectral norm, or drop the penalty")
+    pack = _packing(recipe.discriminator)
+    if recipe.penalty is not None and pack > 1:
+        raise ModuleContractError(
+            f"the discriminator packs {pack} examples per logit (PacGAN), and the recipe has "
+            "an input-gradient penalty, which scores each example's own gradient; set "
+            "pack=1 or drop the penalty")
     return g_types, d_types
+
+
+def _packing(module) -> int:
+    """How many examples a discriminator reads per logit (PacGAN's ``pack``
+    of :class:`jaxgan.models.dcgan.DCGANDiscriminator`), seen through
+    wrappers that hold it as ``.discriminator`` (DiffAugment's)."""
+    while not hasattr(module, "pack") and hasattr(module, "discriminator"):
+        module = module.discriminator
+    pack = getattr(module, "pack", 1)
+    return pack if isinstance(pack, int) else 1
 
 
 def uses_convolution(recipe: GANRecipe, example_shape: Sequence[int]) -> bool:
@@ -583,7 +599,7 @@ def module_identity(description: str) -> str:
     could be chosen recorded ``impl = 'conv'``.
     """
     return re.sub(r"\n\s*(dtype = None|adaptive = False|body_resolution = 0|pack = 1|"
-                  r"impl = '\w+')", "", description)
+                  r"impl = '\w+')(?=\n|$)", "", description)
 
 
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:
@@ -730,7 +746,9 @@ def discriminate_from(recipe: GANRecipe, state: GANState, images: jax.Array,
                       labels: jax.Array | None = None) -> jax.Array:
     """The discriminator's logits for ``images`` (and labels), in inference
     mode: BatchNorm reads its running statistics and nothing is updated. A
-    realism score for latent edits (:func:`jaxgan.control.edit_latents`)."""
+    realism score for latent edits (:func:`jaxgan.control.edit_latents`).
+    A packed discriminator (PacGAN's ``pack`` > 1) scores each image together
+    with the ``pack - 1`` after it in ``images``, as it did in training."""
     if (recipe.conditional or recipe.translation) != (labels is not None):
         raise ValueError("the discriminator is conditional; pass labels (a translation "
                          "recipe's: the inputs)" if recipe.conditional or recipe.translation

@@ -257,6 +257,27 @@ def test_a_packed_discriminator_scores_each_example_with_the_ones_after_it():
         DCGANDiscriminator(resolution=32, pack=2, num_classes=10, conditioning="projection")
 
 
+def test_the_module_contract_refuses_a_packed_discriminator_with_a_penalty():
+    """Built with the Python API, past the config's check: a penalty scores
+    each example's own input gradient, which a packed logit does not have;
+    seen through DiffAugment's wrapper too."""
+    import jaxgan
+    from jaxgan.augment import DiffAugment
+
+    generator = DCGANGenerator(resolution=28, width=4, channels=1)
+    for discriminator in (DCGANDiscriminator(resolution=28, width=4, normalization="none",
+                                             pack=2),
+                          DiffAugment(DCGANDiscriminator(resolution=28, width=4,
+                                                         normalization="none", pack=3))):
+        recipe = jaxgan.GANRecipe(generator=generator, discriminator=discriminator,
+                                  latent_dim=8, penalty=jaxgan.penalties.r1_penalty)
+        with pytest.raises(jaxgan.ModuleContractError, match="packs [23] examples per logit"):
+            jaxgan.check_modules(recipe, (28, 28, 1))
+        # Without the penalty the same networks keep the contract.
+        jaxgan.check_modules(jaxgan.GANRecipe(generator=generator, discriminator=discriminator,
+                                              latent_dim=8), (28, 28, 1))
+
+
 def pytorch_conv_transpose(x, w):
     """PyTorch's ConvTranspose2d(k=4, s=2, p=1) by its definition, in float64 numpy:
     output pixel (2i + ky - 1, 2j + kx - 1) receives x[i, j] @ w[ky, kx]."""
@@ -505,6 +526,9 @@ def test_auto_takes_the_backends_entry_of_the_recorded_table():
         assert field in older
         older = older.replace(f"\n    {field}", "")
     assert jaxgan.state.module_identity(older) == described("auto")["discriminator"]
+    # Only a field's whole default is left out: pack = 10 stays pack = 10.
+    packed = repr(DCGANDiscriminator(resolution=32, width=4, pack=10))
+    assert "\n    pack = 10\n" in jaxgan.state.module_identity(packed)
 
     # On this CPU, "auto" builds the hand-written derivatives and "xla" does not.
     x = jnp.zeros((2, 32, 32, 3))

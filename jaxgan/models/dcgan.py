@@ -346,7 +346,10 @@ def pack_examples(x: jax.Array, pack: int) -> jax.Array:
     tuples keep the discriminator's contract (one logit per example, any
     batch size, a single example at init) and give each tuple the same
     distribution, ``pack`` independent draws, so the expected loss is
-    PacGAN's. (A batch smaller than ``pack`` repeats its examples.)
+    PacGAN's. (A batch smaller than ``pack`` repeats its examples.) Under
+    ``jax.pmap`` each device packs its own rows, as BatchNorm there
+    normalises each device's own: the tuples differ from one device's, their
+    distribution does not. Sharded ``jax.jit`` rolls the global batch.
     """
     return jnp.concatenate([jnp.roll(x, -k, axis=0) for k in range(pack)], axis=-1)
 
