@@ -158,6 +158,12 @@ class DiffAugment(nn.Module):
         """The wrapped discriminator's classes (the module contract reads them)."""
         return getattr(self.discriminator, "num_classes", None)
 
+    @property
+    def pack(self):
+        """The wrapped discriminator's examples per logit (PacGAN's; the module
+        contract reads them)."""
+        return getattr(self.discriminator, "pack", 1)
+
     def setup(self):
         """Binds the wrapped discriminator under one name."""
         # One name for the wrapped module, with or without the data-parallel

@@ -210,7 +210,7 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if pack > 1 and config.model != "dcgan":
         fail(f"config.d_pack={pack!r} packs the DCGAN discriminator's inputs and "
              f"model={config.model!r}; set d_pack=1")
-    if pack > 1 and is_positive_int(config.batch_size) and pack > config.batch_size:
+    if is_positive_int(config.batch_size) and pack > config.batch_size:
         fail(f"config.d_pack={pack} packs each example with the {pack - 1} after it, and a "
              f"batch holds {config.batch_size}; set d_pack <= batch_size")
     if pack > 1 and config.d_penalty != "none":

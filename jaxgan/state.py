@@ -561,23 +561,13 @@ def check_modules(recipe: GANRecipe, example_shape: Sequence[int]) -> tuple[set[
             "the discriminator has BatchNorm, which mixes the examples of a batch, and the "
             "recipe has an input-gradient penalty, which scores each example's own gradient; "
             "use LayerNorm, no normalisation or spectral norm, or drop the penalty")
-    pack = _packing(recipe.discriminator)
-    if recipe.penalty is not None and pack > 1:
+    pack = getattr(recipe.discriminator, "pack", 1)  # DiffAugment passes its inner one's on
+    if recipe.penalty is not None and isinstance(pack, int) and pack > 1:
         raise ModuleContractError(
             f"the discriminator packs {pack} examples per logit (PacGAN), and the recipe has "
             "an input-gradient penalty, which scores each example's own gradient; set "
             "pack=1 or drop the penalty")
     return g_types, d_types
-
-
-def _packing(module) -> int:
-    """How many examples a discriminator reads per logit (PacGAN's ``pack``
-    of :class:`jaxgan.models.dcgan.DCGANDiscriminator`), seen through
-    wrappers that hold it as ``.discriminator`` (DiffAugment's)."""
-    while not hasattr(module, "pack") and hasattr(module, "discriminator"):
-        module = module.discriminator
-    pack = getattr(module, "pack", 1)
-    return pack if isinstance(pack, int) else 1
 
 
 def uses_convolution(recipe: GANRecipe, example_shape: Sequence[int]) -> bool:
