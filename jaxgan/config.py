@@ -50,7 +50,7 @@ from jaxgan.models import (
     MLPGenerator,
     layers,
 )
-from jaxgan.models.conditioning import CONDITIONINGS
+from jaxgan.models.conditioning import CONDITIONINGS, PerChannelConditions
 from jaxgan.models.translation import PatchDiscriminator, UNetGenerator
 from jaxgan.programs import resolve_seed_batching
 from jaxgan.state import GANRecipe, ModuleContractError, check_modules
@@ -76,7 +76,7 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
                    "history_size": 50, "semantic_weight": 0.0,
                    "semantic_reader": "input", "g_native_size": 0, "clusters": 0,
-                   "body_size": 0, "d_pack": 1}
+                   "body_size": 0, "d_pack": 1, "per_channel_conditions": False}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -227,6 +227,13 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     if conditioning not in ("none", *CONDITIONINGS):
         fail(f"config.conditioning must be one of none, {', '.join(CONDITIONINGS)}, got "
              f"{conditioning!r}")
+    per_channel = option(config, "per_channel_conditions")
+    if not isinstance(per_channel, bool):
+        fail(f"config.per_channel_conditions must be True or False, got {per_channel!r}")
+    if per_channel and conditioning == "none":
+        fail("config.per_channel_conditions=True gives the networks each channel's class on "
+             "its own, and conditioning='none' gives them none; set conditioning='concat' or "
+             "'projection'")
     clusters = option(config, "clusters")
     if clusters != 0 and (not is_positive_int(clusters) or clusters < 2):
         fail(f"config.clusters must be 0 (none) or an integer >= 2, got {clusters!r}")
@@ -258,8 +265,11 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     # The constructors, on a stand-in for the data (one channel, ten classes).
     shape = (2,) if points else (config.image_size, config.image_size, 1)
     classes = 0 if conditioning == "none" else clusters or 10
+    per_channel = (classes, 3) if per_channel else ()
+    classes = classes ** 3 if per_channel else classes
     recipe = build_recipe(config, shape, classes,
-                          label_frequencies=(1 / classes,) * classes if clusters else ())
+                          label_frequencies=(1 / classes,) * classes if clusters else (),
+                          per_channel=per_channel)
     if translation:  # sizes the modules check only when called
         side, least = 2 ** option(config, "unet_depth"), 3 * 2 ** option(config, "patch_layers")
         if config.image_size % side:
@@ -358,7 +368,8 @@ def num_classes(config: ml_collections.ConfigDict, source) -> int:
 def build_recipe(config: ml_collections.ConfigDict, example_shape,
                  classes: int = 0, input_channels: int = 0,
                  guides: tuple[Callable, Callable] | None = None,
-                 label_frequencies: tuple[float, ...] = ()
+                 label_frequencies: tuple[float, ...] = (),
+                 per_channel: tuple[int, int] = ()
                  ) -> GANRecipe | CycleGANRecipe:
     """The GAN that ``config`` describes, for examples of ``example_shape``.
 
@@ -368,7 +379,11 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
     shares of the data (``config.clusters``; :mod:`jaxgan.data.clusters`);
     ``guides``: a cyclegan's semantic guides where
     ``semantic_weight`` > 0 (:func:`jaxgan.cyclegan.fit_guides`; :func:`build`
-    trains them).
+    trains them); ``per_channel``: ``(classes, channels)`` where the
+    ``classes`` are tuples of a stacked dataset's channels' classes
+    (``classes ** channels`` of them) that both networks take channel by
+    channel (``config.per_channel_conditions``;
+    :class:`jaxgan.models.conditioning.PerChannelConditions`).
 
     Raises:
       ConfigError: a constructor refused a value, naming the config's field.
@@ -376,6 +391,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
     with _built_from(loss="loss", real_label="real_label"):
         pair = losses.get_loss_pair(config.loss, config.real_label)
     conditioning = option(config, "conditioning")
+    # The modules' own classes: with per_channel, each channel's one-hot side by side.
+    module_classes = per_channel[0] * per_channel[1] if per_channel else classes
     d_conditioning = {"conditioning": conditioning} if classes else {}
     # Under a compute dtype the modules' own layers follow it too (GANRecipe.compute_dtype).
     dtype = None if option(config, "compute_dtype") == "float32" else jnp.dtype(
@@ -396,7 +413,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         with _built_from(image_size="resolution", g_width="width",
                          g_native_size="native_resolution", body_size="body_resolution"):
             generator = DCGANGenerator(resolution=example_shape[0], channels=example_shape[-1],
-                                       width=config.g_width, num_classes=classes, dtype=dtype,
+                                       width=config.g_width, num_classes=module_classes,
+                                       dtype=dtype,
                                        impl=option(config, "conv_impl"),
                                        native_resolution=option(config, "g_native_size"),
                                        body_resolution=body)
@@ -405,7 +423,7 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
                          d_pack="pack"):
             discriminator = DCGANDiscriminator(
                 resolution=example_shape[0], width=config.d_width,
-                normalization=option(config, "d_normalization"), num_classes=classes,
+                normalization=option(config, "d_normalization"), num_classes=module_classes,
                 dtype=dtype, impl=option(config, "conv_impl"), body_resolution=body,
                 pack=option(config, "d_pack"), **d_conditioning)
     else:
@@ -414,10 +432,14 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
                 output_shape=tuple(example_shape), features=tuple(config.g_features),
                 batch_norm=config.g_batch_norm,
                 output_activation=None if len(example_shape) == 1 else "tanh",
-                num_classes=classes, dtype=dtype)
+                num_classes=module_classes, dtype=dtype)
         with _built_from(d_features="features"):
             discriminator = MLPDiscriminator(features=tuple(config.d_features),
-                                             num_classes=classes, dtype=dtype, **d_conditioning)
+                                             num_classes=module_classes, dtype=dtype,
+                                             **d_conditioning)
+    if per_channel:
+        generator, discriminator = (PerChannelConditions(module, *per_channel)
+                                    for module in (generator, discriminator))
     controller = None
     if option(config, "augment_target"):  # ADA: p steered towards the target
         with _built_from(augment_target="target", augment_p_step="step"):
@@ -571,8 +593,16 @@ def build(config: ml_collections.ConfigDict, progress=None,
     frequencies = ()
     if option(config, "clusters"):
         source, frequencies = _self_conditioned(config, source, log)
+    per_channel = ()
+    if option(config, "per_channel_conditions"):
+        if not isinstance(source, StackedSource):
+            raise ConfigError(f"config.per_channel_conditions=True conditions on each "
+                              f"channel's class of a stacked dataset, and {config.dataset!r} "
+                              "is not one; set per_channel_conditions=False")
+        per_channel = (source.base.num_conditions, source.channels)
     recipe = build_recipe(config, source.example_shape, num_classes(config, source),
-                          getattr(source, "input_shape", (0,))[-1], guides, frequencies)
+                          getattr(source, "input_shape", (0,))[-1], guides, frequencies,
+                          per_channel=per_channel)
     options = fit_options(config)
     # The config's own rule for "auto" (the DCGAN on the CPU), resolved here so
     # that fit need not look inside the modules.

@@ -12,7 +12,9 @@ each seed's metrics and samples from one jitted program:
 - labelled images by the scoring classifier (:mod:`jaxgan.metrics.classifier`);
   a class-conditional GAN's ``label_accuracy`` beside its ceiling, the
   classifier's accuracy on held-out real images of each class
-  (:func:`real_label_accuracy`);
+  (:func:`real_label_accuracy`); Stacked MNIST's ``modes_covered`` and
+  ``reverse_kl`` beside those of as many real stacked examples
+  (:func:`jaxgan.metrics.stacked.real_mode_scores`);
 - with a feature function (the classifier's penultimate layer by default, or
   the user's), by the distribution metrics (Frechet distance, KID,
   precision/recall; :mod:`jaxgan.metrics.distribution`) against the real
@@ -74,7 +76,12 @@ from jaxgan.metrics.classifier import (
 )
 from jaxgan.metrics.coverage import nearest_modes
 from jaxgan.metrics.distribution import PR_NEIGHBOURS, distribution_metrics
-from jaxgan.metrics.stacked import StackedClassifier, fit_stacked_classifier, mode_scores
+from jaxgan.metrics.stacked import (
+    StackedClassifier,
+    fit_stacked_classifier,
+    mode_scores,
+    real_mode_scores,
+)
 from jaxgan.metrics.translation import translation_metrics
 from jaxgan.programs import over_seeds
 from jaxgan.state import GANRecipe, GANState
@@ -450,6 +457,12 @@ class Evaluation:
                 log(f"real data: the classifier reads {self.floor['real_label_accuracy']:.3f} "
                     f"of held-out real images as their class ({min(per_class):.3f} to "
                     f"{max(per_class):.3f} by class): the ceiling of label_accuracy")
+        if isinstance(classifier, StackedClassifier):
+            self.floor.update(real_mode_scores(classifier, source, num_samples, EVAL_SEED))
+            if log is not None:
+                log(f"real data: {num_samples} real stacked examples cover "
+                    f"{self.floor['real_modes_covered']:.0f} modes with reverse KL "
+                    f"{self.floor['real_reverse_kl']:.3f} by the classifier (the floor)")
         self.reference_features = real_features
         self._evaluate = make_evaluate(recipe, source, num_samples, self.key, classifier,
                                        features, real_features, seeds, metric_fn)

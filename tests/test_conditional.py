@@ -16,6 +16,7 @@ from jaxgan.configs import digits_smoke  # noqa: E402
 from jaxgan.data import ArraySource, ring
 from jaxgan.data.arrays import HostStream, sample_streamed
 from jaxgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from jaxgan.models.conditioning import PerChannelConditions, per_channel_weights
 from jaxgan.state import GANRecipe, create_state, generate
 from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
@@ -95,6 +96,55 @@ def test_modules_refuse_missing_unexpected_or_misshapen_labels(family):
     unconditional = generator.clone(num_classes=0)
     with pytest.raises(ValueError, match="is unconditional"):
         unconditional.init(jax.random.PRNGKey(0), z, jnp.zeros(2, jnp.int32), train=False)
+
+
+def test_per_channel_weights_are_each_channel_s_marginal_by_hand():
+    # Tuples of 2 channels over 3 classes: tuple 5 is (1, 2), tuple 6 is (2, 0).
+    np.testing.assert_allclose(per_channel_weights(jax.nn.one_hot(jnp.array([5, 0]), 9), 3, 2),
+                               [[0, 1, 0, 0, 0, 1], [1, 0, 0, 1, 0, 0]])
+    blend = 0.25 * jax.nn.one_hot(5, 9) + 0.75 * jax.nn.one_hot(6, 9)
+    np.testing.assert_allclose(per_channel_weights(blend[None], 3, 2),
+                               [[0, 0.25, 0.75, 0.75, 0, 0.25]])
+
+
+def test_per_channel_conditions_give_the_module_one_one_hot_per_channel():
+    inner = MLPDiscriminator(features=(16,), num_classes=6, conditioning="projection")
+    wrapped = PerChannelConditions(inner, classes=3, channels=2)
+    assert wrapped.num_classes == 9
+    x, labels = jax.random.normal(jax.random.PRNGKey(0), (3, 5)), jnp.array([5, 0, 8])
+    variables = wrapped.init(jax.random.PRNGKey(1), x, labels, train=False)
+    # One embedding row per channel's class, not per tuple.
+    assert variables["params"]["inner"]["projection"]["embedding"].shape == (6, 16)
+    by_hand = jnp.array([[0, 1, 0, 0, 0, 1], [1, 0, 0, 1, 0, 0], [0, 0, 1, 0, 0, 1]],
+                        jnp.float32)
+    expected = inner.apply({"params": variables["params"]["inner"]}, x, by_hand, train=False)
+    np.testing.assert_allclose(wrapped.apply(variables, x, labels, train=False), expected,
+                               rtol=1e-6)
+    np.testing.assert_allclose(
+        wrapped.apply(variables, x, jax.nn.one_hot(labels, 9), train=False), expected, rtol=1e-6)
+    # Under pmap the step names the BatchNorm axis; the wrapper hands it on.
+    generator = PerChannelConditions(
+        DCGANGenerator(resolution=28, channels=1, width=4, num_classes=6), 3, 2)
+    bound = generator.clone(batch_norm_axis_name="data").bind({})
+    assert bound.inner.batch_norm_axis_name == "data"
+    with pytest.raises(ValueError, match="build the module with num_classes=6, not 9"):
+        PerChannelConditions(inner.clone(num_classes=9), 3, 2)
+    with pytest.raises(ValueError, match="is conditional"):
+        wrapped.init(jax.random.PRNGKey(1), x, train=False)
+
+
+def test_per_channel_conditions_need_a_stacked_dataset_and_conditioning(tmp_path):
+    config = digits_smoke.get_config()
+    config.per_channel_conditions = None
+    with pytest.raises(train.ConfigError, match="per_channel_conditions must be True or False"):
+        config_lib.validate_config(config)
+    config.per_channel_conditions = True
+    with pytest.raises(train.ConfigError, match="and conditioning='none' gives them none"):
+        config_lib.validate_config(config)
+    config.conditioning = "projection"
+    with pytest.raises(train.ConfigError, match="and 'digits' is not one; set per_channel"):
+        train.train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
 
 
 def mlp_recipe(conditioning="concat", n_disc=1):

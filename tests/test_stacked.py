@@ -11,7 +11,12 @@ import pytest
 from jaxgan import train
 from jaxgan.data import ArraySource, StackedSource
 from jaxgan.data.stacked import mode_of
-from jaxgan.metrics.stacked import StackedClassifier, joint_probabilities, mode_scores
+from jaxgan.metrics.stacked import (
+    StackedClassifier,
+    joint_probabilities,
+    mode_scores,
+    real_mode_scores,
+)
 
 
 def small_base(n=13):
@@ -106,6 +111,36 @@ def test_the_stacked_classifier_reads_each_channel_on_its_own():
     np.testing.assert_allclose(reader.class_frequencies, np.full(1000, 1e-3), rtol=1e-5)
 
 
+class OneAsZeroReader:
+    """A stand-in digit classifier: reads the label that an image's pixels
+    show (0..9), except that it reads every 1 as a 0."""
+
+    class_frequencies = jnp.full((10,), 0.1)
+
+    def probabilities(self, images):
+        labels = jnp.rint((images[:, 0, 0, 0] + 1) * 127.5).astype(jnp.int32)
+        return jax.nn.one_hot(jnp.where(labels == 1, 0, labels), 10)
+
+
+def test_the_real_floor_of_the_mode_scores_by_hand():
+    labels = (np.arange(1000) % 10).astype(np.int32)
+    images = np.broadcast_to(labels.astype(np.uint8)[:, None, None, None], (1000, 4, 4, 1))
+    source = StackedSource(ArraySource("labels", images.copy(), labels), channels=2)
+    floor = real_mode_scores(StackedClassifier(OneAsZeroReader(), 2, 1.0, 1.0), source, 40_000)
+    # Every 1 read as a 0: the 9 x 9 pairs without a 1 are read, and each
+    # channel reads a 0 with probability 0.2, the others 0.1 (classes drawn
+    # uniformly, as the data's are), so the KL to the uniform 100 pairs is
+    # twice 0.2 log 2, plus the finite sample's ~80 / (2 * 40,000).
+    assert floor["real_modes_covered"] == 81
+    assert floor["real_reverse_kl"] == pytest.approx(2 * 0.2 * math.log(2), abs=0.004)
+    # Held-out digits that lack a class cannot stand for the data's draw.
+    # (30 digits hold out 3, so at least 7 classes are missing.)
+    lacking = ArraySource("lacking", images[:30].copy(), labels[:30])
+    with pytest.raises(ValueError, match="held-out digits of lacking lack classes"):
+        real_mode_scores(StackedClassifier(OneAsZeroReader(), 2, 1.0, 1.0),
+                         StackedSource(lacking, channels=2), 100)
+
+
 @pytest.mark.slow
 def test_a_stacked_mnist_run_reports_modes_covered_and_reverse_kl(tmp_path):
     """The shipped config, shrunk: the loop trains on the stacked data and its
@@ -125,6 +160,10 @@ def test_a_stacked_mnist_run_reports_modes_covered_and_reverse_kl(tmp_path):
     # The real floor is of stacked images, three digits each.
     assert 0 < result["classifier_accuracy"] < 1
     assert result["real_floor_num_examples"] == 1000
+    # And the floor of the mode scores, of 1,000 real triples (digits misread
+    # by a classifier of 30 steps, a finite sample: above 0).
+    assert 1 <= result["real_modes_covered"] <= 1000
+    assert result["real_reverse_kl"] >= math.log(1000 / result["real_modes_covered"]) - 1e-4
     final = np.load(tmp_path / "samples" / "final.npz")
     assert final["images"].shape == (16, 32, 32, 3)
 

@@ -73,6 +73,10 @@ def get_config() -> ml_collections.ConfigDict:
     # `conditioning` says) on k k-means clusters of the images, never on their labels, and
     # drawing each cluster in its share of the data (jaxgan.data.clusters)
     config.clusters = 0
+    # stacked data only (stacked_mnist5k): the networks take each channel's class (or cluster)
+    # as a one-hot of its own, side by side, instead of one one-hot over every triple
+    # (jaxgan.models.conditioning.PerChannelConditions)
+    config.per_channel_conditions = False
     # non-finite losses or parameters: stop, or go back to the last checkpoint and halve the rates
     config.on_nan = "stop"              # stop | rollback (at most 3 times)
     # a symptom of a dying GAN (jaxgan.health: one image for every z, a discriminator that

@@ -14,6 +14,13 @@ between classes. Two ways to condition a discriminator:
   decision is made rather than at the pixels, which is the stronger choice.
 
 Generators always take the one-hot class appended to the latent vector.
+
+A class can also be a tuple, as Stacked MNIST's are (one digit, or one
+cluster, per channel): :class:`PerChannelConditions` gives the wrapped module
+one one-hot per channel side by side instead of one one-hot over every tuple,
+so each channel's class has a row of its own in the generator's first layer
+and in the projection embedding, trained by every batch, rather than a row per
+tuple that only a thousandth of the data trains.
 """
 
 from __future__ import annotations
@@ -83,5 +90,76 @@ class ProjectionTerm(nn.Module):
         return jnp.sum(embedded * features, axis=-1)
 
 
-__all__ = ["CONDITIONINGS", "ProjectionTerm", "append_to_channels", "check_conditioning",
-           "class_weights"]
+def per_channel_weights(weights: jax.Array, classes: int, channels: int) -> jax.Array:
+    """Class weights over tuples ``[B, classes ** channels]`` (tuple ``y`` is
+    the digits of ``y`` in base ``classes``, the first channel's the most
+    significant) -> each channel's class weights side by side, ``[B, channels *
+    classes]``: the marginals, so a one-hot tuple gives one one-hot per channel
+    and a blend of tuples the blend of their channels' classes."""
+    grid = weights.reshape(weights.shape[0], *([classes] * channels))
+    axes = range(1, channels + 1)
+    return jnp.concatenate([jnp.sum(grid, axis=tuple(a for a in axes if a != c))
+                            for c in axes], axis=-1)
+
+
+class PerChannelConditions(nn.Module):
+    """A conditional ``module`` whose classes are tuples of ``channels``
+    classes each (module docstring).
+
+    It takes the labels of ``classes ** channels`` tuples, as integers
+    ``[B]`` or class weights, and calls ``module`` (built with ``num_classes =
+    channels * classes``) with :func:`per_channel_weights`.
+
+    Attributes:
+      module: the wrapped generator or discriminator; its variables sit under
+        ``inner``.
+      classes: classes per channel.
+      channels: entries of a tuple.
+      batch_norm_axis_name: passed on to the wrapped module where it has that
+        attribute (the train step sets it under ``pmap``).
+    """
+
+    module: nn.Module
+    classes: int
+    channels: int
+    batch_norm_axis_name: str | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("classes", "channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"PerChannelConditions {name} must be a positive integer, "
+                                 f"got {value!r}")
+        inner = getattr(self.module, "num_classes", None)
+        if inner != self.classes * self.channels:
+            raise ValueError(f"PerChannelConditions gives its module {self.channels} x "
+                             f"{self.classes} class weights; build the module with "
+                             f"num_classes={self.channels * self.classes}, not {inner!r}")
+
+    @property
+    def num_classes(self) -> int:
+        """The tuples (the module contract and the recipe read them)."""
+        return self.classes ** self.channels
+
+    @property
+    def pack(self):
+        """The wrapped module's examples per logit (a discriminator's PacGAN
+        packing; the module contract reads it)."""
+        return getattr(self.module, "pack", 1)
+
+    def setup(self):
+        """Binds the wrapped module under one name, with the data-parallel
+        axis where it has one."""
+        changes = ({"batch_norm_axis_name": self.batch_norm_axis_name}
+                   if hasattr(self.module, "batch_norm_axis_name") else {})
+        self.inner = self.module.clone(parent=None, **changes)
+
+    def __call__(self, x: jax.Array, labels: jax.Array | None = None, **kwargs) -> jax.Array:
+        weights = class_weights(labels, self.num_classes, "PerChannelConditions")
+        return self.inner(x, per_channel_weights(weights, self.classes, self.channels),
+                          **kwargs)
+
+
+__all__ = ["CONDITIONINGS", "PerChannelConditions", "ProjectionTerm", "append_to_channels",
+           "check_conditioning", "class_weights", "per_channel_weights"]
