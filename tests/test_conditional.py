@@ -145,6 +145,14 @@ def test_per_channel_conditions_need_a_stacked_dataset_and_conditioning(tmp_path
     with pytest.raises(train.ConfigError, match="and 'digits' is not one; set per_channel"):
         train.train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+    # On stacked data both networks are wrapped, and take the triples' labels.
+    recipe = config_lib.build_recipe(config, (28, 28, 3), 1000, per_channel=(10, 3))
+    assert isinstance(recipe.generator, PerChannelConditions)
+    assert recipe.num_classes == recipe.discriminator.num_classes == 1000
+    state = create_state(recipe, jax.random.PRNGKey(0), (28, 28, 3))
+    assert state.d_params["inner"]["projection"]["embedding"].shape[0] == 30
+    assert generate(recipe, state, jax.random.PRNGKey(1), 4,
+                    labels=jnp.array([0, 9, 990, 999])).shape == (4, 28, 28, 3)
 
 
 def mlp_recipe(conditioning="concat", n_disc=1):
