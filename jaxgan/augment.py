@@ -44,6 +44,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.layers import with_batch_norm_axis
+
 TRANSLATION_RATIO = 0.125
 PROBABILITY = "probability"  # an adaptive DiffAugment's p, in its batch_stats
 CUTOUT_RATIO = 0.5
@@ -168,9 +170,8 @@ class DiffAugment(nn.Module):
         """Binds the wrapped discriminator under one name."""
         # One name for the wrapped module, with or without the data-parallel
         # axis, so that parameters keep their paths under pmap.
-        changes = ({"batch_norm_axis_name": self.batch_norm_axis_name}
-                   if hasattr(self.discriminator, "batch_norm_axis_name") else {})
-        self.inner = self.discriminator.clone(parent=None, **changes)
+        self.inner = with_batch_norm_axis(self.discriminator, self.batch_norm_axis_name,
+                                          parent=None)
         if self.adaptive:  # ADA's p, in the state beside the discriminator's statistics
             self.p = self.variable("batch_stats", PROBABILITY,
                                    lambda: jnp.zeros((), jnp.float32))

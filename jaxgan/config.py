@@ -230,6 +230,10 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     per_channel = option(config, "per_channel_conditions")
     if not isinstance(per_channel, bool):
         fail(f"config.per_channel_conditions must be True or False, got {per_channel!r}")
+    if per_channel and not registry.is_stacked(dataset):
+        fail(f"config.per_channel_conditions=True conditions on each channel's class of a "
+             f"stacked dataset ({', '.join(registry.STACKED)}), and {dataset!r} is not one; "
+             "set per_channel_conditions=False")
     if per_channel and conditioning == "none":
         fail("config.per_channel_conditions=True gives the networks each channel's class on "
              "its own, and conditioning='none' gives them none; set conditioning='concat' or "
@@ -265,11 +269,11 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     # The constructors, on a stand-in for the data (one channel, ten classes).
     shape = (2,) if points else (config.image_size, config.image_size, 1)
     classes = 0 if conditioning == "none" else clusters or 10
-    per_channel = (classes, 3) if per_channel else ()
+    channel_classes = (classes, 3) if per_channel else ()
     classes = classes ** 3 if per_channel else classes
     recipe = build_recipe(config, shape, classes,
                           label_frequencies=(1 / classes,) * classes if clusters else (),
-                          per_channel=per_channel)
+                          per_channel=channel_classes)
     if translation:  # sizes the modules check only when called
         side, least = 2 ** option(config, "unet_depth"), 3 * 2 ** option(config, "patch_layers")
         if config.image_size % side:
@@ -392,7 +396,12 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
         pair = losses.get_loss_pair(config.loss, config.real_label)
     conditioning = option(config, "conditioning")
     # The modules' own classes: with per_channel, each channel's one-hot side by side.
-    module_classes = per_channel[0] * per_channel[1] if per_channel else classes
+    module_classes = classes
+    if per_channel:
+        if classes != per_channel[0] ** per_channel[1]:
+            raise ValueError(f"per_channel={per_channel} makes {per_channel[0]} ** "
+                             f"{per_channel[1]} tuples of classes, and classes={classes}")
+        module_classes = per_channel[0] * per_channel[1]
     d_conditioning = {"conditioning": conditioning} if classes else {}
     # Under a compute dtype the modules' own layers follow it too (GANRecipe.compute_dtype).
     dtype = None if option(config, "compute_dtype") == "float32" else jnp.dtype(
@@ -557,7 +566,7 @@ def _self_conditioned(config: ml_collections.ConfigDict, source, log
         log(f"self-conditioning: {config.clusters} k-means clusters of {images.num_examples} "
             f"{images.name} images"
             + (f", {len(shares)} triples of them, one per channel" if stacked else "")
-            + f"; {min(shares):.2%} to {max(shares):.2%} of the data each "
+            + f"; {100 * min(shares):.3g}% to {100 * max(shares):.3g}% of the data each "
             f"({time.perf_counter() - began:.0f} s)")
     return (dataclasses.replace(source, base=images) if stacked else images), shares
 
@@ -590,16 +599,15 @@ def build(config: ml_collections.ConfigDict, progress=None,
                                 cache_dir=option(config, "classifier_dir"), log=log)
         except ValueError as e:
             raise ConfigError(str(e)) from e
+    per_channel = option(config, "per_channel_conditions")
+    if per_channel and not isinstance(source, StackedSource):  # _validate read the name
+        raise ConfigError(f"config.per_channel_conditions=True conditions on each channel's "
+                          f"class of a stacked dataset, and {config.dataset!r} is not one; "
+                          "set per_channel_conditions=False")
     frequencies = ()
     if option(config, "clusters"):
         source, frequencies = _self_conditioned(config, source, log)
-    per_channel = ()
-    if option(config, "per_channel_conditions"):
-        if not isinstance(source, StackedSource):
-            raise ConfigError(f"config.per_channel_conditions=True conditions on each "
-                              f"channel's class of a stacked dataset, and {config.dataset!r} "
-                              "is not one; set per_channel_conditions=False")
-        per_channel = (source.base.num_conditions, source.channels)
+    per_channel = (source.base.num_conditions, source.channels) if per_channel else ()
     recipe = build_recipe(config, source.example_shape, num_classes(config, source),
                           getattr(source, "input_shape", (0,))[-1], guides, frequencies,
                           per_channel=per_channel)

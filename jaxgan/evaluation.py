@@ -424,7 +424,9 @@ class Evaluation:
       reference_features: the real reference's features, ``[N, D]``, that
         samples are compared with, or ``None`` without features.
       floor: the real-data floor (``real_...``, :func:`real_floor`) and the
-        sizes of the two real sets behind it; empty without features.
+        sizes of the two real sets behind it (empty without features); with
+        a stacked dataset's classifier, also that of the mode scores
+        (:func:`jaxgan.metrics.stacked.real_mode_scores`).
     """
 
     def __init__(self, recipe: GANRecipe, source, num_samples: int, *,

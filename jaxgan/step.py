@@ -53,6 +53,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import health, penalties
+from jaxgan.models.layers import with_batch_norm_axis
 from jaxgan.state import GANRecipe, GANState, module_rngs
 
 PyTree = Any
@@ -152,9 +153,9 @@ class DataParallel:
         """``module`` with BatchNorm statistics taken over the axis, where it
         supports that (jaxgan's modules do); a user's module is left as it
         is, and its statistics are then per device, averaged after each update."""
-        if self.axis_name is not None and hasattr(module, "batch_norm_axis_name"):
-            return module.clone(batch_norm_axis_name=self.axis_name)
-        return module
+        if self.axis_name is None:
+            return module
+        return with_batch_norm_axis(module, self.axis_name)
 
 
 def apply_module(recipe, module, params: PyTree, batch_stats: PyTree,

@@ -22,6 +22,7 @@ from jaxgan.data.arrays import HostStream, sample_streamed
 from jaxgan.data.clusters import cluster_images, condition_frequencies, with_clusters
 from jaxgan.data.stacked import mode_of
 from jaxgan.models import MLPDiscriminator, MLPGenerator
+from jaxgan.models.conditioning import per_channel_weights
 from jaxgan.state import GANRecipe, create_state, generate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -188,3 +189,12 @@ def test_stacked_digits_condition_on_their_channels_clusters_and_are_scored_by_c
     _, modes = source.stack(rows)
     np.testing.assert_array_equal(modes, mode_of(jnp.asarray(source.base.labels[rows]), 10))
     np.testing.assert_array_equal(images, source.stack(rows)[0])
+    # Taken channel by channel, under DiffAugment: the networks read each
+    # channel's cluster as the one that channel's digit is in.
+    config.update(per_channel_conditions=True, augment="translation")
+    recipe, _, _ = config_lib.build(config)
+    assert recipe.discriminator.num_classes == recipe.generator.num_classes == 27
+    state = create_state(recipe, jax.random.PRNGKey(0), source.example_shape)
+    assert state.d_params["inner"]["inner"]["projection"]["embedding"].shape[0] == 9
+    per_channel = per_channel_weights(jax.nn.one_hot(conditions, 27), 3, 3)
+    np.testing.assert_array_equal(per_channel.reshape(16, 3, 3).argmax(-1), clusters[rows])

@@ -138,14 +138,15 @@ def test_per_channel_conditions_need_a_stacked_dataset_and_conditioning(tmp_path
     config.per_channel_conditions = None
     with pytest.raises(train.ConfigError, match="per_channel_conditions must be True or False"):
         config_lib.validate_config(config)
-    config.per_channel_conditions = True
-    with pytest.raises(train.ConfigError, match="and conditioning='none' gives them none"):
-        config_lib.validate_config(config)
-    config.conditioning = "projection"
+    config.per_channel_conditions, config.conditioning = True, "projection"
     with pytest.raises(train.ConfigError, match="and 'digits' is not one; set per_channel"):
         train.train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+    config.dataset, config.conditioning = "stacked_mnist5k", "none"
+    with pytest.raises(train.ConfigError, match="and conditioning='none' gives them none"):
+        config_lib.validate_config(config)
     # On stacked data both networks are wrapped, and take the triples' labels.
+    config.conditioning = "projection"
     recipe = config_lib.build_recipe(config, (28, 28, 3), 1000, per_channel=(10, 3))
     assert isinstance(recipe.generator, PerChannelConditions)
     assert recipe.num_classes == recipe.discriminator.num_classes == 1000

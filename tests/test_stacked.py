@@ -1,6 +1,7 @@
 """Stacked MNIST: three independent digits per example drawn on the device,
 and its scores (modes covered of 1,000, reverse KL), by hand."""
 
+import dataclasses
 import math
 
 import jax
@@ -11,6 +12,7 @@ import pytest
 from jaxgan import train
 from jaxgan.data import ArraySource, StackedSource
 from jaxgan.data.stacked import mode_of
+from jaxgan.metrics.classifier import holdout_split
 from jaxgan.metrics.stacked import (
     StackedClassifier,
     joint_probabilities,
@@ -112,21 +114,36 @@ def test_the_stacked_classifier_reads_each_channel_on_its_own():
 
 
 class OneAsZeroReader:
-    """A stand-in digit classifier: reads the label that an image's pixels
-    show (0..9), except that it reads every 1 as a 0."""
+    """A stand-in digit classifier of the digits of :func:`labelled_rows`:
+    reads the label that a held-out digit shows, except that it reads every
+    1 as a 0, and reads every digit it trained on as a 9 (so a floor drawn
+    from the wrong digits would show)."""
 
     class_frequencies = jnp.full((10,), 0.1)
 
+    def __init__(self, held_out):
+        self.held_out = jnp.zeros(1000, bool).at[held_out].set(True)
+
     def probabilities(self, images):
-        labels = jnp.rint((images[:, 0, 0, 0] + 1) * 127.5).astype(jnp.int32)
-        return jax.nn.one_hot(jnp.where(labels == 1, 0, labels), 10)
+        pixels = jnp.rint((images[:, 0, :2, 0] + 1) * 127.5).astype(jnp.int32)
+        labels, rows = pixels[:, 0], pixels[:, 0] + 10 * pixels[:, 1]
+        read = jnp.where(labels == 1, 0, labels)
+        return jax.nn.one_hot(jnp.where(self.held_out[rows], read, 9), 10)
+
+
+def labelled_rows(n):
+    """n 4x4 digits labelled row % 10: pixel (0, 0) shows the label, pixel
+    (0, 1) the row // 10, so an image says which row it is."""
+    rows = np.arange(n)
+    images = np.zeros((n, 4, 4, 1), np.uint8)
+    images[:, 0, 0, 0], images[:, 0, 1, 0] = rows % 10, rows // 10
+    return ArraySource("labels", images, (rows % 10).astype(np.int32))
 
 
 def test_the_real_floor_of_the_mode_scores_by_hand():
-    labels = (np.arange(1000) % 10).astype(np.int32)
-    images = np.broadcast_to(labels.astype(np.uint8)[:, None, None, None], (1000, 4, 4, 1))
-    source = StackedSource(ArraySource("labels", images.copy(), labels), channels=2)
-    floor = real_mode_scores(StackedClassifier(OneAsZeroReader(), 2, 1.0, 1.0), source, 40_000)
+    source = StackedSource(labelled_rows(1000), channels=2)
+    reader = OneAsZeroReader(holdout_split(1000, 0)[1])
+    floor = real_mode_scores(StackedClassifier(reader, 2, 1.0, 1.0), source, 40_000)
     # Every 1 read as a 0: the 9 x 9 pairs without a 1 are read, and each
     # channel reads a 0 with probability 0.2, the others 0.1 (classes drawn
     # uniformly, as the data's are), so the KL to the uniform 100 pairs is
@@ -135,10 +152,9 @@ def test_the_real_floor_of_the_mode_scores_by_hand():
     assert floor["real_reverse_kl"] == pytest.approx(2 * 0.2 * math.log(2), abs=0.004)
     # Held-out digits that lack a class cannot stand for the data's draw.
     # (30 digits hold out 3, so at least 7 classes are missing.)
-    lacking = ArraySource("lacking", images[:30].copy(), labels[:30])
-    with pytest.raises(ValueError, match="held-out digits of lacking lack classes"):
-        real_mode_scores(StackedClassifier(OneAsZeroReader(), 2, 1.0, 1.0),
-                         StackedSource(lacking, channels=2), 100)
+    lacking = StackedSource(dataclasses.replace(labelled_rows(30), name="lacking"), channels=2)
+    with pytest.raises(ValueError, match="held-out tenth of lacking has no digit of classes"):
+        real_mode_scores(StackedClassifier(reader, 2, 1.0, 1.0), lacking, 100)
 
 
 @pytest.mark.slow
@@ -160,10 +176,11 @@ def test_a_stacked_mnist_run_reports_modes_covered_and_reverse_kl(tmp_path):
     # The real floor is of stacked images, three digits each.
     assert 0 < result["classifier_accuracy"] < 1
     assert result["real_floor_num_examples"] == 1000
-    # And the floor of the mode scores, of 1,000 real triples (digits misread
-    # by a classifier of 30 steps, a finite sample: above 0).
-    assert 1 <= result["real_modes_covered"] <= 1000
-    assert result["real_reverse_kl"] >= math.log(1000 / result["real_modes_covered"]) - 1e-4
+    # And the floor of the mode scores, of 1,000 real triples: 1,000 draws of
+    # 1,000 equally likely modes cover about 632 of them, with a KL of about
+    # 0.57 even when every digit is read right; misread digits only add to it.
+    assert result["real_modes_covered"] < 700
+    assert result["real_reverse_kl"] > 0.4
     final = np.load(tmp_path / "samples" / "final.npz")
     assert final["images"].shape == (16, 32, 32, 3)
 

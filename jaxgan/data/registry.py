@@ -42,6 +42,8 @@ BUNDLED = {"digits": digits, "digits_framed": framed_digits, "mnist5k": load_mni
 IMAGE_DATASETS = (*BUNDLED, *TFDS_NAMES)
 # The side bundled datasets' images were drawn at, before any resizing: finer
 # detail than this is not in the data (scikit-learn's digits are 8x8).
+# The stacked datasets (StackedSource): one base digit per channel.
+STACKED = ("stacked_mnist5k",)
 NATIVE_SIDES = {"digits": 8, "mnist5k": 28, "stacked_mnist5k": 28}
 FILE_LOADERS: dict[str, Callable[..., ArraySource | PairedSource]] = {
     "npz": load_npz, "folder": load_folder, "pairs": load_pairs}
@@ -79,6 +81,12 @@ def is_unpaired(name: str) -> bool:
     """Whether ``name`` is two unpaired domains for a CycleGAN (``unpaired:A,B``
     or a name of :data:`TFDS_UNPAIRED`)."""
     return unpaired_domains(name) is not None or name in TFDS_UNPAIRED
+
+
+def is_stacked(name: str) -> bool:
+    """Whether ``name`` is a stacked dataset, one digit per channel
+    (:mod:`jaxgan.data.stacked`)."""
+    return name in STACKED
 
 
 def is_points(name: str) -> bool:
@@ -139,7 +147,7 @@ def load_dataset(name: str, image_size: int | None = None, data_dir: str | None 
     return FILE_LOADERS[kind](os.path.expanduser(path), image_size, shuffle_seed=shuffle_seed)
 
 
-__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "NATIVE_SIDES", "TFDS_NAMES",
+__all__ = ["BUNDLED", "FILE_LOADERS", "IMAGE_DATASETS", "NATIVE_SIDES", "STACKED", "TFDS_NAMES",
            "TFDS_UNPAIRED", "UNPAIRED_PREFIX",
-           "is_known", "is_paired", "is_points", "is_unpaired", "load_dataset",
+           "is_known", "is_paired", "is_points", "is_stacked", "is_unpaired", "load_dataset",
            "unknown_dataset_message", "unpaired_domains"]

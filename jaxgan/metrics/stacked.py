@@ -141,15 +141,20 @@ def real_mode_scores(classifier: StackedClassifier, source, num: int,
     (:func:`joint_probabilities`), as the classifier combines the channels of
     a stacked image."""
     base = source.base
+    frequencies = np.asarray(classifier.base.class_frequencies, np.float64)
+    if len(frequencies) != source.digit_classes:
+        raise ValueError(f"the classifier reads {len(frequencies)} classes and {base.name}'s "
+                         f"digits have {source.digit_classes}; score them with a classifier "
+                         "of their own classes")
     _, holdout = holdout_split(base.num_examples, seed)
     labels = np.asarray(base.labels)[holdout]
     by_class = [holdout[labels == k] for k in range(source.digit_classes)]
     if any(len(rows) == 0 for rows in by_class):
         missing = [k for k, rows in enumerate(by_class) if len(rows) == 0]
-        raise ValueError(f"the classifier's held-out digits of {base.name} lack classes "
-                         f"{missing}, so no real floor of the mode scores can be drawn")
+        raise ValueError(f"the classifier's held-out tenth of {base.name} has no digit of "
+                         f"classes {missing}, so the real floor of the mode scores cannot be "
+                         "drawn; use a base dataset with more examples of each class")
     rng = np.random.default_rng(seed)
-    frequencies = np.asarray(classifier.base.class_frequencies, np.float64)
     classes = rng.choice(len(frequencies), size=(num, source.channels),
                          p=frequencies / frequencies.sum())
     picks = rng.random((num, source.channels))
@@ -161,8 +166,9 @@ def real_mode_scores(classifier: StackedClassifier, source, num: int,
     images = to_unit_range(jnp.asarray(base.images[digits]))
     read = jax.jit(classifier.base.probabilities)(images)
     position = np.searchsorted(digits, chosen)
-    probabilities = joint_probabilities([read[position[:, c]] for c in range(source.channels)])
-    scores = mode_scores(probabilities)
+    # One program: un-jitted, the [num, 1,000] products take minutes on a CPU.
+    scores = jax.jit(lambda reads: mode_scores(joint_probabilities(reads)))(
+        [read[position[:, c]] for c in range(source.channels)])
     return {"real_" + name: float(value) for name, value in scores.items()}
 
 

@@ -29,6 +29,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.layers import with_batch_norm_axis
+
 CONDITIONINGS = ("concat", "projection")
 
 
@@ -151,14 +153,21 @@ class PerChannelConditions(nn.Module):
     def setup(self):
         """Binds the wrapped module under one name, with the data-parallel
         axis where it has one."""
-        changes = ({"batch_norm_axis_name": self.batch_norm_axis_name}
-                   if hasattr(self.module, "batch_norm_axis_name") else {})
-        self.inner = self.module.clone(parent=None, **changes)
+        self.inner = with_batch_norm_axis(self.module, self.batch_norm_axis_name, parent=None)
 
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, **kwargs) -> jax.Array:
-        weights = class_weights(labels, self.num_classes, "PerChannelConditions")
-        return self.inner(x, per_channel_weights(weights, self.classes, self.channels),
-                          **kwargs)
+        if (labels is not None and jnp.ndim(labels) == 1
+                and jnp.issubdtype(jnp.asarray(labels).dtype, jnp.integer)):
+            # Integer tuples: each channel's class is a digit of the label
+            # (without a one-hot over every tuple, which k ** channels makes large).
+            powers = self.classes ** jnp.arange(self.channels - 1, -1, -1)
+            digits = (jnp.asarray(labels)[:, None] // powers) % self.classes
+            weights = jax.nn.one_hot(digits, self.classes).reshape(len(labels), -1)
+        else:
+            weights = per_channel_weights(
+                class_weights(labels, self.num_classes, "PerChannelConditions"),
+                self.classes, self.channels)
+        return self.inner(x, weights, **kwargs)
 
 
 __all__ = ["CONDITIONINGS", "PerChannelConditions", "ProjectionTerm", "append_to_channels",

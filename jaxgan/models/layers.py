@@ -370,5 +370,16 @@ class Conv(nn.Module):
         return conv2d(x, kernel, self.strides, self.padding, self.impl)
 
 
+def with_batch_norm_axis(module: nn.Module, axis_name: str | None, **changes) -> nn.Module:
+    """``module.clone(**changes)``, its BatchNorm statistics taken over the
+    device axis ``axis_name`` where it has the ``batch_norm_axis_name``
+    attribute that jaxgan's modules and wrappers have (the train step sets it
+    under ``pmap``; a wrapper hands it on to the module it wraps). A module
+    without the attribute, or ``axis_name=None``, keeps its own."""
+    if axis_name is not None and hasattr(module, "batch_norm_axis_name"):
+        changes["batch_norm_axis_name"] = axis_name
+    return module.clone(**changes)
+
+
 __all__ = ["BACKEND_IMPLS", "IMPLS", "Conv", "Project", "UpsampleConv", "conv2d",
-           "resolve_impl", "upsample_conv"]
+           "resolve_impl", "upsample_conv", "with_batch_norm_axis"]
