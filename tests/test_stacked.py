@@ -166,7 +166,8 @@ def test_a_stacked_mnist_run_reports_modes_covered_and_reverse_kl(tmp_path):
     config = stacked_mnist5k.get_config()
     config.update(num_steps=4, log_every=4, eval_every=4, checkpoint_every=4,
                   steps_per_dispatch=4, g_width=4, d_width=4, latent_dim=8, batch_size=16,
-                  num_eval_samples=1000, num_final_samples=16, classifier_steps=30)
+                  num_eval_samples=1000, num_final_samples=16, classifier_steps=30,
+                  clusters=10)  # 1,000 triples of clusters, so 1,000 samples may ask each
     result = train.train_and_evaluate(config, str(tmp_path))
     # Four steps of a tiny GAN (self-conditioned: one draw per triple of
     # clusters, so at least 1,000 samples): far from uniform.
