@@ -46,6 +46,18 @@ def test_curves_show_losses_and_evaluation_metrics_against_the_real_data_floor(t
     assert fd.lines[1].get_linestyle() == "--" and fd.lines[1].get_ydata()[0] == 17.8
     assert confident.lines[1].get_ydata()[0] == 0.92
     assert len(covered.lines) == 1
+    # Where modes are scored (Stacked MNIST), their coverage and KL come
+    # first, each with its floor.
+    for r, kl in zip(records[1::2], (0.3, 0.1), strict=True):
+        r.update(modes_covered=1000.0, reverse_kl=kl)
+    write_log(tmp_path / "metrics.jsonl", records)
+    fig = viz.plot_losses(str(tmp_path / "metrics.jsonl"), str(tmp_path / "curves.png"),
+                          floor={"real_reverse_kl": 0.02})
+    modes, kl, fd = fig.axes[2:]
+    assert [ax.get_ylabel() for ax in (modes, kl, fd)] == ["modes_covered", "reverse_kl",
+                                                           "frechet_distance"]
+    np.testing.assert_array_equal(kl.lines[0].get_ydata(), [0.3, 0.1])
+    assert kl.lines[1].get_ydata()[0] == 0.02
 
 
 def test_scatter_plots_label_their_axes_and_explain_the_zones_legibly(tmp_path):
