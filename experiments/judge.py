@@ -55,11 +55,9 @@ import os
 from absl import app, flags
 
 from jaxgan.cli import usage_error
-from jaxgan.data.registry import unpaired_domains
+from jaxgan.data.registry import STACKED, unpaired_domains
 from jaxgan.metrics.judge import NATIVE_SIZE, fit_judge, scores, stacked_scores, to_size
 
-# Stacked datasets and the digits each channel holds.
-STACKED = {"stacked_mnist5k": "mnist5k"}
 # Translation tasks and the digits their outputs should be (final.npz's images
 # are the outputs for held-out inputs, its labels the inputs' classes).
 TRANSLATED = {"mnist5k_completion": "mnist5k", "mnist5k_edges": "mnist5k"}

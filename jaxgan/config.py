@@ -599,15 +599,12 @@ def build(config: ml_collections.ConfigDict, progress=None,
                                 cache_dir=option(config, "classifier_dir"), log=log)
         except ValueError as e:
             raise ConfigError(str(e)) from e
-    per_channel = option(config, "per_channel_conditions")
-    if per_channel and not isinstance(source, StackedSource):  # _validate read the name
-        raise ConfigError(f"config.per_channel_conditions=True conditions on each channel's "
-                          f"class of a stacked dataset, and {config.dataset!r} is not one; "
-                          "set per_channel_conditions=False")
     frequencies = ()
     if option(config, "clusters"):
         source, frequencies = _self_conditioned(config, source, log)
-    per_channel = (source.base.num_conditions, source.channels) if per_channel else ()
+    # _validate allowed it on stacked datasets only.
+    per_channel = ((source.base.num_conditions, source.channels)
+                   if option(config, "per_channel_conditions") else ())
     recipe = build_recipe(config, source.example_shape, num_classes(config, source),
                           getattr(source, "input_shape", (0,))[-1], guides, frequencies,
                           per_channel=per_channel)

@@ -40,10 +40,11 @@ TFDS_UNPAIRED = tuple(f"cycle_gan/{task}" for task in (
 BUNDLED = {"digits": digits, "digits_framed": framed_digits, "mnist5k": load_mnist5k,
            "stacked_mnist5k": stacked_mnist5k, **PAIRED_TASKS}
 IMAGE_DATASETS = (*BUNDLED, *TFDS_NAMES)
+# The stacked datasets (StackedSource, one base digit per channel), each with
+# the dataset of its digits.
+STACKED = {"stacked_mnist5k": "mnist5k"}
 # The side bundled datasets' images were drawn at, before any resizing: finer
 # detail than this is not in the data (scikit-learn's digits are 8x8).
-# The stacked datasets (StackedSource): one base digit per channel.
-STACKED = ("stacked_mnist5k",)
 NATIVE_SIDES = {"digits": 8, "mnist5k": 28, "stacked_mnist5k": 28}
 FILE_LOADERS: dict[str, Callable[..., ArraySource | PairedSource]] = {
     "npz": load_npz, "folder": load_folder, "pairs": load_pairs}
