@@ -89,6 +89,10 @@ class HealthThresholds:
         this share of the most the run has covered is a collapse onto fewer
         of them (measured from the run's own best, so the slow rise of
         coverage early in training is never taken for a loss).
+      min_coverage: ... once that best is at least this many classes or modes.
+        Before it, coverage is noise: a 40-step smoke run on the ring of eight
+        Gaussians covers one mode at one evaluation and none at the next, which
+        says nothing about collapse.
     """
 
     min_spread: float = 0.02
@@ -96,6 +100,7 @@ class HealthThresholds:
     g_loss_rise: float = 1.5
     patience: int = 3
     coverage_drop: float = 0.5
+    min_coverage: float = 3
 
 
 COVERAGE_METRICS = ("classes_covered", "modes_covered")
@@ -165,7 +170,7 @@ class HealthMonitor:
             if value > best:
                 best, best_step = value, record["step"]
             self._best[name] = (best, best_step)
-            if value <= t.coverage_drop * best:
+            if best >= t.min_coverage and value <= t.coverage_drop * best:
                 present["coverage"] = REMEDIES["coverage"].format(
                     what=name.split("_")[0], value=value, best=best, best_step=best_step)
             else:

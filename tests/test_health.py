@@ -68,6 +68,11 @@ def test_coverage_collapse_is_measured_from_the_runs_own_best():
     assert warnings(records(modes_covered=[1, 2, 8, 8, 3])) == [
         (50, "the samples collapse onto fewer modes")]
     assert warnings(records(d_loss=[1.0, 2.0])) == []  # nothing to judge by
+    # A best of one or two modes is noise, not coverage to lose (the smoke run's 1 -> 0) ...
+    assert warnings(records(modes_covered=[1, 0, 2, 1, 0])) == []
+    # ... and from three on, losing two thirds is a collapse.
+    assert warnings(records(modes_covered=[1, 3, 1])) == [
+        (30, "the samples collapse onto fewer modes")]
 
 
 def test_a_healthy_short_run_logs_the_signals_and_raises_no_warning(tmp_path):
