@@ -28,6 +28,16 @@ runs/mnist5k, an SVM on the 28x28 pixels): confident 0.687 +- 0.008 (real
 0.650), plausible 0.988 (real 0.950). The same DCGAN unconditional at 32x32
 (seed 0): confident 0.41, FD 13.1 at 500, the judge 0.550; at 28x28
 (configs/dcgan_mnist5k.py): 0.313.
+
+Those scores came from the 1,000-step scoring classifier. The config now
+trains it 6,000 steps (through dcgan_mnist5k.py), and it reads held-out real
+digits right 0.978 of the time, sure of 0.956. Scored by it (seeds 0-2 in
+one program, --config.num_seeds=3;
+experiments/results/judge_6000/mnist5k_seeds_0_2/): confident_fraction
+0.872 +- 0.009 (real 0.956), class_kl 0.008, frechet_distance 16.7 at 1,000
+(real floor 23.2 at 500), precision 0.881 (real 0.874); the SVM: confident
+0.702, plausible 0.988. A moving average (--config.ema_decay=0.999) gives
+0.873 and FD 18.5: no gain.
 """
 
 from jaxgan.configs import dcgan_mnist5k
