@@ -42,8 +42,8 @@ digits right 0.978 of the time, and real twos 0.94. Scored by it (seeds 0-2
 in one program, --config.num_seeds=3; experiments/results/judge_6000/):
 concat label_accuracy 0.988 +- 0.004, the worst class per seed 0.98, 0.95,
 0.95 (twos, fives, twos), confident_fraction 0.978 (real 0.956),
-frechet_distance 15.5 at 1,000 (real floor 23.2 at 500), the SVM 0.992;
-projection 0.975 +- 0.005 (the worst class, twos, 0.89 to 0.92), FD 27.9.
+frechet_distance 19.7 at 500 (real floor 23.2 at 500), the SVM 0.992;
+projection 0.975 +- 0.005 (the worst class, twos, 0.89 to 0.92), FD 32.6 at 500.
 """
 
 from jaxgan.configs import dcgan_mnist5k

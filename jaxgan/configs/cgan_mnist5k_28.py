@@ -39,8 +39,8 @@ digits right 0.984 of the time, and real twos 0.96. Scored by it (seeds 0-2
 in one program, --config.num_seeds=3;
 experiments/results/judge_6000/cgan_mnist5k_28_seeds_0_2/):
 label_accuracy 0.964 +- 0.005, the worst class per seed 0.87 to 0.94 (fives
-or twos); confident_fraction 0.931 (real 0.962); frechet_distance 11.9 at
-1,000 (its real floor 21.8 at 500); the SVM's label accuracy 0.977.
+or twos); confident_fraction 0.931 (real 0.962); frechet_distance 16.6 at
+500 (its real floor 21.8 at 500); the SVM's label accuracy 0.977.
 """
 
 from jaxgan.configs import cgan_mnist5k

@@ -35,9 +35,9 @@ digits right 0.978 of the time, sure of 0.956. Scored by it (seeds 0-2 in
 one program, --config.num_seeds=3;
 experiments/results/judge_6000/mnist5k_seeds_0_2/): confident_fraction
 0.872 +- 0.009 (real 0.956), class_kl 0.008, frechet_distance 16.7 at 1,000
-(real floor 23.2 at 500), precision 0.881 (real 0.874); the SVM: confident
-0.702, plausible 0.988. A moving average (--config.ema_decay=0.999) gives
-0.873 and FD 18.5: no gain.
+and 24.5 at 500 (real floor 23.2 at 500), precision 0.881 (real 0.874); the
+SVM: confident 0.702, plausible 0.988. A moving average
+(--config.ema_decay=0.999) gives 0.873 and FD 27.4 at 500: no gain.
 """
 
 from jaxgan.configs import dcgan_mnist5k
