@@ -35,6 +35,7 @@ from jaxgan.data.images import DataError
 from jaxgan.data.pairs import PairedSource
 from jaxgan.data.stacked import StackedSource
 from jaxgan.data.unpaired import UnpairedSource
+from jaxgan.evaluation import NO_LATENTS
 from jaxgan.loop import (
     FitError,
     FitOptions,
@@ -76,6 +77,7 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
                    "history_size": 50, "semantic_weight": 0.0,
                    "semantic_reader": "input", "g_native_size": 0, "clusters": 0,
+                   "cluster_features": "pixels", "truncation": 0.0,
                    "body_size": 0, "d_pack": 1, "per_channel_conditions": False}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
@@ -245,6 +247,11 @@ def _validate(config: ml_collections.ConfigDict) -> None:
         fail(f"config.clusters={clusters} conditions the GAN on clusters of its images, which "
              "the networks take as they take classes; set conditioning='concat' or "
              "'projection'")
+    if option(config, "cluster_features") not in clusters_lib.CLUSTER_FEATURES:
+        fail(f"config.cluster_features must be one of {', '.join(clusters_lib.CLUSTER_FEATURES)}"
+             f", got {option(config, 'cluster_features')!r}")
+    if option(config, "truncation") and translation:
+        fail(f"config.truncation={option(config, 'truncation')!r}: {NO_LATENTS}")
     if clusters and (translation or points):
         fail(f"config.clusters={clusters} clusters a dataset of images, and {dataset!r} with "
              f"model={config.model!r} is not one; set clusters=0")
@@ -557,14 +564,15 @@ def _self_conditioned(config: ml_collections.ConfigDict, source, log
                           f"and {config.dataset!r} is not; set clusters=0")
     began = time.perf_counter()
     try:
-        images = clusters_lib.with_clusters(images, config.clusters, CLUSTER_SEED)
+        images = clusters_lib.with_clusters(images, config.clusters, CLUSTER_SEED,
+                                            option(config, "cluster_features"))
     except ValueError as e:
         raise ConfigError(f"config.clusters: {e}") from e
     channels = source.channels if stacked else 1
     shares = clusters_lib.condition_frequencies(images.conditions, config.clusters, channels)
     if log:
         log(f"self-conditioning: {config.clusters} k-means clusters of {images.num_examples} "
-            f"{images.name} images"
+            f"{images.name} images' {option(config, 'cluster_features')}"
             + (f", {len(shares)} triples of them, one per channel" if stacked else "")
             + f"; {100 * min(shares):.3g}% to {100 * max(shares):.3g}% of the data each "
             f"({time.perf_counter() - began:.0f} s)")

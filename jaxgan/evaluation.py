@@ -230,26 +230,43 @@ def sample_translations(recipe, state, inputs: jax.Array, keys: jax.Array,
     return jax.vmap(lambda x, k: recipe.translate(state, x[None], ema, key=k)[0])(inputs, keys)
 
 
+# Why a translation recipe refuses the truncation trick.
+NO_LATENTS = ("truncation applies to latents, and a translation generator takes images; set "
+              "truncation=0")
+
+
 def evaluation_inputs(recipe: GANRecipe, source, num_samples: int,
-                      eval_key: jax.Array) -> dict[str, jax.Array]:
+                      eval_key: jax.Array, truncation: float = 0.0) -> dict[str, jax.Array]:
     """What the generator is evaluated on: ``conditions`` (the latents, or a
     translation recipe's held-out inputs), ``labels`` (the classes asked of a
     conditional generator, or the held-out pairs' classes; ``None`` where
     there are none) and, for translation, ``targets`` and ``keys`` (the
-    generator's noise for each input: :func:`noise_keys`)."""
+    generator's noise for each input: :func:`noise_keys`). ``truncation`` >
+    0 draws the latents with the truncation trick
+    (:meth:`jaxgan.state.GANRecipe.sample_latent`).
+
+    Raises:
+      ValueError: ``truncation`` is set for a translation recipe (it has no latents).
+    """
     if is_translation(recipe):
+        if truncation:
+            raise ValueError(NO_LATENTS)
         pairs = source.held_out_pairs(num_samples)
         return {"conditions": pairs["inputs"], "labels": pairs.get("labels"),
                 "targets": pairs.get("targets"),
                 "keys": noise_keys(eval_key, pairs["inputs"].shape[0])}
-    return {"conditions": recipe.sample_latent(eval_key, num_samples),
-            "labels": eval_labels(recipe, num_samples)}
+    # Only a truncated draw passes the argument: a recipe of the user's own
+    # (jaxgan.loop.Trainable) need not take it.
+    latents = (recipe.sample_latent(eval_key, num_samples, truncation=truncation)
+               if truncation else recipe.sample_latent(eval_key, num_samples))
+    return {"conditions": latents, "labels": eval_labels(recipe, num_samples)}
 
 
 def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Array,
                   classifier: FittedClassifier | None = None,
                   features: Features | None = None, real_features: jax.Array | None = None,
-                  seeds: str = "vmap", metric_fn: MetricFn | None = None):
+                  seeds: str = "vmap", metric_fn: MetricFn | None = None,
+                  truncation: float = 0.0):
     """Returns ``evaluate(states) -> (per-seed metrics, per-seed samples)``, jitted.
 
     Every seed is evaluated on the same latent vectors (and, for a conditional
@@ -264,7 +281,7 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     translation = is_translation(recipe)
     # A direction of a CycleGAN maps its outputs back: the round trip is scored.
     round_trip = translation and hasattr(recipe, "translate_back")
-    inputs = evaluation_inputs(recipe, source, num_samples, eval_key)
+    inputs = evaluation_inputs(recipe, source, num_samples, eval_key, truncation)
     labels = inputs["labels"]
     num_classes = recipe.num_classes or (source.num_classes if translation else 0)
     # A self-conditioned GAN's labels are clusters, not classes: its samples
@@ -416,9 +433,13 @@ class Evaluation:
       metric_fn: the user's own metrics of the samples (module docstring).
       seeds: ``vmap`` or ``map``.
       log: where to report the real-data floor (a line), or ``None``.
+      truncation: > 0 draws the latents of evaluations and final samples
+        with the truncation trick (:meth:`jaxgan.state.GANRecipe.sample_latent`);
+        0 from the full prior, as in training.
 
     Attributes:
       key: the evaluation key (:func:`evaluation_key`).
+      truncation: the truncation threshold of its latents (0: none).
       features: the feature function in use (the classifier's by default),
         or ``None``.
       reference_features: the real reference's features, ``[N, D]``, that
@@ -432,8 +453,9 @@ class Evaluation:
     def __init__(self, recipe: GANRecipe, source, num_samples: int, *,
                  classifier: FittedClassifier | None = None, features: Features | None = None,
                  metric_fn: MetricFn | None = None, seeds: str = "vmap",
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, truncation: float = 0.0):
         self.recipe, self.source, self.num_samples = recipe, source, num_samples
+        self.truncation = truncation
         self.classifier = classifier
         self.key = evaluation_key()
         if features is None and classifier is not None:
@@ -467,13 +489,13 @@ class Evaluation:
                     f"{self.floor['real_reverse_kl']:.3f} by the classifier (the floor)")
         self.reference_features = real_features
         self._evaluate = make_evaluate(recipe, source, num_samples, self.key, classifier,
-                                       features, real_features, seeds, metric_fn)
+                                       features, real_features, seeds, metric_fn, truncation)
 
     @classmethod
     def of_run(cls, run, workdir: str, *, classifier_steps: int | None = None,
                features: Features | None = None, metric_fn: MetricFn | None = None,
-               seeds: str = "vmap", log: Callable[[str], None] | None = None
-               ) -> Evaluation | TwoWayEvaluation:
+               seeds: str = "vmap", log: Callable[[str], None] | None = None,
+               truncation: float | None = None) -> Evaluation | TwoWayEvaluation:
         """The evaluation protocol of a run trained from a config, as its fit
         loop built it (:func:`build_evaluation`): for scripts that read the run back.
 
@@ -488,18 +510,23 @@ class Evaluation:
             images; it is loaded from the cache, or trained now and cached
             (:func:`fit_scoring_classifier`).
           features, metric_fn, seeds, log: as for :class:`Evaluation`.
+          truncation: as for :class:`Evaluation`; the run's own
+            ``truncation`` by default.
         """
         # The config module imports the fit loop, which imports this module.
         from jaxgan import config as config_lib
 
         if classifier_steps is None:
             classifier_steps = config_lib.option(run.config, "classifier_steps")
+        if truncation is None:
+            truncation = config_lib.option(run.config, "truncation")
         return build_evaluation(
             run.recipe, run.source, run.config.num_eval_samples,
             classifier_steps=classifier_steps,
             cache_dir=classifier_cache_dir(config_lib.option(run.config, "classifier_dir"),
                                            workdir),
-            features=features, metric_fn=metric_fn, seeds=seeds, log=log)
+            features=features, metric_fn=metric_fn, seeds=seeds, log=log,
+            truncation=truncation)
 
     def __call__(self, states: GANState) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Per-seed metrics and samples of stacked ``states``, on the host."""
@@ -515,6 +542,8 @@ class Evaluation:
             # for the generated images' scores.
             final["classifier_accuracy"] = self.classifier.accuracy
             final["real_confident_fraction"] = self.classifier.holdout_confident_fraction
+        if self.truncation:  # the samples scored were drawn with the truncation trick
+            final["truncation"] = float(self.truncation)
         final.update(self.floor)
         return final
 
@@ -523,7 +552,8 @@ class Evaluation:
         latents and classes that a call scores (a translation recipe's
         held-out inputs), generated in one go, from the moving average unless
         ``ema=False``."""
-        inputs = evaluation_inputs(self.recipe, self.source, self.num_samples, self.key)
+        inputs = evaluation_inputs(self.recipe, self.source, self.num_samples, self.key,
+                                   self.truncation)
         if is_translation(self.recipe):
             return sample_translations(self.recipe, state, inputs["conditions"], inputs["keys"],
                                        ema)
@@ -550,7 +580,7 @@ class Evaluation:
         where the data have them; a direction of a CycleGAN adds ``cycled``,
         the first seed's outputs translated back."""
         # The same inputs (and noise keys) as an evaluation of num samples.
-        inputs = evaluation_inputs(self.recipe, self.source, num, self.key)
+        inputs = evaluation_inputs(self.recipe, self.source, num, self.key, self.truncation)
         labels = inputs["labels"]
         if is_translation(self.recipe):
             outputs = np.asarray(jax.vmap(lambda s: sample_translations(
@@ -652,12 +682,16 @@ class TwoWayEvaluation:
 def build_evaluation(recipe, source, num_samples: int, *, classifier_steps: int,
                      cache_dir: str, features: Features | None = None,
                      metric_fn: MetricFn | None = None, seeds: str = "vmap",
-                     log: Callable[[str], None] | None = None
+                     log: Callable[[str], None] | None = None, truncation: float = 0.0
                      ) -> Evaluation | TwoWayEvaluation:
     """A run's evaluation protocol with its scoring classifier(s), loaded from
     ``cache_dir`` or trained now where the data allow one
     (:func:`wants_classifier`): an :class:`Evaluation`, or for two unpaired
-    domains a :class:`TwoWayEvaluation` with a classifier for each."""
+    domains a :class:`TwoWayEvaluation` with a classifier for each.
+
+    Raises:
+      ValueError: ``truncation`` is set for two unpaired domains (no latents).
+    """
 
     def classifier_for(data):
         if wants_classifier(data, classifier_steps):
@@ -665,10 +699,13 @@ def build_evaluation(recipe, source, num_samples: int, *, classifier_steps: int,
         return None
 
     if isinstance(source, UnpairedSource):
+        if truncation:
+            raise ValueError(NO_LATENTS)
         return TwoWayEvaluation(recipe, source, num_samples, classifier_for, features=features,
                                 metric_fn=metric_fn, seeds=seeds, log=log)
     return Evaluation(recipe, source, num_samples, classifier=classifier_for(source),
-                      features=features, metric_fn=metric_fn, seeds=seeds, log=log)
+                      features=features, metric_fn=metric_fn, seeds=seeds, log=log,
+                      truncation=truncation)
 
 
 def classifier_cache_dir(directory: str | None, workdir: str) -> str:
@@ -712,7 +749,8 @@ __all__ = ["BACKWARD_PREFIX", "EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_
            "GOLDEN_RATIO", "Evaluation", "Features", "MetricFn", "TwoWayEvaluation",
            "asked_classes", "build_evaluation", "real_label_accuracy",
            "check_sample_sizes", "classifier_cache_dir", "eval_labels",
-           "evaluation_inputs", "evaluation_key", "fit_scoring_classifier", "is_self_conditioned",
+           "NO_LATENTS", "evaluation_inputs", "evaluation_key", "fit_scoring_classifier",
+           "is_self_conditioned",
            "is_translation",
            "kid_key", "make_evaluate", "noise_keys", "sample_translations",
            "real_examples", "real_floor", "summarize_seeds", "wants_classifier"]

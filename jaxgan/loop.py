@@ -183,6 +183,10 @@ class FitOptions:
       classifier_steps: > 0 trains (or loads) a classifier of the real data
         to score labelled images; 0 for none.
       classifier_dir: where that classifier is cached (default ``workdir/classifier``).
+      truncation: > 0 draws the latents of evaluations and final samples with
+        the truncation trick at this threshold
+        (:meth:`jaxgan.state.GANRecipe.sample_latent`); 0, the default, from
+        the full prior. Training always draws from the full prior.
     """
 
     num_steps: int
@@ -203,6 +207,7 @@ class FitOptions:
     on_collapse: str = "warn"
     classifier_steps: int = 0
     classifier_dir: str | None = None
+    truncation: float = 0.0
 
     # Fields a resumed run may change: they steer logging and evaluation, not
     # what is trained. (num_steps too, unless a schedule depends on it: the
@@ -211,7 +216,7 @@ class FitOptions:
         "num_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
         "num_final_samples", "num_eval_samples", "steps_per_dispatch", "data_placement",
         "classifier_steps", "classifier_dir", "on_nan", "on_collapse", "parallel",
-        "seed_batching"})
+        "seed_batching", "truncation"})
 
     def __post_init__(self):
         check_options(self.as_dict())
@@ -247,6 +252,11 @@ def check_options(values: dict[str, Any], prefix: str = "") -> None:
     steps = values["classifier_steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         fail(f"{prefix}classifier_steps must be an integer >= 0, got {steps!r}")
+    truncation = values["truncation"]
+    if (not isinstance(truncation, int | float) or isinstance(truncation, bool)
+            or not math.isfinite(truncation) or truncation < 0):
+        fail(f"{prefix}truncation must be a number >= 0 (0: none; at 2, 95% of a normal's "
+             f"draws are kept), got {truncation!r}")
     directory = values["classifier_dir"]
     if directory is not None and not isinstance(directory, str):
         fail(f"{prefix}classifier_dir must be a path or None, got {directory!r}")
@@ -851,7 +861,7 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
             classifier_steps=options.classifier_steps,
             cache_dir=classifier_cache_dir(options.classifier_dir, context.workdir),
             features=features, metric_fn=metric_fn, seeds=context.seed_batching,
-            log=lambda line: context.say(line, stderr=True))
+            log=lambda line: context.say(line, stderr=True), truncation=options.truncation)
         k = options.steps_per_dispatch
         context.progress = progress = tqdm(
             total=options.num_steps, initial=start_step, unit="step",

@@ -3,6 +3,7 @@ moving average, chunked scoring, the real-data floor and many image seeds."""
 
 import dataclasses
 import json
+import math
 
 import chex
 import flax
@@ -273,6 +274,50 @@ def test_evaluate_in_chunks_equals_scoring_all_samples_at_once():
                 np.testing.assert_allclose(per_seed[prefix + name][i], value, rtol=2e-4,
                                            atol=1e-5, err_msg=prefix + name)
     assert not np.allclose(per_seed["frechet_distance"], per_seed["no_ema_frechet_distance"])
+
+
+def test_truncation_draws_a_truncated_normal_for_samples_and_is_refused_where_it_cannot_be():
+    """The truncation trick: latents of the standard normal truncated to
+    [-t, t], in evaluations and final samples only; the generator scored is
+    the one trained from the full prior."""
+    recipe = small_recipe()
+    z = np.asarray(recipe.sample_latent(jax.random.PRNGKey(0), 4000, truncation=1.0))
+    assert z.shape == (4000, 4) and np.abs(z).max() <= 1.0
+    # E|z| of the normal truncated to [-1, 1]: 2 (phi(0) - phi(1)) / (2 Phi(1) - 1) = 0.4599,
+    # where the full normal gives sqrt(2 / pi) = 0.798; the s.e. of the mean is 0.002.
+    phi = lambda x: np.exp(-x * x / 2) / np.sqrt(2 * np.pi)  # noqa: E731
+    expected = 2 * (phi(0.0) - phi(1.0)) / math.erf(1 / np.sqrt(2))
+    assert abs(np.abs(z).mean() - expected) < 0.01, (np.abs(z).mean(), expected)
+    np.testing.assert_array_equal(recipe.sample_latent(jax.random.PRNGKey(0), 8, 0.0),
+                                  recipe.sample_latent(jax.random.PRNGKey(0), 8))
+    with pytest.raises(ValueError, match="truncation must be >= 0"):
+        recipe.sample_latent(jax.random.PRNGKey(0), 8, truncation=-1.0)
+    with pytest.raises(ValueError, match="latent_sampler is another prior; set truncation=0"):
+        small_recipe(latent_sampler=jax.random.uniform).sample_latent(
+            jax.random.PRNGKey(0), 8, truncation=1.0)
+    # An evaluation scores, and final samples hold, the truncated draws.
+    source, num, eval_key = jaxgan.ring(), 64, evaluation.evaluation_key()
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
+    protocol = evaluation.Evaluation(recipe, source, num, truncation=1.5)
+    expected_samples = jaxgan.generate(recipe, state, eval_key, num, truncation=1.5)
+    np.testing.assert_allclose(protocol.generate(state), expected_samples, rtol=1e-6)
+    states = jax.tree.map(lambda x: x[None], state)
+    _, samples = protocol(states)
+    np.testing.assert_allclose(samples[0], expected_samples, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(protocol.final_samples(states, 16)["images"],
+                               expected_samples[:16], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected_samples, jaxgan.generate(recipe, state, eval_key, num))
+    # The config refuses a bad threshold, and truncation of a generator without latents.
+    config = digits_smoke.get_config()
+    config.truncation = -0.5
+    with pytest.raises(config_lib.ConfigError, match="config.truncation must be a number >= 0"):
+        config_lib.fit_options(config)
+    from jaxgan.configs import pix2pix_smoke
+
+    config = pix2pix_smoke.get_config()
+    config.truncation = 1.0
+    with pytest.raises(config_lib.ConfigError, match="a translation generator takes images"):
+        config_lib.validate_config(config)
 
 
 def test_the_protocol_of_a_restored_run_reads_one_seed_as_a_call_does(tmp_path):

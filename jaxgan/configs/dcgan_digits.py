@@ -73,6 +73,9 @@ def get_config() -> ml_collections.ConfigDict:
     # `conditioning` says) on k k-means clusters of the images, never on their labels, and
     # drawing each cluster in its share of the data (jaxgan.data.clusters)
     config.clusters = 0
+    # what k-means clusters: pixels | spectral (a spectral embedding of the images'
+    # nearest-neighbour graph: purer clusters, see jaxgan.data.clusters)
+    config.cluster_features = "pixels"
     # stacked data only (stacked_mnist5k): the networks take each channel's class (or cluster)
     # as a one-hot of its own, side by side, instead of one one-hot over every triple
     # (jaxgan.models.conditioning.PerChannelConditions)
@@ -87,6 +90,10 @@ def get_config() -> ml_collections.ConfigDict:
     # already stilled the generator) and worse in mid-run: see experiments/results/digits_eval
     config.ema_decay = 0.0             # per-step decay (0.999: a window of about 1,000 steps)
     config.ema_start = 1_000           # steps before which the average copies the generator
+    # > 0: evaluations and final samples draw each latent component from a normal
+    # truncated to [-t, t] (BigGAN's truncation trick: more typical samples, less
+    # variety); training always draws from the full normal. 0: none
+    config.truncation = 0.0
     # non_saturating | minimax | wasserstein | hinge | least_squares | relativistic
     config.loss = "non_saturating"
     config.d_penalty = "none"           # none | r1 | gradient_penalty (on D's input gradient)
