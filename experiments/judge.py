@@ -30,6 +30,12 @@ For each run it reads ``samples/final.npz`` and writes ``judge.json`` beside
   digits of class k right, the ceiling of the samples'), and the judge's
   held-out accuracy.
 
+A run of several seeds (``--config.num_seeds``) is judged seed by seed
+(``final.npz``'s ``images_per_seed``, the same latents and classes for
+each): each sample score is then the mean over the seeds, with
+``_stderr`` (standard error) and ``_per_seed`` beside it, as in
+``eval.json``; ``num_seeds`` says how many.
+
 For a translation task on the digits (``mnist5k_completion``,
 ``mnist5k_edges``) the ``mnist5k`` judge reads the outputs, and
 ``judge_label_accuracy`` is the share whose class is the input's.
@@ -95,8 +101,20 @@ def judge_run(workdir: str, holdout: float, judges: dict) -> dict:
                      "resolution)")
     with np.load(final_path, allow_pickle=False) as final:
         images, labels = final["images"], final.get("labels")
-    result = {"dataset": dataset, "num_samples": len(images),
-              **judge_images(images, labels, dataset, holdout, judges)}
+        per_seed = final.get("images_per_seed")
+    if per_seed is None or len(per_seed) < 2:
+        result = {"dataset": dataset, "num_samples": len(images),
+                  **judge_images(images, labels, dataset, holdout, judges)}
+    else:
+        from jaxgan.evaluation import summarize_seeds
+
+        seeds = [judge_images(x, labels, dataset, holdout, judges) for x in per_seed]
+        # The samples' scores vary by seed; the judge and its real floor do not.
+        varying = [name for name, value in seeds[0].items() if name.startswith("judge_")
+                   and name != "judge_accuracy" and not isinstance(value, str)]
+        result = {"dataset": dataset, "num_samples": len(images), "num_seeds": len(seeds),
+                  **seeds[0],
+                  **summarize_seeds({name: [s[name] for s in seeds] for name in varying})}
     write_json(os.path.join(workdir, "judge.json"), result)  # atomic: no half-written file
     return result
 
@@ -181,6 +199,12 @@ def judge_stacked_run(workdir: str, dataset: str, holdout: float, judges: dict) 
     return result
 
 
+def spread(result: dict, name: str) -> str:
+    """" +- s.e." of ``result[name]`` where the run had several seeds, else ""."""
+    stderr = result.get(name + "_stderr")
+    return f" +- {stderr:.3f}" if stderr is not None else ""
+
+
 def main(argv):
     if len(argv) > 1:
         usage_error(f"unexpected arguments {argv[1:]}; pass runs with --workdir")
@@ -207,14 +231,17 @@ def main(argv):
                   f" (real {r['ba_real_judge_confident']:.3f}), judge accuracy "
                   f"{r['ba_judge_accuracy']:.3f}")
             continue
-        line = (f"{workdir}: confident {r['judge_confident']:.3f} (real "
+        line = (f"{workdir}: confident {r['judge_confident']:.3f}"
+                f"{spread(r, 'judge_confident')} (real "
                 f"{r['real_judge_confident']:.3f}), plausible {r['judge_plausible']:.3f} (real "
                 f"{r['real_judge_plausible']:.3f}), class KL {r['judge_class_kl']:.3f}, "
-                f"classes {r['judge_classes_covered']}")
+                f"classes {r['judge_classes_covered']:g}")
         if "judge_label_accuracy" in r:
-            line += f", label accuracy {r['judge_label_accuracy']:.3f}"
+            line += (f", label accuracy {r['judge_label_accuracy']:.3f}"
+                     f"{spread(r, 'judge_label_accuracy')}")
+        seeds = f" (mean of {r['num_seeds']} seeds)" if r.get("num_seeds") else ""
         print(line + f"; judge accuracy {r['judge_accuracy']:.3f} on "
-              f"{r['real_num_examples']} held-out real images")
+              f"{r['real_num_examples']} held-out real images{seeds}")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,34 @@ def test_a_run_of_real_digits_at_32x32_is_judged_as_real(tmp_path, digits_judge)
     assert min(result[f"real_judge_label_accuracy_class_{k}"] for k in range(10)) > 0.9
 
 
+def test_a_run_of_several_seeds_is_judged_seed_by_seed(tmp_path, digits_judge):
+    """Two seeds, real digits and the same digits half drowned in noise: each
+    score is the mean of the seeds' own, with their standard error beside."""
+    source = load_dataset("digits", 32)
+    real = source.images[:200]  # float32 in [-1, 1]
+    noisy = real.copy()
+    noisy[::2] = np.random.default_rng(0).uniform(-1, 1, noisy[::2].shape)
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"dataset": "digits"}))
+    alone = {}
+    for name, images in (("real", real), ("noisy", noisy)):
+        np.savez(tmp_path / "samples" / "final.npz", images=images)
+        alone[name] = judge.judge_run(str(tmp_path), 0.2, {"digits": digits_judge})
+    np.savez(tmp_path / "samples" / "final.npz", images=real,
+             images_per_seed=np.stack([real, noisy]))
+    result = judge.judge_run(str(tmp_path), 0.2, {"digits": digits_judge})
+    assert result["num_seeds"] == 2
+    for name in ("judge_confident", "judge_plausible", "judge_class_kl"):
+        a, b = alone["real"][name], alone["noisy"][name]
+        assert result[name + "_per_seed"] == pytest.approx([a, b])
+        assert result[name] == pytest.approx((a + b) / 2)
+        assert result[name + "_stderr"] == pytest.approx(abs(a - b) / 2)
+    assert alone["real"]["judge_plausible"] - alone["noisy"]["judge_plausible"] > 0.4
+    # The judge and its real floor are the same for every seed: no spread.
+    assert result["real_judge_confident"] == alone["real"]["real_judge_confident"]
+    assert "judge_accuracy_stderr" not in result
+
+
 def test_label_accuracy_per_class_counts_only_the_samples_asked_for_that_class(
         tmp_path, digits_judge):
     """Real digits with every 3 asked for as a 5: no class-3 entry, and the
