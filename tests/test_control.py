@@ -266,6 +266,42 @@ def test_control_script_refuses_targets_that_are_not_classes(conditional_smoke_r
     assert "leave settled out" in result.stderr.strip().splitlines()[-1]
 
 
+def test_truncation_script_scores_a_finished_run_as_its_loop_did_and_trades_recall(
+        conditional_smoke_run):
+    """experiments/truncation.py (here beside the conditional smoke run it
+    reads): without truncation it reproduces the run's own eval.json; with
+    a threshold the latents, and so the scores, change; bad input exits 2."""
+    workdir = conditional_smoke_run
+    script = os.path.join(ROOT, "experiments", "truncation.py")
+    before = (workdir / "eval.json").read_text()
+    result = subprocess.run([sys.executable, script, f"--workdir={workdir}",
+                             "--thresholds=0,1"], capture_output=True, text=True, cwd=ROOT,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "eval.json").read_text() == before  # the run's own results untouched
+    swept = json.loads((workdir / "truncation.json").read_text())
+    assert swept["thresholds"] == [0.0, 1.0]
+    evaluated = json.loads(before)
+    plain, truncated = swept["scores"]["0.0"], swept["scores"]["1.0"]
+    for name in ("confident_fraction", "label_accuracy", "frechet_distance", "precision",
+                 "recall", "real_frechet_distance"):
+        np.testing.assert_allclose(plain[name], evaluated[name], rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
+    assert "truncation" not in plain and truncated["truncation"] == 1.0
+    assert truncated["frechet_distance"] != plain["frechet_distance"]
+    per_class = [plain[f"label_accuracy_class_{k}"] for k in range(10)]
+    assert plain["worst_class_label_accuracy"] == pytest.approx(min(per_class))
+    assert plain["frechet_distance_at_floor_size"] > 0
+    assert (workdir / "truncation.png").stat().st_size > 1000
+    assert result.stdout.count("truncation ") == 2 and "worst class" in result.stdout
+    for args, expected in (([f"--workdir={workdir}", "--thresholds=0,-1"], "numbers >= 0"),
+                           ([f"--workdir={workdir / 'none'}"], "holds no trained run")):
+        refused = subprocess.run([sys.executable, script, *args], capture_output=True,
+                                 text=True, cwd=ROOT, timeout=600)
+        assert refused.returncode == 2 and expected in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
 def test_feature_editing_raises_one_sigmoid_score_and_can_hold_the_others():
     """Multi-label features: the score is log sigmoid of the target's logit."""
     z = jnp.array([[-1.0, 0.0]])
