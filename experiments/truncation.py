@@ -19,7 +19,9 @@ It writes, beside ``eval.json``:
   ``frechet_distance_at_floor_size`` (the distance of each seed's first
   samples, as many as the real floor's held-out images, so that it compares
   with ``real_frechet_distance`` at equal size) and, for a conditional run,
-  ``worst_class_label_accuracy`` (each seed's worst class);
+  ``worst_class_label_accuracy`` (each seed's worst class) beside
+  ``real_worst_class_label_accuracy`` (the classifier's reading of the
+  real digits of the class it reads worst);
 - ``truncation.png``: those scores against the threshold, the real floor
   dashed beside each.
 
@@ -94,6 +96,9 @@ def sweep(workdir: str, values: list[float]) -> dict:
                 [per_seed[f"label_accuracy_class_{k}"] for k in range(classes)], axis=0)
         # What eval.json would hold after a run with --config.truncation=t.
         scores = evaluation.final(per_seed, run.step, run.config.num_seeds)
+        if classes:  # the ceiling: the classifier's reading of real digits' worst class
+            scores["real_worst_class_label_accuracy"] = min(
+                scores[f"real_label_accuracy_class_{k}"] for k in range(classes))
         result["scores"][str(t)] = scores
         print(line(t, scores), flush=True)
     return result
@@ -134,13 +139,14 @@ def plot(result: dict, path: str, title: str) -> None:
               ("frechet_distance_at_floor_size", "Frechet distance (floor's size)",
                "real_frechet_distance")]
     if "label_accuracy" in scores[str(values[0])]:
-        panels.insert(1, ("worst_class_label_accuracy", "worst class's label accuracy", None))
+        panels.insert(1, ("worst_class_label_accuracy", "worst class's label accuracy",
+                          "real_worst_class_label_accuracy"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
     for ax, (name, label, real) in zip(axes[0], panels, strict=True):
         means = [scores[str(values[i])][name] for i in order]
         errors = [scores[str(values[i])][f"{name}_stderr"] or 0.0 for i in order]
         ax.errorbar(x, means, yerr=errors, marker="o", capsize=3)
-        if real is not None:
+        if real in scores[str(values[0])]:
             ax.axhline(scores[str(values[0])][real], color="grey", linestyle="--",
                        label="real data")
             ax.legend(fontsize=7)

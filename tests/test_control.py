@@ -291,6 +291,8 @@ def test_truncation_script_scores_a_finished_run_as_its_loop_did_and_trades_reca
     assert truncated["frechet_distance"] != plain["frechet_distance"]
     per_class = [plain[f"label_accuracy_class_{k}"] for k in range(10)]
     assert plain["worst_class_label_accuracy"] == pytest.approx(min(per_class))
+    assert plain["real_worst_class_label_accuracy"] == min(
+        evaluated[f"real_label_accuracy_class_{k}"] for k in range(10))
     assert plain["frechet_distance_at_floor_size"] > 0
     assert (workdir / "truncation.png").stat().st_size > 1000
     assert result.stdout.count("truncation ") == 2 and "worst class" in result.stdout
