@@ -30,11 +30,12 @@ For each run it reads ``samples/final.npz`` and writes ``judge.json`` beside
   digits of class k right, the ceiling of the samples'), and the judge's
   held-out accuracy.
 
-A run of several seeds (``--config.num_seeds``) is judged seed by seed
-(``final.npz``'s ``images_per_seed``, the same latents and classes for
-each): each sample score is then the mean over the seeds, with
-``_stderr`` (standard error) and ``_per_seed`` beside it, as in
-``eval.json``; ``num_seeds`` says how many.
+A run of several seeds (``--config.num_seeds``) that generates digits from
+noise is judged seed by seed (``final.npz``'s ``images_per_seed``, the same
+latents and classes for each): each sample score is then the mean over the
+seeds, with ``_stderr`` (standard error) and ``_per_seed`` beside it, as in
+``eval.json``; ``num_seeds`` says how many. Translation, CycleGAN and
+Stacked MNIST runs are judged on seed 0's samples.
 
 For a translation task on the digits (``mnist5k_completion``,
 ``mnist5k_edges``) the ``mnist5k`` judge reads the outputs, and

@@ -39,6 +39,7 @@ from jaxgan.data.arrays import HostStream, sample_streamed
 from jaxgan.data.source import HostArrays, ModeMixture, check_source
 from jaxgan.data.unpaired import UnpairedSource
 from jaxgan.evaluation import (
+    NO_LATENTS,
     Evaluation,
     Features,
     MetricFn,
@@ -118,7 +119,9 @@ class Trainable(Protocol):
         """The same recipe with every optimizer's updates scaled (rollback)."""
 
     def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
-        """``num`` latent vectors of the generator's prior."""
+        """``num`` latent vectors of the generator's prior. A recipe that
+        takes a keyword ``truncation`` (:meth:`jaxgan.GANRecipe.sample_latent`)
+        can be evaluated with ``FitOptions.truncation``; fit asks it only then."""
 
     def generate(self, state: Any, z: jax.Array, labels: jax.Array | None = None,
                  ema: bool = True) -> jax.Array:
@@ -780,6 +783,16 @@ def _check_sizes(recipe: Trainable, source, options: FitOptions, user_features: 
     if recipe.conditional and not getattr(source, "num_conditions", source.num_classes):
         raise FitError(f"the recipe is conditional ({recipe.num_classes} classes) and "
                        f"{source.name} has no labels; use num_classes=0 or labelled data")
+    if options.truncation:
+        # Asked here, before anything compiles, rather than at the first evaluation.
+        if translation:
+            raise FitError(NO_LATENTS)
+        try:
+            jax.eval_shape(lambda: recipe.sample_latent(jax.random.PRNGKey(0), 1,
+                                                        truncation=options.truncation))
+        except (TypeError, ValueError) as e:
+            raise FitError(f"truncation={options.truncation!r}: the recipe cannot draw truncated "
+                           f"latents ({e}); set truncation=0") from e
     if recipe.conditional and options.num_eval_samples < recipe.num_classes:
         raise FitError(f"num_eval_samples={options.num_eval_samples} cannot ask for each of "
                        f"the {recipe.num_classes} classes; raise it to at least "

@@ -4,6 +4,7 @@ interpolation endpoints, the cached classifier, and the control script end to en
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import warnings
@@ -266,11 +267,12 @@ def test_control_script_refuses_targets_that_are_not_classes(conditional_smoke_r
     assert "leave settled out" in result.stderr.strip().splitlines()[-1]
 
 
-def test_truncation_script_scores_a_finished_run_as_its_loop_did_and_trades_recall(
-        conditional_smoke_run):
+def test_truncation_script_scores_a_finished_run_as_its_loop_would(conditional_smoke_run,
+                                                                     tmp_path):
     """experiments/truncation.py (here beside the conditional smoke run it
-    reads): without truncation it reproduces the run's own eval.json; with
-    a threshold the latents, and so the scores, change; bad input exits 2."""
+    reads): without truncation it reproduces the run's own eval.json; at a
+    threshold, what the run's command gives when run again with
+    --config.truncation (a finished run is evaluated afresh); bad input exits 2."""
     workdir = conditional_smoke_run
     script = os.path.join(ROOT, "experiments", "truncation.py")
     before = (workdir / "eval.json").read_text()
@@ -295,6 +297,23 @@ def test_truncation_script_scores_a_finished_run_as_its_loop_did_and_trades_reca
         evaluated[f"real_label_accuracy_class_{k}"] for k in range(10))
     assert plain["frechet_distance_at_floor_size"] > 0
     assert (workdir / "truncation.png").stat().st_size > 1000
+    # The fit loop's own path: the finished run (a copy) evaluated again at 1.
+    again = tmp_path / "again"
+    shutil.copytree(workdir, again)
+    rerun = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", "train.py"),
+         f"--config={os.path.join(ROOT, 'experiments', 'configs', 'digits_smoke.py')}",
+         f"--workdir={again}", "--config.conditioning=concat", "--config.truncation=1.0"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    reevaluated = json.loads((again / "eval.json").read_text())
+    assert reevaluated["truncation"] == 1.0
+    for name in ("confident_fraction", "label_accuracy", "frechet_distance", "recall"):
+        np.testing.assert_allclose(reevaluated[name], truncated[name], rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
+    with np.load(again / "samples" / "final.npz") as final:
+        assert not np.allclose(final["images"], np.load(
+            workdir / "samples" / "final.npz")["images"])
     assert result.stdout.count("truncation ") == 2 and "worst class" in result.stdout
     for args, expected in (([f"--workdir={workdir}", "--thresholds=0,-1"], "numbers >= 0"),
                            ([f"--workdir={workdir / 'none'}"], "holds no trained run")):

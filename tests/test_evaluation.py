@@ -276,7 +276,8 @@ def test_evaluate_in_chunks_equals_scoring_all_samples_at_once():
     assert not np.allclose(per_seed["frechet_distance"], per_seed["no_ema_frechet_distance"])
 
 
-def test_truncation_draws_a_truncated_normal_for_samples_and_is_refused_where_it_cannot_be():
+def test_truncation_draws_a_truncated_normal_for_samples_and_is_refused_where_it_cannot_be(
+        tmp_path):
     """The truncation trick: latents of the standard normal truncated to
     [-t, t], in evaluations and final samples only; the generator scored is
     the one trained from the full prior."""
@@ -307,6 +308,12 @@ def test_truncation_draws_a_truncated_normal_for_samples_and_is_refused_where_it
     np.testing.assert_allclose(protocol.final_samples(states, 16)["images"],
                                expected_samples[:16], rtol=1e-5, atol=1e-6)
     assert not np.allclose(expected_samples, jaxgan.generate(recipe, state, eval_key, num))
+    # fit refuses a recipe that cannot draw truncated latents, before it writes anything.
+    with pytest.raises(jaxgan.FitError, match=r"truncation=1.0: the recipe cannot draw "
+                                              r"truncated latents \(.*\); set truncation=0"):
+        jaxgan.fit(small_recipe(latent_sampler=jax.random.uniform), source,
+                   str(tmp_path / "run"), num_steps=2, batch_size=8, truncation=1.0)
+    assert not (tmp_path / "run").exists()
     # The config refuses a bad threshold, and truncation of a generator without latents.
     config = digits_smoke.get_config()
     config.truncation = -0.5

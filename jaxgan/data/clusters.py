@@ -63,8 +63,9 @@ def cluster_images(images: np.ndarray, k: int, seed: int = 0,
     decreasing size, ties by their smallest member index.
 
     Raises:
-      ValueError: ``k`` is not an integer in ``2..N``, or ``features`` is
-        not one of ``CLUSTER_FEATURES``.
+      ValueError: ``k`` is not an integer in ``2..N``, ``features`` is not
+        one of ``CLUSTER_FEATURES``, or is ``spectral`` for
+        ``2 * SPECTRAL_NEIGHBOURS`` images or fewer.
     """
     # scikit-learn is imported only when clustering.
     from sklearn.cluster import KMeans
@@ -78,19 +79,22 @@ def cluster_images(images: np.ndarray, k: int, seed: int = 0,
     if features not in CLUSTER_FEATURES:
         raise ValueError(f"cluster features must be one of {', '.join(CLUSTER_FEATURES)}, got "
                          f"{features!r}")
+    if features == "spectral" and num <= 2 * SPECTRAL_NEIGHBOURS:
+        # A neighbour graph of so few images joins nearly every pair: its
+        # embedding has no structure to follow.
+        raise ValueError(f"spectral clusters need more than {2 * SPECTRAL_NEIGHBOURS} images, "
+                         f"got {num}; cluster the pixels (features='pixels')")
     pixels = images.reshape(num, -1).astype(np.float64)
     if images.dtype == np.uint8:
         pixels /= 255.0
     with threadpool_limits(1):
         if features == "spectral":
-            # The embedding needs fewer dimensions than images, and a
-            # neighbour graph needs more images than neighbours.
+            # The embedding needs fewer dimensions than images.
             reduced = PCA(min(SPECTRAL_PCA, *pixels.shape), random_state=seed
                           ).fit_transform(pixels)
             pixels = SpectralEmbedding(
-                max(1, min(k, num - 2)), affinity="nearest_neighbors",
-                n_neighbors=min(SPECTRAL_NEIGHBOURS, num - 1), random_state=seed
-            ).fit_transform(reduced)
+                min(k, num - 2), affinity="nearest_neighbors",
+                n_neighbors=SPECTRAL_NEIGHBOURS, random_state=seed).fit_transform(reduced)
         found = KMeans(k, n_init=KMEANS_RESTARTS, max_iter=KMEANS_ITERATIONS,
                        random_state=seed).fit_predict(pixels)
     # A canonical numbering: the largest cluster first, so that equal
