@@ -502,6 +502,8 @@ class _Fit:
             run.last_eval = per_seed, samples = self.evaluation(self.layout.one_copy(run.states))
             record.update({name: float(np.mean(values)) for name, values in per_seed.items()})
             record["eval_seconds"] = time.perf_counter() - began  # the first includes compiling
+            if self.options.truncation:  # the samples scored were drawn truncated
+                record["truncation"] = float(self.options.truncation)
             evaluated = frozenset(per_seed)
             picture = os.path.join(self.samples_dir, f"step_{run.step:07d}.png")
             if self.primary:

@@ -308,6 +308,26 @@ def test_truncation_draws_a_truncated_normal_for_samples_and_is_refused_where_it
     np.testing.assert_allclose(protocol.final_samples(states, 16)["images"],
                                expected_samples[:16], rtol=1e-5, atol=1e-6)
     assert not np.allclose(expected_samples, jaxgan.generate(recipe, state, eval_key, num))
+    # The fit loop scores and saves truncated draws and says so in its records;
+    # what it trains is the same as without truncation.
+    def fit(name, truncation):
+        final = jaxgan.fit(recipe, source, str(tmp_path / name), num_steps=4, batch_size=16,
+                           log_every=2, eval_every=4, checkpoint_every=4, num_eval_samples=64,
+                           num_final_samples=16, truncation=truncation)
+        records = [json.loads(line)
+                   for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        with np.load(tmp_path / name / "samples" / "final.npz") as saved:
+            return final, records, saved["images"]
+
+    final, records, images = fit("truncated", 1.5)
+    plain_final, plain_records, plain_images = fit("plain", 0.0)
+    assert [r.get("truncation") for r in records] == [None, 1.5]  # the evaluation's record
+    assert final["truncation"] == 1.5 and "truncation" not in plain_final
+    for record, plain_record in zip(records, plain_records, strict=True):
+        assert record["d_loss"] == plain_record["d_loss"]  # the same training
+        assert record["g_loss"] == plain_record["g_loss"]
+    assert images.shape == plain_images.shape == (16, 2)
+    assert not np.allclose(images, plain_images)
     # fit refuses a recipe that cannot draw truncated latents, before it writes anything.
     with pytest.raises(jaxgan.FitError, match=r"truncation=1.0: the recipe cannot draw "
                                               r"truncated latents \(.*\); set truncation=0"):
