@@ -20,6 +20,12 @@ This is the starting point that the quality work measures against. Those
 scores came from the 1,000-step scoring classifier; this config now trains
 it 6,000 steps, which reads real digits far better (at 28x28 accuracy 0.984,
 confident 0.962; experiments/results/README.md, "A judge that reads real MNIST").
+Scored by it (seed 0, 5,000 steps in 4 min alone on 2 CPU cores;
+experiments/results/judge_6000/dcgan_mnist5k_seed_0/): confident_fraction
+0.568 (real 0.962), class_kl 0.135, frechet_distance 107.8 at 500 (real
+floor 21.8), precision 0.623 (real 0.892), recall 0.659; the SVM:
+confident 0.419 (real 0.650), plausible 0.731 (real 0.950). About half the
+samples are readable, as before.
 """
 
 from jaxgan.configs import dcgan_digits
