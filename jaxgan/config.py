@@ -571,9 +571,9 @@ def _self_conditioned(config: ml_collections.ConfigDict, source, log
     channels = source.channels if stacked else 1
     shares = clusters_lib.condition_frequencies(images.conditions, config.clusters, channels)
     if log:
-        on = {"pixels": "their pixels", "spectral": "a spectral embedding of their neighbours"}
+        on = clusters_lib.CLUSTER_FEATURES[option(config, "cluster_features")]
         log(f"self-conditioning: {config.clusters} k-means clusters of {images.num_examples} "
-            f"{images.name} images, on {on[option(config, 'cluster_features')]}"
+            f"{images.name} images, on {on}"
             + (f", {len(shares)} triples of them, one per channel" if stacked else "")
             + f"; {100 * min(shares):.3g}% to {100 * max(shares):.3g}% of the data each "
             f"({time.perf_counter() - began:.0f} s)")

@@ -22,15 +22,17 @@ partition is the simplest form). Two ``features`` are offered:
   Two images of a class are rarely the nearest in pixels, but a chain of
   near neighbours joins them, and the embedding follows the chains: purity
   0.89 at k=30 on ``mnist5k``, from 0.76, in about 2 s on 2 CPU cores.
-  How much purer clusters buy is in experiments/results/README.md. :func:`with_clusters` gives an
-:class:`~jaxgan.data.arrays.ArraySource` the clusters as the ``conditions``
-that the conditional samplers read, leaving its labels to the scoring
-classifier.
+  How much purer clusters buy is in experiments/results/README.md.
+
+:func:`with_clusters` gives an :class:`~jaxgan.data.arrays.ArraySource` the
+clusters as the ``conditions`` that the conditional samplers read, leaving its
+labels to the scoring classifier.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 
 import numpy as np
 
@@ -46,8 +48,9 @@ KMEANS_ITERATIONS = 300
 # neighbours, or 10 dimensions, gave 0.83-0.89.
 SPECTRAL_PCA = 50
 SPECTRAL_NEIGHBOURS = 10
-# What cluster_images can cluster on.
-CLUSTER_FEATURES = ("pixels", "spectral")
+# What cluster_images can cluster on, and how a log line says it.
+CLUSTER_FEATURES = MappingProxyType({"pixels": "their pixels",
+                                     "spectral": "a spectral embedding of their neighbours"})
 
 
 def cluster_images(images: np.ndarray, k: int, seed: int = 0,
