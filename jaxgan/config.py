@@ -78,7 +78,8 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "history_size": 50, "semantic_weight": 0.0,
                    "semantic_reader": "input", "g_native_size": 0, "clusters": 0,
                    "cluster_features": "pixels", "truncation": 0.0,
-                   "body_size": 0, "d_pack": 1, "per_channel_conditions": False}
+                   "body_size": 0, "d_pack": 1, "per_channel_conditions": False,
+                   "class_loss_weight": 0.0}
 # Fields a resumed run may change: the fit options that steer logging and
 # evaluation, and where the data are read from.
 # conv_impl too: every implementation computes the same function of the same
@@ -240,6 +241,16 @@ def _validate(config: ml_collections.ConfigDict) -> None:
         fail("config.per_channel_conditions=True gives the networks each channel's class on "
              "its own, and conditioning='none' gives them none; set conditioning='concat' or "
              "'projection'")
+    class_weight = option(config, "class_loss_weight")
+    if not isinstance(class_weight, int | float) or isinstance(class_weight, bool) or \
+            not class_weight >= 0:
+        fail(f"config.class_loss_weight must be a number >= 0 (0: no class head), got "
+             f"{class_weight!r}")
+    if class_weight and (config.model != "dcgan" or conditioning == "none" or per_channel
+                         or pack > 1):
+        fail(f"config.class_loss_weight={class_weight!r} trains a class head on the DCGAN "
+             "discriminator of a conditional GAN (conditioning 'concat' or 'projection', "
+             "d_pack=1, per_channel_conditions=False); set class_loss_weight=0")
     clusters = option(config, "clusters")
     if clusters != 0 and (not is_positive_int(clusters) or clusters < 2):
         fail(f"config.clusters must be 0 (none) or an integer >= 2, got {clusters!r}")
@@ -441,7 +452,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
                 resolution=example_shape[0], width=config.d_width,
                 normalization=option(config, "d_normalization"), num_classes=module_classes,
                 dtype=dtype, impl=option(config, "conv_impl"), body_resolution=body,
-                pack=option(config, "d_pack"), **d_conditioning)
+                pack=option(config, "d_pack"),
+                class_head=bool(option(config, "class_loss_weight")), **d_conditioning)
     else:
         with _built_from(g_features="features"):
             generator = MLPGenerator(
@@ -467,7 +479,8 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
                                         adaptive=controller is not None)
     with _built_from(latent_dim="latent_dim", n_disc="n_disc", d_penalty_weight="penalty_weight",
                      ema_decay="ema_decay", ema_start="ema_start",
-                     reconstruction_weight="reconstruction_weight"):
+                     reconstruction_weight="reconstruction_weight",
+                     class_loss_weight="class_loss_weight"):
         recipe = GANRecipe(
             generator=generator,
             discriminator=discriminator,
@@ -483,6 +496,7 @@ def build_recipe(config: ml_collections.ConfigDict, example_shape,
             ema_start=option(config, "ema_start"),
             d_stats_update=controller,
             compute_dtype=dtype,
+            class_loss_weight=option(config, "class_loss_weight"),
             **translation,
         )
     # The optimizers once n_disc is known good: the discriminator takes n_disc

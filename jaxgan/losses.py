@@ -224,6 +224,24 @@ def l1_reconstruction_loss(outputs: Array, targets: Array) -> Array:
 
 
 # --------------------------------------------------------------------------
+# Auxiliary classification, for a conditional GAN (AC-GAN)
+# --------------------------------------------------------------------------
+
+
+def class_cross_entropy(class_logits: Array, labels: Array) -> Array:
+    """The cross-entropy of integer ``labels [B]`` under ``class_logits [B,
+    K]``, per example ``[B]``.
+
+    AC-GAN's auxiliary loss (Odena et al. 2017): the discriminator's class
+    head learns to classify real images, and the generator is pushed to draw
+    images that head reads as the class it was asked for. optax computes it
+    from the logits with a stable log-softmax.
+    """
+    return optax.softmax_cross_entropy_with_integer_labels(
+        class_logits.astype(jnp.float32), labels)
+
+
+# --------------------------------------------------------------------------
 # Named pairs, for configs
 # --------------------------------------------------------------------------
 
@@ -281,7 +299,7 @@ class _BCEDiscriminatorLoss:
 
 
 __all__ = ["LOSS_NAMES", "Array", "LossPair", "ScaledLoss", "bce_discriminator_loss",
-           "get_loss_pair", "scaled",
+           "class_cross_entropy", "get_loss_pair", "scaled",
            "hinge_discriminator_loss", "l1_reconstruction_loss",
            "least_squares_discriminator_loss",
            "least_squares_generator_loss", "minimax_generator_loss",

@@ -188,6 +188,15 @@ class GANRecipe(ComputePolicy):
       reconstruction_weight: its weight; 0 (the default) for none, when the
         generator learns from the discriminator alone. Pix2Pix's lambda is 100:
         set it.
+      class_loss_weight: 0 (the default), or for a conditional recipe whose
+        discriminator has a class head (AC-GAN; see
+        :class:`jaxgan.models.dcgan.DCGANDiscriminator`'s ``class_head``)
+        the weight of the auxiliary class loss: the discriminator adds it
+        times the cross-entropy of its head on the real batch's labels, and
+        the generator the same on its fakes and the classes they were drawn
+        for (:func:`jaxgan.losses.class_cross_entropy`). The head classifies
+        each image in a discriminator call of its own, with blank class
+        weights, so that it reads the image and not the class it was given.
     """
 
     generator: nn.Module
@@ -216,6 +225,7 @@ class GANRecipe(ComputePolicy):
     reconstruction_loss: Callable[[jax.Array, jax.Array], jax.Array] = (
         losses.l1_reconstruction_loss)
     reconstruction_weight: float = 0.0
+    class_loss_weight: float = 0.0
 
     def __post_init__(self):
         def integer(value):
@@ -226,13 +236,17 @@ class GANRecipe(ComputePolicy):
             value = getattr(self, name)
             if not integer(value) or value < least:
                 raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-        for name in ("penalty_weight", "reconstruction_weight"):
+        for name in ("penalty_weight", "reconstruction_weight", "class_loss_weight"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         if self.translation and self.num_classes:
             raise ValueError("a translation recipe takes images as its condition, not classes; "
                              "set num_classes=0 (labels of paired data go to the metrics only)")
+        if self.class_loss_weight and not self.num_classes:
+            raise ValueError(f"class_loss_weight={self.class_loss_weight!r} trains the "
+                             "discriminator's class head on the labels, and the recipe is "
+                             "unconditional (num_classes=0); set num_classes or leave it 0")
         if not self.translation and (self.input_channels or self.reconstruction_weight):
             raise ValueError("input_channels and reconstruction_weight belong to translation "
                              "recipes; set translation=True or leave them 0")

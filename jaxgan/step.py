@@ -52,7 +52,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import health, penalties
+from jaxgan import health, losses, penalties
+from jaxgan.models.conditioning import CLASS_LOGITS
 from jaxgan.models.layers import with_batch_norm_axis
 from jaxgan.state import GANRecipe, GANState, module_rngs
 
@@ -64,6 +65,7 @@ _NOISE_STREAM = 0
 _DATA_STREAM = 1
 _PENALTY_STREAM = 2
 _MODULE_STREAM = 3
+_CLASS_STREAM = 4  # the class head's own discriminator calls (AC-GAN)
 # Module calls per discriminator update that get keys of their own: the
 # generator, the discriminator on real data, on fake data, and in the penalty.
 _CALLS_PER_UPDATE = 4
@@ -159,22 +161,48 @@ class DataParallel:
 
 
 def apply_module(recipe, module, params: PyTree, batch_stats: PyTree,
-                 rngs: dict[str, jax.Array], *inputs: jax.Array) -> tuple[jax.Array, PyTree]:
+                 rngs: dict[str, jax.Array], *inputs: jax.Array,
+                 sown: str | None = None) -> tuple[jax.Array, PyTree]:
     """Applies ``module`` in train mode with random streams ``rngs``, under
     the compute-dtype policy of ``recipe`` (anything with ``compute_dtype``,
     ``in_compute_dtype`` and ``module_output``, as :class:`GANRecipe` and
     :class:`jaxgan.cyclegan.CycleGANRecipe` have); returns its output and
     its new BatchNorm statistics. (Streams a module does not draw from cost
-    nothing: XLA drops the unused keys.)"""
+    nothing: XLA drops the unused keys.) With ``sown``, the output is instead
+    the last value the module (or a module inside it) sowed under that name
+    in its ``intermediates``, such as a class head's logits."""
     variables = {"params": recipe.in_compute_dtype(params)}
     if batch_stats:
         variables["batch_stats"] = batch_stats
+    mutable = ["batch_stats"] if sown is None else ["batch_stats", "intermediates"]
     out, mutated = module.apply(variables, *recipe.in_compute_dtype(inputs), train=True,
-                                mutable=["batch_stats"], rngs=rngs)
+                                mutable=mutable, rngs=rngs)
+    if sown is not None:
+        out = _sown_value(mutated.get("intermediates", {}), sown, module)
     new_stats = mutated.get("batch_stats", batch_stats)
     if recipe.compute_dtype is not None:  # statistics keep their dtype (a carry of the scan)
         new_stats = jax.tree.map(lambda new, old: new.astype(old.dtype), new_stats, batch_stats)
     return recipe.module_output(out), new_stats
+
+
+def _sown_value(intermediates: PyTree, name: str, module) -> jax.Array:
+    """The last value sowed under ``name``, at any depth of ``intermediates``
+    (a wrapper such as :class:`jaxgan.augment.DiffAugment` nests its module's)."""
+    found = []
+
+    def visit(tree):
+        for key, value in tree.items():
+            if key == name:
+                found.append(value[-1])
+            elif isinstance(value, dict):
+                visit(value)
+
+    visit(dict(intermediates))
+    if len(found) != 1:
+        raise ValueError(f"{type(module).__name__} sowed {len(found)} values named {name!r}; "
+                         "a class loss needs a discriminator with one class head (e.g. "
+                         "DCGANDiscriminator(class_head=True))")
+    return found[0]
 
 
 def _leading_dim(tree: PyTree) -> int:
@@ -265,6 +293,9 @@ def _step_metrics(recipe: GANRecipe, dp: DataParallel, d_metrics: Metrics, g_los
         metrics["d_grad_norm"] = d_metrics["d_grad_norm"].mean()
     if recipe.step_metrics is not None:
         metrics.update(jax.tree.map(jnp.mean, d_metrics["extra"]))
+    for name in ("d_class_loss", "d_class_accuracy"):  # the class head's, on real images
+        if name in d_metrics:
+            metrics[name] = d_metrics[name].mean()
     if recipe.d_stats_update is not None:  # the state it steers, as the last update left it
         metrics.update(jax.tree.map(lambda value: value[-1], d_metrics["controlled"]))
     metrics = dp.mean(metrics)
@@ -315,7 +346,12 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       norm), and whatever ``recipe.step_metrics`` adds (mean over the updates) and
       what ``recipe.d_stats_update`` reports (as of the last update), and
       with a reconstruction weight ``g_reconstruction`` (the unweighted
-      reconstruction loss; ``g_loss`` is the adversarial part alone).
+      reconstruction loss; ``g_loss`` is the adversarial part alone), and with
+      a class loss weight (AC-GAN) ``d_class_loss`` and ``d_class_accuracy``
+      (the class head's cross-entropy and accuracy on the real batches, mean
+      over the updates) and ``g_class_loss`` (its cross-entropy on the fakes
+      for the classes they were drawn for), each unweighted. The class head's
+      calls draw their module streams from ``fold_in(fold_in(k, 4), i)``.
     """
     dp = DataParallel(axis_name)
     generator, discriminator = dp.module(recipe.generator), dp.module(recipe.discriminator)
@@ -333,6 +369,20 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
         def rngs(update_index, call):  # the modules' own streams for one call
             return module_rngs(jax.random.fold_in(
                 module_key, update_index * _CALLS_PER_UPDATE + call))
+
+        class_key = dp.device_key(jax.random.fold_in(key, _CLASS_STREAM))
+
+        def class_loss(params, stats, update_index, images, labels):
+            # AC-GAN's auxiliary loss, from a call of its own with blank class
+            # weights: the class head then reads the image, never the class the
+            # call was given (a concat discriminator sees it in its input).
+            # Its statistics updates are dropped, as the penalty's are.
+            blank = jnp.zeros((_leading_dim(images), recipe.num_classes), jnp.float32)
+            logits, _ = apply_module(recipe, discriminator, params, stats,
+                                     module_rngs(jax.random.fold_in(class_key, update_index)),
+                                     images, blank, sown=CLASS_LOGITS)
+            accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+            return losses.class_cross_entropy(logits, labels).mean(), accuracy
 
         def generator_inputs(update_index, num, condition):
             if recipe.translation:  # the inputs are the condition; no latents
@@ -371,10 +421,15 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                     else:
                         penalty = recipe.penalty(*args)
                     penalty = penalty.mean()
-                return loss + recipe.penalty_weight * penalty, (
-                    stats, loss, penalty, real_logits, fake_logits, norms)
+                total = loss + recipe.penalty_weight * penalty
+                classified = None
+                if recipe.class_loss_weight:  # the head learns the real images' classes
+                    classified = class_loss(params, d_stats, update_index, real, real_labels)
+                    total = total + recipe.class_loss_weight * classified[0]
+                return total, (stats, loss, penalty, real_logits, fake_logits, norms,
+                               classified)
 
-            (_, (d_stats, loss, penalty, real_logits, fake_logits, norms)), grads = (
+            (_, (d_stats, loss, penalty, real_logits, fake_logits, norms, classified)), grads = (
                 jax.value_and_grad(loss_fn, has_aux=True)(d_params))
             grads, d_stats, g_stats = dp.mean((grads, d_stats, g_stats))
             updates, d_opt_state = recipe.d_optimizer.update(grads, d_opt_state, d_params)
@@ -393,6 +448,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                 metrics["d_grad_norm"], metrics["d_grad_norm_max"] = norms.mean(), _nan_max(norms)
             if recipe.step_metrics is not None:
                 metrics["extra"] = recipe.step_metrics(real, fake, real_logits, fake_logits)
+            if classified is not None:
+                metrics["d_class_loss"], metrics["d_class_accuracy"] = classified
             return (d_params, d_stats, d_opt_state, g_stats), metrics
 
         carry = (state.d_params, state.d_batch_stats, state.d_opt_state, state.g_batch_stats)
@@ -418,11 +475,15 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
             reconstruction = jnp.zeros(())
             if recipe.reconstruction_weight:  # Pix2Pix's L1 term, against the paired targets
                 reconstruction = recipe.reconstruction_loss(fake, last_real).mean()
-            return (loss + recipe.reconstruction_weight * reconstruction,
-                    (new_g_stats, stats, loss, reconstruction))
+            total = loss + recipe.reconstruction_weight * reconstruction
+            classified = jnp.zeros(())
+            if recipe.class_loss_weight:  # the fakes should read as the classes asked for
+                classified, _ = class_loss(d_params, stats, recipe.n_disc, fake, last_labels)
+                total = total + recipe.class_loss_weight * classified
+            return total, (new_g_stats, stats, loss, reconstruction, classified)
 
-        (_, (g_stats, d_stats, g_loss, g_reconstruction)), g_grads = jax.value_and_grad(
-            generator_loss_fn, has_aux=True)(state.g_params)
+        (_, (g_stats, d_stats, g_loss, g_reconstruction, g_class_loss)), g_grads = (
+            jax.value_and_grad(generator_loss_fn, has_aux=True)(state.g_params))
         g_grads, g_stats, d_stats = dp.mean((g_grads, g_stats, d_stats))
         g_updates, g_opt_state = recipe.g_optimizer.update(g_grads, state.g_opt_state,
                                                            state.g_params)
@@ -441,6 +502,8 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
                                 optax.tree.norm(g_grads))
         if recipe.reconstruction_weight:
             metrics["g_reconstruction"] = dp.mean(g_reconstruction)
+        if recipe.class_loss_weight:
+            metrics["g_class_loss"] = dp.mean(g_class_loss)
         return new_state, metrics
 
     train_step.n_disc = recipe.n_disc  # lets make_sampling_step check its own n_disc

@@ -69,6 +69,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.augment_target = 0.0
     config.augment_p_step = 5e-4        # 0 to 1 in 2,000 updates
     config.conditioning = "none"        # none | concat | projection (class-conditional GAN)
+    # 0, or > 0 for a conditional GAN: AC-GAN's auxiliary class loss, this times the
+    # cross-entropy of a class head on the discriminator (real images' labels for it,
+    # the asked-for classes of the fakes for the generator; jaxgan.step)
+    config.class_loss_weight = 0.0
     # 0, or k >= 2: a self-conditioned GAN, unconditional to its users: conditioned (as
     # `conditioning` says) on k k-means clusters of the images, never on their labels, and
     # drawing each cluster in its share of the data (jaxgan.data.clusters)

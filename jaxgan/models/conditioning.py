@@ -33,6 +33,10 @@ from jaxgan.models.layers import with_batch_norm_axis
 
 CONDITIONINGS = ("concat", "projection")
 
+# Where a discriminator with a class head (AC-GAN) sows its class logits
+# ``[B, num_classes]``, in the ``intermediates`` collection.
+CLASS_LOGITS = "class_logits"
+
 
 def check_conditioning(conditioning: str) -> None:
     """Raises ``ValueError`` unless ``conditioning`` is one of :data:`CONDITIONINGS`."""
@@ -170,5 +174,5 @@ class PerChannelConditions(nn.Module):
         return self.inner(x, weights, **kwargs)
 
 
-__all__ = ["CONDITIONINGS", "PerChannelConditions", "ProjectionTerm", "append_to_channels",
-           "check_conditioning", "class_weights", "per_channel_weights"]
+__all__ = ["CLASS_LOGITS", "CONDITIONINGS", "PerChannelConditions", "ProjectionTerm",
+           "append_to_channels", "check_conditioning", "class_weights", "per_channel_weights"]

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models.conditioning import (
+    CLASS_LOGITS,
     ProjectionTerm,
     append_to_channels,
     check_conditioning,
@@ -226,6 +227,15 @@ class DCGANDiscriminator(nn.Module):
         BatchNorm over a batch of fakes is not (see ``conditioning``).
       num_classes: 0 for an unconditional discriminator; otherwise it is
         called as ``discriminator(x, labels, train=...)``.
+      class_head: also classify the image (AC-GAN, Odena et al. 2017): a
+        dense layer on the spatially summed last features gives
+        ``num_classes`` class logits, which every call sows as
+        ``intermediates`` named :data:`CLASS_LOGITS` (the logit it returns is
+        unchanged). They read whatever the trunk saw: a concat
+        discriminator sees the class in its input channels, so the train
+        step (:func:`jaxgan.step.make_train_step`) classifies an image in a
+        call of its own with blank class weights (zeros), where the trunk
+        sees the image alone.
       conditioning: ``"concat"`` (the one-hot class as extra input channels)
         or ``"projection"`` (a class embedding dotted with the spatially
         summed last features, added to the logit). The projection
@@ -268,10 +278,16 @@ class DCGANDiscriminator(nn.Module):
     dtype: Any = None
     body_resolution: int = 0
     pack: int = 1
+    class_head: bool = False
 
     def __post_init__(self):
         super().__post_init__()
         _check_fields(self)
+        if self.class_head and (not self.num_classes or self.pack > 1):
+            raise ValueError(f"DCGANDiscriminator class_head classifies each image into its "
+                             f"num_classes, and num_classes={self.num_classes}, "
+                             f"pack={self.pack}; set num_classes > 0 and pack=1, or "
+                             "class_head=False")
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got "
                              f"{self.normalization!r}")
@@ -334,6 +350,11 @@ class DCGANDiscriminator(nn.Module):
         if weights is not None and self.conditioning == "projection":
             logit = logit + layer(ProjectionTerm(self.num_classes, DCGAN_INIT, name="projection"),
                                   jnp.sum(x, axis=(1, 2)), weights)
+        if self.class_head:
+            class_logits = layer(nn.Dense(self.num_classes, kernel_init=DCGAN_INIT,
+                                          dtype=self.dtype, name="class_head"),
+                                 jnp.sum(x, axis=(1, 2)))
+            self.sow("intermediates", CLASS_LOGITS, class_logits.astype(jnp.float32))
         return logit
 
 
