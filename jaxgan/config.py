@@ -243,8 +243,8 @@ def _validate(config: ml_collections.ConfigDict) -> None:
              "'projection'")
     class_weight = option(config, "class_loss_weight")
     if not isinstance(class_weight, int | float) or isinstance(class_weight, bool) or \
-            not class_weight >= 0:
-        fail(f"config.class_loss_weight must be a number >= 0 (0: no class head), got "
+            not class_weight >= 0 or not math.isfinite(class_weight):
+        fail(f"config.class_loss_weight must be a finite number >= 0 (0: no class head), got "
              f"{class_weight!r}")
     if class_weight and (config.model != "dcgan" or conditioning == "none" or per_channel
                          or pack > 1):

@@ -232,10 +232,12 @@ def class_cross_entropy(class_logits: Array, labels: Array) -> Array:
     """The cross-entropy of integer ``labels [B]`` under ``class_logits [B,
     K]``, per example ``[B]``.
 
-    AC-GAN's auxiliary loss (Odena et al. 2017): the discriminator's class
-    head learns to classify real images, and the generator is pushed to draw
-    images that head reads as the class it was asked for. optax computes it
-    from the logits with a stable log-softmax.
+    AC-GAN's auxiliary loss (Odena et al. 2017), in the variant the train
+    step uses: the discriminator's class head learns to classify real images
+    only (AC-GAN trains it on fakes too, which rewards fakes that are easy to
+    classify), and the generator is pushed to draw images that head reads as
+    the class it was asked for. optax computes it from the logits with a
+    stable log-softmax.
     """
     return optax.softmax_cross_entropy_with_integer_labels(
         class_logits.astype(jnp.float32), labels)

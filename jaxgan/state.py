@@ -389,6 +389,9 @@ class GANRecipe(ComputePolicy):
                 "ema_start": self.ema_start, "g_loss_uses_real": self.generator_loss_uses_real,
                 **({} if not self.label_frequencies
                    else {"label_frequencies": list(self.label_frequencies)}),
+                # Only where set, so that runs saved before the field resume.
+                **({} if not self.class_loss_weight
+                   else {"class_loss_weight": self.class_loss_weight}),
                 **({} if self.d_stats_update is None
                    else {"d_stats_update": repr(self.d_stats_update)}),
                 "compute_dtype": self.dtype_name(),
@@ -615,7 +618,8 @@ def module_identity(description: str) -> str:
     resumed run compares it (the saved description passes through here too).
 
     jaxgan's modules gained fields (``dtype``, DiffAugment's ``adaptive``,
-    the DCGAN's ``body_resolution`` and ``pack``) after runs were saved with
+    the DCGAN's ``body_resolution``, ``pack`` and ``class_head``) after runs
+    were saved with
     their repr: those are left out at their defaults, so older runs still
     resume. A DCGAN's ``impl`` is left out
     whatever it is: every implementation computes the same function of the
@@ -623,7 +627,7 @@ def module_identity(description: str) -> str:
     could be chosen recorded ``impl = 'conv'``.
     """
     return re.sub(r"\n\s*(dtype = None|adaptive = False|body_resolution = 0|pack = 1|"
-                  r"impl = '\w+')(?=\n|$)", "", description)
+                  r"class_head = False|impl = '\w+')(?=\n|$)", "", description)
 
 
 def create_state(recipe: GANRecipe, key: jax.Array, example_shape: Sequence[int]) -> GANState:

@@ -351,7 +351,9 @@ def make_train_step(recipe: GANRecipe, axis_name: str | None = None) -> TrainSte
       (the class head's cross-entropy and accuracy on the real batches, mean
       over the updates) and ``g_class_loss`` (its cross-entropy on the fakes
       for the classes they were drawn for), each unweighted. The class head's
-      calls draw their module streams from ``fold_in(fold_in(k, 4), i)``.
+      calls draw their module streams from ``fold_in(fold_in(k, 4), i)``
+      (under ``pmap`` with each device's index folded in, as the other
+      module streams are).
     """
     dp = DataParallel(axis_name)
     generator, discriminator = dp.module(recipe.generator), dp.module(recipe.discriminator)

@@ -364,6 +364,23 @@ def test_class_loss_is_the_head_s_cross_entropy_of_the_image_alone():
     np.testing.assert_allclose(metrics["g_class_loss"], g_class, rtol=1e-5)
     assert 0 <= metrics["d_class_accuracy"] <= 1
 
+    # And it enters the generator's update with its weight: one SGD step on
+    # the adversarial loss plus 0.5 times the head's.
+    def g_total(g_params):
+        fake, _ = recipe.generator.apply(
+            {"params": g_params, "batch_stats": state.g_batch_stats}, z, labels[0],
+            train=True, mutable=["batch_stats"])
+        logits, _ = recipe.discriminator.apply(
+            {"params": new_state.d_params, "batch_stats": new_state.d_batch_stats}, fake,
+            labels[0], train=True, mutable=["batch_stats"])
+        return (losses.non_saturating_generator_loss(logits).mean()
+                + 0.5 * head_loss(new_state.d_params, new_state.d_batch_stats, fake, blank))
+
+    g_grads = jax.grad(g_total)(state.g_params)
+    chex.assert_trees_all_close(
+        new_state.g_params, jax.tree.map(lambda p, g_: p - 0.1 * g_, state.g_params, g_grads),
+        rtol=1e-4, atol=1e-6)
+
 
 def test_class_head_needs_a_conditional_dcgan(tmp_path):
     with pytest.raises(ValueError, match="class_head classifies each image"):
@@ -372,7 +389,8 @@ def test_class_head_needs_a_conditional_dcgan(tmp_path):
         GANRecipe(DCGANGenerator(resolution=28, channels=1, width=4),
                   DCGANDiscriminator(resolution=28, width=4), latent_dim=8,
                   class_loss_weight=1.0)
-    for fields, message in (({"class_loss_weight": -1.0}, "must be a number >= 0"),
+    for fields, message in (({"class_loss_weight": -1.0}, "must be a finite number >= 0"),
+                            ({"class_loss_weight": float("inf")}, "must be a finite number"),
                             ({"class_loss_weight": 1.0}, "trains a class head on the DCGAN"),
                             ({"class_loss_weight": 1.0, "conditioning": "concat",
                               "model": "mlp"}, "trains a class head on the DCGAN")):

@@ -520,9 +520,9 @@ def test_auto_takes_the_backends_entry_of_the_recorded_table():
     saved = repr(DCGANGenerator(resolution=32, width=4, impl="conv"))
     assert "impl = 'conv'" in saved
     assert jaxgan.state.module_identity(saved) == described("auto")["generator"]
-    # Runs saved before body_resolution and pack existed resume too.
+    # Runs saved before body_resolution, pack and class_head existed resume too.
     older = repr(DCGANDiscriminator(resolution=32, width=4))
-    for field in ("body_resolution = 0", "pack = 1"):
+    for field in ("body_resolution = 0", "pack = 1", "class_head = False"):
         assert field in older
         older = older.replace(f"\n    {field}", "")
     assert jaxgan.state.module_identity(older) == described("auto")["discriminator"]
