@@ -51,6 +51,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from flax import traverse_util
 
 from jaxgan import health, losses, penalties
 from jaxgan.models.conditioning import CLASS_LOGITS
@@ -188,16 +189,8 @@ def apply_module(recipe, module, params: PyTree, batch_stats: PyTree,
 def _sown_value(intermediates: PyTree, name: str, module) -> jax.Array:
     """The last value sowed under ``name``, at any depth of ``intermediates``
     (a wrapper such as :class:`jaxgan.augment.DiffAugment` nests its module's)."""
-    found = []
-
-    def visit(tree):
-        for key, value in tree.items():
-            if key == name:
-                found.append(value[-1])
-            elif isinstance(value, dict):
-                visit(value)
-
-    visit(dict(intermediates))
+    found = [sowed[-1] for path, sowed in traverse_util.flatten_dict(intermediates).items()
+             if path[-1] == name]
     if len(found) != 1:
         raise ValueError(f"{type(module).__name__} sowed {len(found)} values named {name!r}; "
                          "a class loss needs a discriminator with one class head (e.g. "
