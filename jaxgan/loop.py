@@ -51,6 +51,7 @@ from jaxgan.evaluation import (
     is_translation,
     wants_classifier,
 )
+from jaxgan.models.layers import compiler_options
 from jaxgan.programs import (
     DATA_PLACEMENTS,
     SEED_BATCHING,
@@ -461,8 +462,8 @@ class _Fit:
         # timed on its own (not charged to steps_per_sec), and a run cannot
         # compile twice (a rollback builds a new program, with lower rates).
         began = time.perf_counter()
-        program = layout.program(recipe, sampler, options.batch_size, k,
-                                 self.streamed).lower(states, self.data).compile()
+        program = layout.program(recipe, sampler, options.batch_size, k, self.streamed).lower(
+            states, self.data).compile(compiler_options=compiler_options())
         compile_seconds = time.perf_counter() - began
         _check_program_memory(program)
         stream = (HostStream(source, step, k, examples, with_labels=recipe.conditional,

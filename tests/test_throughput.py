@@ -23,6 +23,7 @@ from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from jaxgan.bench import throughput  # noqa: E402
 from jaxgan.configs import smoke  # noqa: E402
+from jaxgan.models.layers import compiler_options  # noqa: E402
 
 # Small members of each benchmark family: the same code paths, seconds to compile.
 SMALL = {
@@ -107,6 +108,8 @@ def test_benchmark_writes_the_contracts_json(tmp_path, torch, monkeypatch):
                         ("torch", "eager_tuned")]
     for r in report["results"]:
         assert r["model"] == "ring" and r["batch_size"] == 16
+        # jaxgan's step compiles as the fit loop compiles it
+        assert r.get("xla_options") == (compiler_options() if r["framework"] == "jax" else None)
         assert len(r["ms_per_step_blocks"]) == 2 and r["ms_per_step"] > 0
         assert r["images_per_sec"] == pytest.approx(16_000 / r["ms_per_step"])
     assert set(report["speedups"]) == {f"jax/{j} vs torch/{t}" for j in ("jit", "scan")
@@ -126,9 +129,11 @@ def test_the_data_variant_draws_each_step_from_the_dataset_on_the_device(monkeyp
     path = tmp_path / "data.json"
     assert throughput.main(["--model", "dcgan28", "--batch_size", "8", "--steps", "2",
                             "--scan_steps", "2", "--repeats", "1", "--frameworks",
-                            "jax/scan_data", "--dataset_size", "40", "--json", str(path)]) == 0
+                            "jax/scan_data", "--dataset_size", "40", "--xla_options", "default",
+                            "--json", str(path)]) == 0
     report = json.loads(path.read_text())
     assert report["dataset_size"] == 40
+    assert report["results"][0]["xla_options"] == {}  # XLA's defaults, as asked
     assert [(r["framework"], r["variant"]) for r in report["results"]] == [("jax", "scan_data")]
     # A bare "jax" keeps meaning jit and scan, as in the recorded commands.
     assert throughput.parse_frameworks("jax", "dcgan28") == [("jax", "jit"), ("jax", "scan")]

@@ -57,7 +57,10 @@ against the chip's dense peak for the compute type.
 
 ``--loop_config CONFIG`` also measures what the fit loop (:func:`jaxgan.fit`)
 adds over its own compiled program called bare, for that experiment config.
-``--threads N`` pins both frameworks to N cores. ``--compute_dtype bfloat16``
+``--threads N`` pins both frameworks to N cores. jaxgan's step compiles with
+the options its fit loop uses (:func:`jaxgan.models.layers.compiler_options`,
+recorded as ``xla_options``), or with XLA's defaults under ``--xla_options
+default``. ``--compute_dtype bfloat16``
 computes in bfloat16 (jaxgan's ``compute_dtype``; PyTorch's forward passes
 under ``torch.autocast``), ``--conv_impl`` picks jaxgan's convolution
 implementation (:mod:`jaxgan.models.layers`), ``--width`` shrinks a DCGAN for
@@ -203,10 +206,11 @@ class JaxRunner:
     framework = "jax"
 
     def __init__(self, spec: ModelSpec, batch_size: int, variant: str, scan_steps: int,
-                 seed: int = 0, dataset_size: int = 60_000):
+                 seed: int = 0, dataset_size: int = 60_000, xla_options: str = "jaxgan"):
         import jax
 
         from jaxgan.data import ArraySource
+        from jaxgan.models.layers import compiler_options
         from jaxgan.state import create_state
         from jaxgan.step import make_multi_step, make_sampling_step, make_train_step
 
@@ -227,7 +231,8 @@ class JaxRunner:
         self._jax = jax
         self.state = create_state(recipe, jax.random.PRNGKey(seed), spec.example_shape)
         start = time.perf_counter()
-        self.compiled = jax.jit(step, donate_argnums=0).lower(self.state, self.batch).compile()
+        self.compiled = jax.jit(step, donate_argnums=0).lower(self.state, self.batch).compile(
+            compiler_options=compiler_options() if xla_options == "jaxgan" else None)
         self.compile_seconds = time.perf_counter() - start
         # XLA's cost analysis counts a loop's body once, so only the one-step
         # program without a critic scan (n_disc = 1) gets a count.
@@ -434,6 +439,7 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
     from jaxgan import config as config_lib
     from jaxgan import programs, train
     from jaxgan.data import HostArrays
+    from jaxgan.models.layers import compiler_options
     from jaxgan.state import create_states
 
     module_spec = importlib.util.spec_from_file_location("loop_config", config_path)
@@ -459,7 +465,7 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
     data = source.device_data()
     k = config.steps_per_dispatch
     program = layout.program(recipe, source.sample_real, config.batch_size, k, False)
-    compiled = program.lower(states, data).compile()
+    compiled = program.lower(states, data).compile(compiler_options=compiler_options())
     states, metrics = compiled(states, data)
     jax.block_until_ready(states)
 
@@ -574,9 +580,10 @@ def run(args) -> dict[str, Any]:
             raise UsageError("--width must be >= 1")
         spec = dataclasses.replace(spec, width=args.width)
     spec = dataclasses.replace(spec, compute_dtype=args.compute_dtype, conv_impl=args.conv_impl)
-    from jaxgan.models.layers import resolve_impl
+    from jaxgan.models.layers import compiler_options, resolve_impl
 
     resolved_impl = resolve_impl(args.conv_impl)
+    xla_options = compiler_options() if args.xla_options == "jaxgan" else {}
     chosen = parse_frameworks(args.frameworks, args.model)
     if args.dataset_size < args.batch_size * spec.n_disc:
         raise UsageError(f"--dataset_size must hold a step's batch_size * n_disc = "
@@ -605,7 +612,7 @@ def run(args) -> dict[str, Any]:
     for framework, variant in chosen:
         log(f"building {framework}/{variant} ...")
         runners.append(JaxRunner(spec, args.batch_size, variant, args.scan_steps,
-                                 dataset_size=args.dataset_size)
+                                 dataset_size=args.dataset_size, xla_options=args.xla_options)
                        if framework == "jax" else TorchRunner(spec, args.batch_size, variant))
     warmup = {}
     for runner in runners:
@@ -633,6 +640,7 @@ def run(args) -> dict[str, Any]:
                   "compute_dtype": spec.compute_dtype, "width": spec.width,
                   **({"conv_impl": spec.conv_impl, "conv_impl_resolved": resolved_impl}
                      if runner.framework == "jax" and spec.kind == "dcgan" else {}),
+                  **({"xla_options": xla_options} if runner.framework == "jax" else {}),
                   "ms_per_step": seconds * 1000, "images_per_sec": args.batch_size / seconds,
                   "warmup_sec": warmup[id(runner)],
                   "compile_sec": getattr(runner, "compile_seconds", None),
@@ -710,6 +718,10 @@ def main(argv: list[str] | None = None) -> int:
                         choices=("auto", "conv", "subpixel", "xla"),
                         help="jaxgan's DCGAN convolutions (jaxgan/models/layers.py; auto: the "
                              "backend's recorded choice)")
+    parser.add_argument("--xla_options", "--xla-options", default="jaxgan",
+                        choices=("jaxgan", "default"),
+                        help="compile jaxgan's step with the options its fit loop uses "
+                             "(jaxgan.models.layers.compiler_options) or with XLA's defaults")
     parser.add_argument("--width", type=int,
                         help="DCGAN ngf = ndf instead of the model's own (a quick run at toy "
                              "size)")

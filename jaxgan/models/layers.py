@@ -20,16 +20,18 @@ form that XLA:CPU runs fastest, found by profiling the DCGAN-64 step
   stride-1 convolution with a 2x2 kernel that makes the four output phases
   (even or odd row, even or odd column) as 4x the channels, then
   depth-to-space. It reads no inserted zeros; the dilated form reads 3 zeros
-  for every input value;
+  for every input value. From an input of side 4 and 8 (with the compiler
+  options below): one matrix product to every pixel's 4x4 output patch,
+  added where patches overlap, and four stride-1 convolutions, one per phase;
 - the kernel gradient, for an input of up to 4 channels (an image): four
-  matrix products over the input folded space-to-depth;
-- the kernel gradient, from an input side of 32: the convolution summed over
-  chunks of four examples (XLA:CPU's kernel runs this shape two to three
-  times faster in chunks than over the whole batch).
+  matrix products over the input folded space-to-depth.
 
 Measured on a 2-core Intel Xeon CI machine at batch 64 (``jit``, forward /
 input gradient / kernel gradient of the upsampling layer, ms; the first
-numbers are the dilated form and whole-batch kernel gradients used before):
+numbers are the dilated form and whole-batch kernel gradients used before;
+both columns with XLA's default YNNPACK convolutions, and the second with the
+kernel gradients from a side of 32 summed over chunks of four examples, which
+YNNPACK ran two to three times faster than the whole batch):
 
 =======================  =================  ===============
 layer                    before             ``"conv"`` now
@@ -59,6 +61,51 @@ when the module is traced; nothing is timed at start-up. Its entries:
   (``jaxgan-bench --conv_impl conv`` and ``xla``); put the faster here.
 
 A config's ``conv_impl`` (or a module's ``impl``) overrides the table.
+
+Compiler options. jaxlib 0.10's XLA:CPU hands convolutions to YNNPACK by
+default. XLA's own convolution kernels (Eigen's) run DCGAN's faster, so
+jaxgan's programs compile with :func:`compiler_options`, which on CPU keeps
+YNNPACK for dots and reductions only (:data:`BACKEND_COMPILER_OPTIONS`). The
+train step at batch 64 on a 2-core AMD EPYC, ms per step with XLA's defaults
+and with the options (the two compiled programs alternating in one process,
+median of 6 scanned calls): dcgan64 1,151 -> 1,002, dcgan32 198 -> 167,
+dcgan28 88 -> 78, the ring MLP (dots only) 0.74 -> 0.75. With Eigen's
+convolutions the chunked kernel gradient no longer paid (the dcgan64 step
+1,054 ms chunked, 1,017 ms whole), so it is gone.
+Eigen's convolutions against PyTorch's (oneDNN) on the same machine, the
+discriminator's layers at batch 64, forward / input gradient / kernel
+gradient, ms:
+
+========================  ====================  ====================
+layer                     jaxgan                PyTorch 2.13
+========================  ====================  ====================
+64x64x3 -> 32x32x64       5.1 / 5.8 / 6.1       13.2 / 14.4 / 3.4
+32x32x64 -> 16x16x128     22.0 / 30.6 / 27.4    20.0 / 39.9 / 20.8
+16x16x128 -> 8x8x256      21.7 / 26.8 / 23.6    17.8 / 21.7 / 19.3
+8x8x256 -> 4x4x512        20.6 / 27.6 / 23.0    18.0 / 20.1 / 22.6
+========================  ====================  ====================
+
+The forms of the transposed convolution were timed again with Eigen's
+kernels, each layer alone (ms, batch 64; PyTorch's ``conv_transpose2d``
+beside them):
+
+=====================  =====  =======  ========  ==============  =======
+input                  phase  dilated  subpixel  matrix product  PyTorch
+=====================  =====  =======  ========  ==============  =======
+4x4x512 -> 256         37.4   25.4     24.1      22.4            19.8
+8x8x256 -> 128         26.1   42.8     23.1      34.8            20.8
+16x16x128 -> 64        29.3   66.7     28.5      64.6            23.4
+32x32x64 -> 3          6.0    5.3      50.8      4.5             14.4
+=====================  =====  =======  ========  ==============  =======
+
+and then inside the step, the compiled programs alternating in one process
+(median of 6 rounds of 3 scanned steps, ms): the earlier choices 1,003, the
+matrix product at side 4 991, the subpixel form at side 8 986, both 965 and
+971 in two runs (kept: :data:`_TRANSPOSED_FORMS`); the subpixel form at side
+16 as well 997, and at every side 1,033-1,045 against 1,023-1,025. On
+DCGAN-28 (sides 7 and 14) the subpixel or product form was slower, so other
+sides keep the phase and dilated forms. The space-to-depth form of the
+strided convolution and of its kernel gradient lost at every layer.
 """
 
 from __future__ import annotations
@@ -104,12 +151,8 @@ def _dilated_conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, g
         grad_x = _transposed_conv(grad_out, kernel.transpose(0, 1, 3, 2))
         if x.shape[-1] <= _PRODUCT_MAX_CHANNELS:
             return grad_x, _product_kernel_gradient(x, grad_out)
-        # The chunks add in float32: in bfloat16, 32 rounded partial sums
-        # lost three times the precision of the whole-batch gradient.
-        return grad_x, sum(
-            _kernel_gradient(x[rows], grad_out[rows], strides, padding, lhs_dilation,
-                             rhs_dilation, (0, 0)).astype(jnp.float32)
-            for rows in _kernel_gradient_chunks(x.shape)).astype(kernel.dtype)
+        return grad_x, _kernel_gradient(x, grad_out, strides, padding, lhs_dilation,
+                                        rhs_dilation, (0, 0))
     dims = range(2)
     dilated = [(x.shape[1 + d] - 1) * lhs_dilation[d] + 1 for d in dims]
     span = [(kernel.shape[d] - 1) * rhs_dilation[d] + 1 for d in dims]
@@ -130,22 +173,6 @@ def _dilated_conv_bwd(strides, padding, lhs_dilation, rhs_dilation, residuals, g
 # Input channels up to which the matrix-product kernel gradient beats the
 # convolution on XLA:CPU (an image's 1 or 3; module docstring).
 _PRODUCT_MAX_CHANNELS = 4
-
-
-def _kernel_gradient_chunks(shape: tuple[int, ...]) -> list[slice]:
-    """The batch's slices over which DCGAN's kernel gradient is summed.
-
-    On XLA:CPU the kernel gradient of a downsampling from 32x32 or more runs
-    two to three times faster summed over chunks of four examples than over
-    the whole batch at once (60 -> 23 ms at 32x32x64 -> 16x16x128, batch 64;
-    150 -> 59 ms at batch 128); from 16x16 down, the whole batch is as fast or
-    faster. At most 32 chunks keep the program small.
-    """
-    batch, side = shape[0], min(shape[1:3])
-    size = max(4, -(-batch // 32))
-    if side < 32 or batch <= size or batch % size:
-        return [slice(None)]
-    return [slice(start, start + size) for start in range(0, batch, size)]
 
 
 def _product_kernel_gradient(x: jax.Array, grad_out: jax.Array) -> jax.Array:
@@ -186,6 +213,37 @@ _dilated_conv.defvjp(_dilated_conv_fwd, _dilated_conv_bwd)
 IMPLS = ("conv", "subpixel", "xla")
 # The implementation that impl="auto" takes on each backend (module docstring).
 BACKEND_IMPLS = MappingProxyType({"cpu": "conv", "gpu": "xla", "tpu": "xla"})
+
+
+# XLA options that jaxgan's own programs compile with, per backend
+# (:func:`compiler_options`; module docstring).
+BACKEND_COMPILER_OPTIONS = MappingProxyType({
+    # jaxlib 0.10's default YNNPACK set less its convolutions: they run in
+    # XLA's own (Eigen) kernels instead; dots and reductions stay in YNNPACK.
+    "cpu": MappingProxyType({"xla_cpu_experimental_ynn_fusion_type":
+                             "LIBRARY_FUSION_TYPE_REDUCE,LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}),
+})
+
+
+def compiler_options(backend: str | None = None) -> dict[str, str]:
+    """The XLA options of :data:`BACKEND_COMPILER_OPTIONS` for ``backend``
+    (default: ``jax.default_backend()``), for ``jax.jit(...,
+    compiler_options=...)`` or ``Lowered.compile(compiler_options=...)``.
+
+    jaxgan's fit loop and benchmark compile with them; a program of your own
+    that calls a jaxgan train step gets the same speed by passing them too.
+    For the backend in use, an XLA that does not know an option (another
+    jaxlib release) gives ``{}``: the options only change speed, and a
+    program compiled without them computes the same function.
+    """
+    current = jax.default_backend()
+    options = dict(BACKEND_COMPILER_OPTIONS.get(backend or current, {}))
+    if options and (backend or current) == current:
+        try:  # a trivial program tells whether this XLA takes the options
+            jax.jit(lambda x: x + 1).lower(jnp.zeros(())).compile(compiler_options=options)
+        except Exception:  # noqa: BLE001 - jaxlib releases raise different types here
+            return {}
+    return options
 
 
 def resolve_impl(impl: str, backend: str | None = None) -> str:
@@ -249,12 +307,53 @@ def _phase_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return y.reshape(batch, 2 * height + 2, 2 * width + 2, outputs)[:, 1:-1, 1:-1]
 
 
-# Output sides from which the phase form beats the dilated one on XLA:CPU
-# (module docstring); below it, the dilated convolution is as fast.
+def _subpixel_transposed_conv(x: jax.Array, kernel: jax.Array, conv=_conv) -> jax.Array:
+    # Output phase (a, b) is a stride-1 convolution of the input padded by one
+    # with the 2x2 kernel of the taps that reach it; the phases interleave.
+    batch, height, width, _ = x.shape
+    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    rows = []
+    for a in range(2):
+        columns = []
+        for b in range(2):
+            phase_kernel = kernel[_PHASE_TAPS[a]][:, _PHASE_TAPS[b]]
+            window = padded[:, a:a + height + 1, b:b + width + 1]
+            columns.append(conv(window, phase_kernel, (1, 1), ((0, 0), (0, 0))))
+        rows.append(jnp.stack(columns, axis=3))   # [B, H, W, 2 (column phase), O]
+    out = jnp.stack(rows, axis=2)                 # [B, H, 2 (row phase), W, 2, O]
+    return out.reshape(batch, 2 * height, 2 * width, kernel.shape[-1])
+
+
+def _product_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    # One matrix product gives each input pixel's 4x4 patch of output (16 O
+    # values); the patches then add where they overlap. Tap k = 2 a + p of
+    # pixel i lands on output row 2 i + k - 1: in the output padded by one,
+    # block row i + a, phase p.
+    batch, height, width, inputs = x.shape
+    outputs = kernel.shape[-1]
+    patches = (x.reshape(-1, inputs) @ kernel.transpose(2, 0, 1, 3).reshape(inputs, 16 * outputs)
+               ).reshape(batch, height, width, 2, 2, 2, 2, outputs)   # [..., a, p, b, q, O]
+    out = jnp.zeros((batch, height + 1, 2, width + 1, 2, outputs), x.dtype)
+    for a in range(2):
+        for b in range(2):
+            out = out.at[:, a:a + height, :, b:b + width].add(
+                patches[:, :, :, a, :, b].transpose(0, 1, 3, 2, 4, 5))
+    return out.reshape(batch, 2 * height + 2, 2 * width + 2, outputs)[:, 1:-1, 1:-1]
+
+
+# The form of the transposed convolution for an input of this side (the larger
+# of height and width), measured inside the DCGAN-64 step with XLA's own
+# convolutions (module docstring). Other sides: the phase form from an output
+# side of 16, the dilated form below it.
+_TRANSPOSED_FORMS = MappingProxyType({4: _product_transposed_conv,
+                                      8: _subpixel_transposed_conv})
 _PHASE_MIN_SIDE = 16
 
 
 def _fast_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    form = _TRANSPOSED_FORMS.get(max(x.shape[1:3]))
+    if form is not None:
+        return form(x, kernel)
     if 2 * min(x.shape[1:3]) >= _PHASE_MIN_SIDE:
         return _phase_transposed_conv(x, kernel)
     return _dilated_transposed_conv(x, kernel)
@@ -290,10 +389,10 @@ def upsample_conv(x: jax.Array, kernel: jax.Array, impl: str = "conv") -> jax.Ar
     Args:
       x: NHWC feature map.
       kernel: ``[4, 4, I, O]`` in PyTorch's tap order (see the module docstring).
-      impl: ``"conv"`` (the phase form, or the input-dilated convolution
-        for small maps, whose gradients are strided convolutions; the
-        default), ``"subpixel"`` (four stride-1 convolutions), ``"xla"``
-        (the input-dilated convolution with XLA's own gradients) or
+      impl: ``"conv"`` (the fastest form for the shape, module docstring,
+        whose gradients are strided convolutions; the default),
+        ``"subpixel"`` (four stride-1 convolutions), ``"xla"`` (the
+        input-dilated convolution with XLA's own gradients) or
         ``"auto"`` (:data:`BACKEND_IMPLS`).
     """
     if kernel.shape[:2] != (4, 4):
@@ -303,18 +402,7 @@ def upsample_conv(x: jax.Array, kernel: jax.Array, impl: str = "conv") -> jax.Ar
         return _transposed_conv(x, kernel)
     if impl == "xla":
         return _dilated_transposed_conv(x, kernel)
-    batch, height, width, _ = x.shape
-    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    rows = []
-    for a in range(2):
-        columns = []
-        for b in range(2):
-            phase_kernel = kernel[_PHASE_TAPS[a]][:, _PHASE_TAPS[b]]
-            window = padded[:, a:a + height + 1, b:b + width + 1]
-            columns.append(conv2d(window, phase_kernel, (1, 1), ((0, 0), (0, 0))))
-        rows.append(jnp.stack(columns, axis=3))   # [B, H, W, 2 (column phase), O]
-    out = jnp.stack(rows, axis=2)                 # [B, H, 2 (row phase), W, 2, O]
-    return out.reshape(batch, 2 * height, 2 * width, kernel.shape[-1])
+    return _subpixel_transposed_conv(x, kernel, conv2d)
 
 
 class UpsampleConv(nn.Module):
@@ -381,5 +469,6 @@ def with_batch_norm_axis(module: nn.Module, axis_name: str | None, **changes) ->
     return module.clone(**changes)
 
 
-__all__ = ["BACKEND_IMPLS", "IMPLS", "Conv", "Project", "UpsampleConv", "conv2d",
-           "resolve_impl", "upsample_conv", "with_batch_norm_axis"]
+__all__ = ["BACKEND_COMPILER_OPTIONS", "BACKEND_IMPLS", "IMPLS", "Conv", "Project",
+           "UpsampleConv", "compiler_options", "conv2d", "resolve_impl", "upsample_conv",
+           "with_batch_norm_axis"]
