@@ -476,8 +476,8 @@ def test_discriminator_implementations_agree_to_second_order():
 def test_compiler_options_move_convolutions_off_ynnpack_and_keep_their_values():
     # On CPU the options leave convolutions to XLA's own kernels (module
     # docstring): a DCGAN layer that XLA's defaults give to YNNPACK (from about
-    # 16 channels) then has no YNNPACK fusion, and computes what the default
-    # program computes, to float rounding.
+    # 16 channels, on the AMD machines measured) then has no YNNPACK fusion,
+    # and computes what the default program computes, to float rounding.
     options = compiler_options("cpu")
     assert options == dict(layers.BACKEND_COMPILER_OPTIONS["cpu"])
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
@@ -490,7 +490,8 @@ def test_compiler_options_move_convolutions_off_ynnpack_and_keep_their_values():
 
     lowered = jax.jit(layer).lower(x, w)
     tuned, default = lowered.compile(compiler_options=options), lowered.compile()
-    assert "__ynn_fusion" in default.as_text()
+    # (Whether the defaults take YNNPACK may depend on the CPU's instruction
+    # set, so only the tuned program is asserted on.)
     assert "__ynn_fusion" not in tuned.as_text()
     # Sums of hundreds of float32 products: both kernels round to about 1e-6
     # of the largest value (against float64, 4e-5 at a scale of 86).
