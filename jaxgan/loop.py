@@ -461,9 +461,10 @@ class _Fit:
         # XLA updates it in place. It is compiled ahead of time: the compile is
         # timed on its own (not charged to steps_per_sec), and a run cannot
         # compile twice (a rollback builds a new program, with lower rates).
+        xla_options = compiler_options()
         began = time.perf_counter()
         program = layout.program(recipe, sampler, options.batch_size, k, self.streamed).lower(
-            states, self.data).compile(compiler_options=compiler_options())
+            states, self.data).compile(compiler_options=xla_options)
         compile_seconds = time.perf_counter() - began
         _check_program_memory(program)
         stream = (HostStream(source, step, k, examples, with_labels=recipe.conditional,

@@ -206,6 +206,7 @@ def test_the_gpu_suite_runs_every_stage_at_toy_size_on_cpu(tmp_path, torch):
     # The underscore spelling, and the hyphenated one of recorded commands.
     (["--steps", "5", "--scan_steps", "2"], "--steps=5 must be a multiple of --scan_steps=2"),
     (["--loop-config", "no/such/config.py"], "is not a file"),
+    (["--loop_config", "x.py", "--xla_options", "default"], "drop --xla_options default"),
     (["--model", "wgan_gp", "--frameworks", "torch/compile"], "needs a double backward"),
     (["--parity-steps", "0"], "--parity_steps must be >= 1"),
 ])

@@ -16,13 +16,15 @@ maps serve the discriminator's ``Conv2d(k=4, s=2, p=1)``, and each takes the
 form that XLA:CPU runs fastest, found by profiling the DCGAN-64 step
 (``jax.profiler``, op by op):
 
-- the transposed convolution, from an output side of 16: the *phase form*, one
-  stride-1 convolution with a 2x2 kernel that makes the four output phases
-  (even or odd row, even or odd column) as 4x the channels, then
-  depth-to-space. It reads no inserted zeros; the dilated form reads 3 zeros
-  for every input value. From an input of side 4 and 8 (with the compiler
-  options below): one matrix product to every pixel's 4x4 output patch,
-  added where patches overlap, and four stride-1 convolutions, one per phase;
+- the transposed convolution, by the input's larger side: at 4, one matrix
+  product to every pixel's 4x4 output patch, the patches added where they
+  overlap; at 8, four stride-1 convolutions, one per output phase (both
+  measured with the compiler options below, and used with or without them);
+  otherwise, from an output side of 16, the *phase form*, one stride-1
+  convolution with a 2x2 kernel that makes the four output phases (even or
+  odd row, even or odd column) as 4x the channels, then depth-to-space, and
+  below it the dilated form. The phase form reads no inserted zeros; the
+  dilated form reads 3 zeros for every input value;
 - the kernel gradient, for an input of up to 4 channels (an image): four
   matrix products over the input folded space-to-depth.
 
@@ -34,7 +36,7 @@ kernel gradients from a side of 32 summed over chunks of four examples, which
 YNNPACK ran two to three times faster than the whole batch):
 
 =======================  =================  ===============
-layer                    before             ``"conv"`` now
+layer                    before             ``"conv"``, 12-04
 =======================  =================  ===============
 4x4x512 -> 8x8x256       22 / 22 / 22       21 / 22 / 22
 8x8x256 -> 16x16x128     34 / 21 / 26       20 / 21 / 27
@@ -45,8 +47,9 @@ layer                    before             ``"conv"`` now
 XLA's own kernel gradient of the dilated form (``"xla"``) took about 1 s at
 each of the middle layers on the first machine measured (an AMD EPYC).
 ``"subpixel"`` computes the four phases as four separate stride-1
-convolutions and interleaves them, slower on CPU at every layer. All three
-give the same values and gradients (tested).
+convolutions and interleaves them, at every layer (with YNNPACK's
+convolutions it was slower on CPU at every layer; ``"conv"`` now takes that
+form at side 8 only). All three give the same values and gradients (tested).
 
 Per backend. The hand-written gradients answer XLA:CPU's layouts; another
 backend may do better with XLA's own (``"xla"``: plain ``lax`` convolutions
@@ -234,7 +237,8 @@ def compiler_options(backend: str | None = None) -> dict[str, str]:
     that calls a jaxgan train step gets the same speed by passing them too.
     For the backend in use, an XLA that does not know an option (another
     jaxlib release) gives ``{}``: the options only change speed, and a
-    program compiled without them computes the same function.
+    program compiled without them computes the same function. Options given
+    here take precedence over the same option in ``XLA_FLAGS``.
     """
     current = jax.default_backend()
     options = dict(BACKEND_COMPILER_OPTIONS.get(backend or current, {}))
@@ -329,16 +333,21 @@ def _product_transposed_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     # values); the patches then add where they overlap. Tap k = 2 a + p of
     # pixel i lands on output row 2 i + k - 1: in the output padded by one,
     # block row i + a, phase p.
+    # The patches add in float32: in bfloat16, rounding each patch before the
+    # overlaps add doubled the error of the other forms.
     batch, height, width, inputs = x.shape
     outputs = kernel.shape[-1]
-    patches = (x.reshape(-1, inputs) @ kernel.transpose(2, 0, 1, 3).reshape(inputs, 16 * outputs)
-               ).reshape(batch, height, width, 2, 2, 2, 2, outputs)   # [..., a, p, b, q, O]
-    out = jnp.zeros((batch, height + 1, 2, width + 1, 2, outputs), x.dtype)
+    patches = jnp.matmul(x.reshape(-1, inputs),
+                         kernel.transpose(2, 0, 1, 3).reshape(inputs, 16 * outputs),
+                         preferred_element_type=jnp.float32
+                         ).reshape(batch, height, width, 2, 2, 2, 2, outputs)  # [.., a, p, b, q, O]
+    out = jnp.zeros((batch, height + 1, 2, width + 1, 2, outputs), jnp.float32)
     for a in range(2):
         for b in range(2):
             out = out.at[:, a:a + height, :, b:b + width].add(
                 patches[:, :, :, a, :, b].transpose(0, 1, 3, 2, 4, 5))
-    return out.reshape(batch, 2 * height + 2, 2 * width + 2, outputs)[:, 1:-1, 1:-1]
+    return out.reshape(batch, 2 * height + 2, 2 * width + 2, outputs)[:, 1:-1, 1:-1].astype(
+        x.dtype)
 
 
 # The form of the transposed convolution for an input of this side (the larger
