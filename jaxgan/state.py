@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import numbers
 import re
 from collections.abc import Callable, Sequence
@@ -240,6 +241,8 @@ class GANRecipe(ComputePolicy):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+            if not math.isfinite(value):  # an infinite weight makes every loss inf or nan
+                raise ValueError(f"{name} must be finite, got {value!r}")
         if self.translation and self.num_classes:
             raise ValueError("a translation recipe takes images as its condition, not classes; "
                              "set num_classes=0 (labels of paired data go to the metrics only)")

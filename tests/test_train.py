@@ -452,6 +452,7 @@ def test_help_exits_0_and_lists_every_field_with_its_value_and_comment(args):
     ("d_penalty", "r3", "unknown d_penalty 'r3'"),
     ("lr_schedule", "step", "unknown lr_schedule 'step'"),
     ("d_penalty_weight", -1.0, "config.d_penalty_weight: penalty_weight must be a number >= 0"),
+    ("d_penalty_weight", float("inf"), "config.d_penalty_weight: penalty_weight must be finite"),
     ("g_features", (), "config.g_features: MLPGenerator features must be a non-empty list"),
     ("log_every", 15, "log_every=15 is not a multiple"),
     ("dataset", "folder", "unknown dataset 'folder'"),
