@@ -1,0 +1,121 @@
+r"""How close the ring MLP's train step is to what XLA:CPU's matrix products
+allow: the step's FLOPs, the rate of one of its products, and whether two
+independent products share the cores.
+
+  python benchmarks/ring_floor.py [--batch_size 64] [--json benchmarks/results/cpu_ring_floor.json]
+
+It compiles the ``ring`` model's train step (``jaxgan-bench --model ring``) the
+way the fit loop does (``compiler_options()``) and takes its FLOPs from XLA's
+cost analysis; times the step in a ``lax.scan``; times a chain of
+``batch x 128 @ 128 x 128`` products (the step's large ones) in a scan, and
+then four independent such products per scan iteration. If XLA:CPU ran small
+products on several cores, or independent ones side by side, the second
+would cost less per product than the first. ``floor_ms`` is the step's FLOPs
+at the chained product's rate: what the step would cost if all it did were
+such products, one after another.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _median_call_s(compiled, args, repeats: int) -> float:
+    out = compiled(*args)
+    jax.block_until_ready(out)
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - began)
+    return float(np.median(times))
+
+
+def measure(batch_size: int, steps: int, repeats: int) -> dict:
+    from jaxgan.bench.throughput import SPECS, jax_recipe, real_batch
+    from jaxgan.models.layers import compiler_options
+    from jaxgan.state import create_state
+    from jaxgan.step import make_multi_step, make_train_step
+
+    options = compiler_options()
+    spec = SPECS["ring"]
+    recipe = jax_recipe(spec)
+    state = create_state(recipe, jax.random.PRNGKey(0), spec.example_shape)
+    batch = jax.device_put(real_batch(spec, batch_size))
+    one = jax.jit(make_train_step(recipe)).lower(state, batch).compile(compiler_options=options)
+    cost = one.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    flops = float(cost["flops"])
+    scanned = jax.jit(make_multi_step(make_train_step(recipe), steps)).lower(state, batch)
+    step_s = _median_call_s(scanned.compile(compiler_options=options), (state, batch),
+                            repeats) / steps
+
+    width = spec.features[0]
+    x = jnp.ones((batch_size, width), jnp.float32)
+    w = jnp.full((width, width), 1.0 / width, jnp.float32)
+
+    def chained(x, w):
+        return jax.lax.scan(lambda c, _: (jnp.tanh(c @ w), None), x, None, length=steps)[0]
+
+    def four_apart(x, w):
+        def body(c, _):
+            outs = [jnp.tanh(c @ (w * (1.0 + 1e-4 * k))) for k in range(4)]
+            return sum(outs) * 0.25, None
+        return jax.lax.scan(body, x, None, length=steps)[0]
+
+    dot_flops = 2.0 * batch_size * width * width
+    timed = {}
+    for name, fn, per_iter in (("chained", chained, 1), ("four_apart", four_apart, 4)):
+        compiled = jax.jit(fn).lower(x, w).compile(compiler_options=options)
+        timed[name] = _median_call_s(compiled, (x, w), repeats) / (steps * per_iter)
+    rate = dot_flops / timed["chained"]
+    return {
+        "batch_size": batch_size,
+        "step_flops": flops,
+        "step_ms": step_s * 1e3,
+        "product_shape": [batch_size, width, width],
+        "product_us_chained": timed["chained"] * 1e6,
+        "product_us_four_apart": timed["four_apart"] * 1e6,
+        "product_gflops": rate / 1e9,
+        "floor_ms": flops / rate * 1e3,
+        "step_gflops": flops / step_s / 1e9,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch_size", "--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=100,
+                        help="steps (or products) per scanned call")
+    parser.add_argument("--repeats", type=int, default=15, help="timed calls; the median is kept")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    if min(args.batch_size, args.steps, args.repeats) < 1:
+        print("error: --batch_size, --steps and --repeats must be >= 1", file=sys.stderr)
+        return 2
+    report = measure(args.batch_size, args.steps, args.repeats)
+    report.update(jax_version=jax.__version__, backend=jax.default_backend(),
+                  machine=platform.processor() or platform.machine(), cpu_count=os.cpu_count())
+    print(f"ring step at batch {report['batch_size']}: {report['step_flops'] / 1e6:.1f} MFLOP, "
+          f"{report['step_ms']:.3f} ms ({report['step_gflops']:.0f} GFLOP/s)")
+    print(f"one {'x'.join(map(str, report['product_shape']))} product: "
+          f"{report['product_us_chained']:.1f} us chained, "
+          f"{report['product_us_four_apart']:.1f} us each when four are independent "
+          f"({report['product_gflops']:.0f} GFLOP/s)")
+    print(f"the step's FLOPs at that rate: {report['floor_ms']:.3f} ms")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
