@@ -27,14 +27,21 @@ source's held-out pairs (:class:`jaxgan.data.pairs.PairedSource`) rather
 than on latents: its outputs for the held-out inputs are its samples, scored
 against their targets (L1, PSNR: :mod:`jaxgan.metrics.translation`), by the
 classifier of the target domain (``label_accuracy``: the share of outputs
-that show the input's class) and by the distribution metrics against real
-targets. A CycleGAN on two unpaired domains
-(:class:`jaxgan.data.UnpairedSource`) has no targets: :class:`TwoWayEvaluation`
-scores each direction so (its inputs the held-out images of one domain, the
-other domain the real data and the classifier's), and the round trip back to
-the inputs (``cycle_l1``, ``cycle_psnr``); the direction B to A's metrics
-carry the prefix :data:`BACKWARD_PREFIX`. :func:`build_evaluation` builds
-the right one, with its classifiers.
+that show the input's class), by the distribution metrics against the real
+reference, and by ``target_frechet_distance``: the Frechet distance of the
+outputs to the held-out targets of the same inputs, as translation papers
+score a test set. It compares two sets that the classifier never trained on,
+where the reference is its training images, which its features hold closer
+together than unseen ones (``experiments/results/README.md``, "Which real
+digits to compare with"). Its floor is 0, the targets themselves; the
+reference's own distance to the targets is ``real_frechet_distance``. A
+CycleGAN on two unpaired domains (:class:`jaxgan.data.UnpairedSource`) has
+no targets: :class:`TwoWayEvaluation` scores each direction so (its inputs
+the held-out images of one domain, the other domain the real data and the
+classifier's), and the round trip back to the inputs (``cycle_l1``,
+``cycle_psnr``); the direction B to A's metrics carry the prefix
+:data:`BACKWARD_PREFIX`. :func:`build_evaluation` builds the right one, with
+its classifiers.
 
 A state with a generator moving average is scored on the average, and its
 live generator too under the prefix :data:`NO_EMA_PREFIX`.
@@ -76,6 +83,7 @@ from jaxgan.metrics.classifier import (
 )
 from jaxgan.metrics.coverage import nearest_modes
 from jaxgan.metrics.distribution import PR_NEIGHBOURS, distribution_metrics
+from jaxgan.metrics.frechet import frechet_distance_from_features
 from jaxgan.metrics.stacked import (
     StackedClassifier,
     fit_stacked_classifier,
@@ -289,11 +297,18 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     classes_asked = labels is not None and not is_self_conditioned(recipe)
     subsets_key = kid_key(eval_key)
     compare = features is not None  # real_features too, as checked above
+    # Translation with targets: the outputs are also compared with the targets
+    # of the same held-out inputs (target_frechet_distance; module docstring).
+    target_features = None
+    if compare and translation and inputs.get("targets") is not None:
+        target_features = jax.jit(lambda x: map_in_chunks(features, x, EVAL_CHUNK))(
+            inputs["targets"])
     # The default features are the classifier's own: one pass gives both.
     features_from_classifier = classifier is not None and features == classifier.features
     mixture = isinstance(source, ModeMixture)
 
-    def score(state: GANState, ema: bool, real_features: jax.Array | None):
+    def score(state: GANState, ema: bool, real_features: jax.Array | None,
+              target_features: jax.Array | None):
         def read(chunk):  # one chunk: samples and what the networks make of them
             conditions, chunk_labels, chunk_keys = chunk
             samples = (sample_translations(recipe, state, conditions, chunk_keys, ema)
@@ -333,6 +348,9 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
             predicted = jnp.argmax(out["probabilities"], -1)
         if compare:
             metrics.update(distribution_metrics(real_features, out["features"], subsets_key))
+        if target_features is not None:
+            metrics["target_frechet_distance"] = frechet_distance_from_features(
+                target_features, out["features"])
         if classes_asked and predicted is not None:
             # For translation: how often the output shows the input's class.
             metrics.update(label_accuracy(predicted, labels, num_classes))
@@ -341,16 +359,17 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
                            else metric_fn(samples))
         return metrics, samples
 
-    def evaluate_one(state: GANState, real_features: jax.Array | None):
-        metrics, samples = score(state, True, real_features)
+    def evaluate_one(state: GANState, compared: tuple[jax.Array | None, jax.Array | None]):
+        real_features, target_features = compared
+        metrics, samples = score(state, True, real_features, target_features)
         if recipe.has_moving_average:
-            live, _ = score(state, False, real_features)
+            live, _ = score(state, False, real_features, target_features)
             metrics.update({NO_EMA_PREFIX + name: value for name, value in live.items()})
         return metrics, samples
 
-    # The real features are an argument, not a constant folded into the program.
+    # The real features are arguments, not constants folded into the program.
     evaluate = jax.jit(over_seeds(evaluate_one, seeds))
-    return lambda states: evaluate(states, real_features)
+    return lambda states: evaluate(states, (real_features, target_features))
 
 
 def real_floor(features: Features, reference: jax.Array, held_out: jax.Array,

@@ -119,6 +119,42 @@ def test_translation_samples_the_generator_s_noise_with_batch_norm_in_inference(
                                own.translate(own_state, inputs), atol=1e-6)
 
 
+def test_translation_outputs_are_also_compared_with_their_own_targets():
+    """target_frechet_distance: the Frechet distance of the held-out outputs
+    to the targets of the same held-out inputs, by hand; beside, not instead
+    of, frechet_distance against the training targets (the reference)."""
+    from jaxgan.data.pairs import PairedSource
+    from jaxgan.evaluation import make_evaluate, noise_keys, sample_translations
+    from jaxgan.metrics.frechet import frechet_distance_from_features
+
+    rng = np.random.default_rng(0)
+    inputs = rng.integers(0, 256, (300, 8, 8, 1), dtype=np.uint8)  # 30 held out
+    source = PairedSource("toy", inputs, 255 - inputs)
+    recipe = pix2pix(width=4, depth=2, layers=1)
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (8, 8, 1))
+
+    def features(x):  # 3 features: the mean of each third of the rows
+        return jnp.stack([x[:, :3].mean((1, 2, 3)), x[:, 3:6].mean((1, 2, 3)),
+                          x[:, 6:].mean((1, 2, 3))], 1)
+
+    reference, _ = source.real_examples(20)
+    key = jax.random.key(3)
+    evaluate = make_evaluate(recipe, source, 20, key, features=features,
+                             real_features=features(reference))
+    metrics, samples = evaluate(jax.tree.map(lambda x: x[None], state))
+    held_out = source.held_out_pairs(20)
+    outputs = sample_translations(recipe, state, held_out["inputs"], noise_keys(key, 20))
+    np.testing.assert_allclose(samples[0], outputs, atol=1e-6)
+    np.testing.assert_allclose(
+        metrics["target_frechet_distance"][0],
+        frechet_distance_from_features(features(held_out["targets"]), features(outputs)),
+        rtol=1e-4)
+    np.testing.assert_allclose(
+        metrics["frechet_distance"][0],
+        frechet_distance_from_features(features(reference), features(outputs)), rtol=1e-4)
+    assert abs(metrics["target_frechet_distance"][0] - metrics["frechet_distance"][0]) > 1e-3
+
+
 def test_l1_reconstruction_loss_by_hand():
     outputs = jnp.array([[[1.0, -1.0], [0.5, 0.5]], [[0.0, 0.0], [0.0, 0.25]]])
     targets = jnp.array([[[0.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, -0.25]]])
@@ -355,6 +391,20 @@ def test_a_pix2pix_run_keeps_the_translation_contract_and_resumes_exactly(tmp_pa
     assert not (final["inputs"][:, 4:] > -1).any()  # the lower half blanked
     assert (final["images"][:, 4:] > -0.99).any()  # and the generator drew in it
     assert (tmp_path / "straight" / "samples" / "final.png").exists()
+    # The outputs against the targets of the same held-out inputs, in the
+    # scoring classifier's features, by hand from the run read back.
+    from jaxgan.evaluation import Evaluation
+    from jaxgan.metrics.frechet import frechet_distance_from_features
+
+    run = train.restore_run(str(tmp_path / "straight"))
+    evaluation = Evaluation.of_run(run, str(tmp_path / "straight"))
+    outputs = evaluation.generate(jax.tree.map(lambda x: x[0], run.states))
+    np.testing.assert_array_equal(outputs[:24], final["images"])
+    targets = run.source.held_out_pairs(config.num_eval_samples)["targets"]
+    by_hand = frechet_distance_from_features(evaluation.features(targets),
+                                             evaluation.features(outputs))
+    np.testing.assert_allclose(straight["target_frechet_distance"], by_hand, rtol=1e-4)
+    assert abs(straight["target_frechet_distance"] - straight["frechet_distance"]) > 1e-2
 
     config.num_steps = 10
     train.train_and_evaluate(config, str(tmp_path / "resumed"))
