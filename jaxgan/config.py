@@ -75,6 +75,7 @@ OPTIONAL_FIELDS = {"data_placement": "auto", "download": True, "classifier_steps
                    "on_collapse": "warn", "conv_impl": "auto", "unet_depth": 2,
                    "patch_layers": 2, "g_dropout": 0.5, "reconstruction_weight": 100.0,
                    "adversarial_weight": 1.0, "cycle_weight": 10.0, "identity_weight": 0.5,
+                   "cycle_b_fraction": 1.0,
                    "history_size": 50, "semantic_weight": 0.0,
                    "semantic_reader": "input", "g_native_size": 0, "clusters": 0,
                    "cluster_features": "pixels", "truncation": 0.0,
@@ -542,12 +543,14 @@ def _cyclegan(config: ml_collections.ConfigDict, example_shape, input_channels: 
     if guides is None:  # checking the config, before there are data to train guides on
         guides = (_guide_not_built, _guide_not_built)
     with _built_from(cycle_weight="cycle_weight", identity_weight="identity_weight",
+                     cycle_b_fraction="cycle_b_fraction",
                      history_size="history_size", semantic_weight="semantic_weight",
                      semantic_reader="semantic_reader"):
         return CycleGANRecipe(
             *generators, *discriminators, input_channels=input_channels,
             cycle_weight=option(config, "cycle_weight"),
             identity_weight=option(config, "identity_weight"),
+            cycle_b_fraction=option(config, "cycle_b_fraction"),
             history_size=option(config, "history_size"),
             semantic_weight=option(config, "semantic_weight"),
             semantic_reader=option(config, "semantic_reader"), guide_a=guides[0],

@@ -30,7 +30,8 @@ b)`` of unpaired images, each ``[1, batch, H, W, C]``, in CycleGAN's order:
    round trips ``G_ba(fake_b)`` and ``G_ab(fake_a)``, and with an identity
    weight ``G_ab(b)`` and ``G_ba(a)``; the loss is the sum over both
    directions of ``g_loss(D(fake)) + cycle_weight * L1(round trip, input) +
-   cycle_weight * identity_weight * L1(identity, image)`` (plus
+   cycle_weight * identity_weight * L1(identity, image)``, the round trip
+   that starts in B weighted by ``cycle_b_fraction`` as well (plus
    ``semantic_weight * CE(reader(fake_b), argmax guide_a(a))`` and its
    mirror, where the reader is ``guide_a`` or ``guide_b``), through the
    discriminators as they stand.
@@ -249,6 +250,11 @@ class CycleGANRecipe(ComputePolicy):
       identity_weight: the identity L1's weight, as a fraction of
         ``cycle_weight`` (0.5 in the paper; 0 for none, which domains of
         different channel counts need).
+      cycle_b_fraction: the weight of the round trip that starts in domain
+        B (``G_ab(G_ba(b))`` against ``b``), as a fraction of the one that
+        starts in A (1 in the paper). Below 1 where A's images hold less
+        than B's (B to A loses detail that the round trip back cannot
+        recover unless ``G_ba`` hides it in its output).
       history_size: fakes each domain's history keeps (50 in the paper; 0:
         the discriminators see only the newest fakes).
       semantic_weight: weight of the semantic consistency term (0: none, the
@@ -279,6 +285,7 @@ class CycleGANRecipe(ComputePolicy):
     input_channels: int = 0
     cycle_weight: float = 10.0
     identity_weight: float = 0.5
+    cycle_b_fraction: float = 1.0
     history_size: int = 50
     semantic_weight: float = 0.0
     semantic_reader: str = "input"
@@ -306,7 +313,7 @@ class CycleGANRecipe(ComputePolicy):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        for name in ("cycle_weight", "identity_weight", "semantic_weight"):
+        for name in ("cycle_weight", "identity_weight", "cycle_b_fraction", "semantic_weight"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
@@ -391,6 +398,8 @@ class CycleGANRecipe(ComputePolicy):
                                 "discriminator_b")},
                 "input_channels": self.input_channels, "cycle_weight": self.cycle_weight,
                 "identity_weight": self.identity_weight, "history_size": self.history_size,
+                **({"cycle_b_fraction": self.cycle_b_fraction}
+                   if self.cycle_b_fraction != 1 else {}),
                 **({"semantic_weight": self.semantic_weight,
                     "semantic_reader": self.semantic_reader,
                     "guides": [function_name(self.guide_a), function_name(self.guide_b)]}
@@ -520,8 +529,9 @@ class CycleGANRecipe(ComputePolicy):
                 fake_a, g_stats["ba"] = run(g_ba, g_params["ba"], g_stats["ba"], _FAKE_A, b)
                 cycle_b, g_stats["ab"] = run(g_ab, g_params["ab"], g_stats["ab"], _CYCLE_B,
                                              fake_a)
-                cycle = 0.5 * (losses.l1_reconstruction_loss(cycle_a, a).mean()
-                               + losses.l1_reconstruction_loss(cycle_b, b).mean())
+                cycle_from_a = losses.l1_reconstruction_loss(cycle_a, a).mean()
+                cycle_from_b = losses.l1_reconstruction_loss(cycle_b, b).mean()
+                cycle = 0.5 * (cycle_from_a + cycle_from_b)
                 identity = jnp.zeros(())
                 if recipe.identity_weight:
                     same_b, g_stats["ab"] = run(g_ab, g_params["ab"], g_stats["ab"], _SAME_B, b)
@@ -543,7 +553,8 @@ class CycleGANRecipe(ComputePolicy):
                         + semantic_consistency(recipe.guide_b, b, fake_a,
                                                recipe.guide_a if crossed else None))
                 # Sums over the two directions, as the paper's objective.
-                total = 2 * (adversarial + recipe.cycle_weight * cycle
+                weighted_cycle = 0.5 * (cycle_from_a + recipe.cycle_b_fraction * cycle_from_b)
+                total = 2 * (adversarial + recipe.cycle_weight * weighted_cycle
                              + recipe.cycle_weight * recipe.identity_weight * identity
                              + recipe.semantic_weight * semantic)
                 return total, (g_stats, d_stats, adversarial, cycle, identity, semantic,

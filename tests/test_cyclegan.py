@@ -129,11 +129,12 @@ def hand_cross_entropy(guide_scale, reader_scale, inputs, outputs):
 
 
 def hand_objectives(p, a, b, cycle_weight, identity_weight, semantic_weight=0.0,
-                    semantic_reader="input", guide_scales=(3.0, -2.0)):
+                    semantic_reader="input", guide_scales=(3.0, -2.0), cycle_b_fraction=1.0):
     """The CycleGAN objectives in float64 NumPy, from parameters ``p``
     (w_ab, c_ab, w_ba, c_ba, v_a, u_a, v_b, u_b): the generators' total, and
     the discriminators' total on the fakes of the generators at ``p``; with a
-    semantic weight, toy guides of ``guide_scales`` (domain A's, B's)."""
+    semantic weight, toy guides of ``guide_scales`` (domain A's, B's); the
+    round trip from B weighted by ``cycle_b_fraction`` in the total."""
     w_ab, c_ab, w_ba, c_ba, v_a, u_a, v_b, u_b = p
 
     def g_ab(x):
@@ -154,33 +155,37 @@ def hand_objectives(p, a, b, cycle_weight, identity_weight, semantic_weight=0.0,
     fake_b, fake_a = g_ab(a), g_ba(b)
     adversarial = 0.5 * (np.mean((d_b(fake_b) - 1) ** 2) + np.mean((d_a(fake_a) - 1) ** 2))
     cycle = 0.5 * (l1(g_ba(fake_b), a) + l1(g_ab(fake_a), b))
+    weighted_cycle = 0.5 * (l1(g_ba(fake_b), a) + cycle_b_fraction * l1(g_ab(fake_a), b))
     identity = 0.5 * (l1(g_ab(b), b) + l1(g_ba(a), a))
     readers = guide_scales[::-1] if semantic_reader == "output" else guide_scales
     semantic = 0.5 * (hand_cross_entropy(guide_scales[0], readers[0], a, fake_b)
                       + hand_cross_entropy(guide_scales[1], readers[1], b, fake_a))
-    g_total = 2 * (adversarial + cycle_weight * cycle + cycle_weight * identity_weight * identity
+    g_total = 2 * (adversarial + cycle_weight * weighted_cycle
+                   + cycle_weight * identity_weight * identity
                    + semantic_weight * semantic)
     d_loss_a = np.mean(0.5 * (d_a(a) - 1) ** 2 + 0.5 * d_a(fake_a) ** 2)
     d_loss_b = np.mean(0.5 * (d_b(b) - 1) ** 2 + 0.5 * d_b(fake_b) ** 2)
     return g_total, (adversarial, cycle, identity, d_loss_a, d_loss_b, semantic)
 
 
-@pytest.mark.parametrize("semantic_weight,semantic_reader",
-                         [(0.0, "input"), (0.7, "input"), (0.7, "output")])
-def test_the_step_follows_the_hand_computed_objective_and_its_gradients(semantic_weight,
-                                                                         semantic_reader):
+@pytest.mark.parametrize("semantic_weight,semantic_reader,cycle_b_fraction",
+                         [(0.0, "input", 1.0), (0.7, "input", 1.0), (0.7, "output", 1.0),
+                          (0.0, "input", 0.2)])
+def test_the_step_follows_the_hand_computed_objective_and_its_gradients(
+        semantic_weight, semantic_reader, cycle_b_fraction):
     """Toy modules of two parameters each, SGD at rate 1: the metrics equal
     the hand-computed losses, and each parameter moves by minus the finite
     difference of the hand objective (generators: the total with cycle and
     identity terms, and with toy guides the semantic term; discriminators:
     their least-squares loss on the fakes of the generators before their
-    update)."""
+    update); with cycle_b_fraction < 1 the round trip from B weighs less in
+    the generators' total (the metric g_cycle stays the unweighted mean)."""
     start = np.array([0.8, 0.1, -0.6, 0.05, 1.5, -0.2, -1.1, 0.3])
     cycle_weight, identity_weight = 10.0, 0.5
     recipe = CycleGANRecipe(Affine(*start[0:2]), Affine(*start[2:4]), MeanCritic(*start[4:6]),
                             MeanCritic(*start[6:8]), cycle_weight=cycle_weight,
                             identity_weight=identity_weight, history_size=0,
-                            semantic_weight=semantic_weight,
+                            cycle_b_fraction=cycle_b_fraction, semantic_weight=semantic_weight,
                             semantic_reader=semantic_reader, guide_a=toy_guide(3.0),
                             guide_b=toy_guide(-2.0),
                             g_optimizer=optax.sgd(1.0), d_optimizer=optax.sgd(1.0))
@@ -211,7 +216,7 @@ def test_the_step_follows_the_hand_computed_objective_and_its_gradients(semantic
 
     def g_total(p):
         return hand_objectives(p, a64, b64, cycle_weight, identity_weight, semantic_weight,
-                               semantic_reader)[0]
+                               semantic_reader, cycle_b_fraction=cycle_b_fraction)[0]
 
     def d_total(p):  # the fakes held at the generators' starting parameters
         q = np.concatenate([start[:4], p[4:]])
@@ -485,6 +490,8 @@ def test_a_cyclegan_and_data_that_do_not_match_are_one_line(tmp_path):
                                                      "ema_decay=0"),
                               ({"history_size": -1}, "config.history_size: history_size "
                                                      "must be an integer >= 0"),
+                              ({"cycle_b_fraction": -0.5}, "config.cycle_b_fraction: "
+                                                           "cycle_b_fraction must be a number"),
                               ({"semantic_weight": -1.0}, "config.semantic_weight: "
                                                           "semantic_weight must be a number"),
                               ({"semantic_reader": "both"}, "config.semantic_reader: "
