@@ -24,6 +24,9 @@ targets: 0.960) and 0.915 +- 0.004 by the SVM judge; Frechet distance 11.8
 +- 1.1 (real floor 9.87; the L1-only baseline 16.2 +- 0.7, its live
 generator 13.5 +- 0.5); L1 0.082, PSNR 18.7 dB; the drawn-in halves nearly
 as sharp as real ones (mean pixel gradient 0.213, real 0.230, baseline 0.184).
+Against the targets of the same held-out inputs (target_frechet_distance,
+floor 0; a rerun of seeds 0-2, "Which real digits to compare with"): 4.44 +-
+0.20, the baseline 17.3 +- 1.4.
 """
 
 from jaxgan.configs import dcgan_digits
