@@ -8,7 +8,8 @@ It compiles the ``ring`` model's train step (``jaxgan-bench --model ring``) the
 way the fit loop does (``compiler_options()``) and takes its FLOPs from XLA's
 cost analysis; times the step in a ``lax.scan``; times a chain of
 ``batch x 128 @ 128 x 128`` products (the step's large ones) in a scan, and
-then four independent such products per scan iteration. If XLA:CPU ran small
+then four independent such products per scan iteration (nothing else in the
+loop but the carry and, for the four, their mean). If XLA:CPU ran small
 products on several cores, or independent ones side by side, the second
 would cost less per product than the first. ``floor_ms`` is the step's FLOPs
 at the chained product's rate: what the step would cost if all it did were
@@ -18,7 +19,6 @@ such products, one after another.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -61,12 +61,15 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
     x = jnp.ones((batch_size, width), jnp.float32)
     w = jnp.full((width, width), 1.0 / width, jnp.float32)
 
+    # The product alone in each iteration: w averages the row, so the carry
+    # neither grows nor vanishes, and the loop carry keeps XLA from fusing
+    # successive products.
     def chained(x, w):
-        return jax.lax.scan(lambda c, _: (jnp.tanh(c @ w), None), x, None, length=steps)[0]
+        return jax.lax.scan(lambda c, _: (c @ w, None), x, None, length=steps)[0]
 
     def four_apart(x, w):
         def body(c, _):
-            outs = [jnp.tanh(c @ (w * (1.0 + 1e-4 * k))) for k in range(4)]
+            outs = [c @ (w * (1.0 + 1e-4 * k)) for k in range(4)]
             return sum(outs) * 0.25, None
         return jax.lax.scan(body, x, None, length=steps)[0]
 
@@ -101,8 +104,10 @@ def main(argv=None) -> int:
         print("error: --batch_size, --steps and --repeats must be >= 1", file=sys.stderr)
         return 2
     report = measure(args.batch_size, args.steps, args.repeats)
-    report.update(jax_version=jax.__version__, backend=jax.default_backend(),
-                  machine=platform.processor() or platform.machine(), cpu_count=os.cpu_count())
+    from jaxgan.bench.throughput import machine_info
+
+    # The cores this process may run on: fewer under taskset.
+    report["machine"] = machine_info(len(os.sched_getaffinity(0)))
     print(f"ring step at batch {report['batch_size']}: {report['step_flops'] / 1e6:.1f} MFLOP, "
           f"{report['step_ms']:.3f} ms ({report['step_gflops']:.0f} GFLOP/s)")
     print(f"one {'x'.join(map(str, report['product_shape']))} product: "

@@ -301,8 +301,7 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     # of the same held-out inputs (target_frechet_distance; module docstring).
     target_features = None
     if compare and translation and inputs.get("targets") is not None:
-        target_features = jax.jit(lambda x: map_in_chunks(features, x, EVAL_CHUNK))(
-            inputs["targets"])
+        target_features = features_in_chunks(features, inputs["targets"])
     # The default features are the classifier's own: one pass gives both.
     features_from_classifier = classifier is not None and features == classifier.features
     mixture = isinstance(source, ModeMixture)
@@ -372,14 +371,18 @@ def make_evaluate(recipe: GANRecipe, source, num_samples: int, eval_key: jax.Arr
     return lambda states: evaluate(states, (real_features, target_features))
 
 
+def features_in_chunks(features: Features, images: jax.Array) -> jax.Array:
+    """``features(images)``, jitted, ``EVAL_CHUNK`` images at a time."""
+    return jax.jit(lambda x: map_in_chunks(features, x, EVAL_CHUNK))(images)
+
+
 def real_floor(features: Features, reference: jax.Array, held_out: jax.Array,
                eval_key: jax.Array) -> tuple[jax.Array, dict[str, float]]:
     """The reference's features, and the distribution metrics of held-out real
     data against them (named ``real_...``): the floor that generated data is
     measured against."""
     reference_features, held_out_features = (
-        jax.jit(lambda x: map_in_chunks(features, x, EVAL_CHUNK))(x)
-        for x in (reference, held_out))
+        features_in_chunks(features, x) for x in (reference, held_out))
     floor = jax.jit(distribution_metrics)(reference_features, held_out_features,
                                           kid_key(eval_key))
     return reference_features, {REAL_PREFIX + name: float(value) for name, value in floor.items()}
@@ -767,7 +770,7 @@ def fit_scoring_classifier(source, steps: int,
 __all__ = ["BACKWARD_PREFIX", "EVAL_CHUNK", "EVAL_SEED", "NO_EMA_PREFIX", "REAL_PREFIX",
            "GOLDEN_RATIO", "Evaluation", "Features", "MetricFn", "TwoWayEvaluation",
            "asked_classes", "build_evaluation", "real_label_accuracy",
-           "check_sample_sizes", "classifier_cache_dir", "eval_labels",
+           "check_sample_sizes", "classifier_cache_dir", "eval_labels", "features_in_chunks",
            "NO_LATENTS", "evaluation_inputs", "evaluation_key", "fit_scoring_classifier",
            "is_self_conditioned",
            "is_translation",

@@ -247,6 +247,21 @@ def unet_cyclegan(history_size=3, dropout=0.5):
         history_size=history_size)
 
 
+def test_a_checkpoint_records_the_round_trip_weighting_only_where_it_is_not_the_papers():
+    """Runs saved before cycle_b_fraction existed resume under the default
+    (their record has no such field); a run trained at another fraction is
+    refused, naming it."""
+    from jaxgan.loop import check_same_run
+
+    papers = unet_cyclegan().describe()
+    assert "cycle_b_fraction" not in papers
+    halved = dataclasses.replace(unet_cyclegan(), cycle_b_fraction=0.5).describe()
+    assert halved["cycle_b_fraction"] == 0.5
+    check_same_run(papers, unet_cyclegan().describe(), (), 10)
+    with pytest.raises(jaxgan.FitError, match="cycle_b_fraction"):
+        check_same_run(papers, halved, (), 10)
+
+
 def batches(num, batch=2, side=8):
     """``num`` unpaired batches ``(a, b)``, each ``[1, batch, side, side, 1]``."""
     out = []
