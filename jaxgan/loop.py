@@ -904,7 +904,13 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                 run.states, context.data if run.stream is None else next(run.stream))
             run.step += k
             run.pending.append(metrics)  # one copy is taken at the log step that reads them
-            progress.update(k)
+            if len(run.pending) > 1:
+                # The bar counts only steps that have run. The call just made
+                # returned at once (JAX dispatches asynchronously), so count the
+                # one before it, waiting for it while this one is queued behind:
+                # the device stays busy, and the bar's rate and time left are true.
+                jax.block_until_ready(run.pending[-2])
+                progress.update(run.step - k - progress.n)
             is_eval = run.step % options.eval_every == 0 or run.step == options.num_steps
             is_log = run.step % options.log_every == 0 or is_eval
             is_save = run.step % options.checkpoint_every == 0 or run.step == options.num_steps
@@ -926,6 +932,7 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                 run = context.rollback(run, diverged, rollbacks)
                 continue
             if is_log:
+                progress.update(run.step - progress.n)  # the fetch above waited for every step
                 context.log_record(run, means, is_eval)
                 run.pending = []
             if context.one_process:

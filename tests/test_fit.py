@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import shutil
+import time
 from typing import Any
 
 import flax.linen as nn
@@ -452,3 +453,48 @@ def test_step_metrics_are_averaged_over_the_updates_and_logged(tmp_path):
                eval_every=4, checkpoint_every=4, num_eval_samples=100, num_final_samples=10)
     with open(tmp_path / "metrics.jsonl") as f:
         assert all("logit_gap" in json.loads(line) for line in f)
+
+
+def test_the_progress_bar_counts_only_steps_that_have_run(tmp_path, monkeypatch):
+    """A train call returns before its steps run (JAX dispatches
+    asynchronously), so a bar moved at dispatch runs a call ahead of the
+    device, with a rate and a time left that are too good. Each step here is
+    made slow (T seconds, measured first, the fastest of three); a bar that
+    shows n steps must have waited for them, so at least about n * T seconds
+    have passed since it was made (half that, for a machine whose load
+    changes; a bar moved at dispatch shows its first step within
+    milliseconds)."""
+    def busy(real, fake, real_logits, fake_logits):
+        x = jnp.full((400, 400), 1e-3) * real_logits.mean()
+        for _ in range(40):  # a chain of products XLA cannot fold away
+            x = jnp.tanh(x @ x + 1e-3)
+        return {"busy": x.mean()}
+
+    recipe = small_recipe(jaxgan.MLPDiscriminator(features=(8,)), step_metrics=busy)
+    state = jaxgan.create_state(recipe, jax.random.PRNGKey(0), (2,))
+    batch = jaxgan.ring().sample(jax.random.PRNGKey(1), 16)[None]
+    step = jax.jit(jaxgan.make_train_step(recipe))
+    jax.block_until_ready(step(state, batch))
+    seconds = []
+    for _ in range(3):
+        began = time.perf_counter()
+        jax.block_until_ready(step(state, batch))
+        seconds.append(time.perf_counter() - began)
+    step_s = min(seconds)
+    counted = []
+
+    class Recorder(jaxgan.loop.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.made = time.perf_counter()
+
+        def update(self, n=1):
+            super().update(n)
+            counted.append((self.n, time.perf_counter() - self.made))
+
+    monkeypatch.setattr(jaxgan.loop, "tqdm", Recorder)
+    jaxgan.fit(recipe, jaxgan.ring(), str(tmp_path), num_steps=4, batch_size=16,
+               steps_per_dispatch=1, log_every=4, eval_every=4, checkpoint_every=4,
+               num_eval_samples=100, num_final_samples=10)
+    assert counted[-1][0] == 4
+    assert all(elapsed >= 0.5 * shown * step_s for shown, elapsed in counted), (step_s, counted)
