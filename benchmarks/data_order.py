@@ -8,6 +8,13 @@ order (``ArraySource(shuffle=...)``), it jits ``ArraySource.indices`` for one
 step, as the device-resident sampler calls it inside the train step, and
 times calls at successive steps: the median over ``--repeats`` blocks of
 ``--steps`` calls, after a warm-up call that compiles.
+
+``--fit_config CONFIG`` also runs that experiment config in the fit loop on
+its own dataset's images tiled to each of ``--fit_sizes`` (default 10,000 and
+60,000: what the data draw costs the whole loop as the dataset grows), in
+``--fit_rounds`` alternating rounds, each a short run of the config
+(``jaxgan.bench.throughput.short_fit``): the median ms per step of each
+size's log intervals, and their ratio.
 """
 
 import argparse
@@ -41,15 +48,63 @@ def time_indices(n: int, shuffle: str, batch_size: int, steps: int, repeats: int
     return float(np.median(blocks))
 
 
+def fit_at_sizes(config_path: str, sizes: list[int], rounds: int, intervals: int) -> dict:
+    """The fit loop's ms per step on ``config_path``'s images tiled to each size."""
+    import tempfile
+
+    from jaxgan import config as config_lib
+    from jaxgan.bench.throughput import config_from_file, short_fit
+
+    images = config_lib.build_source(config_from_file(config_path)).images
+    blocks = {n: [] for n in sizes}
+    with tempfile.TemporaryDirectory() as folder:
+        paths = {}
+        for n in sizes:
+            paths[n] = os.path.join(folder, f"tiled_{n}.npz")
+            np.savez(paths[n], images=np.resize(images, (n, *images.shape[1:])))
+        for r in range(rounds):
+            for n in sizes:
+                config = config_from_file(config_path)
+                config.dataset = f"npz:{paths[n]}"
+                blocks[n] += short_fit(config, intervals)
+                print(f"round {r + 1}/{rounds}, {n:,} images: "
+                      f"{np.median(blocks[n]):.2f} ms per step so far", flush=True)
+    medians = {n: float(np.median(blocks[n])) for n in sizes}
+    return {"config": config_path, "tiled_from": int(images.shape[0]), "rounds": rounds,
+            "ms_per_step": {str(n): medians[n] for n in sizes},
+            "ms_blocks": {str(n): blocks[n] for n in sizes},
+            "largest_over_smallest": medians[max(sizes)] / medians[min(sizes)]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch_size", "--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="calls per timed block")
     parser.add_argument("--repeats", type=int, default=7, help="timed blocks")
+    parser.add_argument("--fit_config", "--fit-config",
+                        help="also time this experiment config's fit loop at --fit_sizes")
+    parser.add_argument("--fit_sizes", "--fit-sizes", default="10000,60000",
+                        help="comma-separated dataset sizes for --fit_config")
+    parser.add_argument("--fit_rounds", "--fit-rounds", type=int, default=2)
+    parser.add_argument("--fit_intervals", "--fit-intervals", type=int, default=4,
+                        help="timed log intervals per run (after one of warm-up)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    if min(args.batch_size, args.steps, args.repeats) < 1:
-        print("error: --batch_size, --steps and --repeats must be >= 1", file=sys.stderr)
+    if min(args.batch_size, args.steps, args.repeats, args.fit_rounds, args.fit_intervals) < 1:
+        print("error: --batch_size, --steps, --repeats, --fit_rounds and --fit_intervals "
+              "must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        fit_sizes = sorted({int(n) for n in args.fit_sizes.split(",")})
+    except ValueError:
+        fit_sizes = []
+    if not fit_sizes or fit_sizes[0] < 1:
+        print(f"error: --fit_sizes must be positive integers such as 10000,60000, got "
+              f"{args.fit_sizes!r}", file=sys.stderr)
+        return 2
+    if args.fit_config and not os.path.isfile(args.fit_config):
+        print(f"error: --fit_config {args.fit_config!r} is not a file; pass an experiment "
+              "config such as experiments/configs/dcgan_mnist5k.py", file=sys.stderr)
         return 2
     results = []
     for n in SIZES:
@@ -61,12 +116,19 @@ def main(argv=None) -> int:
         results.append(row)
         print(f"{n:>9,} examples: feistel {row['feistel_ms']:.3f} ms, permutation "
               f"{row['permutation_ms']:.3f} ms per step ({row['speedup']:.0f}x)")
+    fit = None
+    if args.fit_config:
+        fit = fit_at_sizes(args.fit_config, fit_sizes, args.fit_rounds, args.fit_intervals)
+        print("fit loop, ms per step: " + ", ".join(
+            f"{int(n):,} images {ms:.2f}" for n, ms in fit["ms_per_step"].items())
+            + f" (largest / smallest {fit['largest_over_smallest']:.3f})")
     if args.json:
         report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                               "cpus": len(os.sched_getaffinity(0)), "jax": jax.__version__,
                               "device": str(jax.devices()[0])},
                   "command": " ".join(sys.argv), "batch_size": args.batch_size,
-                  "steps_per_block": args.steps, "repeats": args.repeats, "results": results}
+                  "steps_per_block": args.steps, "repeats": args.repeats, "results": results,
+                  **({"fit_loop": fit} if fit else {})}
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")

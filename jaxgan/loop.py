@@ -300,13 +300,19 @@ def check_same_run(saved: dict[str, Any], current: dict[str, Any], may_change,
     """
     defaults = defaults or {}
     may_change = set(may_change) | {LR_SCALE_KEY, DEVICES_KEY}
+
+    def shown(record, name):  # a field a record left out meant its default
+        if name in record or name in defaults:
+            return f"{name}={record.get(name, defaults.get(name))!r}"
+        return f"{name} at its default (not recorded)"
+
     for name in sorted(saved.keys() | current.keys()):
         before, now = (c.get(name, defaults.get(name)) for c in (saved, current))
         if name not in may_change and before != now:
             raise FitError(
-                f"the checkpoint at step {start_step} was trained with {name}={before!r}, "
-                f"{subject} has {name}={now!r}; pass the same value to resume, or use "
-                f"{new_workdir}")
+                f"the checkpoint at step {start_step} was trained with {shown(saved, name)}, "
+                f"{subject} has {shown(current, name)}; pass the same value to resume, or "
+                f"use {new_workdir}")
 
 
 def check_resume_step(start_step: int, num_steps: int, steps_per_dispatch: int,

@@ -233,12 +233,7 @@ def test_ring_floor_counts_the_steps_products_and_reports_their_rate(tmp_path):
     discriminator update, 10 in the generator's: counted by hand in
     benchmarks/results/README.md) plus what the rest costs, 6.4% more; one
     product computed twice would add 4.2% and fail the bound."""
-    import importlib.util
-
-    path = os.path.join(ROOT, "benchmarks", "ring_floor.py")
-    spec = importlib.util.spec_from_file_location("ring_floor", path)
-    ring_floor = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ring_floor)
+    ring_floor = _script("ring_floor")
     out = tmp_path / "floor.json"
     assert ring_floor.main(["--steps", "2", "--repeats", "1", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
@@ -247,6 +242,44 @@ def test_ring_floor_counts_the_steps_products_and_reports_their_rate(tmp_path):
     assert report["product_shape"] == [64, 128, 128]
     assert report["product_us_chained"] > 0 and report["product_us_four_apart"] > 0
     assert ring_floor.main(["--steps", "0"]) == 2
+
+
+def _script(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks",
+                                                                     f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_data_order_times_the_fit_loop_on_the_configs_images_tiled_to_each_size(monkeypatch):
+    """benchmarks/data_order.py --fit_config: each run's dataset is the config's
+    own images repeated to the size asked for (the fit loop itself is stubbed
+    here: it reports back the size it was given; test_loop_overhead runs it)."""
+    from jaxgan import config as config_lib
+
+    data_order = _script("data_order")
+    seen = []
+
+    def fake_short_fit(config, intervals):
+        with np.load(config.dataset.removeprefix("npz:")) as archive:
+            seen.append(archive["images"])
+        return [float(len(seen[-1]))] * intervals
+
+    monkeypatch.setattr(throughput, "short_fit", fake_short_fit)
+    config_path = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
+    fit = data_order.fit_at_sizes(config_path, [50, 4000], rounds=2, intervals=3)
+    original = config_lib.build_source(throughput.config_from_file(config_path)).images
+    assert [len(images) for images in seen] == [50, 4000, 50, 4000]
+    np.testing.assert_array_equal(seen[1][:len(original)], original)
+    np.testing.assert_array_equal(seen[1][len(original):2 * len(original)], original)
+    np.testing.assert_array_equal(seen[0], original[:50])
+    assert fit["ms_per_step"] == {"50": 50.0, "4000": 4000.0}
+    assert len(fit["ms_blocks"]["50"]) == 6 and fit["largest_over_smallest"] == 80.0
+    assert data_order.main(["--fit_sizes", "ten"]) == 2
+    assert data_order.main(["--fit_config", "no/such.py"]) == 2
 
 
 class _Compiles(logging.Handler):

@@ -425,36 +425,60 @@ def parity_error(rows: list[dict[str, float]]) -> float:
 # --------------------------------------------------------------------------
 
 
-def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
-    """ms per step of the fit loop against its own compiled program called bare.
-
-    The run logs every ``log_every`` steps (a host sync, the divergence check,
-    a line of metrics.jsonl) and evaluates and checkpoints only at its end;
-    its ``steps_per_sec`` (which excludes evaluation and checkpoints, but not
-    logging) is compared with back-to-back calls of the same program.
-    """
+def config_from_file(path: str):
+    """The ``get_config()`` of an experiment config file."""
     import importlib.util
 
-    import jax
-
-    from jaxgan import config as config_lib
-    from jaxgan import programs, train
-    from jaxgan.data import HostArrays
-    from jaxgan.models.layers import compiler_options
-    from jaxgan.state import create_states
-
-    module_spec = importlib.util.spec_from_file_location("loop_config", config_path)
+    module_spec = importlib.util.spec_from_file_location("loop_config", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    config = module.get_config()
-    if config.parallel != "none" or config.get("conditioning", "none") != "none":
-        raise UsageError(f"--loop_config {config_path}: measure an unconditional config with "
-                         "parallel='none' (the bare program it is compared with is that one)")
+    return module.get_config()
+
+
+def shorten(config, intervals: int) -> None:
+    """Makes ``config`` (in place) the run that :func:`short_fit` times:
+    ``intervals + 1`` log intervals, evaluated and checkpointed only at the
+    end, on at most 256 samples, without training a scoring classifier."""
     config.num_steps = config.log_every * (intervals + 1)
     config.eval_every = config.checkpoint_every = config.num_steps
     config.num_eval_samples = config.num_final_samples = min(config.num_eval_samples, 256)
     if "classifier_steps" in config:
         config.classifier_steps = 0
+
+
+def short_fit(config, intervals: int) -> list[float]:
+    """Runs ``config``, :func:`shorten`-ed, in the fit loop, quietly, in a
+    temporary directory, and returns the ms per step of each log interval after
+    the first (which holds the warm-up). An interval's ``steps_per_sec``
+    excludes evaluation and checkpoints, but not logging (a host sync, the
+    divergence check, a line of metrics.jsonl)."""
+    from jaxgan import train
+
+    shorten(config, intervals)
+    with (tempfile.TemporaryDirectory() as workdir, open(os.devnull, "w") as quiet,
+          contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet)):
+        train.train_and_evaluate(config, workdir)
+        with open(os.path.join(workdir, "metrics.jsonl")) as f:
+            records = [json.loads(line) for line in f]
+    return [1000 / r["steps_per_sec"] for r in records[1:]]
+
+
+def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
+    """ms per step of the fit loop (:func:`short_fit`) against its own
+    compiled program called bare, back to back, before and after it."""
+    import jax
+
+    from jaxgan import config as config_lib
+    from jaxgan import programs
+    from jaxgan.data import HostArrays
+    from jaxgan.models.layers import compiler_options
+    from jaxgan.state import create_states
+
+    config = config_from_file(config_path)
+    if config.parallel != "none" or config.get("conditioning", "none") != "none":
+        raise UsageError(f"--loop_config {config_path}: measure an unconditional config with "
+                         "parallel='none' (the bare program it is compared with is that one)")
+    shorten(config, intervals)
     recipe, source, options = config_lib.build(config)
     states = create_states(recipe, list(range(options.seed, options.seed + options.num_seeds)),
                            source.example_shape)
@@ -483,12 +507,7 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
         return blocks
 
     before = bare_blocks()  # the machine's speed before and after the loop's run
-    with (tempfile.TemporaryDirectory() as workdir, open(os.devnull, "w") as quiet,
-          contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet)):
-        train.train_and_evaluate(config, workdir)
-        with open(os.path.join(workdir, "metrics.jsonl")) as f:
-            records = [json.loads(line) for line in f]
-    loop_blocks = [1000 / r["steps_per_sec"] for r in records[1:]]
+    loop_blocks = short_fit(config, intervals)
     bare = before + bare_blocks()
     loop_ms, bare_ms = statistics.median(loop_blocks), statistics.median(bare)
     log(f"fit loop: ms/step per interval {[round(b, 3) for b in loop_blocks]}; bare program "
