@@ -14,7 +14,10 @@ its own dataset's images tiled to each of ``--fit_sizes`` (default 10,000 and
 60,000: what the data draw costs the whole loop as the dataset grows), in
 ``--fit_rounds`` alternating rounds, each a short run of the config
 (``jaxgan.bench.throughput.short_fit``): the median ms per step of each
-size's log intervals, and their ratio.
+size's log intervals, and their ratio. The config must be an unconditional
+one on images; the tiled copies are saved as an ``.npz``, which holds float
+images as uint8, so time a config on uint8 images (``mnist5k``) to time the
+path its own data take.
 """
 
 import argparse
@@ -46,6 +49,30 @@ def time_indices(n: int, shuffle: str, batch_size: int, steps: int, repeats: int
             draw(jnp.int32(r * steps + s + 1)).block_until_ready()
         blocks.append((time.perf_counter() - began) / steps * 1e3)
     return float(np.median(blocks))
+
+
+def fit_config_problem(config_path: str, sizes: list[int]) -> str | None:
+    """Why ``--fit_config`` cannot be timed at ``sizes``, in one line, or ``None``."""
+    from jaxgan import config as config_lib
+    from jaxgan.bench.throughput import config_from_file
+
+    if not os.path.isfile(config_path):
+        return f"--fit_config {config_path!r} is not a file"
+    config = config_from_file(config_path)
+    if config.get("conditioning", "none") != "none":
+        return (f"--fit_config {config_path}: its conditioning={config.conditioning!r} needs "
+                "labels, which the tiled copies do not carry")
+    try:
+        source = config_lib.build_source(config)
+    except config_lib.ConfigError as e:
+        return f"--fit_config {config_path}: {e}"
+    if not hasattr(source, "images"):
+        return f"--fit_config {config_path}: its dataset {config.dataset!r} holds no images"
+    least = config.batch_size * config.get("n_disc", 1)
+    if sizes[0] < least:
+        return (f"--fit_sizes: {sizes[0]} is fewer than one step's batch_size * n_disc = "
+                f"{least} of {config_path}")
+    return None
 
 
 def fit_at_sizes(config_path: str, sizes: list[int], rounds: int, intervals: int) -> dict:
@@ -102,9 +129,16 @@ def main(argv=None) -> int:
         print(f"error: --fit_sizes must be positive integers such as 10000,60000, got "
               f"{args.fit_sizes!r}", file=sys.stderr)
         return 2
-    if args.fit_config and not os.path.isfile(args.fit_config):
-        print(f"error: --fit_config {args.fit_config!r} is not a file; pass an experiment "
-              "config such as experiments/configs/dcgan_mnist5k.py", file=sys.stderr)
+    fit_flags = [f"--{name}" for name in ("fit_sizes", "fit_rounds", "fit_intervals")
+                 if getattr(args, name) != parser.get_default(name)]
+    if fit_flags and not args.fit_config:
+        print(f"error: {', '.join(fit_flags)} without --fit_config; add --fit_config "
+              "CONFIG", file=sys.stderr)
+        return 2
+    problem = args.fit_config and fit_config_problem(args.fit_config, fit_sizes)
+    if problem:
+        print(f"error: {problem}; pass an unconditional image config such as "
+              "experiments/configs/dcgan_mnist5k.py", file=sys.stderr)
         return 2
     results = []
     for n in SIZES:

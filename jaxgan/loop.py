@@ -304,7 +304,7 @@ def check_same_run(saved: dict[str, Any], current: dict[str, Any], may_change,
     def shown(record, name):  # a field a record left out meant its default
         if name in record or name in defaults:
             return f"{name}={record.get(name, defaults.get(name))!r}"
-        return f"{name} at its default (not recorded)"
+        return f"{name} not recorded (its default, if it has one)"
 
     for name in sorted(saved.keys() | current.keys()):
         before, now = (c.get(name, defaults.get(name)) for c in (saved, current))
@@ -493,8 +493,11 @@ class _Fit:
         self.say(f"diverged at step {run.step}: {diverged}; rolled back to step {step} with "
                  f"learning rates x{self.lr_scale:g} (rollback {rollbacks} of {MAX_ROLLBACKS})")
         new = self.start(step, states)
+        # Restart the bar's clock at the good step: counting the steps back up
+        # with update() would read as a burst of speed.
         self.progress.reset(total=self.options.num_steps)
-        self.progress.update(step)
+        self.progress.n = self.progress.initial = self.progress.last_print_n = step
+        self.progress.refresh()
         return new
 
     def log_record(self, run: _Run, means: dict[str, float], is_eval: bool) -> None:
@@ -901,7 +904,7 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                         "same, so it trains on as it would have (to float rounding; modules' "
                         "own random streams are drawn per device, so those differ)")
         rollbacks = 0
-        run.interval_start = time.perf_counter()  # the set-up above is not training
+        run.interval_start = counted_at = time.perf_counter()  # the set-up above is not training
         interrupt.immediate = False  # from here a signal saves the state first
         while run.step < options.num_steps:
             if run.step == start_step and context.one_process and interrupt.raised:
@@ -910,17 +913,22 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                 run.states, context.data if run.stream is None else next(run.stream))
             run.step += k
             run.pending.append(metrics)  # one copy is taken at the log step that reads them
-            if len(run.pending) > 1:
+            if (len(run.pending) > 1 and not progress.disable
+                    and time.perf_counter() - counted_at >= progress.mininterval):
                 # The bar counts only steps that have run. The call just made
                 # returned at once (JAX dispatches asynchronously), so count the
-                # one before it, waiting for it while this one is queued behind:
-                # the device stays busy, and the bar's rate and time left are true.
+                # one before it, waiting for it while this one is queued behind
+                # (the device stays busy); at most once per the bar's own
+                # refresh interval, so that between log steps the host may
+                # otherwise queue calls as far ahead as it likes.
                 jax.block_until_ready(run.pending[-2])
                 progress.update(run.step - k - progress.n)
+                counted_at = time.perf_counter()
             is_eval = run.step % options.eval_every == 0 or run.step == options.num_steps
             is_log = run.step % options.log_every == 0 or is_eval
             is_save = run.step % options.checkpoint_every == 0 or run.step == options.num_steps
             diverged = means = None
+            synced = True  # below, the host waits for every step so far
             if is_log:
                 # Fetching the metrics is the one host sync of the interval.
                 copies = [layout.one_copy(m) for m in run.pending]
@@ -929,6 +937,8 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                 diverged = divergence(means, layout.one_copy(run.states))
             elif is_save or (context.one_process and interrupt.raised):
                 diverged = divergence({}, layout.one_copy(run.states))
+            else:
+                synced = False
             if diverged is not None:  # never log, evaluate or save a diverged state
                 context.checkpointer.wait()
                 if options.on_nan != "rollback" or rollbacks >= MAX_ROLLBACKS:
@@ -937,8 +947,10 @@ def _train(context: _Fit, start_step: int, states: Any, saved_devices: int,
                 rollbacks += 1
                 run = context.rollback(run, diverged, rollbacks)
                 continue
+            if synced:
+                progress.update(run.step - progress.n)
+                counted_at = time.perf_counter()
             if is_log:
-                progress.update(run.step - progress.n)  # the fetch above waited for every step
                 context.log_record(run, means, is_eval)
                 run.pending = []
             if context.one_process:

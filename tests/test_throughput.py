@@ -278,8 +278,23 @@ def test_data_order_times_the_fit_loop_on_the_configs_images_tiled_to_each_size(
     np.testing.assert_array_equal(seen[0], original[:50])
     assert fit["ms_per_step"] == {"50": 50.0, "4000": 4000.0}
     assert len(fit["ms_blocks"]["50"]) == 6 and fit["largest_over_smallest"] == 80.0
-    assert data_order.main(["--fit_sizes", "ten"]) == 2
-    assert data_order.main(["--fit_config", "no/such.py"]) == 2
+
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--fit_sizes", "ten"], "--fit_sizes must be positive integers"),
+    (["--fit_rounds", "3"], "--fit_rounds without --fit_config"),
+    (["--fit_config", "no/such.py"], "'no/such.py' is not a file"),
+    (["--fit_config", "experiments/configs/ring8.py"], "holds no images"),
+    (["--fit_config", "experiments/configs/cgan_digits.py"], "needs labels"),
+    (["--fit_config", "experiments/configs/digits_smoke.py", "--fit_sizes", "8,60000"],
+     "8 is fewer than one step's batch_size * n_disc = 16"),
+])
+def test_data_order_refuses_what_it_cannot_time_in_one_line(argv, message, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert _script("data_order").main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
 
 
 class _Compiles(logging.Handler):

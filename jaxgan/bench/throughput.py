@@ -478,7 +478,7 @@ def loop_overhead(config_path: str, intervals: int = 6) -> dict[str, Any]:
     if config.parallel != "none" or config.get("conditioning", "none") != "none":
         raise UsageError(f"--loop_config {config_path}: measure an unconditional config with "
                          "parallel='none' (the bare program it is compared with is that one)")
-    shorten(config, intervals)
+    shorten(config, intervals)  # before build: the bare program must be the short run's
     recipe, source, options = config_lib.build(config)
     states = create_states(recipe, list(range(options.seed, options.seed + options.num_seeds)),
                            source.example_shape)
