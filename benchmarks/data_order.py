@@ -56,22 +56,27 @@ def fit_config_problem(config_path: str, sizes: list[int]) -> str | None:
     from jaxgan import config as config_lib
     from jaxgan.bench.throughput import config_from_file
 
+    other = "; pass an unconditional image config such as experiments/configs/dcgan_mnist5k.py"
     if not os.path.isfile(config_path):
-        return f"--fit_config {config_path!r} is not a file"
-    config = config_from_file(config_path)
+        return f"--fit_config {config_path!r} is not a file{other}"
+    try:
+        config = config_from_file(config_path)
+    except Exception as e:  # a config file is code: any error of its own is the answer
+        return f"--fit_config {config_path} did not load ({type(e).__name__}: {e}){other}"
     if config.get("conditioning", "none") != "none":
         return (f"--fit_config {config_path}: its conditioning={config.conditioning!r} needs "
-                "labels, which the tiled copies do not carry")
+                f"labels, which the tiled copies do not carry{other}")
     try:
         source = config_lib.build_source(config)
     except config_lib.ConfigError as e:
         return f"--fit_config {config_path}: {e}"
     if not hasattr(source, "images"):
-        return f"--fit_config {config_path}: its dataset {config.dataset!r} holds no images"
+        return (f"--fit_config {config_path}: its dataset {config.dataset!r} is not one array "
+                f"of images to tile{other}")
     least = config.batch_size * config.get("n_disc", 1)
     if sizes[0] < least:
         return (f"--fit_sizes: {sizes[0]} is fewer than one step's batch_size * n_disc = "
-                f"{least} of {config_path}")
+                f"{least} of {config_path}; raise it to at least {least}")
     return None
 
 
@@ -137,8 +142,7 @@ def main(argv=None) -> int:
         return 2
     problem = args.fit_config and fit_config_problem(args.fit_config, fit_sizes)
     if problem:
-        print(f"error: {problem}; pass an unconditional image config such as "
-              "experiments/configs/dcgan_mnist5k.py", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     results = []
     for n in SIZES:

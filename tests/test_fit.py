@@ -481,6 +481,9 @@ def test_the_progress_bar_counts_only_steps_that_have_run(tmp_path, monkeypatch)
         jax.block_until_ready(step(state, batch))
         seconds.append(time.perf_counter() - began)
     step_s = min(seconds)
+    if step_s < 0.02:
+        pytest.skip(f"a step takes {step_s * 1e3:.1f} ms here: too fast to tell a bar moved "
+                    "at dispatch from one moved after the work")
     counted = []
 
     class Recorder(jaxgan.loop.tqdm):
@@ -498,6 +501,27 @@ def test_the_progress_bar_counts_only_steps_that_have_run(tmp_path, monkeypatch)
     jaxgan.fit(recipe, jaxgan.ring(), str(tmp_path), num_steps=4, batch_size=16,
                steps_per_dispatch=1, log_every=4, eval_every=4, checkpoint_every=4,
                num_eval_samples=100, num_final_samples=10)
-    assert step_s > 0.02  # slow enough that a bar moved at dispatch fails below
     assert sorted({shown for shown, _ in counted}) == [1, 2, 3, 4]  # counted after each call
     assert all(elapsed >= 0.25 * shown * step_s for shown, elapsed in counted), (step_s, counted)
+
+
+def test_between_syncs_the_bar_waits_only_once_per_refresh_interval(tmp_path, monkeypatch):
+    """With a refresh interval longer than the run, the host never waits just
+    for the bar (it may queue calls ahead); it counts where it waits anyway:
+    at a checkpoint save (step 2) and at the log step (4)."""
+    counted = []
+
+    class Recorder(jaxgan.loop.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "mininterval": 1e9})
+
+        def update(self, n=1):
+            super().update(n)
+            counted.append(self.n)
+
+    monkeypatch.setattr(jaxgan.loop, "tqdm", Recorder)
+    recipe = small_recipe(jaxgan.MLPDiscriminator(features=(8,)))
+    jaxgan.fit(recipe, jaxgan.ring(), str(tmp_path), num_steps=4, batch_size=16,
+               steps_per_dispatch=1, log_every=4, eval_every=4, checkpoint_every=2,
+               num_eval_samples=100, num_final_samples=10)
+    assert counted == [2, 4]
