@@ -51,43 +51,54 @@ def time_indices(n: int, shuffle: str, batch_size: int, steps: int, repeats: int
     return float(np.median(blocks))
 
 
-def fit_config_problem(config_path: str, sizes: list[int]) -> str | None:
-    """Why ``--fit_config`` cannot be timed at ``sizes``, in one line, or ``None``."""
+class FitConfigError(ValueError):
+    """Why ``--fit_config`` cannot be timed, in one line that names the fix."""
+
+
+def fit_images(config_path: str, sizes: list[int]) -> np.ndarray:
+    """The images of ``config_path``'s dataset, to be tiled to ``sizes``.
+
+    Raises:
+      FitConfigError: the config does not load, is conditional, has no single
+        array of images, or ``sizes`` holds fewer than one step's examples.
+    """
     from jaxgan import config as config_lib
     from jaxgan.bench.throughput import config_from_file
 
     other = "; pass an unconditional image config such as experiments/configs/dcgan_mnist5k.py"
     if not os.path.isfile(config_path):
-        return f"--fit_config {config_path!r} is not a file{other}"
+        raise FitConfigError(f"--fit_config {config_path!r} is not a file{other}")
     try:
         config = config_from_file(config_path)
     except Exception as e:  # a config file is code: any error of its own is the answer
-        return f"--fit_config {config_path} did not load ({type(e).__name__}: {e}){other}"
+        raise FitConfigError(f"--fit_config {config_path} did not load "
+                             f"({type(e).__name__}: {e}){other}") from e
     if config.get("conditioning", "none") != "none":
-        return (f"--fit_config {config_path}: its conditioning={config.conditioning!r} needs "
-                f"labels, which the tiled copies do not carry{other}")
+        raise FitConfigError(f"--fit_config {config_path}: its conditioning="
+                             f"{config.conditioning!r} needs labels, which the tiled copies "
+                             f"do not carry{other}")
     try:
         source = config_lib.build_source(config)
     except config_lib.ConfigError as e:
-        return f"--fit_config {config_path}: {e}"
+        raise FitConfigError(f"--fit_config {config_path}: {e}") from e
     if not hasattr(source, "images"):
-        return (f"--fit_config {config_path}: its dataset {config.dataset!r} is not one array "
-                f"of images to tile{other}")
+        raise FitConfigError(f"--fit_config {config_path}: its dataset {config.dataset!r} is "
+                             f"not one array of images to tile{other}")
     least = config.batch_size * config.get("n_disc", 1)
     if sizes[0] < least:
-        return (f"--fit_sizes: {sizes[0]} is fewer than one step's batch_size * n_disc = "
-                f"{least} of {config_path}; raise it to at least {least}")
-    return None
+        raise FitConfigError(f"--fit_sizes: {sizes[0]} is fewer than one step's batch_size * "
+                             f"n_disc = {least} of {config_path}; raise it to at least {least}")
+    return source.images
 
 
-def fit_at_sizes(config_path: str, sizes: list[int], rounds: int, intervals: int) -> dict:
-    """The fit loop's ms per step on ``config_path``'s images tiled to each size."""
+def fit_at_sizes(config_path: str, images: np.ndarray, sizes: list[int], rounds: int,
+                 intervals: int) -> dict:
+    """The fit loop's ms per step on ``config_path`` with ``images`` (its own,
+    from :func:`fit_images`) tiled to each size."""
     import tempfile
 
-    from jaxgan import config as config_lib
     from jaxgan.bench.throughput import config_from_file, short_fit
 
-    images = config_lib.build_source(config_from_file(config_path)).images
     blocks = {n: [] for n in sizes}
     with tempfile.TemporaryDirectory() as folder:
         paths = {}
@@ -140,10 +151,13 @@ def main(argv=None) -> int:
         print(f"error: {', '.join(fit_flags)} without --fit_config; add --fit_config "
               "CONFIG", file=sys.stderr)
         return 2
-    problem = args.fit_config and fit_config_problem(args.fit_config, fit_sizes)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+    images = None
+    if args.fit_config:
+        try:  # checked before the long timing of the draw below
+            images = fit_images(args.fit_config, fit_sizes)
+        except FitConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     results = []
     for n in SIZES:
         row = {"num_examples": n}
@@ -156,7 +170,8 @@ def main(argv=None) -> int:
               f"{row['permutation_ms']:.3f} ms per step ({row['speedup']:.0f}x)")
     fit = None
     if args.fit_config:
-        fit = fit_at_sizes(args.fit_config, fit_sizes, args.fit_rounds, args.fit_intervals)
+        fit = fit_at_sizes(args.fit_config, images, fit_sizes, args.fit_rounds,
+                           args.fit_intervals)
         print("fit loop, ms per step: " + ", ".join(
             f"{int(n):,} images {ms:.2f}" for n, ms in fit["ms_per_step"].items())
             + f" (largest / smallest {fit['largest_over_smallest']:.3f})")

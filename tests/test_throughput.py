@@ -270,7 +270,8 @@ def test_data_order_times_the_fit_loop_on_the_configs_images_tiled_to_each_size(
 
     monkeypatch.setattr(throughput, "short_fit", fake_short_fit)
     config_path = os.path.join(ROOT, "experiments", "configs", "digits_smoke.py")
-    fit = data_order.fit_at_sizes(config_path, [50, 4000], rounds=2, intervals=3)
+    images = data_order.fit_images(config_path, [50, 4000])
+    fit = data_order.fit_at_sizes(config_path, images, [50, 4000], rounds=2, intervals=3)
     original = config_lib.build_source(throughput.config_from_file(config_path)).images
     assert [len(images) for images in seen] == [50, 4000, 50, 4000]
     np.testing.assert_array_equal(seen[1][:len(original)], original)
