@@ -14,6 +14,10 @@ products on several cores, or independent ones side by side, the second
 would cost less per product than the first. ``floor_ms`` is the step's FLOPs
 at the chained product's rate: what the step would cost if all it did were
 such products, one after another.
+
+Where PyTorch is installed (``pip install -e '.[bench]'``) it also times
+``torch.mm`` on the same shape, on one thread and on all of this process's
+cores: what a tuned library's kernel does with the product, beside XLA:CPU's.
 """
 
 import argparse
@@ -36,6 +40,29 @@ def _median_call_s(compiled, args, repeats: int) -> float:
         jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - began)
     return float(np.median(times))
+
+
+def torch_product_us(batch_size: int, width: int, threads: int, calls: int = 2000) -> float:
+    """``torch.mm`` of ``batch_size x width @ width x width`` on ``threads``
+    threads: microseconds per call, the median of 5 blocks of ``calls``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(batch_size, width), torch.randn(width, width)
+        out = torch.empty(batch_size, width)
+        for _ in range(calls // 4):  # warm-up
+            torch.mm(a, b, out=out)
+        blocks = []
+        for _ in range(5):
+            began = time.perf_counter()
+            for _ in range(calls):
+                torch.mm(a, b, out=out)
+            blocks.append((time.perf_counter() - began) / calls)
+        return float(np.median(blocks)) * 1e6
+    finally:
+        torch.set_num_threads(before)
 
 
 def measure(batch_size: int, steps: int, repeats: int) -> dict:
@@ -79,6 +106,14 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
         compiled = jax.jit(fn).lower(x, w).compile(compiler_options=options)
         timed[name] = _median_call_s(compiled, (x, w), repeats) / (steps * per_iter)
     rate = dot_flops / timed["chained"]
+    try:
+        import torch  # noqa: F401 - only to learn whether it is installed
+    except ImportError:
+        torch_us = {}
+    else:
+        cores = len(os.sched_getaffinity(0))
+        torch_us = {"torch_product_us_one_thread": torch_product_us(batch_size, width, 1),
+                    "torch_product_us_all_threads": torch_product_us(batch_size, width, cores)}
     return {
         "batch_size": batch_size,
         "step_flops": flops,
@@ -89,6 +124,7 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
         "product_gflops": rate / 1e9,
         "floor_ms": flops / rate * 1e3,
         "step_gflops": flops / step_s / 1e9,
+        **torch_us,
     }
 
 
@@ -115,6 +151,11 @@ def main(argv=None) -> int:
           f"{report['product_us_four_apart']:.1f} us each when four are independent "
           f"({report['product_gflops']:.0f} GFLOP/s)")
     print(f"the step's FLOPs at that rate: {report['floor_ms']:.3f} ms")
+    if "torch_product_us_one_thread" in report:
+        one = report["torch_product_us_one_thread"]
+        print(f"torch.mm of the same shape: {one:.1f} us on one thread "
+              f"({2 * np.prod(report['product_shape']) / one / 1e3:.0f} GFLOP/s), "
+              f"{report['torch_product_us_all_threads']:.1f} us on all")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
