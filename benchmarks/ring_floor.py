@@ -6,14 +6,15 @@ independent products share the cores.
 
 It compiles the ``ring`` model's train step (``jaxgan-bench --model ring``) the
 way the fit loop does (``compiler_options()``) and takes its FLOPs from XLA's
-cost analysis; times the step in a ``lax.scan``; times a chain of
-``batch x 128 @ 128 x 128`` products (the step's large ones) in a scan, and
-then four independent such products per scan iteration (nothing else in the
-loop but the carry and, for the four, their mean). If XLA:CPU ran small
-products on several cores, or independent ones side by side, the second
-would cost less per product than the first. ``floor_ms`` is the step's FLOPs
-at the chained product's rate: what the step would cost if all it did were
-such products, one after another.
+cost analysis; times the step in a ``lax.scan``, alternating with the same
+step with plain SGD in place of both Adams (what the optimizer costs); times
+a chain of ``batch x 128 @ 128 x 128`` products (the step's large ones) in a
+scan, and then four independent such products per scan iteration (nothing
+else in the loop but the carry and, for the four, their mean). If XLA:CPU
+ran small products on several cores, or independent ones side by side, the
+second would cost less per product than the first. ``floor_ms`` is the
+step's FLOPs at the chained product's rate: what the step would cost if all
+it did were such products, one after another.
 
 Where PyTorch is installed (``pip install -e '.[bench]'``) it also times
 ``torch.mm`` on the same shape, on one thread and on all of this process's
@@ -21,6 +22,8 @@ cores: what a tuned library's kernel does with the product, beside XLA:CPU's.
 """
 
 import argparse
+import dataclasses
+import importlib.util
 import json
 import os
 import sys
@@ -29,17 +32,21 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 
-def _median_call_s(compiled, args, repeats: int) -> float:
-    out = compiled(*args)
-    jax.block_until_ready(out)
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
+def _alternating_median_s(programs, repeats: int) -> list[float]:
+    """Each ``(compiled, args)`` program's median call time over ``repeats``
+    rounds, the programs taking turns within each round."""
+    for compiled, args in programs:
         jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - began)
-    return float(np.median(times))
+    times = [[] for _ in programs]
+    for _ in range(repeats):
+        for (compiled, args), record in zip(programs, times, strict=True):
+            began = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            record.append(time.perf_counter() - began)
+    return [float(np.median(record)) for record in times]
 
 
 def torch_product_us(batch_size: int, width: int, threads: int, calls: int = 2000) -> float:
@@ -80,9 +87,15 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
     cost = one.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     flops = float(cost["flops"])
-    scanned = jax.jit(make_multi_step(make_train_step(recipe), steps)).lower(state, batch)
-    step_s = _median_call_s(scanned.compile(compiler_options=options), (state, batch),
-                            repeats) / steps
+    # The same step with plain SGD in place of both Adams: what the optimizer
+    # costs. The two programs alternate, call by call.
+    sgd = dataclasses.replace(recipe, g_optimizer=optax.sgd(spec.adam[0]),
+                              d_optimizer=optax.sgd(spec.adam[0]))
+    sgd_state = create_state(sgd, jax.random.PRNGKey(0), spec.example_shape)
+    programs = [(jax.jit(make_multi_step(make_train_step(r), steps)).lower(s, batch)
+                 .compile(compiler_options=options), (s, batch))
+                for r, s in ((recipe, state), (sgd, sgd_state))]
+    step_s, sgd_step_s = (t / steps for t in _alternating_median_s(programs, repeats))
 
     width = spec.features[0]
     x = jnp.ones((batch_size, width), jnp.float32)
@@ -104,13 +117,11 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
     timed = {}
     for name, fn, per_iter in (("chained", chained, 1), ("four_apart", four_apart, 4)):
         compiled = jax.jit(fn).lower(x, w).compile(compiler_options=options)
-        timed[name] = _median_call_s(compiled, (x, w), repeats) / (steps * per_iter)
+        timed[name] = (_alternating_median_s([(compiled, (x, w))], repeats)[0]
+                       / (steps * per_iter))
     rate = dot_flops / timed["chained"]
-    try:
-        import torch  # noqa: F401 - only to learn whether it is installed
-    except ImportError:
-        torch_us = {}
-    else:
+    torch_us = {}
+    if importlib.util.find_spec("torch") is not None:
         cores = len(os.sched_getaffinity(0))
         torch_us = {"torch_product_us_one_thread": torch_product_us(batch_size, width, 1),
                     "torch_product_us_all_threads": torch_product_us(batch_size, width, cores)}
@@ -118,6 +129,7 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
         "batch_size": batch_size,
         "step_flops": flops,
         "step_ms": step_s * 1e3,
+        "step_ms_with_sgd": sgd_step_s * 1e3,
         "product_shape": [batch_size, width, width],
         "product_us_chained": timed["chained"] * 1e6,
         "product_us_four_apart": timed["four_apart"] * 1e6,
@@ -146,6 +158,7 @@ def main(argv=None) -> int:
     report["machine"] = machine_info(len(os.sched_getaffinity(0)))
     print(f"ring step at batch {report['batch_size']}: {report['step_flops'] / 1e6:.1f} MFLOP, "
           f"{report['step_ms']:.3f} ms ({report['step_gflops']:.0f} GFLOP/s)")
+    print(f"the same step with SGD in place of Adam: {report['step_ms_with_sgd']:.3f} ms")
     print(f"one {'x'.join(map(str, report['product_shape']))} product: "
           f"{report['product_us_chained']:.1f} us chained, "
           f"{report['product_us_four_apart']:.1f} us each when four are independent "

@@ -241,6 +241,7 @@ def test_ring_floor_counts_the_steps_products_and_reports_their_rate(tmp_path):
     assert large <= report["step_flops"] < 1.09 * large
     assert report["product_shape"] == [64, 128, 128]
     assert report["product_us_chained"] > 0 and report["product_us_four_apart"] > 0
+    assert report["step_ms"] > 0 and report["step_ms_with_sgd"] > 0
     assert ring_floor.main(["--steps", "0"]) == 2
     # PyTorch's kernel on the same shape (bench extra, installed in CI): no
     # core of this kind does 2.1 MFLOP in under 2.1 us (1 TFLOP/s), so a
