@@ -10,7 +10,8 @@ cost analysis; times the step in a ``lax.scan``, alternating with the same
 step with plain SGD in place of both Adams (what the optimizer costs); times
 a chain of ``batch x 128 @ 128 x 128`` products (the step's large ones) in a
 scan, and then four independent such products per scan iteration (nothing
-else in the loop but the carry and, for the four, their mean). If XLA:CPU
+else in the loop but the carry and, for the four, their mean; the two
+alternate). If XLA:CPU
 ran small products on several cores, or independent ones side by side, the
 second would cost less per product than the first. ``floor_ms`` is the
 step's FLOPs at the chained product's rate: what the step would cost if all
@@ -92,6 +93,9 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
     sgd = dataclasses.replace(recipe, g_optimizer=optax.sgd(spec.adam[0]),
                               d_optimizer=optax.sgd(spec.adam[0]))
     sgd_state = create_state(sgd, jax.random.PRNGKey(0), spec.example_shape)
+    sgd_cost = jax.jit(make_train_step(sgd)).lower(sgd_state, batch).compile(
+        compiler_options=options).cost_analysis()
+    sgd_flops = float((sgd_cost[0] if isinstance(sgd_cost, list) else sgd_cost)["flops"])
     programs = [(jax.jit(make_multi_step(make_train_step(r), steps)).lower(s, batch)
                  .compile(compiler_options=options), (s, batch))
                 for r, s in ((recipe, state), (sgd, sgd_state))]
@@ -114,11 +118,10 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
         return jax.lax.scan(body, x, None, length=steps)[0]
 
     dot_flops = 2.0 * batch_size * width * width
-    timed = {}
-    for name, fn, per_iter in (("chained", chained, 1), ("four_apart", four_apart, 4)):
-        compiled = jax.jit(fn).lower(x, w).compile(compiler_options=options)
-        timed[name] = (_alternating_median_s([(compiled, (x, w))], repeats)[0]
-                       / (steps * per_iter))
+    products = [(jax.jit(fn).lower(x, w).compile(compiler_options=options), (x, w))
+                for fn in (chained, four_apart)]
+    chained_s, four_apart_s = _alternating_median_s(products, repeats)
+    timed = {"chained": chained_s / steps, "four_apart": four_apart_s / (4 * steps)}
     rate = dot_flops / timed["chained"]
     torch_us = {}
     if importlib.util.find_spec("torch") is not None:
@@ -130,6 +133,7 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
         "step_flops": flops,
         "step_ms": step_s * 1e3,
         "step_ms_with_sgd": sgd_step_s * 1e3,
+        "step_flops_with_sgd": sgd_flops,
         "product_shape": [batch_size, width, width],
         "product_us_chained": timed["chained"] * 1e6,
         "product_us_four_apart": timed["four_apart"] * 1e6,

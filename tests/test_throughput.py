@@ -6,6 +6,7 @@ and skip without it; the compilation tests need only jaxgan.
 
 import collections
 import dataclasses
+import importlib.util
 import json
 import logging
 import os
@@ -241,14 +242,18 @@ def test_ring_floor_counts_the_steps_products_and_reports_their_rate(tmp_path):
     assert large <= report["step_flops"] < 1.09 * large
     assert report["product_shape"] == [64, 128, 128]
     assert report["product_us_chained"] > 0 and report["product_us_four_apart"] > 0
+    # The SGD twin really drops Adam: the same products, less elementwise work.
+    assert large <= report["step_flops_with_sgd"] < report["step_flops"]
     assert report["step_ms"] > 0 and report["step_ms_with_sgd"] > 0
     assert ring_floor.main(["--steps", "0"]) == 2
     # PyTorch's kernel on the same shape (bench extra, installed in CI): no
     # core of this kind does 2.1 MFLOP in under 2.1 us (1 TFLOP/s), so a
     # smaller figure would mean calls went untimed.
-    pytest.importorskip("torch")
-    for key in ("torch_product_us_one_thread", "torch_product_us_all_threads"):
-        assert 2 * 64 * 128 * 128 / 1e12 * 1e6 < report[key] < 1e4
+    if importlib.util.find_spec("torch") is not None:
+        for key in ("torch_product_us_one_thread", "torch_product_us_all_threads"):
+            assert 2 * 64 * 128 * 128 / 1e12 * 1e6 < report[key] < 1e4
+    else:
+        assert "torch_product_us_one_thread" not in report
 
 
 def _script(name):
