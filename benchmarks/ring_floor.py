@@ -11,9 +11,8 @@ step with plain SGD in place of both Adams (what the optimizer costs); times
 a chain of ``batch x 128 @ 128 x 128`` products (the step's large ones) in a
 scan, and then four independent such products per scan iteration (nothing
 else in the loop but the carry and, for the four, their mean; the two
-alternate). If XLA:CPU
-ran small products on several cores, or independent ones side by side, the
-second would cost less per product than the first. ``floor_ms`` is the
+alternate). If XLA:CPU ran small products on several cores, or independent
+ones side by side, the second would cost less per product than the first. ``floor_ms`` is the
 step's FLOPs at the chained product's rate: what the step would cost if all
 it did were such products, one after another.
 
@@ -74,7 +73,7 @@ def torch_product_us(batch_size: int, width: int, threads: int, calls: int = 200
 
 
 def measure(batch_size: int, steps: int, repeats: int) -> dict:
-    from jaxgan.bench.throughput import SPECS, jax_recipe, real_batch
+    from jaxgan.bench.throughput import SPECS, flops_of, jax_recipe, real_batch
     from jaxgan.models.layers import compiler_options
     from jaxgan.state import create_state
     from jaxgan.step import make_multi_step, make_train_step
@@ -84,18 +83,18 @@ def measure(batch_size: int, steps: int, repeats: int) -> dict:
     recipe = jax_recipe(spec)
     state = create_state(recipe, jax.random.PRNGKey(0), spec.example_shape)
     batch = jax.device_put(real_batch(spec, batch_size))
-    one = jax.jit(make_train_step(recipe)).lower(state, batch).compile(compiler_options=options)
-    cost = one.cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    flops = float(cost["flops"])
+
+    def step_flops(recipe, state) -> float:  # XLA's count for one step
+        return flops_of(jax.jit(make_train_step(recipe)).lower(state, batch).compile(
+            compiler_options=options))
+
+    flops = step_flops(recipe, state)
     # The same step with plain SGD in place of both Adams: what the optimizer
     # costs. The two programs alternate, call by call.
     sgd = dataclasses.replace(recipe, g_optimizer=optax.sgd(spec.adam[0]),
                               d_optimizer=optax.sgd(spec.adam[0]))
     sgd_state = create_state(sgd, jax.random.PRNGKey(0), spec.example_shape)
-    sgd_cost = jax.jit(make_train_step(sgd)).lower(sgd_state, batch).compile(
-        compiler_options=options).cost_analysis()
-    sgd_flops = float((sgd_cost[0] if isinstance(sgd_cost, list) else sgd_cost)["flops"])
+    sgd_flops = step_flops(sgd, sgd_state)
     programs = [(jax.jit(make_multi_step(make_train_step(r), steps)).lower(s, batch)
                  .compile(compiler_options=options), (s, batch))
                 for r, s in ((recipe, state), (sgd, sgd_state))]

@@ -257,8 +257,6 @@ def test_ring_floor_counts_the_steps_products_and_reports_their_rate(tmp_path):
 
 
 def _script(name):
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks",
                                                                      f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
