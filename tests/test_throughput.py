@@ -115,7 +115,24 @@ def test_benchmark_writes_the_contracts_json(tmp_path, torch, monkeypatch):
         assert r["images_per_sec"] == pytest.approx(16_000 / r["ms_per_step"])
     assert set(report["speedups"]) == {f"jax/{j} vs torch/{t}" for j in ("jit", "scan")
                                        for t in ("eager_example", "eager_tuned")}
+    assert set(report["speedups_per_round"]) == set(report["speedups"])
     assert len(report["parity"]) == 2
+
+
+def test_per_round_speedups_compare_the_blocks_run_side_by_side():
+    """Round i's ratio is torch's i-th block over jax's i-th block; the spread,
+    the median and the rounds where jax was as fast or faster follow from them."""
+    results = [{"framework": "jax", "variant": "scan", "ms_per_step_blocks": [10.0, 20.0, 8.0]},
+               {"framework": "torch", "variant": "eager_tuned",
+                "ms_per_step_blocks": [12.0, 18.0, 8.0]}]
+    spread = throughput.round_speedups(results)
+    assert list(spread) == ["jax/scan vs torch/eager_tuned"]
+    r = spread["jax/scan vs torch/eager_tuned"]
+    assert r == pytest.approx({"min": 0.9, "median": 1.0, "max": 1.2, "rounds_ahead": 2,
+                               "rounds": 3})
+    line = throughput.table({"results": [], "speedups": {"jax/scan vs torch/eager_tuned": 1.1},
+                             "speedups_per_round": spread})
+    assert "1.10x (per round 0.90-1.20x, as fast or faster in 2 of 3)" in line
 
 
 def test_the_data_variant_draws_each_step_from_the_dataset_on_the_device(monkeypatch, tmp_path):

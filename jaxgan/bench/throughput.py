@@ -48,7 +48,10 @@ the run with exit code 1.
 Timing: compilation and warm-up are excluded (and reported), every variant runs
 blocks of ``--steps`` steps with a device sync only at the end of each block,
 the blocks of all variants take turns, ``--repeats`` times, and the median
-block gives ms per step. Images per second count the generator update's batch
+block gives ms per step; ``speedups`` are ratios of those medians, and
+``speedups_per_round`` says how steady each is (the spread of the ratio of the
+blocks run side by side in each round, and in how many rounds jax was ahead).
+Images per second count the generator update's batch
 (``batch_size`` images per step). ``gflop_per_step`` is XLA's cost analysis of
 jaxgan's step (the same arithmetic in both frameworks; none for ``wgan_gp``,
 whose critic updates run in a loop that the analysis counts once); with it come the
@@ -681,11 +684,36 @@ def run(args) -> dict[str, Any]:
               "repeats": args.repeats, "scan_steps": args.scan_steps,
               **({"dataset_size": args.dataset_size} if ("jax", "scan_data") in chosen else {}),
               "results": results,
-              "speedups": ratios, "parity": rows}
+              "speedups": ratios, "speedups_per_round": round_speedups(results),
+              "parity": rows}
     if args.loop_config:
         log(f"measuring the fit loop's overhead with {args.loop_config} ...")
         report["loop"] = loop_overhead(args.loop_config)
     return report
+
+
+def round_speedups(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """How steady each jax-against-torch speed-up is from round to round.
+
+    Round ``i`` runs every variant's ``i``-th block one after the other, so
+    the ratio of two variants' ``i``-th blocks compares them under the same
+    machine conditions. For each pair: the smallest, median and largest of
+    those per-round ratios, and in how many of the rounds jax was as fast or
+    faster. It reads only ``ms_per_step_blocks``, so it also summarises a
+    stored report's ``results``.
+    """
+    spread = {}
+    for j in results:
+        for t in results:
+            if j["framework"] != "jax" or t["framework"] != "torch":
+                continue
+            per_round = [b / a for a, b in zip(j["ms_per_step_blocks"], t["ms_per_step_blocks"],
+                                               strict=True)]
+            spread[f"jax/{j['variant']} vs torch/{t['variant']}"] = {
+                "min": min(per_round), "median": statistics.median(per_round),
+                "max": max(per_round), "rounds_ahead": sum(r >= 1 for r in per_round),
+                "rounds": len(per_round)}
+    return spread
 
 
 def table(report: dict[str, Any]) -> str:
@@ -698,7 +726,14 @@ def table(report: dict[str, Any]) -> str:
                      + (f"{r['achieved_gflops']:.0f}" if r["achieved_gflops"] else "-")
                      + " | " + (f"{r['mfu']:.1%}" if r["mfu"] else "-") + " |")
     lines.append("")
-    lines += [f"- {name}: {ratio:.2f}x" for name, ratio in report["speedups"].items()]
+    per_round = report.get("speedups_per_round", {})
+    for name, ratio in report["speedups"].items():
+        line = f"- {name}: {ratio:.2f}x"
+        if name in per_round:
+            r = per_round[name]
+            line += (f" (per round {r['min']:.2f}-{r['max']:.2f}x, as fast or faster in "
+                     f"{r['rounds_ahead']} of {r['rounds']})")
+        lines.append(line)
     if "loop" in report:
         loop = report["loop"]
         lines.append(f"- fit loop ({loop['config']}): {loop['loop_ms_per_step']:.3f} ms/step "
