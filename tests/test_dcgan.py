@@ -8,6 +8,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from jax import lax
 from jax.test_util import check_grads
@@ -521,6 +522,45 @@ def test_compiler_options_move_convolutions_off_ynnpack_and_keep_their_values():
     for a, b in zip(tuned(x, w), default(x, w), strict=True):
         np.testing.assert_allclose(a, b, atol=3e-6 * float(jnp.abs(b).max()))
     assert compiler_options("tpu") == {}  # no entry: XLA's defaults
+
+
+def test_compiler_options_update_a_scanned_adam_step_in_place():
+    # Without region analysis XLA:CPU copies Adam's moments at every iteration
+    # of a scan (layers' docstring); with the options the loop body reads its
+    # carry without copying it, and the program computes the same bits.
+    if jax.default_backend() != "cpu" or not compiler_options():
+        pytest.skip("the CPU's options")
+    optimizer = optax.adam(1e-2)
+
+    def loss(params, x):
+        return jnp.sum(jnp.tanh(x @ params["w1"]) @ params["w2"])
+
+    def train(params, x):
+        def body(carry, _):
+            params, opt_state = carry
+            updates, opt_state = optimizer.update(jax.grad(loss)(params, x), opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), None
+        return lax.scan(body, (params, optimizer.init(params)), None, length=3)[0]
+
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    params = {"w1": jax.random.normal(keys[0], (16, 16)),
+              "w2": jax.random.normal(keys[1], (16, 16))}
+    x = jax.random.normal(keys[2], (8, 16))
+    lowered = jax.jit(train).lower(params, x)
+    options = compiler_options()
+    region = "xla_cpu_copy_insertion_use_region_analysis"
+    without = {k: v for k, v in options.items() if k != region}
+    assert options[region] is True
+    tuned, plain = lowered.compile(compiler_options=options), lowered.compile(
+        compiler_options=without)
+
+    def carry_copies(compiled):
+        return sum("copy(%get-tuple-element" in line for line in compiled.as_text().splitlines())
+
+    assert carry_copies(plain) >= 1 and carry_copies(tuned) == 0
+    for a, b in zip(jax.tree.leaves(tuned(params, x)), jax.tree.leaves(plain(params, x)),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_compiler_options_that_this_xla_does_not_know_are_dropped(monkeypatch):
