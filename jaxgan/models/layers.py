@@ -87,7 +87,9 @@ of them a few bytes of the noise draws' keys. On a 2-core Intel Xeon (jax
 steps) the ring step went 0.762 -> 0.698 ms and 0.723 -> 0.663 ms in two runs;
 DCGAN-64 734 -> 724 ms, DCGAN-32 140 -> 133, DCGAN-28 60.4 -> 60.9 and WGAN-GP
 759 -> 764 (the same within the runs' spread). Every program computed the same
-bits with and without it.
+bits with and without it, and so did the fit loop: 500 steps of the default
+experiment logged the same metrics and drew the same sample grid, byte for
+byte. Compile times did not change (DCGAN-64's scanned step 3.3 against 3.5 s).
 Eigen's convolutions against PyTorch's (oneDNN) on the same machine, the
 discriminator's layers at batch 64, forward / input gradient / kernel
 gradient, ms:
