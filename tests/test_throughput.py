@@ -100,9 +100,14 @@ def test_benchmark_writes_the_contracts_json(tmp_path, torch, monkeypatch):
     code = throughput.main(["--model", "ring", "--batch-size", "16", "--steps", "4",
                             "--scan-steps", "2", "--repeats", "2", "--parity-steps", "2",
                             "--frameworks", "jax,torch/eager_example,torch/eager_tuned",
-                            "--json", str(path)])
+                            "--json", str(path), "--markdown", str(tmp_path / "ring.md")])
     assert code == 0
     report = json.loads(path.read_text())
+    # the Markdown file names the command and the machine above its table
+    lines = (tmp_path / "ring.md").read_text().splitlines()
+    assert lines[0] == f"`{report['command']}`" and "--markdown" in lines[0]
+    assert lines[2].startswith(report["machine"]["processor"]) and "torch 2." in lines[2]
+    assert lines[4].startswith("| framework/variant |")
     assert report["machine"]["torch"] and report["machine"]["jax"]
     variants = [(r["framework"], r["variant"]) for r in report["results"]]
     assert variants == [("jax", "jit"), ("jax", "scan"), ("torch", "eager_example"),

@@ -680,7 +680,7 @@ def run(args) -> dict[str, Any]:
     ratios = {f"jax/{j['variant']} vs torch/{t['variant']}": t["ms_per_step"] / j["ms_per_step"]
               for j in results if j["framework"] == "jax"
               for t in results if t["framework"] == "torch"}
-    report = {"machine": info, "command": " ".join(sys.argv), "steps_per_block": args.steps,
+    report = {"machine": info, "command": args.command_line, "steps_per_block": args.steps,
               "repeats": args.repeats, "scan_steps": args.scan_steps,
               **({"dataset_size": args.dataset_size} if ("jax", "scan_data") in chosen else {}),
               "results": results,
@@ -742,6 +742,16 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """:func:`table` under the command that made it and the machine it ran on,
+    so a ``--markdown`` file read alone says where its numbers come from."""
+    m = report["machine"]
+    torch_part = (f", torch {m['torch']} ({m['torch_threads']} threads)"
+                  if m.get("torch") else "")
+    return (f"`{report['command']}`\n\n{m['processor']}, {m['cpu_threads']} cores for the "
+            f"run, jax {m['jax']} on {m['jax_backend']}{torch_part}.\n\n{table(report)}")
+
+
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -787,6 +797,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the report here")
     parser.add_argument("--markdown", help="write the table here")
     args = parser.parse_args(argv)
+    # What made the record: the process's own command line, or for a call from
+    # Python the arguments it was given, as the installed command would take them.
+    args.command_line = " ".join(sys.argv if argv is None else ["jaxgan-bench", *argv])
     # Before jax starts: PyTorch shares the GPU, so jax must not take 75% of it up front.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
@@ -802,7 +815,8 @@ def main(argv: list[str] | None = None) -> int:
     text = table(report)
     print(f"{args.model}, batch {args.batch_size}, {args.compute_dtype}, conv_impl "
           f"{args.conv_impl}, {report['machine']['processor']}, {args.threads} threads\n{text}")
-    for path, content in ((args.json, json.dumps(report, indent=1)), (args.markdown, text)):
+    for path, content in ((args.json, json.dumps(report, indent=1)),
+                          (args.markdown, markdown(report))):
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             with open(path, "w") as f:
