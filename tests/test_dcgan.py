@@ -554,7 +554,7 @@ def test_compiler_options_update_a_scanned_adam_step_in_place():
     tuned, plain = lowered.compile(compiler_options=options), lowered.compile(
         compiler_options=without)
 
-    def carry_copies(compiled):
+    def carry_copies(compiled):  # relies on as_text() naming operands without their types
         return sum("copy(%get-tuple-element" in line for line in compiled.as_text().splitlines())
 
     assert carry_copies(plain) >= 1 and carry_copies(tuned) == 0
@@ -565,10 +565,15 @@ def test_compiler_options_update_a_scanned_adam_step_in_place():
 
 def test_compiler_options_that_this_xla_does_not_know_are_dropped(monkeypatch):
     # Another jaxlib may not know an option: the options only change speed,
-    # so compiler_options gives none rather than a program that cannot compile.
+    # so compiler_options leaves that one out rather than give a program that
+    # cannot compile, and keeps the ones this XLA knows.
     monkeypatch.setattr(layers, "BACKEND_COMPILER_OPTIONS",
                         {jax.default_backend(): {"xla_cpu_no_such_option": "1"}})
     assert compiler_options() == {}
+    known = {"xla_dump_hlo_as_text": True}  # an option every XLA of this era has
+    monkeypatch.setattr(layers, "BACKEND_COMPILER_OPTIONS",
+                        {jax.default_backend(): {"xla_cpu_no_such_option": "1", **known}})
+    assert compiler_options() == known
 
 
 def test_auto_takes_the_backends_entry_of_the_recorded_table():

@@ -78,6 +78,7 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
@@ -707,9 +708,14 @@ def round_speedups(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]
         for t in results:
             if j["framework"] != "jax" or t["framework"] != "torch":
                 continue
+            name = f"jax/{j['variant']} vs torch/{t['variant']}"
+            if len(j["ms_per_step_blocks"]) != len(t["ms_per_step_blocks"]):
+                raise ValueError(f"{name}: {len(j['ms_per_step_blocks'])} against "
+                                 f"{len(t['ms_per_step_blocks'])} blocks; rounds pair one "
+                                 "block of each, so both need the same number")
             per_round = [b / a for a, b in zip(j["ms_per_step_blocks"], t["ms_per_step_blocks"],
                                                strict=True)]
-            spread[f"jax/{j['variant']} vs torch/{t['variant']}"] = {
+            spread[name] = {
                 "min": min(per_round), "median": statistics.median(per_round),
                 "max": max(per_round), "rounds_ahead": sum(r >= 1 for r in per_round),
                 "rounds": len(per_round)}
@@ -746,10 +752,14 @@ def markdown(report: dict[str, Any]) -> str:
     """:func:`table` under the command that made it and the machine it ran on,
     so a ``--markdown`` file read alone says where its numbers come from."""
     m = report["machine"]
-    torch_part = (f", torch {m['torch']} ({m['torch_threads']} threads)"
-                  if m.get("torch") else "")
-    return (f"`{report['command']}`\n\n{m['processor']}, {m['cpu_threads']} cores for the "
-            f"run, jax {m['jax']} on {m['jax_backend']}{torch_part}.\n\n{table(report)}")
+    jax_part = f"jax {m.get('jax')} on {m.get('jax_backend')}"
+    if m.get("jax_backend") != "cpu":
+        jax_part += f" ({m.get('jax_device')})"
+    torch_part = ""
+    if any(r["framework"] == "torch" for r in report["results"]):
+        torch_part = f", torch {m.get('torch')} on {m.get('torch_device')}"
+    return (f"`{report['command']}`\n\n{m.get('processor')}, {m.get('cpu_threads')} CPU "
+            f"threads, {jax_part}{torch_part}.\n\n{table(report)}")
 
 
 def log(line: str) -> None:
@@ -799,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # What made the record: the process's own command line, or for a call from
     # Python the arguments it was given, as the installed command would take them.
-    args.command_line = " ".join(sys.argv if argv is None else ["jaxgan-bench", *argv])
+    args.command_line = shlex.join(sys.argv if argv is None else ["jaxgan-bench", *argv])
     # Before jax starts: PyTorch shares the GPU, so jax must not take 75% of it up front.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:

@@ -77,19 +77,6 @@ dcgan28 88 -> 78, the ring MLP (dots only) 0.74 -> 0.75. With Eigen's
 convolutions the chunked kernel gradient no longer paid (the dcgan64 step
 1,054 ms chunked, 1,017 ms whole), so it is gone.
 
-The options also turn on copy insertion with region analysis. Without it,
-XLA:CPU copies much of a ``lax.scan``'s carry at every iteration: Adam's
-parameter update recomputes each new first moment from the old one, so the old
-one must outlive the new one's write. The ring MLP's scanned step then has 61
-copies in its loop body, 31 of them parameters and moments; with it, 30, all
-of them a few bytes of the noise draws' keys. On a 2-core Intel Xeon (jax
-0.10.2, the programs alternating in one process, median of 9 calls of 200
-steps) the ring step went 0.762 -> 0.698 ms and 0.723 -> 0.663 ms in two runs;
-DCGAN-64 734 -> 724 ms, DCGAN-32 140 -> 133, DCGAN-28 60.4 -> 60.9 and WGAN-GP
-759 -> 764 (the same within the runs' spread). Every program computed the same
-bits with and without it, and so did the fit loop: 500 steps of the default
-experiment logged the same metrics and drew the same sample grid, byte for
-byte. Compile times did not change (DCGAN-64's scanned step 3.3 against 3.5 s).
 Eigen's convolutions against PyTorch's (oneDNN) on the same machine, the
 discriminator's layers at batch 64, forward / input gradient / kernel
 gradient, ms:
@@ -124,6 +111,24 @@ matrix product at side 4 991, the subpixel form at side 8 986, both 965 and
 DCGAN-28 (sides 7 and 14) the subpixel or product form was slower, so other
 sides keep the phase and dilated forms. The space-to-depth form of the
 strided convolution and of its kernel gradient lost at every layer.
+
+The options also turn on copy insertion with region analysis. Without it,
+XLA:CPU copies much of a ``lax.scan``'s carry at every iteration: Adam's
+parameter update recomputes each new first moment from the old one, so the old
+one must outlive the new one's write. The ring MLP's scanned step then has 61
+copies in its loop body, 31 of them parameters and moments; with it, 30, all
+of them a few bytes of the noise draws' keys. On a 2-core Intel Xeon (jax
+0.10.2; one-off scripts, not recorded: the programs without and with the
+option alternating in one process; the median of 9 calls of 200 steps for the
+ring MLP, of 6 or 7 calls of 3 to 10 steps for the others) the ring step
+went 0.762 -> 0.698 ms and 0.723 -> 0.663 ms in two runs; DCGAN-64 734 -> 724
+ms, DCGAN-32 140 -> 133, DCGAN-28 60.4 -> 60.9 and WGAN-GP 759 -> 764 (the
+same within the runs' spread). Every program computed the same bits without
+and with it, and so did the fit loop: 500 steps of the default experiment
+logged the same metrics and drew the same sample grid, byte for byte. Compile
+times did not change (DCGAN-64's scanned step, the best of 3 compiles: 3.5 s
+without, 3.3 s with). The recorded benchmark with it is in
+``benchmarks/results/README.md``.
 """
 
 from __future__ import annotations
@@ -255,19 +260,24 @@ def compiler_options(backend: str | None = None) -> dict[str, str | bool]:
 
     jaxgan's fit loop and benchmark compile with them; a program of your own
     that calls a jaxgan train step gets the same speed by passing them too.
-    For the backend in use, an XLA that does not know an option (another
-    jaxlib release) gives ``{}``: the options only change speed, and a
-    program compiled without them computes the same function. Options given
-    here take precedence over the same option in ``XLA_FLAGS``.
+    For the backend in use, an option that this XLA does not know (another
+    jaxlib release) is left out and the others kept: the options only change
+    speed, and a program compiled without them computes the same function.
+    Options given here take precedence over the same option in ``XLA_FLAGS``.
     """
     current = jax.default_backend()
     options = dict(BACKEND_COMPILER_OPTIONS.get(backend or current, {}))
-    if options and (backend or current) == current:
-        try:  # a trivial program tells whether this XLA takes the options
-            jax.jit(lambda x: x + 1).lower(jnp.zeros(())).compile(compiler_options=options)
+    if not options or (backend or current) != current:
+        return options
+    probe = jax.jit(lambda x: x + 1).lower(jnp.zeros(()))
+    known = {}
+    for name, value in options.items():
+        try:  # a trivial program tells whether this XLA takes the option
+            probe.compile(compiler_options={name: value})
         except Exception:  # noqa: BLE001 - jaxlib releases raise different types here
-            return {}
-    return options
+            continue
+        known[name] = value
+    return known
 
 
 def resolve_impl(impl: str, backend: str | None = None) -> str:
